@@ -1,0 +1,60 @@
+"""HTTP Basic `project_id:secret` on every `/v1/b2b/*` route, and the unit of work it opens."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from antechamber.errors import Unauthorized
+from antechamber.ids import environment_of
+from antechamber.projects import service as projects
+from antechamber.scope import Scope
+from antechamber.services import Services
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def basic_credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise Unauthorized()
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized() from None
+    project_id, sep, secret = decoded.partition(":")
+    if not sep or not project_id or not secret:
+        raise Unauthorized()
+    return project_id, secret
+
+
+def project_scope(request: Request) -> Iterator[Scope]:
+    """Authenticate the caller's project and open one transaction for the request.
+
+    The transaction commits after the handler returns and rolls back if it raises, before the
+    response is sent.
+    """
+    services = services_of(request)
+    project_id, secret = basic_credentials(request)
+    with services.scope(project_id, environment_of(project_id), "") as scope:
+        project, secret_row = projects.authenticate(scope.db, project_id, secret)
+        request.state.project_id = project.id
+        yield Scope(
+            scope.db,
+            project.id,
+            environment_of(project.id),
+            f"secret:{secret_row.id}",
+            scope.clock,
+            scope.settings,
+        )
+
+
+ProjectScope = Annotated[Scope, Depends(project_scope)]

@@ -1,0 +1,74 @@
+"""The API face's one mapping from exceptions to Stytch's error envelope."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from antechamber.api.envelope import error_response, request_id_of
+from antechamber.api.guard import API_PREFIX
+from antechamber.errors import (
+    AntechamberError,
+    InternalError,
+    InvalidArgument,
+    InvalidJson,
+    MethodNotAllowed,
+    RouteNotFound,
+)
+
+log = logging.getLogger("antechamber.api")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AntechamberError, _domain_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _domain_error(request: Request, exc: AntechamberError) -> Response:
+    return error_response(exc, request_id_of(request))
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(InvalidJson(), request_id_of(request))
+    first = errors[0] if errors else {}
+    location = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+    problem = first.get("msg", "is invalid")
+    if first.get("type") == "missing" and not location:
+        message = "The request body is missing; send a JSON object."
+    else:
+        message = f"{location or 'request'}: {problem}"
+    return error_response(InvalidArgument(message), request_id_of(request))
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if not request.url.path.startswith(API_PREFIX):
+        return JSONResponse(
+            {"detail": exc.detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+    mapped: AntechamberError
+    if exc.status_code == 404:
+        mapped = RouteNotFound()
+    elif exc.status_code == 405:
+        mapped = MethodNotAllowed()
+    else:
+        # FastAPI's own 400s come from bodies it could not parse.
+        mapped = InvalidJson()
+    return error_response(mapped, request_id_of(request))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if request.url.path.startswith(API_PREFIX):
+        return error_response(InternalError(), request_id_of(request))
+    return JSONResponse({"error": "internal_server_error"}, status_code=500)

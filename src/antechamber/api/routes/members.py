@@ -1,0 +1,83 @@
+"""Organization members (stytch-b2b-api.md §3.7)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from antechamber.api import serializers
+from antechamber.api.auth import ProjectScope
+from antechamber.api.envelope import ok
+from antechamber.api.schemas import MemberFields, MemberSearch
+from antechamber.members import service
+from antechamber.members.models import Member
+from antechamber.organizations.models import Organization
+from antechamber.organizations.service import get_organization, organizations_by_ids
+from antechamber.scope import Scope
+
+router = APIRouter(prefix="/v1/b2b/organizations", tags=["members"])
+
+
+def _member_response(request: Request, scope: Scope, org: Organization, m: Member) -> JSONResponse:
+    return ok(
+        request,
+        member_id=m.id,
+        member=serializers.member(m, scope.clock.now()),
+        organization=serializers.organization(org),
+    )
+
+
+@router.post("/members/search")
+def search(request: Request, scope: ProjectScope, body: MemberSearch) -> JSONResponse:
+    query = body.query.model_dump() if body.query else None
+    page = service.search_members(scope, body.organization_ids, query, body.cursor, body.limit)
+    orgs = organizations_by_ids(scope, sorted({m.organization_id for m in page.members}))
+    now = scope.clock.now()
+    return ok(
+        request,
+        members=[serializers.member(m, now) for m in page.members],
+        results_metadata={"total": page.total, "next_cursor": page.next_cursor},
+        organizations={oid: serializers.organization(o) for oid, o in orgs.items()},
+    )
+
+
+@router.post("/{organization_id}/members")
+def create(
+    request: Request, scope: ProjectScope, organization_id: str, body: MemberFields
+) -> JSONResponse:
+    org = get_organization(scope, organization_id)
+    return _member_response(request, scope, org, service.create_member(scope, org, body.fields()))
+
+
+@router.get("/{organization_id}/member")
+def get(
+    request: Request,
+    scope: ProjectScope,
+    organization_id: str,
+    member_id: str | None = None,
+    email_address: str | None = None,
+) -> JSONResponse:
+    org = get_organization(scope, organization_id)
+    m = service.get_member(scope, org, member_id=member_id, email=email_address)
+    return _member_response(request, scope, org, m)
+
+
+@router.put("/{organization_id}/members/{member_id}")
+def update(
+    request: Request,
+    scope: ProjectScope,
+    organization_id: str,
+    member_id: str,
+    body: MemberFields,
+) -> JSONResponse:
+    org = get_organization(scope, organization_id)
+    m = service.update_member(scope, org, member_id, body.fields())
+    return _member_response(request, scope, org, m)
+
+
+@router.delete("/{organization_id}/members/{member_id}")
+def delete(
+    request: Request, scope: ProjectScope, organization_id: str, member_id: str
+) -> JSONResponse:
+    org = get_organization(scope, organization_id)
+    return ok(request, member_id=service.delete_member(scope, org, member_id))

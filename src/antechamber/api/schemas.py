@@ -1,0 +1,79 @@
+"""Request bodies of the Stytch-compatible API.
+
+Unknown keys are ignored (the Python SDK repeats path parameters in bodies). Types are checked
+here; meaning (enumerations, formats, combinations) is checked by the domain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    def fields(self) -> dict[str, Any]:
+        """Only what the caller sent (an omitted field is not a field set to its default)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class OrganizationSettings(Body):
+    organization_name: str | None = None
+    organization_slug: str | None = None
+    organization_logo_url: str | None = None
+    organization_external_id: str | None = None
+    trusted_metadata: dict[str, Any] | None = None
+    sso_jit_provisioning: str | None = None
+    email_allowed_domains: list[str] | None = None
+    email_jit_provisioning: str | None = None
+    email_invites: str | None = None
+    auth_methods: str | None = None
+    allowed_auth_methods: list[str] | None = None
+    mfa_policy: str | None = None
+    mfa_methods: str | None = None
+    allowed_mfa_methods: list[str] | None = None
+    mfa_required_roles: list[str] | None = None
+    rbac_email_implicit_role_assignments: list[dict[str, Any]] | None = None
+    oauth_tenant_jit_provisioning: str | None = None
+    allowed_oauth_tenants: dict[str, Any] | None = None
+    claimed_email_domains: list[str] | None = None
+    first_party_connected_apps_allowed_type: str | None = None
+    allowed_first_party_connected_apps: list[str] | None = None
+    third_party_connected_apps_allowed_type: str | None = None
+    allowed_third_party_connected_apps: list[str] | None = None
+
+
+class SearchQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    operator: str = "AND"
+    operands: list[dict[str, Any]] = []
+
+
+class OrganizationSearch(Body):
+    cursor: str | None = None
+    limit: int | None = None
+    query: SearchQuery | None = None
+
+
+class MemberFields(Body):
+    email_address: str | None = None
+    name: str | None = None
+    trusted_metadata: dict[str, Any] | None = None
+    untrusted_metadata: dict[str, Any] | None = None
+    create_member_as_pending: bool | None = None
+    is_breakglass: bool | None = None
+    mfa_phone_number: str | None = None
+    mfa_enrolled: bool | None = None
+    roles: list[str] | None = None
+    external_id: str | None = None
+    default_mfa_method: str | None = None
+    preserve_existing_sessions: bool | None = None
+
+
+class MemberSearch(Body):
+    organization_ids: list[str]
+    cursor: str | None = None
+    limit: int | None = None
+    query: SearchQuery | None = None

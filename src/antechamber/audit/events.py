@@ -1,0 +1,15 @@
+"""Audit event types. They are an API (operators filter on them): add, never rename."""
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    MEMBER_CREATED = "member.created"
+    MEMBER_DELETED = "member.deleted"
+    MEMBER_UPDATED = "member.updated"
+    ORGANIZATION_CREATED = "organization.created"
+    ORGANIZATION_DELETED = "organization.deleted"
+    ORGANIZATION_UPDATED = "organization.updated"
+    PROJECT_CREATED = "project.created"
+    PROJECT_SECRET_CREATED = "project.secret_created"  # noqa: S105 (an event name)
+    PROJECT_SECRET_REVOKED = "project.secret_revoked"  # noqa: S105

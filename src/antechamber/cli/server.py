@@ -1,0 +1,86 @@
+"""`serve`, `dev` and `migrate`."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+import uvicorn
+
+from antechamber import migrations
+from antechamber.devmode import ensure_demo_project
+from antechamber.services import Services
+from antechamber.settings import load_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command(help="Serve the API (and the reference app) with uvicorn.")(serve)
+    app.command(
+        help="Development server: migrate, make the demo project and print its credentials, "
+        "keep messages in the development inbox, and serve on http://127.0.0.1:8000."
+    )(dev)
+    app.command(help="Bring the database schema to the newest version.")(migrate)
+
+
+def _run(host: str | None, port: int | None, workers: int) -> None:
+    # Workers are separate processes that read settings from the environment themselves.
+    if host:
+        os.environ["ANTECHAMBER_HOST"] = host
+    if port:
+        os.environ["ANTECHAMBER_PORT"] = str(port)
+    settings = load_settings()
+    services = Services.build(settings)
+    if not migrations.is_current(services.engine):
+        raise typer.BadParameter("the database is not migrated; run: antechamber migrate")
+    if workers > 1 and settings.is_sqlite:
+        typer.echo("note: SQLite serialises writes; several workers help PostgreSQL most.")
+    uvicorn.run(
+        "antechamber.asgi:app_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+def serve(
+    host: str = typer.Option(None, help="Address to bind (default: ANTECHAMBER_HOST)."),
+    port: int = typer.Option(
+        None, help="Port to bind (default: ANTECHAMBER_PORT).", min=1, max=65535
+    ),
+    workers: int = typer.Option(1, help="Worker processes.", min=1, max=64),
+) -> None:
+    settings = load_settings()
+    settings.key_bytes()  # outside development this must be set; fail before binding
+    _run(host, port, workers)
+
+
+def dev(
+    host: str = typer.Option(None, help="Address to bind (default 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port to bind (default 8000).", min=1, max=65535),
+) -> None:
+    os.environ["ANTECHAMBER_DEV"] = "true"
+    settings = load_settings()
+    services = Services.build(settings)
+    migrations.upgrade(services.engine)
+    demo = ensure_demo_project(services)
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    typer.echo(
+        "\nAntechamber is running in development mode.\n"
+        f"  Stytch API base URL: {base}\n"
+        f"  Demo project id:     {demo.project_id}\n"
+        f"  Demo secret:         {demo.secret}\n\n"
+        "  Python: stytch.B2BClient(project_id, secret, environment=BASE_URL)\n"
+    )
+    _run(host, port, 1)
+
+
+def migrate() -> None:
+    services = Services.build(load_settings())
+    before = migrations.current(services.engine)
+    migrations.upgrade(services.engine)
+    after = migrations.current(services.engine)
+    typer.echo(f"database at revision {after}" + ("" if before != after else " (no change)"))

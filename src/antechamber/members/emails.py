@@ -1,0 +1,28 @@
+"""The one email normalisation rule, used for members, discovery, JIT and invites alike.
+
+Canonical form: the address as `email-validator` parses it (syntax only, no DNS), the domain
+lowercased and IDNA-encoded (punycode), the local part lowercased. No provider-specific rewriting
+(no Gmail dot or plus removal): two addresses are the same member exactly when their canonical
+forms are equal. Non-ASCII local parts are refused (homoglyph look-alikes; few mail systems
+deliver them).
+"""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+
+from antechamber.errors import InvalidEmail
+
+
+def canonical_email(raw: object) -> str:
+    if not isinstance(raw, str) or not raw or len(raw) > 320:
+        raise InvalidEmail()
+    try:
+        parsed = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        raise InvalidEmail() from None
+    return f"{parsed.local_part.lower()}@{parsed.ascii_domain.lower()}"
+
+
+def domain_of(email: str) -> str:
+    return email.rsplit("@", 1)[1]

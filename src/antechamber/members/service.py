@@ -1,0 +1,305 @@
+"""Members of an organization: create, read, update, delete, search.
+
+Emails are canonicalised by `members.emails` and unique within an organization; phone numbers
+are E.164 and unique within an organization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
+
+from antechamber import metadata, pagination
+from antechamber.audit import service as audit
+from antechamber.audit.events import EventType
+from antechamber.ids import new_id
+from antechamber.members import errors
+from antechamber.members.emails import canonical_email
+from antechamber.members.models import Member
+from antechamber.members.phones import canonical_phone
+from antechamber.mfa import policy
+from antechamber.organizations import rules
+from antechamber.organizations.models import Organization
+from antechamber.organizations.service import get_organization
+from antechamber.scope import Scope
+
+STATUSES = ("active", "pending", "invited")
+
+
+@dataclass(frozen=True)
+class Page:
+    members: Sequence[Member]
+    total: int
+    next_cursor: str | None
+
+
+def create_member(
+    scope: Scope, org: Organization, fields: Mapping[str, Any], *, verified: bool = False
+) -> Member:
+    """Add a member to `org`. `verified` marks the email as proven (discovery, JIT)."""
+    now = scope.clock.now()
+    member = Member(
+        id=new_id("member", scope.environment),
+        project_id=scope.project_id,
+        organization_id=org.id,
+        email_address=canonical_email(fields.get("email_address")),
+        email_address_verified=verified,
+        status="pending" if fields.get("create_member_as_pending") else "active",
+        name="",
+        trusted_metadata={},
+        untrusted_metadata={},
+        roles=[],
+        mfa_enrolled=False,
+        mfa_phone_number="",
+        mfa_phone_number_verified=False,
+        default_mfa_method="",
+        is_breakglass=False,
+        created_at=now,
+        updated_at=now,
+    )
+    if _find_by_email(scope, org.id, member.email_address) is not None:
+        raise errors.DuplicateMemberEmail()
+    _apply(scope, org, member, fields)
+    scope.db.add(member)
+    scope.db.flush()
+    audit.record(
+        scope,
+        EventType.MEMBER_CREATED,
+        organization_id=org.id,
+        member_id=member.id,
+        roles=policy.role_ids(member),
+    )
+    return member
+
+
+def get_member(
+    scope: Scope, org: Organization, *, member_id: str | None = None, email: str | None = None
+) -> Member:
+    """By id or by email (exactly one), within `org` only."""
+    member_id = None if member_id in (None, "", "undefined", "null") else member_id
+    email = None if email in (None, "", "undefined", "null") else email
+    if (member_id is None) == (email is None):
+        raise errors.InvalidMemberGetFields()
+    if member_id is not None:
+        member = scope.db.get(Member, member_id)
+        if member is None or member.organization_id != org.id:
+            raise errors.MemberNotFound()
+        return member
+    found = _find_by_email(scope, org.id, canonical_email(email))
+    if found is None:
+        raise errors.MemberNotFound()
+    return found
+
+
+def update_member(
+    scope: Scope, org: Organization, member_id: str, fields: Mapping[str, Any]
+) -> Member:
+    member = get_member(scope, org, member_id=member_id)
+    before = _snapshot(member)
+    if fields.get("email_address"):
+        email = canonical_email(fields["email_address"])
+        if email != member.email_address:
+            if _find_by_email(scope, org.id, email) is not None:
+                raise errors.DuplicateMemberEmail()
+            member.email_address = email
+            member.email_address_verified = False
+    _apply(scope, org, member, fields)
+    member.updated_at = scope.clock.now()
+    changed = sorted(k for k, v in _snapshot(member).items() if before[k] != v)
+    audit.record(
+        scope,
+        EventType.MEMBER_UPDATED,
+        organization_id=org.id,
+        member_id=member.id,
+        changed=changed,
+    )
+    scope.db.flush()
+    return member
+
+
+def delete_member(scope: Scope, org: Organization, member_id: str) -> str:
+    member = get_member(scope, org, member_id=member_id)
+    scope.db.delete(member)
+    audit.record(scope, EventType.MEMBER_DELETED, organization_id=org.id, member_id=member_id)
+    scope.db.flush()
+    return member_id
+
+
+def search_members(
+    scope: Scope,
+    organization_ids: Sequence[str],
+    query: Mapping[str, Any] | None,
+    cursor: str | None,
+    limit: int | None,
+) -> Page:
+    if not organization_ids:
+        raise errors.MemberSearchOrganizationIdsEmpty()
+    org_ids = [get_organization(scope, ref).id for ref in organization_ids]
+    size = pagination.checked_limit(limit)
+    base = select(Member).where(
+        Member.project_id == scope.project_id,
+        Member.organization_id.in_(org_ids),
+        _search_condition(query),
+    )
+    total = scope.db.scalar(select(func.count()).select_from(base.subquery())) or 0
+    after = pagination.after_cursor(cursor, Member.created_at, Member.id)
+    page_query = base.order_by(Member.created_at, Member.id).limit(size + 1)
+    if after is not None:
+        page_query = page_query.where(after)
+    rows = scope.db.scalars(page_query).all()
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_cursor = pagination.encode_cursor(rows[-1].created_at, rows[-1].id)
+    return Page(rows, total, next_cursor)
+
+
+def members_with_email(scope: Scope, email: str) -> Sequence[Member]:
+    """Every membership of a canonical email in the project (discovery)."""
+    return scope.db.scalars(
+        select(Member).where(Member.project_id == scope.project_id, Member.email_address == email)
+    ).all()
+
+
+def _find_by_email(scope: Scope, org_id: str, email: str) -> Member | None:
+    with scope.db.no_autoflush:
+        return scope.db.scalar(
+            select(Member).where(Member.organization_id == org_id, Member.email_address == email)
+        )
+
+
+def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str, Any]) -> None:
+    if fields.get("name") is not None:
+        member.name = str(fields["name"])[:256]
+    for column in ("trusted_metadata", "untrusted_metadata"):
+        if fields.get(column) is not None:
+            setattr(
+                member, column, metadata.merged(getattr(member, column), fields[column], column)
+            )
+    if fields.get("is_breakglass") is not None:
+        member.is_breakglass = bool(fields["is_breakglass"])
+    if fields.get("external_id"):
+        member.external_id = rules.external_id(fields["external_id"])
+        with scope.db.no_autoflush:
+            clash = scope.db.scalar(
+                select(Member.id).where(
+                    Member.organization_id == org.id,
+                    Member.external_id == member.external_id,
+                    Member.id != member.id,
+                )
+            )
+        if clash:
+            raise errors.DuplicateMemberExternalId()
+    if fields.get("roles") is not None:
+        unknown = [r for r in fields["roles"] if r not in rules.ROLES]
+        if unknown:
+            raise errors.InvalidRole(f"Unknown roles {unknown}.")
+        member.roles = [r for r in dict.fromkeys(fields["roles"]) if r != "stytch_member"]
+    if fields.get("mfa_phone_number"):
+        phone = canonical_phone(fields["mfa_phone_number"])
+        if phone != member.mfa_phone_number:
+            _ensure_phone_free(scope, org, member, phone)
+            # A new number is a new authenticator: unverified until a code sent to it is used.
+            member.mfa_phone_number = phone
+            member.mfa_phone_number_verified = False
+            member.phone_id = new_id("phone-number", scope.environment)
+    if fields.get("mfa_enrolled") is not None:
+        enrolled = bool(fields["mfa_enrolled"])
+        if not enrolled and policy.required_by_policy(org, member):
+            raise errors.MfaEnrollmentRequired()
+        member.mfa_enrolled = enrolled
+    if fields.get("default_mfa_method") is not None:
+        method = fields["default_mfa_method"]
+        if method not in ("", "sms_otp", "totp"):
+            raise errors.InvalidDefaultMfaMethod()
+        if method == "sms_otp" and not member.mfa_phone_number:
+            raise errors.DefaultMfaMissingFactor()
+        if method == "totp":
+            raise errors.DefaultMfaMissingFactor()
+        member.default_mfa_method = method
+
+
+def _ensure_phone_free(scope: Scope, org: Organization, member: Member, phone: str) -> None:
+    with scope.db.no_autoflush:
+        clash = scope.db.scalar(
+            select(Member.id).where(
+                Member.organization_id == org.id,
+                Member.mfa_phone_number == phone,
+                Member.id != member.id,
+            )
+        )
+    if clash:
+        raise errors.DuplicateMemberPhoneNumber()
+
+
+def _snapshot(member: Member) -> dict[str, Any]:
+    return {
+        "email_address": member.email_address,
+        "name": member.name,
+        "trusted_metadata": dict(member.trusted_metadata),
+        "untrusted_metadata": dict(member.untrusted_metadata),
+        "is_breakglass": member.is_breakglass,
+        "external_id": member.external_id,
+        "roles": list(member.roles),
+        "mfa_phone_number": member.mfa_phone_number,
+        "mfa_enrolled": member.mfa_enrolled,
+        "default_mfa_method": member.default_mfa_method,
+    }
+
+
+_SEARCH_FILTERS = {
+    "member_ids",
+    "member_emails",
+    "member_email_fuzzy",
+    "statuses",
+    "member_is_breakglass",
+    "member_mfa_phone_numbers",
+    "member_roles",
+}
+
+
+def _search_condition(query: Mapping[str, Any] | None) -> ColumnElement[bool]:
+    if not query or not query.get("operands"):
+        return Member.id.is_not(None)
+    operator = str(query.get("operator") or "AND").upper()
+    if operator not in ("AND", "OR"):
+        raise errors.InvalidMemberSearch("query.operator must be AND or OR.")
+    parts = [_filter(op) for op in query["operands"]]
+    return and_(*parts) if operator == "AND" else or_(*parts)
+
+
+def _filter(operand: Any) -> ColumnElement[bool]:
+    if not isinstance(operand, dict) or "filter_name" not in operand:
+        raise errors.InvalidMemberSearch("Each operand needs filter_name and filter_value.")
+    name, value = operand["filter_name"], operand.get("filter_value")
+    if name not in _SEARCH_FILTERS:
+        raise errors.InvalidMemberSearch(f"Unknown filter {name!r}.")
+    if name == "member_is_breakglass":
+        if not isinstance(value, bool):
+            raise errors.InvalidMemberSearch("member_is_breakglass needs true or false.")
+        return Member.is_breakglass.is_(value)
+    if name == "member_email_fuzzy":
+        if not isinstance(value, str) or len(value) < 3:
+            raise errors.InvalidMemberSearch("member_email_fuzzy needs at least 3 characters.")
+        return Member.email_address.like(f"%{value.lower()}%")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise errors.InvalidMemberSearch(f"{name} needs a list of strings.")
+    match name:
+        case "member_ids":
+            return Member.id.in_(value)
+        case "member_emails":
+            return Member.email_address.in_([v.lower() for v in value])
+        case "statuses":
+            return Member.status.in_(value)
+        case "member_mfa_phone_numbers":
+            return Member.mfa_phone_number.in_(value)
+        case _:  # member_roles
+            if "stytch_member" in value:
+                return Member.id.is_not(None)
+            if not value:
+                return Member.id.is_(None)
+            as_text = cast(Member.roles, String)
+            return or_(*(as_text.like(f'%"{role}"%') for role in value))

@@ -1,0 +1,35 @@
+"""The one place that decides whether a member must pass a second factor.
+
+Used by organization create and IST exchange (discovery), session exchange, member updates
+(opt-out) and the OTP calls. Rules:
+- `REQUIRED_FOR_ALL`: every member, always;
+- beyond Stytch, `mfa_required_roles`: members holding one of those roles, even when OPTIONAL;
+- otherwise: members who opted in (`mfa_enrolled`).
+"""
+
+from __future__ import annotations
+
+from antechamber.members.models import Member
+from antechamber.organizations.models import Organization
+
+
+def role_ids(member: Member) -> list[str]:
+    """Every member has `stytch_member`; other roles are assigned directly."""
+    return ["stytch_member", *(r for r in member.roles if r != "stytch_member")]
+
+
+def required_by_policy(org: Organization, member: Member) -> bool:
+    """MFA the member cannot opt out of."""
+    if org.mfa_policy == "REQUIRED_FOR_ALL":
+        return True
+    return any(role in org.mfa_required_roles for role in role_ids(member))
+
+
+def mfa_required(org: Organization, member: Member) -> bool:
+    """Whether a login of `member` into `org` needs a second factor before a session."""
+    return required_by_policy(org, member) or member.mfa_enrolled
+
+
+def method_allowed(org: Organization, method: str) -> bool:
+    """Whether the org's `mfa_methods` setting lets members use `method` (sms_otp, totp)."""
+    return org.mfa_methods != "RESTRICTED" or method in org.allowed_mfa_methods

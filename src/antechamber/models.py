@@ -1,0 +1,8 @@
+"""Every table, imported in one place for Alembic and `Base.metadata`."""
+
+from antechamber.audit.models import AuditEvent
+from antechamber.members.models import Member
+from antechamber.organizations.models import Organization, OrganizationDomain
+from antechamber.projects.models import Project, ProjectSecret
+
+__all__ = ["AuditEvent", "Member", "Organization", "OrganizationDomain", "Project", "ProjectSecret"]

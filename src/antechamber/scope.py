@@ -1,0 +1,29 @@
+"""The context every domain function runs in: which transaction, which project, who, when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from antechamber.clock import Clock
+from antechamber.ids import Environment
+from antechamber.settings import Settings
+
+CLI_ACTOR = "cli"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A unit of work inside one project.
+
+    `db` is the open transaction (domain code flushes, never commits). `actor` names who asks,
+    for the audit trail: `secret:<secret_id>`, `cli`, `member:<member_id>`, `operator:<id>`.
+    """
+
+    db: Session
+    project_id: str
+    environment: Environment
+    actor: str
+    clock: Clock
+    settings: Settings

@@ -1,0 +1,199 @@
+"""Shared fixtures: a fresh database per test (SQLite or PostgreSQL), a frozen clock, the app,
+an HTTP client, a live server on a random port, and the official SDK pointed at it.
+
+The database is chosen by ANTECHAMBER_TEST_DATABASE_URL: unset → SQLite files; a PostgreSQL URL
+→ a private database created for this run (so runs can overlap) and truncated between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from antechamber import db, migrations
+from antechamber.app import create_app
+from antechamber.clock import FrozenClock
+from antechamber.devmode import DemoProject, ensure_demo_project
+from antechamber.services import Services
+from antechamber.settings import Settings
+
+PG_URL = os.environ.get("ANTECHAMBER_TEST_DATABASE_URL", "")
+USE_PG = PG_URL.startswith("postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if USE_PG:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set ANTECHAMBER_TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for the run: a SQLite file to copy, or a private PostgreSQL db."""
+    if not USE_PG:
+        path = tmp_path_factory.mktemp("db") / "template.sqlite"
+        engine = db.make_engine(f"sqlite:///{path}")
+        migrations.upgrade(engine)
+        engine.dispose()
+        yield str(path)
+        return
+    url = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"antechamber_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    test_url = url.set(database=name).render_as_string(hide_password=False)
+    engine = db.make_engine(test_url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    yield test_url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> str:
+    if not USE_PG:
+        target = tmp_path / "test.sqlite"
+        shutil.copy(database_template, target)
+        return f"sqlite:///{target}"
+    return database_template
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = db.make_engine(database_url)
+    if USE_PG:
+        db.import_models()
+        tables = ", ".join(f'"{t.name}"' for t in db.Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        state_dir=tmp_path / "state",
+        public_base_url="http://testserver",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, engine: Engine, clock: FrozenClock) -> Services:
+    return Services.build(settings, engine, clock)
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, clock: FrozenClock):  # type: ignore[no-untyped-def]
+    return create_app(settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@dataclass(frozen=True)
+class Credentials:
+    project_id: str
+    secret: str
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.project_id, self.secret)
+
+
+@pytest.fixture
+def project(services: Services) -> Credentials:
+    demo: DemoProject = ensure_demo_project(services)
+    return Credentials(demo.project_id, demo.secret)
+
+
+@pytest.fixture
+def other_project(services: Services) -> Credentials:
+    from antechamber.projects import service as projects
+
+    with db.transaction(services.sessions) as session:
+        p, issued = projects.create_project(
+            session,
+            name="Other",
+            environment="test",
+            actor="test",
+            clock=services.clock,
+            settings=services.settings,
+        )
+    return Credentials(p.id, issued.secret)
+
+
+@pytest.fixture
+def api(client: TestClient, project: Credentials) -> TestClient:
+    """The test client, authenticated as the project."""
+    client.auth = project.auth
+    return client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    port: int
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """The app served by uvicorn on a random loopback port, in a thread of this process."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("live server did not start")
+        time.sleep(0.01)
+    yield LiveServer(f"http://127.0.0.1:{port}", port)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def sdk(live_server: LiveServer, project: Credentials):  # type: ignore[no-untyped-def]
+    """The official Python SDK (stytch 15.3.0) pointed at the live server."""
+    import stytch
+
+    return stytch.B2BClient(project.project_id, project.secret, environment=live_server.url)
