@@ -1,8 +1,17 @@
 """Every table, imported in one place for Alembic and `Base.metadata`."""
 
 from antechamber.audit.models import AuditEvent
+from antechamber.delivery.models import OutboxMessage
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization, OrganizationDomain
 from antechamber.projects.models import Project, ProjectSecret
 
-__all__ = ["AuditEvent", "Member", "Organization", "OrganizationDomain", "Project", "ProjectSecret"]
+__all__ = [
+    "AuditEvent",
+    "Member",
+    "Organization",
+    "OrganizationDomain",
+    "OutboxMessage",
+    "Project",
+    "ProjectSecret",
+]

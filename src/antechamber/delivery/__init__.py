@@ -1,0 +1,1 @@
+"""Delivery of email and SMS through a transactional outbox."""

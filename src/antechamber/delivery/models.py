@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from antechamber.db import Base
+
+
+class OutboxMessage(Base):
+    """A message to send, written in the transaction of the token it carries.
+
+    `payload` is the template context, sealed with the server key (`crypto.seal`): it holds
+    magic links and codes, which must never sit readable in the database. `recipient` is the
+    email address or E.164 number, in clear, for limits, the inbox and support.
+    Status: pending → sending → sent | failed (after `attempts` reaches the configured maximum).
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient_created", "recipient", "created_at"),
+        Index("ix_outbox_project_created", "project_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    project_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(8))  # "email" | "sms"
+    recipient: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
