@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from antechamber import __version__, api
+from antechamber import __version__, api, health
 from antechamber.api.guard import ApiGuard
 from antechamber.clock import Clock
+from antechamber.logs import AccessLog
 from antechamber.services import Services
 from antechamber.settings import Settings
 
@@ -26,5 +27,7 @@ def create_app(
     )
     app.state.services = services
     api.install(app)
+    app.include_router(health.router)
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
     return app

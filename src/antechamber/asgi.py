@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from antechamber import logs
 from antechamber.app import create_app
 from antechamber.settings import load_settings
 
 
 def app_factory() -> FastAPI:
-    return create_app(load_settings())
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    return create_app(settings)

@@ -7,7 +7,7 @@ import os
 import typer
 import uvicorn
 
-from antechamber import migrations
+from antechamber import logs, migrations
 from antechamber.devmode import ensure_demo_project
 from antechamber.services import Services
 from antechamber.settings import load_settings
@@ -29,6 +29,7 @@ def _run(host: str | None, port: int | None, workers: int) -> None:
     if port:
         os.environ["ANTECHAMBER_PORT"] = str(port)
     settings = load_settings()
+    logs.configure(settings.log_level)
     services = Services.build(settings)
     if not migrations.is_current(services.engine):
         raise typer.BadParameter("the database is not migrated; run: antechamber migrate")
@@ -41,6 +42,8 @@ def _run(host: str | None, port: int | None, workers: int) -> None:
         port=settings.port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=None,
+        access_log=False,
         proxy_headers=True,
         server_header=False,
     )
