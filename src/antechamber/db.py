@@ -68,13 +68,17 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit if the block returns, roll back if it raises."""
+    """One unit of work: commit if the block returns, roll back if it raises (unless the
+    error asks to keep its record: `AntechamberError(keep_changes=True)`)."""
     session = factory()
     try:
         yield session
         session.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as exc:
+        if getattr(exc, "keep_changes", False):
+            session.commit()
+        else:
+            session.rollback()
         raise
     finally:
         session.close()

@@ -20,12 +20,20 @@ from typing import Any, ClassVar
 
 
 class AntechamberError(Exception):
+    """A refusal. `keep_changes=True` asks the unit of work to commit before the error reaches
+    the caller: for failures that are themselves facts to keep (a wrong code counts against
+    its attempt limit, a lockout starts). Raise it so only when the transaction holds nothing
+    but that record."""
+
     status_code: ClassVar[int] = 400
     error_type: ClassVar[str] = "bad_request"
     default_message: ClassVar[str] = "The request could not be completed."
 
-    def __init__(self, message: str | None = None, **details: Any) -> None:
+    def __init__(
+        self, message: str | None = None, *, keep_changes: bool = False, **details: Any
+    ) -> None:
         self.message = message or self.default_message
+        self.keep_changes = keep_changes
         self.details = details
         super().__init__(self.message)
 
@@ -62,8 +70,15 @@ class TooManyRequests(AntechamberError):
     error_type = "too_many_requests"
     default_message = "Too many requests have been made."
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 1, **details: Any):
-        super().__init__(message, **details)
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int = 1,
+        keep_changes: bool = False,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, keep_changes=keep_changes, **details)
         self.retry_after = max(1, int(retry_after))
 
 

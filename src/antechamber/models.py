@@ -4,6 +4,7 @@ from antechamber.audit.models import AuditEvent
 from antechamber.delivery.models import OutboxMessage
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization, OrganizationDomain
+from antechamber.otp.models import SmsOtp
 from antechamber.projects.models import Project, ProjectSecret
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "OutboxMessage",
     "Project",
     "ProjectSecret",
+    "SmsOtp",
 ]

@@ -54,6 +54,26 @@ class Settings(BaseSettings):
         description="Where development mode keeps the demo credentials and generated key.",
     )
 
+    sms_otp_lifetime_minutes: int = Field(
+        2, ge=1, le=10, description="How long an SMS code is valid (NIST: at most 10 minutes)."
+    )
+    otp_max_attempts_per_code: int = Field(
+        5, ge=1, le=10, description="Wrong guesses at one code before that code is dead."
+    )
+    mfa_lockout_threshold: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Consecutive MFA failures (within the window) that lock the member; "
+        "NIST 800-63B caps this at 100.",
+    )
+    mfa_lockout_window_minutes: int = Field(
+        15, ge=1, le=1440, description="The window in which MFA failures are counted."
+    )
+    mfa_lockout_minutes: int = Field(
+        30, ge=1, le=1440, description="How long a locked member stays locked."
+    )
+
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:

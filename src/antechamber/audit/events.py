@@ -7,6 +7,7 @@ class EventType(StrEnum):
     MEMBER_CREATED = "member.created"
     MEMBER_DELETED = "member.deleted"
     MEMBER_UPDATED = "member.updated"
+    MFA_SMS_FAILED = "mfa.sms_failed"
     ORGANIZATION_CREATED = "organization.created"
     ORGANIZATION_DELETED = "organization.deleted"
     ORGANIZATION_UPDATED = "organization.updated"

@@ -46,6 +46,8 @@ class Member(Base):
     # MFA lockout after a run of failures (Stytch shows these as is_locked & co.).
     lock_created_at: Mapped[datetime | None]
     lock_expires_at: Mapped[datetime | None]
+    mfa_failed_attempts: Mapped[int] = mapped_column(default=0)
+    mfa_first_failure_at: Mapped[datetime | None]
 
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

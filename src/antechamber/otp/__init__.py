@@ -1,0 +1,1 @@
+"""One-time codes sent by SMS as a second factor."""
