@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from antechamber import __version__, api, health
 from antechamber.api.guard import ApiGuard
 from antechamber.clock import Clock
+from antechamber.headers import SecurityHeaders
 from antechamber.logs import AccessLog
 from antechamber.services import Services
 from antechamber.settings import Settings
@@ -29,5 +30,6 @@ def create_app(
     api.install(app)
     app.include_router(health.router)
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, hsts=not settings.dev)
     app.add_middleware(AccessLog)
     return app
