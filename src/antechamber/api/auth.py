@@ -56,4 +56,6 @@ def project_scope(request: Request) -> Iterator[Scope]:
         )
 
 
-ProjectScope = Annotated[Scope, Depends(project_scope)]
+# scope="function": the dependency ends (commits) before the response is sent; FastAPI's
+# default ends it after, so a client could read before the commit or see 200 for a rollback.
+ProjectScope = Annotated[Scope, Depends(project_scope, scope="function")]
