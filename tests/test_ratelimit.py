@@ -99,3 +99,10 @@ def test_unreachable_redis_refuses_rather_than_sends_unmetered(settings_: Settin
     with pytest.raises(RateLimitUnavailable) as refused:
         limiter.hit("sms:recipient", "+12025550123")
     assert refused.value.status_code == 503
+
+
+def test_unknown_storage_scheme_is_a_settings_error(settings_: Settings) -> None:
+    from antechamber.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="ANTECHAMBER_REDIS_URL"):
+        RateLimiter(settings_.model_copy(update={"redis_url": "nosuch://host"}))

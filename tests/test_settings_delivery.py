@@ -17,6 +17,7 @@ from antechamber.settings import SettingsError, load_settings
             "ANTECHAMBER_DELIVERY_LEASE_SECONDS",
         ),
         ({"smtp_tls": "ssl"}, "ANTECHAMBER_SMTP_TLS"),
+        ({"redis_url": "localhost:6379"}, "ANTECHAMBER_REDIS_URL"),
     ],
 )
 def test_bad_delivery_settings(overrides: dict[str, object], message: str) -> None:

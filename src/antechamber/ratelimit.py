@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import limits
-from limits.errors import StorageError
+from limits.errors import ConfigurationError, StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from antechamber.errors import ServiceUnavailable, TooManyRequests
 from antechamber.metrics import Metrics
-from antechamber.settings import Settings
+from antechamber.settings import Settings, SettingsError
 
 log = logging.getLogger("antechamber.ratelimit")
 
@@ -88,9 +88,14 @@ class RateLimiter:
         self.namespace = namespace
         uri = storage_uri or settings.redis_url or "memory://"
         options: dict[str, Any] = {"wrap_exceptions": True}
-        if uri.startswith(("redis://", "rediss://")):
+        if uri.startswith(("redis", "rediss")):
             options |= {"key_prefix": namespace, "socket_timeout": 2, "socket_connect_timeout": 2}
-        self.storage = storage_from_string(uri, **options)
+        try:
+            self.storage = storage_from_string(uri, **options)
+        except ConfigurationError as exc:
+            raise SettingsError(
+                f"ANTECHAMBER_REDIS_URL: {exc} (Redis needs: pip install 'antechamber[redis]')"
+            ) from None
         self.strategy = MovingWindowRateLimiter(self.storage)
         self._parsed: dict[str, list[limits.RateLimitItem]] = {}
 

@@ -221,6 +221,20 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        schemes = (
+            "redis://",
+            "rediss://",
+            "redis+unix://",
+            "redis+sentinel://",
+            "redis+cluster://",
+        )
+        if value and not value.startswith(schemes):
+            raise ValueError("must be a redis:// (or rediss://, redis+unix://, …) URL")
+        return value or None
+
     @field_validator("twilio_base_url")
     @classmethod
     def _twilio_base_url(cls, value: str) -> str:

@@ -88,6 +88,13 @@ def test_payload_is_not_readable_in_the_database(services: Services, project: Cr
             {"url": "javascript:alert(1)", "expiration_minutes": 1},
             "http(s) URL",
         ),
+        (
+            "email",
+            "discovery_magic_link",
+            {"url": "https://x", "expiration_minutes": "15"},
+            "whole number of minutes",
+        ),
+        ("sms", "sms_otp", {"code": 123456, "expiration_minutes": 2}, "leading zeros"),
     ],
 )
 def test_a_broken_template_contract_is_a_programming_error(

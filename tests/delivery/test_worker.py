@@ -215,6 +215,22 @@ def test_a_payload_sealed_under_another_key_fails_clearly(
     assert "ANTECHAMBER_SECRET_KEY" in m.last_error
 
 
+def test_a_message_that_cannot_be_rendered_fails_at_once(
+    services: Services, project: Credentials
+) -> None:
+    magic_link(services, project.project_id)
+    with services.sessions.begin() as session:  # say, a template removed by an upgrade
+        session.execute(update(OutboxMessage).values(template="retired_template"))
+    sender = Recording()
+    [result] = drain(DeliveryWorker(services, Transports(email=sender)))
+    assert result.failed == 1
+    assert sender.sent == []
+    with services.sessions() as session:
+        [m] = outbox.recent(session)
+    assert m.status == "failed"
+    assert m.last_error == "cannot render: no message template named 'retired_template'"
+
+
 # --- the loop, in the server and on its own -------------------------------------------------
 
 

@@ -59,9 +59,7 @@ def enqueue(
     limits, with `retry_after`), `RateLimitUnavailable` (the limit storage is down).
     """
     messages.check_contract(template, channel, context)
-    url = context.get("url")
-    if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
-        raise TemplateContractError("a message's url must be an http(s) URL")
+    _check_values(context)
     try:
         recipient = _admit(scope, channel, recipient)
     except AntechamberError as exc:
@@ -85,6 +83,21 @@ def enqueue(
     )
     scope.db.add(message)
     return message
+
+
+def _check_values(context: Mapping[str, Any]) -> None:
+    """The value rules every template relies on (a bad value is the caller's bug)."""
+    for key, value in context.items():
+        if key == "url" and not (
+            isinstance(value, str) and value.startswith(("https://", "http://"))
+        ):
+            raise TemplateContractError("a message's url must be an http(s) URL")
+        if key.endswith("_minutes") and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise TemplateContractError(f"{key} must be a whole number of minutes, at least 1")
+        if key == "code" and not isinstance(value, str):
+            raise TemplateContractError("a code must be a string (leading zeros matter)")
 
 
 def _admit(scope: Scope, channel: Channel, recipient: str) -> str:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import jinja2
 from sqlalchemy import Table, and_, or_, select, update
 
 from antechamber import db
@@ -269,12 +270,18 @@ class DeliveryWorker:
         if expires is not None and now >= expires:
             return self._fail(message, token, "expired", "its link or code expired before delivery")
 
-        via = INBOX
-        provider_id: str | None = None
         try:
             rendered = messages.render(
                 message.template, context, locale=message.locale, settings=self.settings
             )
+        except (jinja2.TemplateError, LookupError, TypeError, ValueError) as exc:
+            # Rendering is deterministic: what fails now fails on every try.
+            log.exception("rendering %s failed", message.id)
+            return self._fail(message, token, "permanent", f"cannot render: {exc}")
+
+        via = INBOX
+        provider_id: str | None = None
+        try:
             if message.channel == "email" and self.transports.email is not None:
                 via = self.transports.email.name
                 email = build_email(
