@@ -172,7 +172,10 @@ class Settings(BaseSettings):
         300.0, gt=0, le=86400, description="Longest delay between two tries."
     )
     delivery_send_timeout_seconds: float = Field(
-        15.0, gt=0, le=300, description="Timeout of one SMTP or HTTP exchange with a provider."
+        15.0,
+        gt=0,
+        le=300,
+        description="Longest one send may take (SMTP or Twilio, whole exchange).",
     )
 
     @field_validator("public_base_url")

@@ -261,6 +261,33 @@ def dropping_server() -> Iterator[int]:
     listener.close()
 
 
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts TCP connections and never says a word (a hung relay)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_a_hung_relay_is_abandoned_within_the_send_timeout(
+    settings: Settings,
+    engine: Engine,
+    clock: FrozenClock,
+    project: Credentials,
+    silent_server: int,
+) -> None:
+    services = smtp_services(
+        settings, engine, clock, silent_server, delivery_send_timeout_seconds=0.2
+    )
+    magic_link(services, project.project_id)
+    assert DeliveryWorker(services).run_once().retried == 1
+    [(_, status, _, error)] = status_of(services)
+    assert status == "pending"
+    assert error == "the relay did not finish within 0.2 s"
+
+
 @pytest.mark.parametrize("server", ["refusing_port", "dropping_server"])
 def test_unreachable_server_retries_with_backoff_then_fails(
     settings: Settings,

@@ -110,10 +110,13 @@ class SmtpSender:
 
     async def _send(self, message: EmailMessage) -> None:
         try:
-            if self._smtp is None or not self._smtp.is_connected:
-                self._smtp = self._client()
-                await self._smtp.connect()
-            await self._smtp.send_message(message)
+            # The timeout bounds the whole exchange (connect, TLS, login, the message), so the
+            # worker can tell whether its claim outlasts the send.
+            async with asyncio.timeout(self.settings.delivery_send_timeout_seconds):
+                if self._smtp is None or not self._smtp.is_connected:
+                    self._smtp = self._client()
+                    await self._smtp.connect()
+                await self._smtp.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
@@ -129,7 +132,10 @@ class SmtpSender:
             # are wrong, which an operator can fix before the retries run out.
             log.error("SMTP relay answered %s %s", exc.code, exc.message)
             raise TransientFailure(f"relay error: {exc.code} {exc.message}") from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except TimeoutError:
+            timeout = self.settings.delivery_send_timeout_seconds
+            raise TransientFailure(f"the relay did not finish within {timeout:g} s") from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from None
 
     async def _quit(self) -> None:

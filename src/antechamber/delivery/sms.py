@@ -48,7 +48,9 @@ class TwilioSms:
             self._client = httpx.Client(
                 base_url=self._settings.twilio_base_url,
                 auth=self._auth,
-                timeout=self._settings.delivery_send_timeout_seconds,
+                # Connect, write and read each get a third: the whole request stays within
+                # the send timeout the worker plans its claim with.
+                timeout=self._settings.delivery_send_timeout_seconds / 3,
                 transport=self._transport,
                 headers={"Accept": "application/json"},
             )
