@@ -101,6 +101,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         state_dir=tmp_path / "state",
         public_base_url="http://testserver",
+        # Tests drive the delivery worker themselves (DeliveryWorker.run_once).
+        delivery_worker=False,
         _env_file=None,  # type: ignore[call-arg]
     )
 

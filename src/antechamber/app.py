@@ -1,13 +1,25 @@
-"""The ASGI application: one process serving the API, and later the reference app and console."""
+"""The ASGI application: one process serving the API, and later the reference app and console.
+
+Its lifespan runs the delivery worker in a background thread (unless
+`ANTECHAMBER_DELIVERY_WORKER=false`, e.g. when `antechamber worker` runs on its own).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import Response
 
 from antechamber import __version__, api, health
 from antechamber.api.guard import ApiGuard
 from antechamber.clock import Clock
+from antechamber.delivery.worker import DeliveryWorker
 from antechamber.headers import SecurityHeaders
 from antechamber.logs import AccessLog
 from antechamber.services import Services
@@ -19,16 +31,40 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own engine (a fresh database) and a frozen clock."""
     services = Services.build(settings, engine, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = DeliveryWorker(services) if settings.delivery_worker else None
+        app.state.delivery_worker = worker
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
+
     app = FastAPI(
         title="Antechamber",
         version=__version__,
         description="Stytch B2B-compatible authentication server.",
         docs_url="/docs" if settings.dev else None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.services = services
     api.install(app)
     app.include_router(health.router)
+    if settings.metrics:
+
+        def metrics(request: Request) -> Response:
+            return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+        app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    if settings.dev:
+        from antechamber.dev import outbox as dev_outbox
+
+        dev_outbox.install(app)
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=not settings.dev)
     app.add_middleware(AccessLog)

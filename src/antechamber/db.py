@@ -6,7 +6,8 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,9 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger("antechamber.db")
+_ON_ROLLBACK = "antechamber.on_rollback"
 
 
 class Base(DeclarativeBase):
@@ -68,8 +72,13 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit if the block returns, roll back if it raises (unless the
-    error asks to keep its record: `AntechamberError(keep_changes=True)`)."""
+    """One unit of work: commit if the block returns, roll back if it raises.
+
+    Two ways for a failure to leave a trace: an `AntechamberError(keep_changes=True)` commits
+    the transaction as it stands (for a transaction that holds nothing but the failure's own
+    record, such as a counted wrong code); writes registered with `on_rollback` run in a new
+    transaction after a rollback (for a refusal inside a larger change that must not land).
+    """
     session = factory()
     try:
         yield session
@@ -79,9 +88,36 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
             session.commit()
         else:
             session.rollback()
+            _after_rollback(session)
         raise
     finally:
+        session.info.pop(_ON_ROLLBACK, None)
         session.close()
+
+
+def on_rollback(session: Session, write: Callable[[Session], None]) -> None:
+    """Run `write(session)` in a fresh transaction if the current unit of work rolls back.
+
+    For facts that must outlive the refusal that raised them: the audit event of a refused send,
+    a failed-attempt counter. If the unit of work commits, `write` never runs (the caller has
+    usually written the same fact into the committed transaction already). Only units of work
+    opened with `transaction()` (requests, CLI commands, `Services.scope`) honour it.
+    """
+    session.info.setdefault(_ON_ROLLBACK, []).append(write)
+
+
+def _after_rollback(session: Session) -> None:
+    writes: list[Callable[[Session], None]] = session.info.pop(_ON_ROLLBACK, [])
+    if not writes:
+        return
+    try:
+        for write in writes:
+            write(session)
+        session.commit()
+    except Exception:
+        # The original error is what the caller must see; this one is for the operator.
+        log.exception("could not keep the writes registered to survive a rollback")
+        session.rollback()
 
 
 def import_models() -> None:

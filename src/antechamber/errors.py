@@ -11,7 +11,8 @@ in one place each: `api.errors` (Stytch envelope), `webapp` (the tutorial's JSON
     ├── Forbidden (403)
     ├── NotFound (404)            also used for another project's objects (no existence oracle)
     ├── Conflict (409)            duplicates
-    └── TooManyRequests (429)     rate limits; carries retry_after seconds
+    ├── TooManyRequests (429)     rate limits; carries retry_after seconds
+    └── ServiceUnavailable (503)  a dependency (rate-limit storage) is down; try again
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ class TooManyRequests(AntechamberError):
     ) -> None:
         super().__init__(message, keep_changes=keep_changes, **details)
         self.retry_after = max(1, int(retry_after))
+
+
+class ServiceUnavailable(AntechamberError):
+    status_code = 503
+    error_type = "service_unavailable"
+    default_message = "The service is temporarily unavailable. Try again shortly."
 
 
 class InvalidArgument(BadRequest):

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from antechamber.clock import Clock
 from antechamber.ids import Environment
 from antechamber.settings import Settings
+
+if TYPE_CHECKING:
+    from antechamber.metrics import Metrics
+    from antechamber.ratelimit import RateLimiter
 
 CLI_ACTOR = "cli"
 
@@ -19,6 +24,8 @@ class Scope:
 
     `db` is the open transaction (domain code flushes, never commits). `actor` names who asks,
     for the audit trail: `secret:<secret_id>`, `cli`, `member:<member_id>`, `operator:<id>`.
+    `limiter` and `metrics` are the process's (from `Services`); a scope that sends messages
+    needs the limiter, so derive scopes with `dataclasses.replace`, which keeps them.
     """
 
     db: Session
@@ -27,3 +34,5 @@ class Scope:
     actor: str
     clock: Clock
     settings: Settings
+    limiter: RateLimiter | None = None
+    metrics: Metrics | None = None

@@ -1,4 +1,5 @@
-"""What a running server holds: settings, the engine, the session factory, the clock."""
+"""What a running server holds: settings, the engine, the session factory, the clock, and the
+process-wide helpers (rate limiter, metrics)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from antechamber import db
 from antechamber.clock import Clock, SystemClock
 from antechamber.ids import Environment
+from antechamber.metrics import Metrics, OutboxBacklog
+from antechamber.ratelimit import RateLimiter
 from antechamber.scope import Scope
 from antechamber.settings import Settings
 
@@ -22,6 +25,13 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock = field(default_factory=SystemClock)
+    metrics: Metrics = field(default_factory=Metrics)
+    limiter: RateLimiter | None = None
+
+    def __post_init__(self) -> None:
+        if self.limiter is None:
+            self.limiter = RateLimiter(self.settings, metrics=self.metrics)
+        self.metrics.registry.register(OutboxBacklog(self.sessions, self.clock))
 
     @classmethod
     def build(
@@ -34,4 +44,13 @@ class Services:
     def scope(self, project_id: str, environment: Environment, actor: str) -> Iterator[Scope]:
         """A unit of work in one project, committed when the block ends without error."""
         with db.transaction(self.sessions) as session:
-            yield Scope(session, project_id, environment, actor, self.clock, self.settings)
+            yield Scope(
+                session,
+                project_id,
+                environment,
+                actor,
+                self.clock,
+                self.settings,
+                self.limiter,
+                self.metrics,
+            )

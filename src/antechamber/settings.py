@@ -6,14 +6,19 @@ Every field is documented here and in the README's configuration table; domain c
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import limits
+import phonenumbers
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+SmtpTls = Literal["starttls", "implicit", "none"]
 
 
 class SettingsError(Exception):
@@ -53,6 +58,125 @@ class Settings(BaseSettings):
         Path(".antechamber"),
         description="Where development mode keeps the demo credentials and generated key.",
     )
+    product_name: str = Field(
+        "Antechamber",
+        min_length=1,
+        max_length=60,
+        description="The name people see in emails and text messages.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis for rate-limit counters shared by several processes "
+        "(redis://host:6379/0). Unset: counters live in this process's memory.",
+    )
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+
+    # --- Delivery: email over SMTP ------------------------------------------------------------
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP relay for email. Unset: email stays in the development inbox.",
+    )
+    smtp_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="SMTP port. Default: 587 for starttls, 465 for implicit, 25 for none.",
+    )
+    smtp_tls: SmtpTls = Field(
+        "starttls",
+        description="starttls (upgrade, required), implicit (TLS from the first byte) "
+        "or none (plain text; only for a relay on the same host).",
+    )
+    smtp_username: str | None = Field(None, description="SMTP login, if the relay wants one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_from: str | None = Field(
+        None,
+        description='The From header, e.g. "Acme <login@acme.example>". '
+        "Default: the product name at no-reply@ the public base URL's host.",
+    )
+    smtp_ca_file: Path | None = Field(
+        None,
+        description="PEM file of certificate authorities to trust for the SMTP relay "
+        "(a private relay); the system's are used otherwise.",
+    )
+
+    # --- Delivery: SMS through Twilio -------------------------------------------------------
+    twilio_account_sid: str | None = Field(
+        None,
+        description="Twilio account SID (AC…). Unset: text messages stay in the development inbox.",
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        None, description="Twilio auth token (or use an API key and secret)."
+    )
+    twilio_api_key_sid: str | None = Field(None, description="Twilio API key SID (SK…).")
+    twilio_api_key_secret: SecretStr | None = Field(None, description="Twilio API key secret.")
+    twilio_from_number: str | None = Field(
+        None, description="Sender number in E.164 (or use a messaging service)."
+    )
+    twilio_messaging_service_sid: str | None = Field(
+        None, description="Twilio messaging service SID (MG…), instead of a sender number."
+    )
+    twilio_base_url: str = Field(
+        "https://api.twilio.com", description="Twilio's API origin (tests point it elsewhere)."
+    )
+
+    # --- Delivery: safety ---------------------------------------------------------------------
+    sms_allowed_regions: Annotated[list[str], NoDecode] = Field(
+        ["US", "CA"],
+        description="Regions (ISO 3166 codes, comma-separated) whose mobile numbers may "
+        "receive text messages.",
+    )
+    limit_email_per_recipient: str = Field(
+        "3/minute;20/hour", description="Emails to one address (limits' syntax)."
+    )
+    limit_email_per_project: str = Field(
+        "3000/hour", description="Emails from one project (limits' syntax)."
+    )
+    limit_sms_per_recipient: str = Field(
+        "1/30 seconds;5/hour", description="Text messages to one number."
+    )
+    limit_sms_per_prefix: str = Field(
+        "20/hour",
+        description="Text messages to numbers sharing all but their last four digits "
+        "(SMS pumping walks number ranges).",
+    )
+    limit_sms_per_project: str = Field(
+        "100/hour;500/day", description="Text messages from one project (a cost ceiling)."
+    )
+
+    # --- Delivery: the worker -----------------------------------------------------------------
+    delivery_worker: bool = Field(
+        True,
+        description="Run the delivery worker inside the server. Turn off when `antechamber "
+        "worker` runs on its own.",
+    )
+    delivery_batch_size: int = Field(
+        20, ge=1, le=500, description="Messages a worker claims at a time."
+    )
+    delivery_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often an idle worker looks for due messages."
+    )
+    delivery_lease_seconds: int = Field(
+        120,
+        ge=10,
+        le=3600,
+        description="How long a claim lasts; a crashed worker's messages are retried after it.",
+    )
+    delivery_max_attempts: int = Field(
+        8, ge=1, le=50, description="Tries before a message is marked failed."
+    )
+    delivery_retry_base_seconds: float = Field(
+        5.0, gt=0, le=3600, description="Delay before the first retry; doubles each try."
+    )
+    delivery_retry_max_seconds: float = Field(
+        300.0, gt=0, le=86400, description="Longest delay between two tries."
+    )
+    delivery_send_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="Longest one send may take (SMTP or Twilio, whole exchange).",
+    )
 
     sms_otp_lifetime_minutes: int = Field(
         2, ge=1, le=10, description="How long an SMS code is valid (NIST: at most 10 minutes)."
@@ -91,6 +215,108 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
 
+    @field_validator("sms_allowed_regions", mode="before")
+    @classmethod
+    def _regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", "").split(",") if part]
+        if isinstance(value, list):
+            value = [str(part).upper() for part in value]
+            unknown = [r for r in value if r not in phonenumbers.SUPPORTED_REGIONS]
+            if unknown:
+                raise ValueError(f"unknown region code(s): {', '.join(unknown)}")
+        return value
+
+    @field_validator(
+        "limit_email_per_recipient",
+        "limit_email_per_project",
+        "limit_sms_per_recipient",
+        "limit_sms_per_prefix",
+        "limit_sms_per_project",
+    )
+    @classmethod
+    def _limit(cls, value: str) -> str:
+        try:
+            limits.parse_many(value)
+        except ValueError:
+            raise ValueError(
+                'not a rate limit; write e.g. "5/minute;20/hour" or "1 per 30 seconds"'
+            ) from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        schemes = (
+            "redis://",
+            "rediss://",
+            "redis+unix://",
+            "redis+sentinel://",
+            "redis+cluster://",
+        )
+        if value and not value.startswith(schemes):
+            raise ValueError("must be a redis:// (or rediss://, redis+unix://, …) URL")
+        return value or None
+
+    @field_validator("twilio_base_url")
+    @classmethod
+    def _twilio_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _delivery(self) -> Self:
+        # Errors name the variable in their first word; load_settings reports the message.
+        if self.twilio_account_sid:
+            has_token = self.twilio_auth_token is not None
+            has_key = bool(self.twilio_api_key_sid) and self.twilio_api_key_secret is not None
+            if not (has_token or has_key):
+                raise ValueError(
+                    "ANTECHAMBER_TWILIO_AUTH_TOKEN: set it, or ANTECHAMBER_TWILIO_API_KEY_SID "
+                    "and ANTECHAMBER_TWILIO_API_KEY_SECRET"
+                )
+            if not (self.twilio_from_number or self.twilio_messaging_service_sid):
+                raise ValueError(
+                    "ANTECHAMBER_TWILIO_FROM_NUMBER: set it, or "
+                    "ANTECHAMBER_TWILIO_MESSAGING_SERVICE_SID"
+                )
+        if self.smtp_host and not self.smtp_from and _is_ip(self.public_host):
+            raise ValueError(
+                "ANTECHAMBER_SMTP_FROM: required when the public base URL's host is an IP "
+                "address (no-reply@<ip> is not a deliverable sender)"
+            )
+        if self.delivery_lease_seconds < 2 * self.delivery_send_timeout_seconds:
+            raise ValueError(
+                "ANTECHAMBER_DELIVERY_LEASE_SECONDS: must be at least twice "
+                "ANTECHAMBER_DELIVERY_SEND_TIMEOUT_SECONDS"
+            )
+        return self
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.twilio_account_sid)
+
+    @property
+    def public_host(self) -> str:
+        """The host name of `public_base_url` (no port)."""
+        return urlsplit(self.public_base_url).hostname or "localhost"
+
+    @property
+    def smtp_sender(self) -> str:
+        """The From header: `smtp_from`, or the product name at no-reply@ the public host."""
+        return self.smtp_from or f"{self.product_name} <no-reply@{self.public_host}>"
+
+    @property
+    def smtp_effective_port(self) -> int:
+        if self.smtp_port:
+            return self.smtp_port
+        return {"starttls": 587, "implicit": 465, "none": 25}[self.smtp_tls]
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -118,5 +344,16 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "ANTECHAMBER_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise SettingsError(f"{name}: {first['msg']}") from None
+        if not first["loc"]:  # a rule across fields: its message names the variable
+            raise SettingsError(str(first["msg"]).removeprefix("Value error, ")) from None
+        name = "ANTECHAMBER_" + str(first["loc"][0]).upper()
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -47,14 +48,14 @@ def project_scope(request: Request) -> Iterator[Scope]:
     with services.scope(project_id, environment_of(project_id), "") as scope:
         project, secret_row = projects.authenticate(scope.db, project_id, secret)
         request.state.project_id = project.id
-        yield Scope(
-            scope.db,
-            project.id,
-            environment_of(project.id),
-            f"secret:{secret_row.id}",
-            scope.clock,
-            scope.settings,
+        yield dataclasses.replace(
+            scope,
+            project_id=project.id,
+            environment=environment_of(project.id),
+            actor=f"secret:{secret_row.id}",
         )
 
 
-ProjectScope = Annotated[Scope, Depends(project_scope)]
+# scope="function": the dependency ends (commits) before the response is sent; FastAPI's
+# default ends it after, so a client could read before the commit or see 200 for a rollback.
+ProjectScope = Annotated[Scope, Depends(project_scope, scope="function")]

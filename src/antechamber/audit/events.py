@@ -4,6 +4,7 @@ from enum import StrEnum
 
 
 class EventType(StrEnum):
+    DELIVERY_REFUSED = "delivery.refused"
     MEMBER_CREATED = "member.created"
     MEMBER_DELETED = "member.deleted"
     MEMBER_UPDATED = "member.updated"

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from antechamber import db
 from antechamber.audit.models import AuditEvent
 from antechamber.scope import Scope
 
@@ -31,6 +32,32 @@ def record(
         created_at=scope.clock.now(),
     )
     scope.db.add(event)
+    return event
+
+
+def record_refusal(
+    scope: Scope,
+    event_type: str,
+    *,
+    organization_id: str | None = None,
+    member_id: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Like `record`, for a refusal the caller is about to raise: the event is kept even though
+    the raised error rolls the transaction back (see `db.on_rollback`)."""
+    event = record(
+        scope, event_type, organization_id=organization_id, member_id=member_id, **details
+    )
+    fields = {
+        "project_id": event.project_id,
+        "organization_id": event.organization_id,
+        "member_id": event.member_id,
+        "actor": event.actor,
+        "event_type": event.event_type,
+        "details": dict(event.details),
+        "created_at": event.created_at,
+    }
+    db.on_rollback(scope.db, lambda session: session.add(AuditEvent(**fields)))
     return event
 
 

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from antechamber.cli import members, orgs, projects, server
+from antechamber.cli import delivery, members, orgs, projects, server
 from antechamber.cli.context import Failure
 from antechamber.errors import AntechamberError
 from antechamber.settings import SettingsError
@@ -29,6 +29,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 server.register(app)
+delivery.register(app)
 app.add_typer(projects.app, name="projects")
 app.add_typer(orgs.app, name="orgs")
 app.add_typer(members.app, name="members")

@@ -75,7 +75,8 @@ def dev(
         "\nAntechamber is running in development mode.\n"
         f"  Stytch API base URL: {base}\n"
         f"  Demo project id:     {demo.project_id}\n"
-        f"  Demo secret:         {demo.secret}\n\n"
+        f"  Demo secret:         {demo.secret}\n"
+        f"  Development inbox:   {base}/dev/outbox  (or: antechamber outbox --follow)\n\n"
         "  Python: stytch.B2BClient(project_id, secret, environment=BASE_URL)\n"
     )
     _run(host, port, 1)

@@ -14,7 +14,14 @@ class OutboxMessage(Base):
     `payload` is the template context, sealed with the server key (`crypto.seal`): it holds
     magic links and codes, which must never sit readable in the database. `recipient` is the
     email address or E.164 number, in clear, for limits, the inbox and support.
-    Status: pending → sending → sent | failed (after `attempts` reaches the configured maximum).
+
+    Status: pending → sending (claimed by a worker until `claimed_until`) → sent | pending again
+    (a transient failure: retried at `next_attempt_at`) | failed (permanent refusal, too many
+    tries, or the link/code expired first; `last_error` says which). `attempts` counts claims,
+    so a worker that crashes mid-send still uses up a try. `claimed_by` names the claim (worker
+    and batch): a worker marks only rows it still holds. `delivered_via` is `smtp`, `twilio` or
+    `inbox` (kept in the development inbox, nothing left the server); `provider_message_id` is
+    the Message-ID header or Twilio's message SID.
     """
 
     __tablename__ = "outbox_messages"
@@ -35,6 +42,9 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    delivered_via: Mapped[str | None] = mapped_column(String(16))
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))

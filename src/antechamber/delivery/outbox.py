@@ -1,25 +1,38 @@
 """Writing messages to the outbox, and reading them back (the development inbox).
 
 `enqueue` adds a message to the caller's transaction: if the transaction rolls back, the
-message never existed; if it commits, the delivery worker will send it. Nothing here talks to
-a provider.
+message never existed; if it commits, the delivery worker will send it. Before it writes
+anything, `enqueue` applies the safety rules every message must pass (the recipient's form, the
+SMS number policy, the send limits), so no caller can forget them. Nothing here talks to a
+provider.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from antechamber import crypto
+from antechamber.audit import service as audit
+from antechamber.audit.events import EventType
+from antechamber.delivery import messages, sms_policy
+from antechamber.delivery.errors import TemplateContractError
+from antechamber.delivery.messages import Channel
 from antechamber.delivery.models import OutboxMessage
+from antechamber.errors import AntechamberError
 from antechamber.ids import new_id
+from antechamber.members.emails import canonical_email
+from antechamber.members.phones import masked
+from antechamber.ratelimit import Check, RateLimiter
 from antechamber.scope import Scope
 
-Channel = Literal["email", "sms"]
+__all__ = ["Channel", "context_of", "enqueue", "newer_than", "recent", "unseal_context"]
+
 PAYLOAD_PURPOSE = "outbox-payload"
 
 
@@ -32,7 +45,26 @@ def enqueue(
     context: Mapping[str, Any],
     locale: str = "en",
 ) -> OutboxMessage:
-    """Add a message to the current transaction; `context` is sealed, never stored in clear."""
+    """Add a message to the current transaction; `context` is sealed, never stored in clear.
+
+    `template` names a file in `delivery/templates/` for `channel`, and `context` must hold
+    exactly the keys it uses (see `delivery.messages`); otherwise `TemplateContractError`, a
+    programming error. `locale` falls back to English. `recipient` is an email address (made
+    canonical here) or an E.164 number.
+
+    Refusals, each an audit event `delivery.refused` that survives the caller's rollback and a
+    count in `antechamber_delivery_refused_total`, with nothing written to the outbox:
+    `InvalidEmail`, `InvalidPhoneNumber`, `SmsRegionNotAllowed`, `SmsNumberTypeNotAllowed`
+    (see `sms_policy`), `TooManyRequests` (per-recipient, per-number-range and per-project
+    limits, with `retry_after`), `RateLimitUnavailable` (the limit storage is down).
+    """
+    messages.check_contract(template, channel, context)
+    _check_values(context)
+    try:
+        recipient = _admit(scope, channel, recipient)
+    except AntechamberError as exc:
+        _record_refusal(scope, channel, template, recipient, exc)
+        raise
     now = scope.clock.now()
     message = OutboxMessage(
         id=new_id("message", scope.environment),
@@ -40,7 +72,7 @@ def enqueue(
         channel=channel,
         recipient=recipient,
         template=template,
-        locale=locale,
+        locale=messages.resolve_locale(locale),
         payload=crypto.seal(
             scope.settings.key_bytes(), PAYLOAD_PURPOSE, json.dumps(dict(context)).encode()
         ),
@@ -53,9 +85,80 @@ def enqueue(
     return message
 
 
+def _check_values(context: Mapping[str, Any]) -> None:
+    """The value rules every template relies on (a bad value is the caller's bug)."""
+    for key, value in context.items():
+        if key == "url" and not (
+            isinstance(value, str) and value.startswith(("https://", "http://"))
+        ):
+            raise TemplateContractError("a message's url must be an http(s) URL")
+        if key.endswith("_minutes") and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise TemplateContractError(f"{key} must be a whole number of minutes, at least 1")
+        if key == "code" and not isinstance(value, str):
+            raise TemplateContractError("a code must be a string (leading zeros matter)")
+
+
+def _admit(scope: Scope, channel: Channel, recipient: str) -> str:
+    """The canonical recipient, if the message may be sent; otherwise the refusal."""
+    if scope.limiter is None:
+        # A wiring bug, not a user's fault: scopes come from Services.scope (or are derived
+        # from one with dataclasses.replace) and so carry the process's limiter.
+        raise RuntimeError("this Scope has no rate limiter; build it with Services.scope")
+    limiter: RateLimiter = scope.limiter
+    if channel == "email":
+        address = canonical_email(recipient)
+        limiter.hit_all(
+            [Check("email:recipient", address), Check("email:project", scope.project_id)]
+        )
+        return address
+    sms_policy.check_sms_number(scope.settings, recipient)
+    limiter.hit_all(
+        [
+            Check("sms:recipient", recipient),
+            Check("sms:prefix", sms_policy.number_prefix(recipient)),
+            Check("sms:project", scope.project_id),
+        ]
+    )
+    return recipient
+
+
+def _record_refusal(
+    scope: Scope, channel: Channel, template: str, recipient: str, exc: AntechamberError
+) -> None:
+    reason = str(exc.details.get("limit") or exc.error_type)
+    audit.record_refusal(
+        scope,
+        EventType.DELIVERY_REFUSED,
+        channel=channel,
+        template=template,
+        reason=reason,
+        recipient=_masked_recipient(channel, recipient),
+    )
+    if scope.metrics is not None:
+        scope.metrics.refused.labels(channel, reason).inc()
+
+
+def _masked_recipient(channel: Channel, recipient: str) -> str:
+    """Enough for an operator to spot a pattern (a country, a domain), not a whole address."""
+    if not isinstance(recipient, str):
+        return ""
+    if channel == "sms":
+        return masked(recipient[:32])
+    local, _, domain = recipient[:320].lower().rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else "***"
+
+
 def context_of(message: OutboxMessage, server_key: bytes) -> dict[str, Any]:
-    """The template context of a message (for the sender and the development inbox)."""
-    data: dict[str, Any] = json.loads(crypto.unseal(server_key, PAYLOAD_PURPOSE, message.payload))
+    """The template context of a message (for the sender and the development inbox).
+
+    Raises `crypto.Unsealable` if the message was sealed under another server key."""
+    return unseal_context(message.payload, server_key)
+
+
+def unseal_context(payload: str, server_key: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(crypto.unseal(server_key, PAYLOAD_PURPOSE, payload))
     return data
 
 
@@ -64,6 +167,20 @@ def recent(
 ) -> Sequence[OutboxMessage]:
     """Newest first, optionally for one recipient."""
     query = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    if recipient:
+        query = query.where(OutboxMessage.recipient == recipient)
+    return db.scalars(query.limit(limit)).all()
+
+
+def newer_than(
+    db: Session, since: datetime, *, recipient: str | None = None, limit: int = 500
+) -> Sequence[OutboxMessage]:
+    """Messages created at or after `since`, oldest first (for following the outbox)."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.created_at >= since)
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )
     if recipient:
         query = query.where(OutboxMessage.recipient == recipient)
     return db.scalars(query.limit(limit)).all()

@@ -31,9 +31,12 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("claimed_by", sa.String(length=80), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered_via", sa.String(length=16), nullable=True),
+        sa.Column("provider_message_id", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:

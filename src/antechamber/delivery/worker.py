@@ -1,0 +1,384 @@
+"""The delivery worker: claims due messages from the outbox, sends them, records the outcome.
+
+How a message moves (one database transaction per arrow, none held while talking to a
+provider):
+
+    claim:   pending and due, or sending with an expired lease
+             → sending, claimed_until = now + lease, claimed_by = this batch, attempts + 1
+    deliver: → sent | pending at now + backoff (transient failure) | failed
+
+Claims use `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers take disjoint
+batches; on SQLite the claim transaction starts with `BEGIN IMMEDIATE`, which serialises claims
+(run one worker there: more add nothing). Each outcome is committed right after its send and
+only if this batch still holds the claim, so a worker that dies mid-batch loses nothing: its
+unsent messages are claimed again once their lease expires, and the ones it marked sent are not
+sent again. The one unavoidable at-least-once window is between a provider accepting a message
+and the commit that records it (milliseconds); the email's Message-ID is stable across retries
+so mail systems can fold such a copy. A worker told to stop finishes the message in hand and
+gives the rest of its batch back at once.
+
+Backoff: the n-th retry waits min(max, base·2ⁿ⁻¹), scaled by a random factor in [0.5, 1) so that
+messages failed together do not retry together. A message whose link or code has expired
+(`expiration_minutes` in its context) is failed instead of sent late.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import jinja2
+from sqlalchemy import Table, and_, or_, select, update
+
+from antechamber import db
+from antechamber.clock import as_utc
+from antechamber.crypto import Unsealable
+from antechamber.delivery import messages
+from antechamber.delivery.email import SmtpSender, build_email
+from antechamber.delivery.models import OutboxMessage
+from antechamber.delivery.outbox import unseal_context
+from antechamber.delivery.sms import TwilioSms
+from antechamber.delivery.transport import (
+    EmailSender,
+    PermanentFailure,
+    SmsSender,
+    TransientFailure,
+)
+from antechamber.services import Services
+from antechamber.settings import Settings
+
+log = logging.getLogger("antechamber.delivery.worker")
+TABLE = cast(Table, OutboxMessage.__table__)
+T = TABLE.c
+INBOX = "inbox"
+MAX_ERROR_CHARS = 1000
+
+
+@dataclass
+class Transports:
+    """The provider of each channel; None keeps that channel's messages in the inbox."""
+
+    email: EmailSender | None = None
+    sms: SmsSender | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Transports:
+        """Development mode, or a channel without a provider: the development inbox."""
+        if settings.dev:
+            return cls()
+        return cls(
+            email=SmtpSender(settings) if settings.smtp_configured else None,
+            sms=TwilioSms(settings) if settings.sms_configured else None,
+        )
+
+    def close(self) -> None:
+        for sender in (self.email, self.sms):
+            if sender is not None:
+                try:
+                    sender.close()
+                except Exception:
+                    log.exception("closing a %s sender failed", sender.name)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one `run_once` did. `released`: claimed, then given back unsent (stopping)."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: str
+    channel: str
+    recipient: str
+    template: str
+    locale: str
+    payload: str
+    attempts: int
+    created_at: datetime
+
+
+class DeliveryWorker:
+    """Sends what the outbox holds. `run_once` does one batch (tests drive it directly);
+    `run` loops until `stop`; `start` runs that loop in a daemon thread."""
+
+    def __init__(
+        self,
+        services: Services,
+        transports: Transports | None = None,
+        *,
+        name: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.transports = transports or Transports.from_settings(services.settings)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Deliver until `stop()`: a full batch is followed at once by the next, an idle or
+        failed one by a pause. An error (the database is down) is logged, never raised."""
+        poll = self.settings.delivery_poll_seconds
+        try:
+            while not self._stopping.is_set():
+                try:
+                    result = self.run_once()
+                except Exception:
+                    log.exception("delivery batch failed; trying again shortly")
+                    self._stopping.wait(min(30.0, poll * 5))
+                    continue
+                if result.claimed < self.settings.delivery_batch_size:
+                    self._stopping.wait(poll)
+        finally:
+            self.transports.close()
+
+    def start(self) -> None:
+        """Run the loop in a background thread (the server's lifespan does this)."""
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self.run, name="delivery-worker", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the message in hand (safe from a signal handler)."""
+        self._stopping.set()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Ask the loop to stop, and wait for its thread if `start` made one."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    # --- one batch ------------------------------------------------------------------------
+
+    def run_once(self) -> BatchResult:
+        """Claim up to `delivery_batch_size` due messages and deliver them one by one."""
+        token = f"{self.name}:{secrets.token_hex(4)}"[-80:]
+        claimed, lease_end = self._claim(token)
+        if not claimed:
+            return BatchResult()
+        counts = {"sent": 0, "retried": 0, "failed": 0, "released": 0}
+        margin = timedelta(seconds=self.settings.delivery_send_timeout_seconds)
+        try:
+            for index, message in enumerate(claimed):
+                # Stop early rather than send on a lease that may run out mid-send (another
+                # worker could then claim and send the same message).
+                if self._stopping.is_set() or self.services.clock.now() + margin > lease_end:
+                    counts["released"] = self._release(claimed[index:], token)
+                    break
+                counts[self._deliver(message, token)] += 1
+        finally:
+            self.transports.close()
+        return BatchResult(claimed=len(claimed), **counts)
+
+    def _claim(self, token: str) -> tuple[list[_Claimed], datetime]:
+        now = self.services.clock.now()
+        lease_end = now + timedelta(seconds=self.settings.delivery_lease_seconds)
+        due = or_(
+            and_(T.status == "pending", T.next_attempt_at <= now),
+            and_(T.status == "sending", T.claimed_until <= now),
+        )
+        with db.transaction(self.services.sessions) as session:
+            ids = list(
+                session.scalars(
+                    select(T.id)
+                    .where(due)
+                    .order_by(T.next_attempt_at)
+                    .limit(self.settings.delivery_batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not ids:
+                return [], lease_end
+            session.execute(
+                update(TABLE)
+                .where(T.id.in_(ids))
+                .values(
+                    status="sending",
+                    claimed_until=lease_end,
+                    claimed_by=token,
+                    attempts=T.attempts + 1,
+                )
+            )
+            rows = session.execute(
+                select(
+                    T.id,
+                    T.channel,
+                    T.recipient,
+                    T.template,
+                    T.locale,
+                    T.payload,
+                    T.attempts,
+                    T.created_at,
+                )
+                .where(T.id.in_(ids))
+                .order_by(T.next_attempt_at, T.id)
+            ).all()
+        return [_Claimed(*row) for row in rows], lease_end
+
+    def _release(self, messages_: list[_Claimed], token: str) -> int:
+        """Give unsent claims back: due now, and the claim does not count as a try."""
+        with db.transaction(self.services.sessions) as session:
+            result = session.execute(
+                update(TABLE)
+                .where(
+                    T.id.in_([m.id for m in messages_]),
+                    T.claimed_by == token,
+                    T.status == "sending",
+                )
+                .values(status="pending", claimed_until=None, attempts=T.attempts - 1)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # --- one message ----------------------------------------------------------------------
+
+    def _deliver(self, message: _Claimed, token: str) -> str:
+        """Send one claimed message and record the outcome; returns sent, retried or failed."""
+        now = self.services.clock.now()
+        metrics = self.services.metrics
+        max_attempts = self.settings.delivery_max_attempts
+        if message.attempts > max_attempts:
+            # Claimed more often than allowed without an outcome: it keeps killing workers.
+            return self._fail(message, token, "exhausted", "claimed too often without an outcome")
+        try:
+            context = unseal_context(message.payload, self.settings.key_bytes())
+        except Unsealable:
+            return self._fail(
+                message,
+                token,
+                "permanent",
+                "the payload cannot be unsealed with the current ANTECHAMBER_SECRET_KEY",
+            )
+        expires = _expiry(message, context)
+        if expires is not None and now >= expires:
+            return self._fail(message, token, "expired", "its link or code expired before delivery")
+
+        try:
+            rendered = messages.render(
+                message.template, context, locale=message.locale, settings=self.settings
+            )
+        except (jinja2.TemplateError, LookupError, TypeError, ValueError) as exc:
+            # Rendering is deterministic: what fails now fails on every try.
+            log.exception("rendering %s failed", message.id)
+            return self._fail(message, token, "permanent", f"cannot render: {exc}")
+
+        via = INBOX
+        provider_id: str | None = None
+        try:
+            if message.channel == "email" and self.transports.email is not None:
+                via = self.transports.email.name
+                email = build_email(
+                    rendered,
+                    to=message.recipient,
+                    message_id=message.id,
+                    settings=self.settings,
+                    now=now,
+                )
+                provider_id = str(email["Message-ID"])
+                self.transports.email.send_email(email)
+            elif message.channel == "sms" and self.transports.sms is not None:
+                via = self.transports.sms.name
+                provider_id = self.transports.sms.send_sms(message.recipient, rendered.text)
+        except PermanentFailure as exc:
+            return self._fail(message, token, "permanent", str(exc))
+        except TransientFailure as exc:
+            return self._retry_or_fail(message, token, str(exc))
+        except Exception as exc:
+            # A bug or an unforeseen provider reply: keep the worker alive and the message
+            # retryable; the traceback is for the operator (it holds no payload).
+            log.exception("delivering %s failed unexpectedly", message.id)
+            return self._retry_or_fail(message, token, f"{type(exc).__name__}: {exc}")
+
+        self._mark(
+            message,
+            token,
+            status="sent",
+            sent_at=self.services.clock.now(),
+            claimed_until=None,
+            last_error=None,
+            delivered_via=via,
+            provider_message_id=provider_id,
+        )
+        metrics.sent.labels(message.channel, via).inc()
+        if via == INBOX:
+            log.info("%s %s kept in the development inbox", message.channel, message.id)
+        return "sent"
+
+    def _retry_or_fail(self, message: _Claimed, token: str, error: str) -> str:
+        if message.attempts >= self.settings.delivery_max_attempts:
+            return self._fail(message, token, "exhausted", error)
+        delay = self.backoff(message.attempts)
+        self._mark(
+            message,
+            token,
+            status="pending",
+            claimed_until=None,
+            next_attempt_at=self.services.clock.now() + timedelta(seconds=delay),
+            last_error=error[:MAX_ERROR_CHARS],
+        )
+        self.services.metrics.retried.labels(message.channel).inc()
+        log.warning(
+            "%s %s: attempt %d failed, retrying in %.0f s: %s",
+            message.channel,
+            message.id,
+            message.attempts,
+            delay,
+            error,
+        )
+        return "retried"
+
+    def _fail(self, message: _Claimed, token: str, reason: str, error: str) -> str:
+        self._mark(
+            message, token, status="failed", claimed_until=None, last_error=error[:MAX_ERROR_CHARS]
+        )
+        self.services.metrics.failed.labels(message.channel, reason).inc()
+        log.error("%s %s failed (%s): %s", message.channel, message.id, reason, error)
+        return "failed"
+
+    def _mark(self, message: _Claimed, token: str, **values: Any) -> None:
+        """Record an outcome, but only while this batch still holds the claim."""
+        with db.transaction(self.services.sessions) as session:
+            result = session.execute(
+                update(TABLE)
+                .where(T.id == message.id, T.claimed_by == token, T.status == "sending")
+                .values(**values)
+            )
+        if not getattr(result, "rowcount", 1):
+            log.warning(
+                "%s %s: the claim expired before its outcome was recorded; another worker may "
+                "send it again",
+                message.channel,
+                message.id,
+            )
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failed try (jittered, see module doc)."""
+        s = self.settings
+        ceiling = min(
+            s.delivery_retry_max_seconds, s.delivery_retry_base_seconds * 2.0 ** (attempts - 1)
+        )
+        return ceiling * (0.5 + self._rng.random() / 2)
+
+
+def _expiry(message: _Claimed, context: dict[str, Any]) -> datetime | None:
+    minutes = context.get("expiration_minutes")
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and minutes > 0:
+        return as_utc(message.created_at) + timedelta(minutes=minutes)
+    return None

@@ -1,0 +1,1 @@
+"""Pages that exist only in development mode (`ANTECHAMBER_DEV=true`)."""

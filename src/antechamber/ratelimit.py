@@ -1,0 +1,169 @@
+"""Rate limits: named limits from settings, counted with the `limits` package.
+
+Counters live in this process's memory, or in Redis when `ANTECHAMBER_REDIS_URL` is set (so
+several processes share them). A limit is a string in `limits`' syntax ("1/30 seconds;5/hour");
+each part is a moving window. Keys are hashed before they reach the storage, so Redis never holds
+an email address or a phone number.
+
+Use:
+
+    limiter.hit("sms:recipient", "+12025550123")          # a named limit from settings
+    limiter.hit("otp:attempts", member_id, limit="5/10 minutes")   # or an explicit one
+    limiter.hit_all([Check("sms:recipient", e164), Check("sms:project", project_id)])
+
+A refusal raises `TooManyRequests` with `retry_after` in seconds and counts in the
+`antechamber_rate_limited_total{limit=…}` metric. Windows follow the wall clock (the `limits`
+package reads `time.time()`), not the injected `Clock`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import limits
+from limits.errors import ConfigurationError, StorageError
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from antechamber.errors import ServiceUnavailable, TooManyRequests
+from antechamber.metrics import Metrics
+from antechamber.settings import Settings, SettingsError
+
+log = logging.getLogger("antechamber.ratelimit")
+
+#: Limit name → the setting that holds its value. Later work adds its names here.
+NAMED_LIMITS: dict[str, str] = {
+    "email:recipient": "limit_email_per_recipient",
+    "email:project": "limit_email_per_project",
+    "sms:recipient": "limit_sms_per_recipient",
+    "sms:prefix": "limit_sms_per_prefix",
+    "sms:project": "limit_sms_per_project",
+}
+
+#: What a refusal says to the caller, by limit name.
+MESSAGES: dict[str, str] = {
+    "email:recipient": "Too many emails have been sent to this address. Try again later.",
+    "email:project": "This project has sent too many emails. Try again later.",
+    "sms:recipient": "Too many text messages have been sent to this number. Try again later.",
+    "sms:prefix": "Too many text messages have been sent to similar numbers. Try again later.",
+    "sms:project": "This project has sent too many text messages. Try again later.",
+}
+
+
+class RateLimitUnavailable(ServiceUnavailable):
+    """The counter storage (Redis) cannot be reached: refuse rather than send unmetered."""
+
+    error_type = "rate_limit_unavailable"
+    default_message = "The service cannot check its rate limits right now. Try again shortly."
+
+
+@dataclass(frozen=True)
+class Check:
+    """One limit to apply: its name, the key it counts per, and its value if not a setting."""
+
+    name: str
+    key: str
+    limit: str | None = None
+
+
+class RateLimiter:
+    """Named moving-window limits over one storage (memory, or Redis when configured)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: Metrics | None = None,
+        storage_uri: str | None = None,
+        namespace: str = "antechamber",
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.namespace = namespace
+        uri = storage_uri or settings.redis_url or "memory://"
+        options: dict[str, Any] = {"wrap_exceptions": True}
+        if uri.startswith(("redis", "rediss")):
+            options |= {"key_prefix": namespace, "socket_timeout": 2, "socket_connect_timeout": 2}
+        try:
+            self.storage = storage_from_string(uri, **options)
+        except ConfigurationError as exc:
+            raise SettingsError(
+                f"ANTECHAMBER_REDIS_URL: {exc} (Redis needs: pip install 'antechamber[redis]')"
+            ) from None
+        self.strategy = MovingWindowRateLimiter(self.storage)
+        self._parsed: dict[str, list[limits.RateLimitItem]] = {}
+
+    def hit(self, name: str, key: str, *, limit: str | None = None) -> None:
+        """Count one event for `key` under `name`; raise `TooManyRequests` if over the limit."""
+        self.hit_all([Check(name, key, limit)])
+
+    def hit_all(self, checks: Iterable[Check]) -> None:
+        """Count one event under every check, or under none if any of them is exhausted.
+
+        All checks are tested first, so a refusal by the project-wide limit does not use up the
+        recipient's allowance. Concurrent callers may overshoot by a few between test and hit.
+        """
+        planned = [(check, item) for check in checks for item in self._items(check)]
+        try:
+            for check, item in planned:
+                if not self.strategy.test(item, *self._identifiers(check)):
+                    self._refuse(check, item)
+            for check, item in planned:
+                if not self.strategy.hit(item, *self._identifiers(check)):
+                    self._refuse(check, item)
+        except StorageError as exc:
+            log.error("rate-limit storage failed: %s", exc)
+            raise RateLimitUnavailable() from None
+
+    def remaining(self, name: str, key: str, *, limit: str | None = None) -> int:
+        """Events still allowed now for `key` under `name` (the tightest of its windows)."""
+        check = Check(name, key, limit)
+        return min(
+            self.strategy.get_window_stats(item, *self._identifiers(check)).remaining
+            for item in self._items(check)
+        )
+
+    def reset(self) -> None:
+        """Forget every counter (tests; an operator clearing a lockout)."""
+        self.storage.reset()
+
+    def _items(self, check: Check) -> Sequence[limits.RateLimitItem]:
+        text = check.limit if check.limit is not None else self._setting(check.name)
+        if text not in self._parsed:
+            self._parsed[text] = limits.parse_many(text)
+        return self._parsed[text]
+
+    def _setting(self, name: str) -> str:
+        try:
+            value: str = getattr(self.settings, NAMED_LIMITS[name])
+        except KeyError:
+            raise ValueError(
+                f"unknown limit {name!r}; give limit= or add it to NAMED_LIMITS"
+            ) from None
+        return value
+
+    def _identifiers(self, check: Check) -> tuple[str, str, str]:
+        digest = hashlib.blake2b(check.key.encode(), digest_size=16).hexdigest()
+        return (self.namespace, check.name, digest)
+
+    def _refuse(self, check: Check, item: limits.RateLimitItem) -> None:
+        stats = self.strategy.get_window_stats(item, *self._identifiers(check))
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        if self.metrics is not None:
+            self.metrics.rate_limited.labels(check.name).inc()
+        raise TooManyRequests(
+            MESSAGES.get(check.name, TooManyRequests.default_message),
+            retry_after=retry_after,
+            limit=check.name,
+        )
+
+
+def hit(limiter: RateLimiter, name: str, key: str, *, limit: str | None = None) -> None:
+    """`limiter.hit(name, key, limit=limit)`, for callers that prefer a function."""
+    limiter.hit(name, key, limit=limit)

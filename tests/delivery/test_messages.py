@@ -1,0 +1,95 @@
+"""Message templates: the contract other work relies on, and what a reader sees."""
+
+from __future__ import annotations
+
+import pytest
+
+from antechamber.delivery import messages
+from antechamber.settings import Settings
+
+URL = "https://app.acme.example/authenticate?stytch_token_type=discovery&token=abc"
+
+
+@pytest.fixture
+def settings_() -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        public_base_url="https://auth.acme.example:8443",
+        product_name="Acme Login",
+    )
+
+
+def test_the_contract_of_each_template() -> None:
+    found = {
+        name: (info.channel, set(info.context_keys)) for name, info in messages.templates().items()
+    }
+    assert found["discovery_magic_link"] == ("email", {"url", "expiration_minutes"})
+    assert found["sms_otp"] == ("sms", {"code", "expiration_minutes"})
+
+
+def test_magic_link_email(settings_: Settings) -> None:
+    r = messages.render(
+        "discovery_magic_link",
+        {"url": URL, "expiration_minutes": 15},
+        locale="en",
+        settings=settings_,
+    )
+    assert r.subject == "Sign in to Acme Login"
+    assert URL in r.text  # plain text keeps the link as it is
+    assert "expires in 15 minutes" in r.text
+    assert r.html is not None
+    assert f'href="{URL.replace("&", "&amp;")}"' in r.html  # escaped only as HTML requires
+    assert "Acme Login" in r.html
+
+
+def test_html_body_escapes_what_it_is_given(settings_: Settings) -> None:
+    hostile = settings_.model_copy(update={"product_name": "<script>x</script>"})
+    r = messages.render(
+        "discovery_magic_link",
+        {"url": 'https://x.example/?a="><img src=x>', "expiration_minutes": 1},
+        locale="en",
+        settings=hostile,
+    )
+    assert r.html is not None
+    assert "<script>" not in r.html
+    assert '"><img' not in r.html
+    assert "expires in 1 minute." in r.text  # singular
+
+
+def test_sms_code_text(settings_: Settings) -> None:
+    r = messages.render(
+        "sms_otp", {"code": "482913", "expiration_minutes": 10}, locale="en", settings=settings_
+    )
+    assert r.subject is None
+    assert r.html is None
+    assert "482913" in r.text
+    assert "Acme Login" in r.text
+    assert "10 minutes" in r.text
+    # The origin-bound one-time-code line: last, host without port.
+    assert r.text.splitlines()[-1] == "@auth.acme.example #482913"
+    assert len(r.text) <= 160  # one SMS segment
+
+
+def test_a_locale_and_its_fallbacks(settings_: Settings) -> None:
+    fr = messages.render(
+        "sms_otp", {"code": "111111", "expiration_minutes": 1}, locale="fr-CA", settings=settings_
+    )
+    assert "111111 est votre code de vérification Acme Login." in fr.text
+    assert "1 minute." in fr.text
+    assert fr.text.endswith("@auth.acme.example #111111")
+    for unknown in ("de", "", "xx-YY"):
+        assert messages.resolve_locale(unknown) == "en"
+    assert messages.resolve_locale("FR") == "fr"
+
+
+def test_every_email_template_has_all_three_parts(settings_: Settings) -> None:
+    for name, info in messages.templates().items():
+        context = {
+            key: 5 if "minutes" in key else "https://x.example/" for key in info.context_keys
+        }
+        for locale in messages.available_locales():
+            r = messages.render(name, context, locale=locale, settings=settings_)
+            assert r.text.strip()
+            if info.channel == "email":
+                assert r.subject
+                assert r.html
