@@ -40,10 +40,23 @@ def allow_redirect(services: Services, project_id: str, url: str = CALLBACK_URL)
         redirects.add_redirect_url(scope, url, kind="discovery")
 
 
-def last_link(services: Services, email: str) -> str:
-    """The URL of the newest magic link emailed to `email`, read back from the outbox."""
+def message_ids(services: Services, email: str) -> set[str]:
     with services.sessions() as session:
-        messages = outbox.recent(session, recipient=email, limit=1)
+        return {m.id for m in outbox.recent(session, recipient=email, limit=1000)}
+
+
+def last_link(services: Services, email: str, *, seen: set[str] | None = None) -> str:
+    """The URL of the newest magic link emailed to `email`, read back from the outbox.
+
+    The test clock is frozen, so messages may share a timestamp: pass the ids `seen` before
+    the send to pick the new one for sure.
+    """
+    with services.sessions() as session:
+        messages = [
+            m
+            for m in outbox.recent(session, recipient=email, limit=1000)
+            if m.id not in (seen or set())
+        ]
         assert messages, f"no message to {email}"
         return str(outbox.context_of(messages[0], services.settings.key_bytes())["url"])
 
@@ -54,5 +67,5 @@ def token_of(url: str) -> str:
     return query["token"][0]
 
 
-def magic_token(services: Services, email: str) -> str:
-    return token_of(last_link(services, email))
+def magic_token(services: Services, email: str, *, seen: set[str] | None = None) -> str:
+    return token_of(last_link(services, email, seen=seen))

@@ -161,14 +161,14 @@ def complete_mfa(
 ) -> AuthResult:
     """Finish a login waiting for MFA, once the caller has verified the second factor.
 
-    Claims (consumes) the IST, which must be bound to exactly this organization and member,
-    and concludes with the IST's factors plus `factor` (an MFA factor such as
-    `factors.sms_otp(...)`): normally a session. Under a policy that requires MFA of the member
-    (REQUIRED_FOR_ALL, or a role), the member becomes `mfa_enrolled`. Raises
-    `IntermediateSessionNotFound` (unknown, used or expired IST),
+    `org` and `member` are rows loaded in this scope. Claims (consumes) the IST, which must be
+    bound to exactly this organization and member, and concludes with the IST's factors plus
+    `factor` (an MFA factor such as `factors.sms_otp(...)`): normally a session. Under a policy
+    that requires MFA of the member (REQUIRED_FOR_ALL, or a role) the member becomes
+    `mfa_enrolled`. Raises `IntermediateSessionNotFound` (unknown, used or expired IST),
     `InvalidIntermediateSessionForOrganization` (bound elsewhere, or not bound yet), or
-    `InsufficientFactors` (`factor` is not a second factor). Verify the code first, with
-    `intermediate.pending_for` to check the IST without consuming it.
+    `InsufficientFactors` (`factor` is not a second factor). Check the IST first with
+    `intermediate.pending_for` (consumes nothing), then the code, then call this.
     """
     if factor.get("type") not in factors.MFA_TYPES:
         raise errors.InsufficientFactors()
