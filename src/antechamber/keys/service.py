@@ -181,7 +181,7 @@ def _lock_project(scope: Scope) -> None:
 def _create(scope: Scope) -> SigningKey:
     now = scope.clock.now()
     kid = new_id("jwk", scope.environment)
-    private = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    private = new_private_key()
     pem = private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -202,6 +202,11 @@ def _create(scope: Scope) -> SigningKey:
         _private_keys[kid] = private
     audit.record(scope, EventType.SIGNING_KEY_CREATED, kid=kid)
     return key
+
+
+def new_private_key() -> rsa.RSAPrivateKey:
+    """A fresh RSA key (about 60 ms of CPU; the test suite swaps in a pre-made pool)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
 
 
 def _public_jwk(
