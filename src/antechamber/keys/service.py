@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from antechamber import crypto
 from antechamber.audit import service as audit
@@ -163,13 +163,17 @@ def issuer(project_id: str) -> str:
     return f"stytch.com/{project_id}"
 
 
+# Read on every JWT signed: built once (see sessions.service for why).
+_NEWEST_ACTIVE = (
+    select(SigningKey)
+    .where(SigningKey.project_id == bindparam("project_id"), SigningKey.retired_at.is_(None))
+    .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
+    .limit(1)
+)
+
+
 def _newest_active(scope: Scope) -> SigningKey | None:
-    return scope.db.scalar(
-        select(SigningKey)
-        .where(SigningKey.project_id == scope.project_id, SigningKey.retired_at.is_(None))
-        .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
-        .limit(1)
-    )
+    return scope.db.scalar(_NEWEST_ACTIVE, {"project_id": scope.project_id})
 
 
 def _lock_project(scope: Scope) -> None:
