@@ -205,6 +205,22 @@ def test_deleting_a_member_ends_their_sessions(
     assert response.status_code == 404
 
 
+def test_deleting_an_organization_ends_its_sessions_and_logins(
+    api: TestClient, services: Services, project: Credentials, session: dict[str, Any], org: Any
+) -> None:
+    strict = make_org(services, project.project_id, mfa_policy="REQUIRED_FOR_ALL")
+    make_member(services, project.project_id, strict, email_address="ada@acme.example")
+    pending = enter(api, ist_for(api, services, "ada@acme.example"), strict.id)
+    assert api.delete(f"/v1/b2b/organizations/{org.id}").status_code == 200
+    assert api.delete(f"/v1/b2b/organizations/{strict.id}").status_code == 200
+    response = api.post(SESSION_AUTHENTICATE, json={"session_jwt": session["session_jwt"]})
+    assert response.status_code == 404
+    listed = api.post(
+        LIST, json={"intermediate_session_token": pending["intermediate_session_token"]}
+    )
+    assert listed.status_code == 404
+
+
 def _forgeries(session: dict[str, Any], public_pem: bytes) -> dict[str, str]:
     header = jwt.get_unverified_header(session["session_jwt"])
     claims = jwt.decode(session["session_jwt"], options={"verify_signature": False})

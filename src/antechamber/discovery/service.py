@@ -239,14 +239,15 @@ def discovered_organizations(
         kind = MEMBERSHIP_TYPES.get(member.status)
         if org is None or kind is None:
             continue
+        inside = org.id == authenticated_in  # the session's own organization: nothing missing
         found.append(
             Discovered(
                 organization=org,
                 membership_type=kind,
                 member=member,
-                member_authenticated=org.id == authenticated_in,
-                primary_required=login.primary_required(org, member, proof),
-                mfa_required=login.mfa_pending(org, member, proof),
+                member_authenticated=inside,
+                primary_required=None if inside else login.primary_required(org, member, proof),
+                mfa_required=not inside and login.mfa_pending(org, member, proof),
             )
         )
     found.sort(key=lambda d: (d.organization.created_at, d.organization.id))
