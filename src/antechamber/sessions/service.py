@@ -118,8 +118,7 @@ def start(
         raise errors.InsufficientFactors()
     if policy.mfa_required(org, member) and not factors.has_mfa(session_factors):
         raise errors.InsufficientFactors()
-    minutes = duration(duration_minutes)
-    assert minutes is not None
+    minutes = duration(duration_minutes) or DEFAULT_DURATION_MINUTES
     now = scope.clock.now()
     activated = member.status != "active"
     if activated:
