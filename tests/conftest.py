@@ -7,6 +7,7 @@ The database is chosen by ANTECHAMBER_TEST_DATABASE_URL: unset → SQLite files;
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import shutil
@@ -41,6 +42,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rsa_key_pool() -> Iterator[None]:
+    """Signing keys from a small pre-made pool: each test project would otherwise spend ~60 ms
+    generating an RSA key. The keys are real and distinct in turn; only generation is shared."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from antechamber.keys import service as keys
+
+    pool = itertools.cycle(
+        [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(3)]
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keys, "new_private_key", lambda: next(pool))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+from antechamber.delivery import outbox
 from antechamber.members import service as members
 from antechamber.members.models import Member
 from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization
+from antechamber.redirects import service as redirects
 from antechamber.services import Services
 
 _seq = itertools.count(1)
@@ -26,3 +29,43 @@ def make_member(services: Services, project_id: str, org: Organization, **fields
     fields.setdefault("email_address", f"person{next(_seq)}@example.com")
     with services.scope(project_id, "test", "test") as scope:
         return members.create_member(scope, org, fields)
+
+
+CALLBACK_URL = "http://localhost:3000/auth/callback"
+
+
+def allow_redirect(services: Services, project_id: str, url: str = CALLBACK_URL) -> None:
+    """Register a discovery redirect URL for the project (the first becomes the default)."""
+    with services.scope(project_id, "test", "test") as scope:
+        redirects.add_redirect_url(scope, url, kind="discovery")
+
+
+def message_ids(services: Services, email: str) -> set[str]:
+    with services.sessions() as session:
+        return {m.id for m in outbox.recent(session, recipient=email, limit=1000)}
+
+
+def last_link(services: Services, email: str, *, seen: set[str] | None = None) -> str:
+    """The URL of the newest magic link emailed to `email`, read back from the outbox.
+
+    The test clock is frozen, so messages may share a timestamp: pass the ids `seen` before
+    the send to pick the new one for sure.
+    """
+    with services.sessions() as session:
+        messages = [
+            m
+            for m in outbox.recent(session, recipient=email, limit=1000)
+            if m.id not in (seen or set())
+        ]
+        assert messages, f"no message to {email}"
+        return str(outbox.context_of(messages[0], services.settings.key_bytes())["url"])
+
+
+def token_of(url: str) -> str:
+    query = parse_qs(urlsplit(url).query)
+    assert query["stytch_token_type"] == ["discovery"]
+    return query["token"][0]
+
+
+def magic_token(services: Services, email: str, *, seen: set[str] | None = None) -> str:
+    return token_of(last_link(services, email, seen=seen))

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from antechamber import db
 from antechamber.errors import Unauthorized
+from antechamber.ids import environment_of
 from antechamber.projects import service as projects
+from antechamber.redirects import service as redirects
 from antechamber.scope import CLI_ACTOR
 from antechamber.services import Services
 
@@ -43,9 +45,21 @@ def demo_project(services: Services) -> DemoProject | None:
 
 
 def ensure_demo_project(services: Services) -> DemoProject:
-    existing = demo_project(services)
-    if existing is not None:
-        return existing
+    """The demo project, made on the first call; in development mode with its callback URL."""
+    demo = demo_project(services) or _create_demo_project(services)
+    if services.settings.dev:
+        ensure_demo_redirect_urls(services, demo)
+    return demo
+
+
+def ensure_demo_redirect_urls(services: Services, demo: DemoProject) -> None:
+    """Allow the reference app's callback (`{public_base_url}/auth/callback`) for discovery."""
+    callback = f"{services.settings.public_base_url}/auth/callback"
+    with services.scope(demo.project_id, environment_of(demo.project_id), CLI_ACTOR) as scope:
+        redirects.add_redirect_url(scope, callback, kind="discovery")
+
+
+def _create_demo_project(services: Services) -> DemoProject:
     with db.transaction(services.sessions) as session:
         project, issued = projects.create_project(
             session,

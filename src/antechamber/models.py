@@ -2,18 +2,27 @@
 
 from antechamber.audit.models import AuditEvent
 from antechamber.delivery.models import OutboxMessage
+from antechamber.keys.models import SigningKey
+from antechamber.magic_links.models import MagicLink
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization, OrganizationDomain
 from antechamber.otp.models import SmsOtp
 from antechamber.projects.models import Project, ProjectSecret
+from antechamber.redirects.models import RedirectUrl
+from antechamber.sessions.models import IntermediateSession, MemberSession
 
 __all__ = [
     "AuditEvent",
+    "IntermediateSession",
+    "MagicLink",
     "Member",
+    "MemberSession",
     "Organization",
     "OrganizationDomain",
     "OutboxMessage",
     "Project",
     "ProjectSecret",
+    "RedirectUrl",
+    "SigningKey",
     "SmsOtp",
 ]

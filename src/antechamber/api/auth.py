@@ -56,6 +56,8 @@ def project_scope(request: Request) -> Iterator[Scope]:
         )
 
 
-# scope="function": the dependency ends (commits) before the response is sent; FastAPI's
-# default ends it after, so a client could read before the commit or see 200 for a rollback.
+# scope="function": the transaction ends when the handler returns, *before* the response is
+# sent. FastAPI's default ("request") would commit after the client has its answer, so a
+# client could act on a write not yet visible (revoke, then authenticate at once), or be told
+# 200 about a commit that then failed.
 ProjectScope = Annotated[Scope, Depends(project_scope, scope="function")]

@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,6 +15,7 @@ from antechamber.api.envelope import error_response, request_id_of
 from antechamber.api.guard import API_PREFIX
 from antechamber.errors import (
     AntechamberError,
+    Conflict,
     InternalError,
     InvalidArgument,
     InvalidJson,
@@ -28,6 +30,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AntechamberError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, _integrity_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -65,6 +69,28 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         # FastAPI's own 400s come from bodies it could not parse.
         mapped = InvalidJson()
     return error_response(mapped, request_id_of(request))
+
+
+class ConcurrentChange(Conflict):
+    error_type = "concurrent_change"
+    default_message = "The request conflicted with a concurrent change; retry it."
+
+
+async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
+    # Uniqueness is checked before writing, so this is a race with a concurrent request
+    # (two creates of one slug, say): a retry gets the ordinary answer. Logged without values.
+    log.warning("integrity conflict on %s %s", request.method, request.url.path)
+    return error_response(ConcurrentChange(), request_id_of(request))
+
+
+async def _data_error(request: Request, exc: DataError) -> Response:
+    # A value the database cannot hold or compare (PostgreSQL refuses NUL characters in text):
+    # the request's fault, whichever field carried it.
+    log.info("unstorable value on %s %s", request.method, request.url.path)
+    return error_response(
+        InvalidArgument("A value in the request contains characters that are not allowed."),
+        request_id_of(request),
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

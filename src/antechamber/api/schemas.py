@@ -77,3 +77,62 @@ class MemberSearch(Body):
     cursor: str | None = None
     limit: int | None = None
     query: SearchQuery | None = None
+
+
+class DiscoverySend(Body):
+    email_address: str
+    discovery_redirect_url: str | None = None
+    pkce_code_challenge: str | None = None
+    login_template_id: str | None = None
+    locale: str | None = None
+    discovery_expiration_minutes: int | None = None
+
+
+class DiscoveryAuthenticate(Body):
+    discovery_magic_links_token: str
+    pkce_code_verifier: str | None = None
+
+
+class DiscoveryList(Body):
+    intermediate_session_token: str | None = None
+    session_token: str | None = None
+    session_jwt: str | None = None
+
+
+class SessionFields(Body):
+    session_duration_minutes: int | None = None
+    session_custom_claims: dict[str, Any] | None = None
+
+
+class DiscoveryCreate(OrganizationSettings, SessionFields):
+    intermediate_session_token: str
+
+    def organization_fields(self) -> dict[str, Any]:
+        """The organization settings only (what organizations.create would take)."""
+        return {k: v for k, v in self.fields().items() if k in OrganizationSettings.model_fields}
+
+
+class IntermediateSessionExchange(SessionFields):
+    intermediate_session_token: str
+    organization_id: str
+    locale: str | None = None
+
+
+class SessionAuthenticate(SessionFields):
+    session_token: str | None = None
+    session_jwt: str | None = None
+    authorization_check: dict[str, Any] | None = None
+
+
+class SessionRevoke(Body):
+    member_session_id: str | None = None
+    session_token: str | None = None
+    session_jwt: str | None = None
+    member_id: str | None = None
+
+
+class SessionExchange(SessionFields):
+    organization_id: str
+    session_token: str | None = None
+    session_jwt: str | None = None
+    locale: str | None = None

@@ -10,9 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from antechamber.clock import as_utc, rfc3339
+from antechamber.discovery.service import Discovered
 from antechamber.members.models import Member
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
+from antechamber.sessions.login import AuthResult
+from antechamber.sessions.models import MemberSession
 
 
 def organization(org: Organization) -> dict[str, Any]:
@@ -84,3 +87,81 @@ def member(m: Member, now: datetime) -> dict[str, Any]:
         "created_at": rfc3339(m.created_at),
         "updated_at": rfc3339(m.updated_at),
     }
+
+
+def member_session(s: MemberSession, m: Member, org: Organization) -> dict[str, Any]:
+    return {
+        "member_session_id": s.id,
+        "member_id": s.member_id,
+        "started_at": rfc3339(s.started_at),
+        "last_accessed_at": rfc3339(s.last_accessed_at),
+        "expires_at": rfc3339(s.expires_at),
+        "authentication_factors": list(s.factors),
+        "organization_id": s.organization_id,
+        "roles": policy.role_ids(m),
+        "organization_slug": org.slug,
+        "custom_claims": dict(s.custom_claims or {}),
+    }
+
+
+def mfa_required(m: Member, secondary_auth_initiated: str | None = None) -> dict[str, Any]:
+    """Stytch's `mfa_required`: `member_options` is null until the member has a factor."""
+    totp = getattr(m, "totp_registration_id", None) or ""
+    options = None
+    if m.mfa_phone_number or totp:
+        options = {"mfa_phone_number": m.mfa_phone_number or "", "totp_registration_id": totp}
+    return {"member_options": options, "secondary_auth_initiated": secondary_auth_initiated}
+
+
+def auth_result(result: AuthResult, now: datetime) -> dict[str, Any]:
+    """The shared "authenticated vs mfa_required" shape (stytch-b2b-api.md §2.8).
+
+    Used by discovery create and exchange, sessions exchange and (next) the MFA calls. Required
+    strings are `""` in the branch where they do not apply, never null.
+    """
+    pending = result.session is None
+    return {
+        "member_id": result.member.id,
+        "member_authenticated": result.member_authenticated,
+        "session_token": result.session_token,
+        "session_jwt": result.session_jwt,
+        "member_session": None
+        if result.session is None
+        else member_session(result.session, result.member, result.organization),
+        "intermediate_session_token": result.intermediate_session_token,
+        "intermediate_session_token_expires_at": rfc3339(result.intermediate_session_expires_at)
+        if pending
+        else None,
+        "mfa_required": mfa_required(result.member, result.secondary_auth_initiated)
+        if pending and result.mfa_required
+        else None,
+        "primary_required": {"allowed_auth_methods": list(result.primary_required)}
+        if pending and result.primary_required is not None
+        else None,
+        "member": member(result.member, now),
+        "organization": organization(result.organization),
+    }
+
+
+def discovered_organization(d: Discovered, now: datetime) -> dict[str, Any]:
+    return {
+        "member_authenticated": d.member_authenticated,
+        "organization": organization(d.organization),
+        "membership": {
+            "type": d.membership_type,
+            "details": {"domain": d.domain} if d.domain else None,
+            "member": member(d.member, now) if d.member is not None else None,
+        },
+        "primary_required": {"allowed_auth_methods": list(d.primary_required)}
+        if d.primary_required is not None
+        else None,
+        "mfa_required": _discovered_mfa(d),
+    }
+
+
+def _discovered_mfa(d: Discovered) -> dict[str, Any] | None:
+    if not d.mfa_required:
+        return None
+    if d.member is None:  # would join: no factor yet
+        return {"member_options": None, "secondary_auth_initiated": None}
+    return mfa_required(d.member)

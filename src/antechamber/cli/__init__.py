@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from antechamber.cli import delivery, members, orgs, projects, server
+from antechamber.cli import delivery, keys, members, orgs, projects, redirect_urls, server
 from antechamber.cli.context import Failure
 from antechamber.errors import AntechamberError
 from antechamber.settings import SettingsError
@@ -33,6 +33,8 @@ delivery.register(app)
 app.add_typer(projects.app, name="projects")
 app.add_typer(orgs.app, name="orgs")
 app.add_typer(members.app, name="members")
+app.add_typer(redirect_urls.app, name="redirect-urls")
+app.add_typer(keys.app, name="keys")
 
 
 def main(argv: list[str] | None = None) -> int:

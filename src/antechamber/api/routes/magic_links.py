@@ -1,0 +1,49 @@
+"""Discovery email magic links (stytch-b2b-api.md §3.1–3.2)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from antechamber.api import serializers
+from antechamber.api.auth import ProjectScope
+from antechamber.api.envelope import ok
+from antechamber.api.schemas import DiscoveryAuthenticate, DiscoverySend
+from antechamber.clock import rfc3339
+from antechamber.discovery import service as discovery
+from antechamber.magic_links import service as magic_links
+
+router = APIRouter(prefix="/v1/b2b/magic_links", tags=["magic links"])
+
+
+@router.post("/email/discovery/send")
+def send(request: Request, scope: ProjectScope, body: DiscoverySend) -> JSONResponse:
+    # The same answer whether or not anyone has this email: nothing is looked up.
+    magic_links.send_discovery(
+        scope,
+        email_address=body.email_address,
+        discovery_redirect_url=body.discovery_redirect_url,
+        discovery_expiration_minutes=body.discovery_expiration_minutes,
+        locale=body.locale,
+        pkce_code_challenge=body.pkce_code_challenge,
+    )
+    return ok(request)
+
+
+@router.post("/discovery/authenticate")
+def authenticate(
+    request: Request, scope: ProjectScope, body: DiscoveryAuthenticate
+) -> JSONResponse:
+    found = discovery.authenticate_magic_link(
+        scope, body.discovery_magic_links_token, pkce_code_verifier=body.pkce_code_verifier
+    )
+    now = scope.clock.now()
+    return ok(
+        request,
+        intermediate_session_token=found.intermediate_session_token,
+        intermediate_session_token_expires_at=rfc3339(found.intermediate_session_expires_at),
+        email_address=found.email_address,
+        discovered_organizations=[
+            serializers.discovered_organization(d, now) for d in found.discovered_organizations
+        ],
+    )

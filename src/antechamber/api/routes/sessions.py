@@ -1,0 +1,99 @@
+"""Member sessions and the public JWKS (stytch-b2b-api.md §3.11, §2.11)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from antechamber.api import serializers
+from antechamber.api.auth import ProjectScope, services_of
+from antechamber.api.envelope import ok
+from antechamber.api.schemas import SessionAuthenticate, SessionExchange, SessionRevoke
+from antechamber.errors import BadRequest
+from antechamber.ids import environment_of
+from antechamber.keys import service as keys
+from antechamber.projects import service as projects
+from antechamber.sessions import login
+from antechamber.sessions import service as sessions
+
+router = APIRouter(prefix="/v1/b2b/sessions", tags=["sessions"])
+PUBLIC_ACTOR = "public"
+
+
+class AuthorizationCheckNotSupported(BadRequest):
+    error_type = "authorization_check_not_supported"
+    default_message = (
+        "RBAC authorization checks are not supported by this server yet; authenticate "
+        "without authorization_check and authorize in the application."
+    )
+
+
+@router.post("/authenticate")
+def authenticate(request: Request, scope: ProjectScope, body: SessionAuthenticate) -> JSONResponse:
+    if body.authorization_check is not None:
+        # Refuse rather than answer without a verdict: a caller must never read "authorized".
+        raise AuthorizationCheckNotSupported()
+    found = sessions.authenticate(
+        scope,
+        session_token=body.session_token,
+        session_jwt=body.session_jwt,
+        session_duration_minutes=body.session_duration_minutes,
+        session_custom_claims=body.session_custom_claims,
+    )
+    return ok(
+        request,
+        member_session=serializers.member_session(found.session, found.member, found.organization),
+        session_token=found.session_token,
+        session_jwt=found.session_jwt,
+        member=serializers.member(found.member, scope.clock.now()),
+        organization=serializers.organization(found.organization),
+        verdict=None,
+    )
+
+
+@router.post("/revoke")
+def revoke(request: Request, scope: ProjectScope, body: SessionRevoke) -> JSONResponse:
+    sessions.revoke(
+        scope,
+        member_session_id=body.member_session_id,
+        session_token=body.session_token,
+        session_jwt=body.session_jwt,
+        member_id=body.member_id,
+    )
+    return ok(request)
+
+
+@router.get("")
+def get(
+    request: Request,
+    scope: ProjectScope,
+    organization_id: str = "",
+    member_id: str = "",
+) -> JSONResponse:
+    org, member, rows = sessions.list_sessions(scope, organization_id, member_id)
+    return ok(request, member_sessions=[serializers.member_session(s, member, org) for s in rows])
+
+
+@router.post("/exchange")
+def exchange(request: Request, scope: ProjectScope, body: SessionExchange) -> JSONResponse:
+    result = login.exchange_session(
+        scope,
+        body.organization_id,
+        session_token=body.session_token,
+        session_jwt=body.session_jwt,
+        session_duration_minutes=body.session_duration_minutes,
+        session_custom_claims=body.session_custom_claims,
+    )
+    return ok(request, **serializers.auth_result(result, scope.clock.now()))
+
+
+@router.get("/jwks/{project_id}")
+def jwks(request: Request, project_id: str) -> JSONResponse:
+    """Public (no Basic auth): the SDKs fetch it anonymously to verify JWTs offline."""
+    services = services_of(request)
+    with services.scope(project_id, environment_of(project_id), PUBLIC_ACTOR) as scope:
+        projects.get_project(scope.db, project_id)
+        published = keys.jwks(scope)
+    response = ok(request, keys=published)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

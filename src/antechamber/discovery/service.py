@@ -1,0 +1,319 @@
+"""Discovery: redeem the emailed link, see the organizations, enter one or create one.
+
+    magic link ──authenticate_magic_link──▶ IST + discovered organizations
+    IST ──exchange(org)──▶ session, or the IST bound to (org, member) waiting for MFA
+    IST ──create_organization(settings)──▶ the same two outcomes; the creator is stytch_admin
+
+Discovered organizations of an email: those where it is an active, pending or invited member,
+and (for an IST only) those whose `email_allowed_domains` hold its domain with
+`email_jit_provisioning: RESTRICTED`; entering one of those creates the member (JIT).
+An IST is consumed only when a session starts (`sessions.login.conclude`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from antechamber.audit import service as audit
+from antechamber.audit.events import EventType
+from antechamber.discovery import errors
+from antechamber.magic_links import service as magic_links
+from antechamber.members import service as members
+from antechamber.members.emails import domain_of
+from antechamber.members.errors import DuplicateMemberEmail
+from antechamber.members.models import Member
+from antechamber.mfa import policy
+from antechamber.organizations import domains
+from antechamber.organizations import service as organizations
+from antechamber.organizations.models import Organization, OrganizationDomain
+from antechamber.scope import Scope
+from antechamber.sessions import errors as session_errors
+from antechamber.sessions import factors, intermediate, login
+from antechamber.sessions import service as sessions
+from antechamber.sessions.factors import Factor
+from antechamber.sessions.login import AuthResult
+
+MEMBERSHIP_TYPES = {
+    "active": "active_member",
+    "pending": "pending_member",
+    "invited": "invited_member",
+}
+ELIGIBLE_BY_DOMAIN = "eligible_to_join_by_email_domain"
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """One organization an email may enter, and what entering it would take."""
+
+    organization: Organization
+    membership_type: str
+    member: Member | None
+    domain: str | None = None
+    member_authenticated: bool = False
+    primary_required: tuple[str, ...] | None = None
+    mfa_required: bool = False
+
+
+@dataclass(frozen=True)
+class DiscoveryLogin:
+    email_address: str
+    intermediate_session_token: str
+    intermediate_session_expires_at: datetime
+    discovered_organizations: list[Discovered]
+
+
+@dataclass(frozen=True)
+class Listing:
+    email_address: str
+    discovered_organizations: list[Discovered]
+    organization_id_hint: str | None
+
+
+def authenticate_magic_link(
+    scope: Scope, token: object, *, pkce_code_verifier: str | None = None
+) -> DiscoveryLogin:
+    """Redeem a discovery magic link (single use) for a new IST and the discovered orgs."""
+    link = magic_links.redeem_discovery(scope, token, pkce_code_verifier=pkce_code_verifier)
+    email = link.email_address
+    proof = [factors.magic_link(scope.environment, scope.project_id, email, scope.clock.now())]
+    row, ist_token = intermediate.issue(scope, email=email, factors=proof)
+    return DiscoveryLogin(
+        email_address=email,
+        intermediate_session_token=ist_token,
+        intermediate_session_expires_at=row.expires_at,
+        discovered_organizations=discovered_organizations(scope, email, proof, eligible=True),
+    )
+
+
+def list_organizations(
+    scope: Scope,
+    *,
+    intermediate_session_token: str | None = None,
+    session_token: str | None = None,
+    session_jwt: str | None = None,
+) -> Listing:
+    """The organizations of an IST's email (all kinds) or a session's (memberships only).
+
+    Consumes nothing. Exactly one of the three arguments.
+    """
+    given = [v for v in (intermediate_session_token, session_token, session_jwt) if v]
+    if not given:
+        raise session_errors.NoSessionArguments(
+            "Give one of intermediate_session_token, session_token and session_jwt."
+        )
+    if len(given) > 1:
+        raise session_errors.TooManySessionArguments(
+            "Give only one of intermediate_session_token, session_token and session_jwt."
+        )
+    if intermediate_session_token:
+        ist = intermediate.peek(scope, intermediate_session_token)
+        return Listing(
+            ist.email_address,
+            discovered_organizations(scope, ist.email_address, ist.factors, eligible=True),
+            ist.organization_id,
+        )
+    session, member, _ = sessions.resolve(
+        scope, session_token=session_token, session_jwt=session_jwt
+    )
+    found = discovered_organizations(
+        scope,
+        member.email_address,
+        factors.primary_only(session.factors),
+        eligible=False,
+        authenticated_in=session.organization_id,
+    )
+    return Listing(member.email_address, found, None)
+
+
+def exchange(
+    scope: Scope,
+    intermediate_session_token: str,
+    organization_ref: str,
+    *,
+    session_duration_minutes: int | None = None,
+    session_custom_claims: Any = None,
+) -> AuthResult:
+    """Enter an organization with an IST: as its member, or by joining it by email domain.
+
+    The IST is claimed first, so concurrent exchanges of one IST yield at most one session. An
+    IST bound to another organization is refused. See `sessions.login.conclude` for outcomes.
+    """
+    ist = intermediate.claim(scope, intermediate_session_token)
+    org = organizations.get_organization(scope, organization_ref)
+    intermediate.check_binding(ist, org.id, None)
+    member = _member(scope, org, ist.email_address)
+    jit = member is None
+    if member is None:
+        member = _join_by_domain(scope, org, ist.email_address)
+    intermediate.check_binding(ist, org.id, member.id)
+    result = login.conclude(
+        scope,
+        org,
+        member,
+        ist.factors,
+        ist=(ist, intermediate_session_token),
+        session_duration_minutes=session_duration_minutes,
+        session_custom_claims=session_custom_claims,
+    )
+    audit.record(
+        scope,
+        EventType.INTERMEDIATE_SESSION_EXCHANGED,
+        organization_id=org.id,
+        member_id=member.id,
+        intermediate_session_id=ist.id,
+        jit_provisioned=jit,
+        outcome=login.outcome(result),
+    )
+    return result
+
+
+def create_organization(
+    scope: Scope,
+    intermediate_session_token: str,
+    fields: Mapping[str, Any],
+    *,
+    session_duration_minutes: int | None = None,
+    session_custom_claims: Any = None,
+) -> AuthResult:
+    """Create an organization from an IST; its email becomes the first member, an admin.
+
+    `fields` are the organization's settings as in organizations.create (name and slug are
+    derived from the email when absent). Under REQUIRED_FOR_ALL the answer is the MFA shape
+    with the IST bound to the new organization and member. An IST already bound to an
+    organization is refused: it may only finish that login.
+    """
+    ist = intermediate.claim(scope, intermediate_session_token)
+    if ist.organization_id is not None:
+        raise session_errors.InvalidIntermediateSessionForOrganization()
+    sessions.duration(session_duration_minutes)
+    email = ist.email_address
+    settings = dict(fields)
+    if not settings.get("organization_name"):
+        settings["organization_name"] = default_organization_name(email)
+    org = organizations.create_organization(scope, settings)
+    member = members.create_member(
+        scope, org, {"email_address": email, "roles": ["stytch_admin"]}, verified=True
+    )
+    audit.record(
+        scope,
+        EventType.DISCOVERY_ORGANIZATION_CREATED,
+        organization_id=org.id,
+        member_id=member.id,
+        intermediate_session_id=ist.id,
+    )
+    return login.conclude(
+        scope,
+        org,
+        member,
+        ist.factors,
+        ist=(ist, intermediate_session_token),
+        session_duration_minutes=session_duration_minutes,
+        session_custom_claims=session_custom_claims,
+    )
+
+
+def discovered_organizations(
+    scope: Scope,
+    email: str,
+    proof: Sequence[Factor],
+    *,
+    eligible: bool,
+    authenticated_in: str | None = None,
+) -> list[Discovered]:
+    """Memberships of `email` (oldest organization first), then, if `eligible`, the
+    organizations it may join by domain. `authenticated_in` marks the session's organization.
+    """
+    memberships = members.members_with_email(scope, email)
+    orgs = organizations.organizations_by_ids(
+        scope, sorted({m.organization_id for m in memberships})
+    )
+    found: list[Discovered] = []
+    for member in memberships:
+        org = orgs.get(member.organization_id)
+        kind = MEMBERSHIP_TYPES.get(member.status)
+        if org is None or kind is None:
+            continue
+        inside = org.id == authenticated_in  # the session's own organization: nothing missing
+        found.append(
+            Discovered(
+                organization=org,
+                membership_type=kind,
+                member=member,
+                member_authenticated=inside,
+                primary_required=None if inside else login.primary_required(org, member, proof),
+                mfa_required=not inside and login.mfa_pending(org, member, proof),
+            )
+        )
+    found.sort(key=lambda d: (d.organization.created_at, d.organization.id))
+    if not eligible:
+        return found
+    domain = domain_of(email)
+    joinable = scope.db.scalars(
+        select(Organization)
+        .join(OrganizationDomain, OrganizationDomain.organization_id == Organization.id)
+        .where(
+            OrganizationDomain.project_id == scope.project_id,
+            OrganizationDomain.domain == domain,
+            Organization.email_jit_provisioning == "RESTRICTED",
+            Organization.id.not_in([m.organization_id for m in memberships]),
+        )
+        .order_by(Organization.created_at, Organization.id)
+    )
+    for org in joinable:
+        # What a new member would face: the organization's policy, no opt-in, no roles.
+        newcomer = Member(organization_id=org.id, email_address=email, roles=[], mfa_enrolled=False)
+        found.append(
+            Discovered(
+                organization=org,
+                membership_type=ELIGIBLE_BY_DOMAIN,
+                member=None,
+                domain=domain,
+                primary_required=login.primary_required(org, newcomer, proof),
+                mfa_required=policy.mfa_required(org, newcomer),
+            )
+        )
+    return found
+
+
+def default_organization_name(email: str) -> str:
+    """Stytch's rule: from the email's domain, or its local part for webmail and .edu."""
+    local, domain = email.rsplit("@", 1)
+    if domains.is_common(domain) or domain.endswith(".edu"):
+        base = local
+    else:
+        labels = [label for label in domain.split(".")[:-1] if label not in ("www", "mail")]
+        base = labels[0] if labels else domain
+    return base[:128]
+
+
+def _member(scope: Scope, org: Organization, email: str) -> Member | None:
+    return scope.db.scalar(
+        select(Member).where(Member.organization_id == org.id, Member.email_address == email)
+    )
+
+
+def _join_by_domain(scope: Scope, org: Organization, email: str) -> Member:
+    """JIT: make `email` a member of `org` if the organization lets its domain join."""
+    if org.email_jit_provisioning != "RESTRICTED":
+        raise errors.EmailJitProvisioningNotAllowed()
+    if domain_of(email) not in org.email_allowed_domains:
+        raise errors.InvalidEmailForJitProvisioning()
+    try:
+        # A savepoint: another login of the same email may create the member concurrently.
+        with scope.db.begin_nested():
+            member = members.create_member(scope, org, {"email_address": email}, verified=True)
+    except (IntegrityError, DuplicateMemberEmail):
+        existing = _member(scope, org, email)
+        if existing is None:  # pragma: no cover - the conflict was not this email after all
+            raise
+        return existing
+    audit.record(
+        scope, EventType.MEMBER_JIT_PROVISIONED, organization_id=org.id, member_id=member.id
+    )
+    return member

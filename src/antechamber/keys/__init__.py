@@ -1,0 +1,1 @@
+"""Per-project RS256 signing keys for session JWTs, and the public JWKS."""

@@ -1,0 +1,278 @@
+"""RS256 signing keys per project, session JWT signing and verification, and the JWKS.
+
+- A project's first key is made on first use (the first JWT or JWKS request), under a lock on
+  the project row so concurrent first uses make one key.
+- `rotate` retires the signing key and makes a new one. A retired key stays in the JWKS for
+  `PUBLISHED_AFTER_RETIREMENT` (the JWT lifetime plus a margin for requests in flight), so every
+  JWT it signed can still be verified offline until it expires.
+- Private keys are sealed at rest (`crypto.seal`) and never leave this module: no function
+  returns one, and nothing here logs.
+- Verification accepts RS256 only (`algorithms=["RS256"]`), with the key chosen by `kid` among
+  this project's keys; `alg: none`, HMAC with the public key, and foreign keys all fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import bindparam, or_, select
+
+from antechamber import crypto
+from antechamber.audit import service as audit
+from antechamber.audit.events import EventType
+from antechamber.errors import Unauthorized
+from antechamber.ids import new_id
+from antechamber.keys.models import SigningKey
+from antechamber.projects.models import Project
+from antechamber.scope import Scope
+
+ALGORITHM = "RS256"
+KEY_BITS = 2048
+JWT_LIFETIME = timedelta(minutes=5)
+PUBLISHED_AFTER_RETIREMENT = JWT_LIFETIME + timedelta(minutes=1)
+SEAL_PURPOSE = "jwt-signing-key"
+MAX_JWT_LENGTH = 16 * 1024
+
+# Parsed keys by kid. A kid's key never changes, so caching cannot go stale, and no other
+# process needs this: it only saves unsealing and parsing on every signature.
+_private_keys: dict[str, rsa.RSAPrivateKey] = {}
+_public_keys: dict[tuple[str, str], Any] = {}
+_cache_lock = threading.Lock()
+
+
+class InvalidSessionJwt(Unauthorized):
+    error_type = "unable_to_parse_session_jwt"
+    default_message = "The session JWT is malformed, or not signed by this project's keys."
+
+
+def signing_key(scope: Scope) -> SigningKey:
+    """The key that signs now: the newest unretired one, made if the project has none."""
+    key = _newest_active(scope)
+    if key is None:
+        _lock_project(scope)
+        key = _newest_active(scope) or _create(scope)
+    return key
+
+
+def rotate(scope: Scope) -> tuple[SigningKey, list[SigningKey]]:
+    """Retire the signing key(s) and make a new one; returns (new key, retired keys)."""
+    _lock_project(scope)
+    now = scope.clock.now()
+    retired = list(
+        scope.db.scalars(
+            select(SigningKey).where(
+                SigningKey.project_id == scope.project_id, SigningKey.retired_at.is_(None)
+            )
+        )
+    )
+    for key in retired:
+        key.retired_at = now
+        audit.record(
+            scope,
+            EventType.SIGNING_KEY_RETIRED,
+            kid=key.id,
+            published_until=(now + PUBLISHED_AFTER_RETIREMENT).isoformat(),
+        )
+    return _create(scope), retired
+
+
+def published_keys(scope: Scope) -> list[SigningKey]:
+    """Keys a verifier may need: the signing key and keys retired too recently to drop."""
+    signing_key(scope)
+    cutoff = scope.clock.now() - PUBLISHED_AFTER_RETIREMENT
+    return list(
+        scope.db.scalars(
+            select(SigningKey)
+            .where(
+                SigningKey.project_id == scope.project_id,
+                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff),
+            )
+            .order_by(SigningKey.created_at.desc(), SigningKey.id)
+        )
+    )
+
+
+def jwks(scope: Scope) -> list[dict[str, Any]]:
+    """The JWKS `keys`: public parts only (n, e, x5c …), never a private component."""
+    return [dict(key.public_jwk) for key in published_keys(scope)]
+
+
+def sign(scope: Scope, claims: dict[str, Any]) -> str:
+    """A compact RS256 JWT of `claims` with header `{alg, kid, typ: JWT}`."""
+    key = signing_key(scope)
+    return jwt.encode(
+        claims, _private_key(scope, key), algorithm=ALGORITHM, headers={"kid": key.id, "typ": "JWT"}
+    )
+
+
+def verify(scope: Scope, token: str, *, now: datetime) -> dict[str, Any]:
+    """The claims of a JWT this project signed, or `InvalidSessionJwt`.
+
+    Checks: RS256 only; `kid` names a key of this project; signature; `iss`
+    `stytch.com/<project_id>`; `aud` contains the project id; `sub`, `iat`, `nbf`, `exp`
+    present and `nbf` not in the future (by the injected clock). `exp` is deliberately *not*
+    enforced here: the caller holds the session row, which is authoritative (as with Stytch, an
+    expired JWT of a live session authenticates and is refreshed).
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_JWT_LENGTH:
+        raise InvalidSessionJwt()
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise InvalidSessionJwt() from None
+    kid = header.get("kid")
+    if header.get("alg") != ALGORITHM or not isinstance(kid, str) or len(kid) > 80:
+        raise InvalidSessionJwt()
+    public_key = _public_key(scope, kid)
+    if public_key is None:
+        raise InvalidSessionJwt()
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            public_key,
+            algorithms=[ALGORITHM],
+            audience=scope.project_id,
+            issuer=issuer(scope.project_id),
+            options={
+                "require": ["aud", "iss", "sub", "iat", "nbf", "exp"],
+                # Time checks use the injected clock below, not the wall clock.
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.PyJWTError:
+        raise InvalidSessionJwt() from None
+    nbf = claims.get("nbf")
+    if not isinstance(nbf, int | float) or nbf > now.timestamp() + 1:
+        raise InvalidSessionJwt()
+    return claims
+
+
+def issuer(project_id: str) -> str:
+    return f"stytch.com/{project_id}"
+
+
+# Read on every JWT signed: built once (see sessions.service for why).
+_NEWEST_ACTIVE = (
+    select(SigningKey)
+    .where(SigningKey.project_id == bindparam("project_id"), SigningKey.retired_at.is_(None))
+    .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
+    .limit(1)
+)
+
+
+def _newest_active(scope: Scope) -> SigningKey | None:
+    return scope.db.scalar(_NEWEST_ACTIVE, {"project_id": scope.project_id})
+
+
+def _lock_project(scope: Scope) -> None:
+    # PostgreSQL: serialise key creation per project. SQLite: a no-op; BEGIN IMMEDIATE already
+    # serialises every writing transaction.
+    scope.db.execute(select(Project.id).where(Project.id == scope.project_id).with_for_update())
+
+
+def _create(scope: Scope) -> SigningKey:
+    now = scope.clock.now()
+    kid = new_id("jwk", scope.environment)
+    private = new_private_key()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    key = SigningKey(
+        id=kid,
+        project_id=scope.project_id,
+        algorithm=ALGORITHM,
+        private_key=crypto.seal(scope.settings.key_bytes(), SEAL_PURPOSE, pem),
+        public_jwk=_public_jwk(kid, private, scope.project_id, now),
+        created_at=now,
+        retired_at=None,
+    )
+    scope.db.add(key)
+    scope.db.flush()
+    with _cache_lock:
+        _private_keys[kid] = private
+    audit.record(scope, EventType.SIGNING_KEY_CREATED, kid=kid)
+    return key
+
+
+def new_private_key() -> rsa.RSAPrivateKey:
+    """A fresh RSA key (about 60 ms of CPU; the test suite swaps in a pre-made pool)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
+def _public_jwk(
+    kid: str, private: rsa.RSAPrivateKey, project_id: str, now: datetime
+) -> dict[str, Any]:
+    public = private.public_key()
+    jwk: dict[str, Any] = RSAAlgorithm.to_jwk(public, as_dict=True)
+    # Stytch publishes x5c/x5tS256 and the Python SDK's JWK model requires them: a self-signed
+    # certificate over the same key (verifiers use n/e; nothing trusts the certificate chain).
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, project_id[:64])])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .sign(private, hashes.SHA256())
+    )
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return {
+        "alg": ALGORITHM,
+        "kid": kid,
+        "kty": "RSA",
+        "use": "sig",
+        "key_ops": ["verify"],
+        "n": jwk["n"],
+        "e": jwk["e"],
+        "x5c": [base64.b64encode(der).decode()],
+        "x5tS256": base64.urlsafe_b64encode(hashlib.sha256(der).digest()).decode().rstrip("="),
+    }
+
+
+def _private_key(scope: Scope, key: SigningKey) -> rsa.RSAPrivateKey:
+    with _cache_lock:
+        cached = _private_keys.get(key.id)
+    if cached is not None:
+        return cached
+    pem = crypto.unseal(scope.settings.key_bytes(), SEAL_PURPOSE, key.private_key)
+    loaded = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):  # pragma: no cover - we only store RSA keys
+        raise TypeError("signing key is not RSA")
+    with _cache_lock:
+        _private_keys[key.id] = loaded
+    return loaded
+
+
+def _public_key(scope: Scope, kid: str) -> Any:
+    cache_key = (scope.project_id, kid)
+    with _cache_lock:
+        cached = _public_keys.get(cache_key)
+    if cached is not None:
+        return cached
+    jwk = scope.db.scalar(
+        select(SigningKey.public_jwk).where(
+            SigningKey.id == kid, SigningKey.project_id == scope.project_id
+        )
+    )
+    if jwk is None:
+        return None
+    public = RSAAlgorithm.from_jwk(jwk)
+    with _cache_lock:
+        _public_keys[cache_key] = public
+    return public

@@ -1,0 +1,1 @@
+"""Email magic links: single-use tokens sent through the outbox (discovery first)."""

@@ -1,0 +1,152 @@
+"""Intermediate session tokens (ISTs): issue, look at, claim (single use), bind.
+
+Contract:
+- A token is 256 random bits from `secrets`, given to its holder once; the database keeps its
+  SHA-256 digest. Lookups go by digest and project, so another project's token is unknown.
+- An IST lives `LIFETIME` (10 minutes) from its issue; binding does not extend it.
+- `claim` consumes the IST with one atomic conditional UPDATE (`… WHERE consumed_at IS NULL
+  AND expires_at > now RETURNING …`): of concurrent claims exactly one gets the row, and on
+  PostgreSQL the row stays locked until that transaction ends, so the others then see it
+  consumed. If the claiming transaction rolls back, the IST is untouched.
+- `bind` turns a claimed IST back into a live one, bound to one organization and member, when a
+  login still needs a factor (MFA). A bound IST finishes a login into that organization and
+  member only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from antechamber import tokens
+from antechamber.audit import service as audit
+from antechamber.audit.events import EventType
+from antechamber.ids import new_id
+from antechamber.scope import Scope
+from antechamber.sessions import errors
+from antechamber.sessions.factors import Factor
+from antechamber.sessions.models import IntermediateSession
+
+LIFETIME = timedelta(minutes=10)
+MAX_TOKEN_LENGTH = 256
+
+
+def issue(
+    scope: Scope,
+    *,
+    email: str,
+    factors: Sequence[Factor],
+    organization_id: str | None = None,
+    member_id: str | None = None,
+) -> tuple[IntermediateSession, str]:
+    """A new IST for `email` proven by `factors`; returns (row, token). The token is not stored."""
+    now = scope.clock.now()
+    token = tokens.new_token()
+    row = IntermediateSession(
+        id=new_id("intermediate-session", scope.environment),
+        project_id=scope.project_id,
+        token_digest=tokens.digest(token),
+        email_address=email,
+        factors=list(factors),
+        organization_id=organization_id,
+        member_id=member_id,
+        created_at=now,
+        expires_at=now + LIFETIME,
+        consumed_at=None,
+    )
+    scope.db.add(row)
+    scope.db.flush()
+    audit.record(
+        scope,
+        EventType.INTERMEDIATE_SESSION_ISSUED,
+        organization_id=organization_id,
+        member_id=member_id,
+        intermediate_session_id=row.id,
+        email=email,
+    )
+    return row, token
+
+
+def peek(scope: Scope, token: object) -> IntermediateSession:
+    """The live IST for `token`, without consuming it; else `IntermediateSessionNotFound`."""
+    row = scope.db.scalar(
+        select(IntermediateSession).where(
+            IntermediateSession.token_digest == _digest(token),
+            IntermediateSession.project_id == scope.project_id,
+            IntermediateSession.consumed_at.is_(None),
+            IntermediateSession.expires_at > scope.clock.now(),
+        )
+    )
+    if row is None:
+        raise errors.IntermediateSessionNotFound()
+    return row
+
+
+def claim(scope: Scope, token: object) -> IntermediateSession:
+    """Consume the live IST for `token` in this transaction (single use, see the module doc).
+
+    Raises `IntermediateSessionNotFound` for an unknown, consumed or expired token. Whatever
+    the caller raises afterwards rolls the claim back with the rest of the transaction.
+    """
+    now = scope.clock.now()
+    statement = (
+        update(IntermediateSession)
+        .where(
+            IntermediateSession.token_digest == _digest(token),
+            IntermediateSession.project_id == scope.project_id,
+            IntermediateSession.consumed_at.is_(None),
+            IntermediateSession.expires_at > now,
+        )
+        .values(consumed_at=now)
+        .returning(IntermediateSession)
+    )
+    row = scope.db.scalars(
+        statement, execution_options={"populate_existing": True, "synchronize_session": False}
+    ).one_or_none()
+    if row is None:
+        raise errors.IntermediateSessionNotFound()
+    return row
+
+
+def bind(scope: Scope, ist: IntermediateSession, organization_id: str, member_id: str) -> None:
+    """Make a claimed IST live again, bound to (organization, member): the login waits there."""
+    check_binding(ist, organization_id, member_id)
+    ist.consumed_at = None
+    ist.organization_id = organization_id
+    ist.member_id = member_id
+    scope.db.flush()
+
+
+def check_binding(ist: IntermediateSession, organization_id: str, member_id: str | None) -> None:
+    """Refuse an IST bound to another organization (or, given `member_id`, another member)."""
+    if ist.organization_id is None:
+        return
+    if ist.organization_id != organization_id or (
+        member_id is not None and ist.member_id != member_id
+    ):
+        raise errors.InvalidIntermediateSessionForOrganization()
+
+
+def pending_for(
+    scope: Scope, token: object, organization_id: str, member_id: str
+) -> IntermediateSession:
+    """The live IST of a login waiting for MFA in (organization, member), not consumed.
+
+    For second-factor calls to check the IST *before* checking a code. Raises
+    `IntermediateSessionNotFound` or `InvalidIntermediateSessionForOrganization` (also for an
+    IST not bound yet: exchange it into the organization first).
+    """
+    ist = peek(scope, token)
+    if ist.organization_id != organization_id or ist.member_id != member_id:
+        raise errors.InvalidIntermediateSessionForOrganization()
+    return ist
+
+
+def _digest(token: object) -> str:
+    # A non-string or oversized "token" cannot be one we issued; hash a constant so the
+    # lookup simply misses.
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return "-"
+    return tokens.digest(token)

@@ -1,0 +1,354 @@
+"""Member sessions: start, authenticate (token or JWT), revoke, list, and their JWTs.
+
+Contract:
+- A session token is 264 random bits from `secrets` (44 characters, as Stytch's), shown once;
+  the database keeps its SHA-256 digest. The token is authoritative: revocation and expiry
+  take effect on the next call.
+- A session JWT is RS256, signed by the project's key (`keys.service`), valid 5 minutes (never
+  past the session's own expiry), with the claims of stytch-b2b-api.md §2.11. An app may check
+  it offline until it expires; `authenticate` checks the session row behind it every time.
+- `start` is the only way a session comes to exist, and it refuses factors that do not meet
+  the organization's requirements (a primary factor that proves the member's email, and a
+  second factor whenever `mfa.policy.mfa_required`), whatever the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from antechamber import metadata, tokens
+from antechamber.audit import service as audit
+from antechamber.audit.events import EventType
+from antechamber.clock import as_utc, rfc3339
+from antechamber.ids import new_id
+from antechamber.keys import service as keys
+from antechamber.members.errors import MemberNotFound
+from antechamber.members.models import Member
+from antechamber.mfa import policy
+from antechamber.organizations.models import Organization
+from antechamber.organizations.service import get_organization
+from antechamber.scope import Scope
+from antechamber.sessions import errors, factors
+from antechamber.sessions.factors import Factor
+from antechamber.sessions.models import MemberSession
+
+DEFAULT_DURATION_MINUTES = 60
+MIN_DURATION_MINUTES = 5
+MAX_DURATION_MINUTES = 527040  # 366 days
+SESSION_TOKEN_BYTES = 33  # 44 base64url characters, as Stytch's session tokens
+MAX_TOKEN_LENGTH = 256
+SESSION_CLAIM = "https://stytch.com/session"
+ORGANIZATION_CLAIM = "https://stytch.com/organization"
+# Claims a caller may not set: the registered JWT claims and Stytch's own namespace.
+_RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
+_STYTCH_NAMESPACE = "https://stytch.com/"
+
+
+@dataclass(frozen=True)
+class Started:
+    """A new session. `session_token` is the only copy of the token there will be."""
+
+    session: MemberSession
+    session_token: str
+    session_jwt: str
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    """A live session with its member and organization, and a fresh JWT.
+
+    `session_token` is the token when the caller presented it, else `""` (only its digest is
+    stored, so it cannot be given back to a caller who presented a JWT).
+    """
+
+    session: MemberSession
+    member: Member
+    organization: Organization
+    session_token: str
+    session_jwt: str
+
+
+def duration(value: int | None, *, default: int | None = DEFAULT_DURATION_MINUTES) -> int | None:
+    """`session_duration_minutes` checked (5 to 527040), or `default` when not given."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not MIN_DURATION_MINUTES <= value <= MAX_DURATION_MINUTES:
+        raise errors.InvalidSessionDuration()
+    return value
+
+
+def merged_claims(current: Mapping[str, Any], changes: Any) -> dict[str, Any]:
+    """Custom claims after `changes` (null deletes a key); reserved claims are dropped."""
+    if changes is None:
+        return dict(current)
+    checked = metadata.checked(changes, "session_custom_claims")
+    allowed = {
+        k: v
+        for k, v in checked.items()
+        if k not in _RESERVED_CLAIMS and not k.startswith(_STYTCH_NAMESPACE)
+    }
+    return metadata.merged(dict(current), allowed, "session_custom_claims")
+
+
+def start(
+    scope: Scope,
+    org: Organization,
+    member: Member,
+    session_factors: Sequence[Factor],
+    *,
+    duration_minutes: int | None = None,
+    custom_claims: Any = None,
+) -> Started:
+    """Start a session for `member` in `org` with `session_factors`.
+
+    Raises `InsufficientFactors` unless a primary factor proves the member's email and, when
+    the organization requires MFA of this member, a second factor is present. Makes a pending
+    or invited member active (they have now logged in) and marks the email verified.
+    """
+    if member.organization_id != org.id or member.project_id != scope.project_id:
+        raise errors.InsufficientFactors()
+    if not factors.has_primary(session_factors) or not factors.proves_email(
+        session_factors, member.email_address
+    ):
+        raise errors.InsufficientFactors()
+    if policy.mfa_required(org, member) and not factors.has_mfa(session_factors):
+        raise errors.InsufficientFactors()
+    minutes = duration(duration_minutes) or DEFAULT_DURATION_MINUTES
+    now = scope.clock.now()
+    activated = member.status != "active"
+    if activated:
+        member.status = "active"
+    if not member.email_address_verified:
+        member.email_address_verified = True
+    if activated:
+        member.updated_at = now
+    token = tokens.new_token(SESSION_TOKEN_BYTES)
+    session = MemberSession(
+        id=new_id("member-session", scope.environment),
+        project_id=scope.project_id,
+        organization_id=org.id,
+        member_id=member.id,
+        token_digest=tokens.digest(token),
+        factors=list(session_factors),
+        custom_claims=merged_claims({}, custom_claims),
+        started_at=now,
+        last_accessed_at=now,
+        expires_at=now + timedelta(minutes=minutes),
+        revoked_at=None,
+    )
+    scope.db.add(session)
+    scope.db.flush()
+    audit.record(
+        scope,
+        EventType.SESSION_STARTED,
+        organization_id=org.id,
+        member_id=member.id,
+        member_session_id=session.id,
+        factors=factors.types(session_factors),
+        expires_at=rfc3339(session.expires_at),
+        activated=activated,
+    )
+    return Started(session, token, mint_jwt(scope, session, member, org))
+
+
+def authenticate(
+    scope: Scope,
+    *,
+    session_token: str | None = None,
+    session_jwt: str | None = None,
+    session_duration_minutes: int | None = None,
+    session_custom_claims: Any = None,
+) -> Authenticated:
+    """Check a session by token or JWT (exactly one); refresh it and return a fresh JWT.
+
+    `session_duration_minutes`, when given, moves the expiry to now + that many minutes;
+    `session_custom_claims` are merged in. Raises `SessionNotFound` for an unknown, revoked or
+    expired session, `InvalidSessionJwt` for a JWT this project did not sign.
+    """
+    minutes = duration(session_duration_minutes, default=None)
+    session, member, org = resolve(scope, session_token=session_token, session_jwt=session_jwt)
+    now = scope.clock.now()
+    # Plain attribute changes: the unit of work writes them as one UPDATE by primary key.
+    session.last_accessed_at = now
+    if minutes is not None:
+        session.expires_at = now + timedelta(minutes=minutes)
+    if session_custom_claims is not None:
+        session.custom_claims = merged_claims(session.custom_claims, session_custom_claims)
+    return Authenticated(
+        session, member, org, session_token or "", mint_jwt(scope, session, member, org)
+    )
+
+
+# The hot path's statements, built once: constructing and keying a select costs more than
+# running it on SQLite. Parameters: project_id, now, and digest or session_id + member_id.
+_LIVE_SESSION = (
+    select(MemberSession, Member, Organization)
+    .join(Member, Member.id == MemberSession.member_id)
+    .join(Organization, Organization.id == MemberSession.organization_id)
+    .where(
+        MemberSession.project_id == bindparam("project_id"),
+        MemberSession.revoked_at.is_(None),
+        MemberSession.expires_at > bindparam("now"),
+    )
+)
+_BY_TOKEN = _LIVE_SESSION.where(MemberSession.token_digest == bindparam("digest"))
+_BY_ID = _LIVE_SESSION.where(
+    MemberSession.id == bindparam("session_id"), MemberSession.member_id == bindparam("member_id")
+)
+
+
+def resolve(
+    scope: Scope, *, session_token: str | None = None, session_jwt: str | None = None
+) -> tuple[MemberSession, Member, Organization]:
+    """The live session (with member and organization) for a token or a JWT; no writes.
+
+    One query joins the three rows (the hot path). Exactly one of the two arguments.
+    """
+    given = [v for v in (session_token, session_jwt) if v]
+    if not given:
+        raise errors.NoSessionArguments()
+    if len(given) > 1:
+        raise errors.TooManySessionArguments()
+    now = scope.clock.now()
+    live = {"project_id": scope.project_id, "now": now}
+    if session_token:
+        statement, params = _BY_TOKEN, {**live, "digest": _digest(session_token)}
+    else:
+        session_id, member_id = _jwt_subject(scope, str(session_jwt), now)
+        statement, params = _BY_ID, {**live, "session_id": session_id, "member_id": member_id}
+    row = scope.db.execute(statement, params).one_or_none()
+    if row is None:
+        raise errors.SessionNotFound()
+    session, member, org = row
+    return session, member, org
+
+
+def revoke(
+    scope: Scope,
+    *,
+    member_session_id: str | None = None,
+    session_token: str | None = None,
+    session_jwt: str | None = None,
+    member_id: str | None = None,
+) -> list[str]:
+    """Revoke one session (by id, token or JWT) or all of a member's; returns the ids revoked.
+
+    Takes effect at once for the token and for `authenticate`; a JWT already handed out stays
+    verifiable offline until it expires (at most 5 minutes), as with Stytch.
+    """
+    given = [v for v in (member_session_id, session_token, session_jwt, member_id) if v]
+    if not given:
+        raise errors.NoSessionRevokeArguments()
+    if len(given) > 1:
+        raise errors.TooManySessionRevokeArguments()
+    now = scope.clock.now()
+    live = (
+        MemberSession.project_id == scope.project_id,
+        MemberSession.revoked_at.is_(None),
+        MemberSession.expires_at > now,
+    )
+    if member_id:
+        member = scope.db.get(Member, member_id)
+        if member is None or member.project_id != scope.project_id:
+            raise MemberNotFound()
+        targets = list(
+            scope.db.scalars(
+                select(MemberSession).where(*live, MemberSession.member_id == member_id)
+            )
+        )
+    elif member_session_id:
+        found = scope.db.scalar(
+            select(MemberSession).where(*live, MemberSession.id == member_session_id)
+        )
+        if found is None:
+            raise errors.SessionNotFound()
+        targets = [found]
+    else:
+        targets = [resolve(scope, session_token=session_token, session_jwt=session_jwt)[0]]
+    for session in targets:
+        session.revoked_at = now
+        audit.record(
+            scope,
+            EventType.SESSION_REVOKED,
+            organization_id=session.organization_id,
+            member_id=session.member_id,
+            member_session_id=session.id,
+        )
+    scope.db.flush()
+    return [s.id for s in targets]
+
+
+def list_sessions(
+    scope: Scope, organization_ref: str, member_id: str
+) -> tuple[Organization, Member, list[MemberSession]]:
+    """A member's live sessions, oldest first."""
+    org = get_organization(scope, organization_ref)
+    member = scope.db.get(Member, member_id) if member_id else None
+    if member is None or member.organization_id != org.id:
+        raise MemberNotFound()
+    rows = scope.db.scalars(
+        select(MemberSession)
+        .where(
+            MemberSession.member_id == member.id,
+            MemberSession.revoked_at.is_(None),
+            MemberSession.expires_at > scope.clock.now(),
+        )
+        .order_by(MemberSession.started_at, MemberSession.id)
+    )
+    return org, member, list(rows)
+
+
+def session_claim(session: MemberSession, member: Member) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "started_at": rfc3339(session.started_at),
+        "last_accessed_at": rfc3339(session.last_accessed_at),
+        "expires_at": rfc3339(session.expires_at),
+        "attributes": {"user_agent": "", "ip_address": ""},
+        "authentication_factors": list(session.factors),
+        "roles": policy.role_ids(member),
+    }
+
+
+def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organization) -> str:
+    """A fresh 5-minute JWT for the session (never outliving it); claims as §2.11."""
+    now = scope.clock.now()
+    issued = int(now.timestamp())
+    expires = min(issued + int(keys.JWT_LIFETIME.total_seconds()), _epoch(session.expires_at))
+    claims: dict[str, Any] = {
+        **(session.custom_claims or {}),
+        "aud": [scope.project_id],
+        "iss": keys.issuer(scope.project_id),
+        "sub": member.id,
+        "iat": issued,
+        "nbf": issued,
+        "exp": expires,
+        SESSION_CLAIM: session_claim(session, member),
+        ORGANIZATION_CLAIM: {"organization_id": org.id, "slug": org.slug},
+    }
+    return keys.sign(scope, claims)
+
+
+def _jwt_subject(scope: Scope, token: str, now: datetime) -> tuple[str, str]:
+    claims = keys.verify(scope, token, now=now)
+    session = claims.get(SESSION_CLAIM)
+    session_id = session.get("id") if isinstance(session, dict) else None
+    member_id = claims.get("sub")
+    if not isinstance(session_id, str) or not isinstance(member_id, str):
+        raise keys.InvalidSessionJwt()
+    return session_id, member_id
+
+
+def _digest(token: str) -> str:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        return "-"
+    return tokens.digest(token)
+
+
+def _epoch(value: datetime) -> int:
+    return int(as_utc(value).timestamp())

@@ -1,0 +1,96 @@
+// Drives the official Stytch Node SDK against a live Antechamber for tests/compat/test_node_sdk.py.
+// Usage: node script.mjs <command> [args…]; STYTCH_BASE_URL, STYTCH_PROJECT_ID, STYTCH_SECRET in
+// the environment. Prints one JSON object on stdout; exits non-zero on an unexpected error.
+//   send EMAIL REDIRECT_URL      send a discovery magic link
+//   login TOKEN                  authenticate the link, create an OPTIONAL org, check the JWT
+//                                locally, revoke, and try the session again
+//   mfa TOKEN                    authenticate the link, create a REQUIRED_FOR_ALL org
+import * as stytch from "stytch";
+
+const client = new stytch.B2BClient({
+  project_id: process.env.STYTCH_PROJECT_ID,
+  secret: process.env.STYTCH_SECRET,
+  env: process.env.STYTCH_BASE_URL,
+});
+
+async function refusal(promise) {
+  try {
+    await promise;
+    return null;
+  } catch (err) {
+    if (err instanceof stytch.StytchError) {
+      return { status_code: err.status_code, error_type: err.error_type };
+    }
+    throw err;
+  }
+}
+
+async function discover(token) {
+  return client.magicLinks.discovery.authenticate({ discovery_magic_links_token: token });
+}
+
+const commands = {
+  async send([email, redirect]) {
+    const sent = await client.magicLinks.email.discovery.send({
+      email_address: email,
+      discovery_redirect_url: redirect,
+    });
+    return { status_code: sent.status_code };
+  },
+
+  async login([token]) {
+    const found = await discover(token);
+    const listed = await client.discovery.organizations.list({
+      intermediate_session_token: found.intermediate_session_token,
+    });
+    const created = await client.discovery.organizations.create({
+      intermediate_session_token: found.intermediate_session_token,
+      email_allowed_domains: [],
+      organization_name: "Node Co",
+      session_duration_minutes: 60,
+      mfa_policy: "OPTIONAL",
+    });
+    const local = await client.sessions.authenticateJwt({ session_jwt: created.session_jwt });
+    const before = await client.sessions.authenticate({ session_token: created.session_token });
+    await client.sessions.revoke({ session_jwt: created.session_jwt });
+    const after = await refusal(client.sessions.authenticate({ session_token: created.session_token }));
+    return {
+      email_address: found.email_address,
+      listed: listed.discovered_organizations.length,
+      member_authenticated: created.member_authenticated,
+      member_id: created.member_id,
+      organization_id: created.organization.organization_id,
+      is_admin: created.member.is_admin,
+      intermediate_session_token: created.intermediate_session_token,
+      local_member_id: local.member_session.member_id,
+      local_organization_id: local.member_session.organization_id,
+      local_factors: local.member_session.authentication_factors.map((f) => f.type),
+      authenticated_before_revoke: before.member_session.member_session_id,
+      after_revoke: after,
+    };
+  },
+
+  async mfa([token]) {
+    const found = await discover(token);
+    const created = await client.discovery.organizations.create({
+      intermediate_session_token: found.intermediate_session_token,
+      email_allowed_domains: [],
+      organization_name: "Strict Node Co",
+      session_duration_minutes: 60,
+      mfa_policy: "REQUIRED_FOR_ALL",
+    });
+    return {
+      member_authenticated: created.member_authenticated,
+      session_token: created.session_token,
+      session_jwt: created.session_jwt,
+      member_session: created.member_session,
+      mfa_required: created.mfa_required,
+      ist_is_the_same: created.intermediate_session_token === found.intermediate_session_token,
+      organization_id: created.organization.organization_id,
+    };
+  },
+};
+
+const [command, ...args] = process.argv.slice(2);
+const result = await commands[command](args);
+process.stdout.write(JSON.stringify(result) + "\n");

@@ -1,0 +1,53 @@
+"""The discovery flow over HTTP, step by step, for tests that start from a logged-in member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from antechamber.services import Services
+from tests.factories import magic_token, message_ids
+
+SEND = "/v1/b2b/magic_links/email/discovery/send"
+AUTHENTICATE = "/v1/b2b/magic_links/discovery/authenticate"
+LIST = "/v1/b2b/discovery/organizations"
+CREATE = "/v1/b2b/discovery/organizations/create"
+EXCHANGE = "/v1/b2b/discovery/intermediate_sessions/exchange"
+SESSION_AUTHENTICATE = "/v1/b2b/sessions/authenticate"
+SESSION_REVOKE = "/v1/b2b/sessions/revoke"
+SESSION_EXCHANGE = "/v1/b2b/sessions/exchange"
+
+
+def discover(api: TestClient, services: Services, email: str) -> dict[str, Any]:
+    """Send a discovery link to `email`, read it from the outbox, redeem it: the response."""
+    seen = message_ids(services, email.lower())
+    sent = api.post(SEND, json={"email_address": email})
+    assert sent.status_code == 200, sent.json()
+    token = magic_token(services, email.lower(), seen=seen)
+    found = api.post(AUTHENTICATE, json={"discovery_magic_links_token": token})
+    assert found.status_code == 200, found.json()
+    body: dict[str, Any] = found.json()
+    return body
+
+
+def ist_for(api: TestClient, services: Services, email: str) -> str:
+    return str(discover(api, services, email)["intermediate_session_token"])
+
+
+def enter(api: TestClient, ist: str, organization_id: str, **extra: Any) -> dict[str, Any]:
+    """Exchange an IST into an organization; the 200 response body."""
+    response = api.post(
+        EXCHANGE,
+        json={"intermediate_session_token": ist, "organization_id": organization_id, **extra},
+    )
+    assert response.status_code == 200, response.json()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def login(api: TestClient, services: Services, email: str, organization_id: str) -> dict[str, Any]:
+    """A full discovery login of `email` into an organization it belongs to: the session body."""
+    body = enter(api, ist_for(api, services, email), organization_id)
+    assert body["member_authenticated"] is True
+    return body

@@ -1,0 +1,108 @@
+"""Random bodies at the new endpoints: always a Stytch error envelope, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from antechamber.services import Services
+from tests.conftest import Credentials
+from tests.factories import allow_redirect
+
+PATHS = {
+    "/v1/b2b/magic_links/email/discovery/send": [
+        "email_address",
+        "discovery_redirect_url",
+        "discovery_expiration_minutes",
+        "locale",
+        "pkce_code_challenge",
+    ],
+    "/v1/b2b/magic_links/discovery/authenticate": [
+        "discovery_magic_links_token",
+        "pkce_code_verifier",
+    ],
+    "/v1/b2b/discovery/organizations": [
+        "intermediate_session_token",
+        "session_token",
+        "session_jwt",
+    ],
+    "/v1/b2b/discovery/organizations/create": [
+        "intermediate_session_token",
+        "organization_name",
+        "mfa_policy",
+        "email_allowed_domains",
+        "session_duration_minutes",
+        "session_custom_claims",
+    ],
+    "/v1/b2b/discovery/intermediate_sessions/exchange": [
+        "intermediate_session_token",
+        "organization_id",
+        "session_duration_minutes",
+        "session_custom_claims",
+    ],
+    "/v1/b2b/sessions/authenticate": [
+        "session_token",
+        "session_jwt",
+        "session_duration_minutes",
+        "session_custom_claims",
+    ],
+    "/v1/b2b/sessions/revoke": ["member_session_id", "session_token", "session_jwt", "member_id"],
+    "/v1/b2b/sessions/exchange": ["organization_id", "session_token", "session_jwt"],
+}
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+    | st.sampled_from(["", "undefined", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "ada@acme.example"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    path = draw(st.sampled_from(sorted(PATHS)))
+    keys = draw(st.lists(st.sampled_from(PATHS[path]), unique=True))
+    return path, {key: draw(json_values) for key in keys}
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(request=requests())
+def test_no_body_makes_the_server_fail(
+    api: TestClient, services: Services, project: Credentials, request: tuple[str, dict[str, Any]]
+) -> None:
+    allow_redirect(services, project.project_id)
+    path, body = request
+    response = api.post(path, json=body)
+    assert response.status_code < 500, (path, body, response.text)
+    payload = response.json()
+    assert payload["status_code"] == response.status_code
+    assert isinstance(payload["request_id"], str)
+    if response.status_code >= 400:
+        assert payload["error_type"]
+        assert payload["error_message"]
+
+
+def test_nul_characters_are_refused_not_crashed_on(api: TestClient) -> None:
+    # PostgreSQL cannot hold NUL in text; wherever one arrives the answer is a 4xx envelope.
+    for method, path, body in [
+        ("POST", "/v1/b2b/sessions/revoke", {"member_session_id": "a\x00b"}),
+        ("POST", "/v1/b2b/sessions/revoke", {"member_id": "a\x00b"}),
+        ("POST", "/v1/b2b/sessions/exchange", {"organization_id": "a\x00", "session_token": "x"}),
+        ("GET", "/v1/b2b/sessions?organization_id=a%00&member_id=b", None),
+        ("GET", "/v1/b2b/organizations/a%00b", None),
+        ("GET", "/v1/b2b/sessions/jwks/project-test-a%00b", None),
+    ]:
+        response = api.request(method, path, json=body)
+        assert 400 <= response.status_code < 500, (path, response.text)
+        assert response.json()["error_type"]
