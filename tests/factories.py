@@ -26,3 +26,49 @@ def make_member(services: Services, project_id: str, org: Organization, **fields
     fields.setdefault("email_address", f"person{next(_seq)}@example.com")
     with services.scope(project_id, "test", "test") as scope:
         return members.create_member(scope, org, fields)
+
+
+def lock_member(services: Services, member: Member) -> None:
+    """Lock a member the way wrong codes do: failures up to the lockout threshold."""
+    from antechamber.mfa import lockout
+
+    with services.scope(member.project_id, "test", "test") as scope:
+        for _ in range(services.settings.mfa_lockout_threshold):
+            lockout.record_failure(scope, member)
+
+
+def make_operator(
+    services: Services, email: str = "ops@antechamber.example", phone: str = "+12025550123"
+) -> Member:
+    """An operator, as `antechamber operators add` makes one."""
+    from antechamber import db
+    from antechamber.operators import service as operators
+
+    with db.transaction(services.sessions) as session:
+        return operators.add_operator(
+            session,
+            email=email,
+            phone=phone,
+            name="Olive Operator",
+            actor="cli",
+            clock=services.clock,
+            settings=services.settings,
+        )
+
+
+def open_console_session(services: Services, member_id: str) -> str:
+    """A console session for an operator who passed MFA; returns the cookie value."""
+    from antechamber import db
+    from antechamber.operators import sessions
+
+    with db.transaction(services.sessions) as session:
+        issued = sessions.start(
+            session,
+            member_id=member_id,
+            mfa_method="sms_otp",
+            clock=services.clock,
+            settings=services.settings,
+            user_agent="pytest",
+            ip_address="127.0.0.1",
+        )
+    return issued.token

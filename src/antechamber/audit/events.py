@@ -4,8 +4,13 @@ from enum import StrEnum
 
 
 class EventType(StrEnum):
+    CONSOLE_SESSION_REVOKED = "console.session_revoked"
+    CONSOLE_SIGNED_IN = "console.signed_in"
+    CONSOLE_SIGNED_OUT = "console.signed_out"
     MEMBER_CREATED = "member.created"
     MEMBER_DELETED = "member.deleted"
+    MEMBER_MFA_PHONE_RESET = "member.mfa_phone_reset"
+    MEMBER_UNLOCKED = "member.unlocked"
     MEMBER_UPDATED = "member.updated"
     MFA_SMS_FAILED = "mfa.sms_failed"
     ORGANIZATION_CREATED = "organization.created"
