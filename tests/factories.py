@@ -57,12 +57,13 @@ def make_operator(
 
 
 def open_console_session(services: Services, member_id: str) -> str:
-    """A console session for an operator who passed MFA; returns the cookie value."""
+    """A console session made the way the real sign-in makes it, through the seam
+    `admin.signin.open_console_session`; returns the cookie value."""
     from antechamber import db
-    from antechamber.operators import sessions
+    from antechamber.admin import signin
 
     with db.transaction(services.sessions) as session:
-        issued = sessions.start(
+        issued = signin.open_console_session(
             session,
             member_id=member_id,
             mfa_method="sms_otp",

@@ -1,11 +1,12 @@
-"""The ASGI application: one process serving the API, and later the reference app and console."""
+"""The ASGI application: one process serving the API and the admin console (and later the
+reference app)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from antechamber import __version__, api, health
+from antechamber import __version__, admin, api, health
 from antechamber.api.guard import ApiGuard
 from antechamber.clock import Clock
 from antechamber.headers import SecurityHeaders
@@ -28,6 +29,7 @@ def create_app(
     )
     app.state.services = services
     api.install(app)
+    admin.install(app)
     app.include_router(health.router)
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=not settings.dev)
