@@ -109,13 +109,14 @@ def add_operator(
 
 
 def list_operators(db: Session) -> Sequence[Member]:
+    """Every operator, by email address."""
     home = find_home(db)
     if home is None:
         return []
     return db.scalars(
         select(Member)
         .where(Member.organization_id == home.organization.id)
-        .order_by(Member.created_at, Member.id)
+        .order_by(Member.email_address)
     ).all()
 
 
