@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from antechamber.cli import members, orgs, projects, server
+from antechamber.cli import audit, members, operators, orgs, projects, server
 from antechamber.cli.context import Failure
 from antechamber.errors import AntechamberError
 from antechamber.settings import SettingsError
@@ -32,6 +32,8 @@ server.register(app)
 app.add_typer(projects.app, name="projects")
 app.add_typer(orgs.app, name="orgs")
 app.add_typer(members.app, name="members")
+app.add_typer(audit.app, name="audit")
+app.add_typer(operators.app, name="operators")
 
 
 def main(argv: list[str] | None = None) -> int:
