@@ -119,3 +119,29 @@ def test_a_customer_member_is_not_an_operator(services: Services, project: Crede
         assert not operators.is_operator(session, customer.id)
         with pytest.raises(OperatorNotFound):
             operators.get_operator(session, customer.id)
+
+
+@pytest.mark.postgres_only
+def test_concurrent_first_operators_share_one_home(services: Services) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def add(n: int) -> None:
+        barrier.wait()
+        try:
+            make_operator(services, f"op{n}@ops.example", f"+1202555012{n}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with services.sessions() as session:
+        internal = session.scalars(select(Project).where(Project.internal_purpose.is_not(None)))
+        assert len(internal.all()) == 1
+        assert len(operators.list_operators(session)) == 4
