@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -35,6 +36,17 @@ def _when(value: datetime | str | None) -> str:
     return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _detail(value: object) -> str:
+    """An audit detail value as text: yes/no, comma-separated lists, compact JSON objects."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_detail(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return "—" if value is None or value == "" else str(value)
+
+
 def url(*parts: object, **query: object) -> str:
     """`/admin/…` from path segments (each quoted) and query parameters (empty ones left out)."""
     path = "/admin/" + "/".join(quote(str(p), safe="") for p in parts)
@@ -43,6 +55,7 @@ def url(*parts: object, **query: object) -> str:
 
 
 _env.filters["when"] = _when
+_env.filters["detail"] = _detail
 _env.globals["url"] = url
 
 
