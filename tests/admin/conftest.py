@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -19,6 +21,9 @@ from antechamber.admin import security
 from antechamber.members.models import Member
 from antechamber.services import Services
 from tests.factories import make_operator, open_console_session
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 BASE = "https://testserver"
 ORIGIN = {"Origin": BASE, "Sec-Fetch-Site": "same-origin"}
@@ -95,3 +100,90 @@ def member_row(services: Services, member_id: str) -> Member:
         member = session.get(Member, member_id)
         assert member is not None
         return member
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright (no browser downloads here)."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+class Steps:
+    """Screenshots of each step, under test-artifacts/console/<test>/ (gitignored)."""
+
+    def __init__(self, page: Page, name: str) -> None:
+        self.page = page
+        self.folder = ARTIFACTS / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.png"):
+            old.unlink()
+        self.count = 0
+
+    def shot(self, label: str) -> None:
+        self.count += 1
+        self.page.screenshot(
+            path=str(self.folder / f"{self.count:02d}-{label}.png"), full_page=True
+        )
+
+
+@dataclass
+class ConsoleBrowser:
+    page: Page
+    steps: Steps
+    base: str
+    csp_violations: list[str]
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.base + path)
+
+
+def console_browser(
+    browser: Browser,
+    live_url: str,
+    services: Services,
+    member_id: str | None,
+    name: str,
+    *,
+    javascript: bool = False,
+) -> ConsoleBrowser:
+    """A page in a fresh context, signed in as `member_id` when given. JavaScript is off by
+    default: the console must work without it."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, java_script_enabled=javascript
+    )
+    if member_id is not None:
+        context.add_cookies(
+            [
+                {
+                    "name": security.session_cookie_name(services.settings),
+                    "value": open_console_session(services, member_id),
+                    "domain": "127.0.0.1",
+                    "path": "/admin",
+                    "httpOnly": True,
+                    "secure": True,
+                    "sameSite": "Strict",
+                }
+            ]
+        )
+    page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return ConsoleBrowser(page, Steps(page, name), live_url, violations)
