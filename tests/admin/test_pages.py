@@ -150,3 +150,13 @@ def test_an_unexpected_failure_is_a_page_not_a_traceback(
     assert "Something went wrong" in response.text
     assert "secret internals" not in response.text
     assert "Traceback" not in response.text
+
+
+def test_oversized_forms_are_refused_before_parsing(anonymous: TestClient) -> None:
+    page = anonymous.get("/admin/signin")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    huge = {"csrf_token": token.group(1), "email": "a" * 200_000}
+    response = anonymous.post("/admin/signin", data=huge, headers=ORIGIN)
+    assert response.status_code == 413
+    assert "Traceback" not in response.text
