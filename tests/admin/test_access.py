@@ -90,6 +90,7 @@ def test_a_forged_cookie_is_sent_to_sign_in(app: FastAPI, services: Services) ->
         response = client.get("/admin/projects", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/admin/signin")
+    assert "Max-Age=0" in response.headers["set-cookie"]  # the browser forgets it
 
 
 def test_a_non_operator_cannot_get_a_session(services: Services, project: Credentials) -> None:

@@ -28,6 +28,7 @@ from antechamber.admin.security import (
     check_form_request,
     clear_session_cookie,
     services_of,
+    session_cookie_name,
 )
 from antechamber.errors import AntechamberError
 
@@ -84,8 +85,9 @@ def _signin_redirect(request: Request, reason: str | None) -> Response:
     if request.method in SAFE_METHODS and request.url.path != "/admin/signin":
         query["next"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     response = render.redirect(render.url("signin", **query) if query else target)
-    if reason:
-        clear_session_cookie(response, services_of(request).settings)
+    settings = services_of(request).settings
+    if request.cookies.get(session_cookie_name(settings)):
+        clear_session_cookie(response, settings)  # expired, revoked or forged: forget it
     return response
 
 
