@@ -69,3 +69,50 @@ def token_of(url: str) -> str:
 
 def magic_token(services: Services, email: str, *, seen: set[str] | None = None) -> str:
     return token_of(last_link(services, email, seen=seen))
+
+
+def lock_member(services: Services, member: Member) -> None:
+    """Lock a member the way wrong codes do: failures up to the lockout threshold."""
+    from antechamber.mfa import lockout
+
+    with services.scope(member.project_id, "test", "test") as scope:
+        for _ in range(services.settings.mfa_lockout_threshold):
+            lockout.record_failure(scope, member)
+
+
+def make_operator(
+    services: Services, email: str = "ops@antechamber.example", phone: str = "+12025550123"
+) -> Member:
+    """An operator, as `antechamber operators add` makes one."""
+    from antechamber import db
+    from antechamber.operators import service as operators
+
+    with db.transaction(services.sessions) as session:
+        return operators.add_operator(
+            session,
+            email=email,
+            phone=phone,
+            name="Olive Operator",
+            actor="cli",
+            clock=services.clock,
+            settings=services.settings,
+        )
+
+
+def open_console_session(services: Services, member_id: str) -> str:
+    """A console session made the way the real sign-in makes it, through the seam
+    `admin.signin.open_console_session`; returns the cookie value."""
+    from antechamber import db
+    from antechamber.admin import signin
+
+    with db.transaction(services.sessions) as session:
+        issued = signin.open_console_session(
+            session,
+            member_id=member_id,
+            mfa_method="sms_otp",
+            clock=services.clock,
+            settings=services.settings,
+            user_agent="pytest",
+            ip_address="127.0.0.1",
+        )
+    return issued.token

@@ -1,4 +1,5 @@
-"""The ASGI application: one process serving the API, and later the reference app and console.
+"""The ASGI application: one process serving the Stytch-compatible API, the admin console and
+(in development) the inbox.
 
 Its lifespan runs the delivery worker in a background thread (unless
 `ANTECHAMBER_DELIVERY_WORKER=false`, e.g. when `antechamber worker` runs on its own).
@@ -16,7 +17,7 @@ from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from antechamber import __version__, api, health
+from antechamber import __version__, admin, api, health
 from antechamber.api.guard import ApiGuard
 from antechamber.clock import Clock
 from antechamber.delivery.worker import DeliveryWorker
@@ -54,6 +55,7 @@ def create_app(
     )
     app.state.services = services
     api.install(app)
+    admin.install(app)
     app.include_router(health.router)
     if settings.metrics:
 

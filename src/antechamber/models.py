@@ -5,6 +5,7 @@ from antechamber.delivery.models import OutboxMessage
 from antechamber.keys.models import SigningKey
 from antechamber.magic_links.models import MagicLink
 from antechamber.members.models import Member
+from antechamber.operators.models import ConsoleSession
 from antechamber.organizations.models import Organization, OrganizationDomain
 from antechamber.otp.models import SmsOtp
 from antechamber.projects.models import Project, ProjectSecret
@@ -13,6 +14,7 @@ from antechamber.sessions.models import IntermediateSession, MemberSession
 
 __all__ = [
     "AuditEvent",
+    "ConsoleSession",
     "IntermediateSession",
     "MagicLink",
     "Member",

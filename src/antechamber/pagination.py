@@ -21,6 +21,11 @@ class InvalidCursor(BadRequest):
     default_message = "The cursor is not one this server returned."
 
 
+class InvalidLimit(BadRequest):
+    error_type = "invalid_limit"
+    default_message = f"limit must be between 1 and {MAX_LIMIT}."
+
+
 def encode_cursor(created_at: datetime, object_id: str) -> str:
     raw = json.dumps([created_at.isoformat(), object_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -43,5 +48,5 @@ def checked_limit(limit: int | None) -> int:
     if limit is None or limit == 0:
         return DEFAULT_LIMIT
     if limit < 0 or limit > MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}.", error_type="invalid_limit")
+        raise InvalidLimit()
     return limit

@@ -198,6 +198,20 @@ class Settings(BaseSettings):
         30, ge=1, le=1440, description="How long a locked member stays locked."
     )
 
+    console_idle_minutes: int = Field(
+        30,
+        ge=1,
+        le=60,
+        description="A console session unused this long ends (NIST 800-63B AAL2: 30 minutes).",
+    )
+    console_absolute_hours: int = Field(
+        12,
+        ge=1,
+        le=24,
+        description="A console session ends this long after sign-in however active it is "
+        "(NIST 800-63B AAL2: 12 hours).",
+    )
+
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:

@@ -4,6 +4,9 @@ from enum import StrEnum
 
 
 class EventType(StrEnum):
+    CONSOLE_SESSION_REVOKED = "console.session_revoked"
+    CONSOLE_SIGNED_IN = "console.signed_in"
+    CONSOLE_SIGNED_OUT = "console.signed_out"
     DELIVERY_REFUSED = "delivery.refused"
     DISCOVERY_ORGANIZATION_CREATED = "discovery.organization_created"
     INTERMEDIATE_SESSION_EXCHANGED = "intermediate_session.exchanged"
@@ -14,6 +17,8 @@ class EventType(StrEnum):
     MEMBER_DELETED = "member.deleted"
     MEMBER_JIT_PROVISIONED = "member.jit_provisioned"
     MEMBER_MFA_PENDING = "member.mfa_pending"
+    MEMBER_MFA_PHONE_RESET = "member.mfa_phone_reset"
+    MEMBER_UNLOCKED = "member.unlocked"
     MEMBER_UPDATED = "member.updated"
     MFA_SMS_FAILED = "mfa.sms_failed"
     ORGANIZATION_CREATED = "organization.created"

@@ -10,7 +10,17 @@ import sys
 
 import typer
 
-from antechamber.cli import delivery, keys, members, orgs, projects, redirect_urls, server
+from antechamber.cli import (
+    audit,
+    delivery,
+    keys,
+    members,
+    operators,
+    orgs,
+    projects,
+    redirect_urls,
+    server,
+)
 from antechamber.cli.context import Failure
 from antechamber.errors import AntechamberError
 from antechamber.settings import SettingsError
@@ -35,6 +45,8 @@ app.add_typer(orgs.app, name="orgs")
 app.add_typer(members.app, name="members")
 app.add_typer(redirect_urls.app, name="redirect-urls")
 app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
+app.add_typer(operators.app, name="operators")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,6 @@ import typer
 from antechamber.api import serializers
 from antechamber.cli.context import JSON_OPTION, PROJECT_OPTION, emit, project_scope
 from antechamber.members import service
-from antechamber.mfa import policy
 from antechamber.organizations.service import get_organization
 
 app = typer.Typer(help="Manage the members of an organization.", no_args_is_help=True)
@@ -121,8 +120,7 @@ def update(
         o = get_organization(scope, org)
         m = service.get_member(scope, o, **_member_ref(member))
         if admin is not None:
-            others = [r for r in policy.role_ids(m) if r != "stytch_admin"]
-            fields["roles"] = [*others, "stytch_admin"] if admin else others
+            fields["roles"] = service.roles_with_admin(m, admin)
         data = serializers.member(service.update_member(scope, o, m.id, fields), scope.clock.now())
     emit(data, as_json, _summary(data))
 
@@ -142,3 +140,41 @@ def delete(
         m = service.get_member(scope, o, **_member_ref(member))
         deleted = service.delete_member(scope, o, m.id)
     emit({"member_id": deleted}, as_json, f"deleted {deleted}")
+
+
+@app.command(
+    help="End a member's MFA lockout now (after too many wrong codes) and forget their "
+    "failed attempts."
+)
+def unlock(
+    org: str = ORG_ARG,
+    member: str = MEMBER_ARG,
+    project: str = PROJECT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    with project_scope(project) as scope:
+        o = get_organization(scope, org)
+        m = service.get_member(scope, o, **_member_ref(member))
+        data = serializers.member(service.unlock_member(scope, o, m.id), scope.clock.now())
+    emit(data, as_json, _summary(data))
+
+
+@app.command(
+    "reset-phone",
+    help="Forget a member's MFA phone (lost or changed phone): the number, its verification "
+    "and any code already sent. Their next MFA login enrols a phone again.",
+)
+def reset_phone(
+    org: str = ORG_ARG,
+    member: str = MEMBER_ARG,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    project: str = PROJECT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    if not yes:
+        typer.confirm(f"Reset the SMS phone of {member} in {org}?", abort=True)
+    with project_scope(project) as scope:
+        o = get_organization(scope, org)
+        m = service.get_member(scope, o, **_member_ref(member))
+        data = serializers.member(service.reset_sms_phone(scope, o, m), scope.clock.now())
+    emit(data, as_json, _summary(data))

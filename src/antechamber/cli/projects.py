@@ -48,7 +48,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
         rows: list[dict[str, Any]] = []
         lines = []
         for p in service.list_projects(session):
-            live = [s for s in p.secrets if s.revoked_at is None]
+            live = service.live_secrets(p)
             rows.append(
                 {
                     "project_id": p.id,
@@ -98,3 +98,26 @@ def rotate_secret(
         f"secret_id: {issued.secret_id}\nsecret:    {issued.secret}\n"
         "(the secret is not stored; keep it now)",
     )
+
+
+@app.command(
+    "revoke-secret",
+    help="Revoke one secret: requests signed with it fail at once. Make and deploy a new "
+    "one first (rotate-secret).",
+)
+def revoke_secret(
+    project_id: str = typer.Argument(..., help="The project."),
+    secret_id: str = typer.Argument(..., help="The secret id (see: antechamber projects list)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    svc = services()
+    with svc.scope(project_id, environment_of(project_id), CLI_ACTOR) as scope:
+        service.get_project(scope.db, project_id)
+        row = service.revoke_secret(scope, secret_id)
+        data = {
+            "project_id": project_id,
+            "secret_id": row.id,
+            "last_four": row.last_four,
+            "revoked_at": rfc3339(row.revoked_at),
+        }
+    emit(data, as_json, f"revoked {row.id} (…{row.last_four})")

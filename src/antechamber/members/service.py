@@ -10,20 +10,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, delete, func, or_, select
 
 from antechamber import metadata, pagination
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
+from antechamber.clock import as_utc
 from antechamber.ids import new_id
 from antechamber.members import errors
 from antechamber.members.emails import canonical_email
 from antechamber.members.models import Member
 from antechamber.members.phones import canonical_phone
-from antechamber.mfa import policy
+from antechamber.mfa import lockout, policy
 from antechamber.organizations import rules
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
+from antechamber.otp.models import SmsOtp
 from antechamber.scope import Scope
 
 STATUSES = ("active", "pending", "invited")
@@ -128,6 +130,59 @@ def delete_member(scope: Scope, org: Organization, member_id: str) -> str:
     return member_id
 
 
+def roles_with_admin(member: Member, is_admin: bool) -> list[str]:
+    """The member's direct roles with `stytch_admin` given (True) or taken away (False)."""
+    others = [r for r in policy.role_ids(member) if r != "stytch_admin"]
+    return [*others, "stytch_admin"] if is_admin else others
+
+
+def unlock_member(scope: Scope, org: Organization, member_id: str) -> Member:
+    """End a member's MFA lockout now and forget their run of failures (an operator vouched
+    for them). Idempotent; the audit event says whether a lock was in force."""
+    member = get_member(scope, org, member_id=member_id)
+    expires = member.lock_expires_at
+    was_locked = expires is not None and as_utc(expires) > scope.clock.now()
+    lockout.unlock(scope, member)
+    member.updated_at = scope.clock.now()
+    audit.record(
+        scope,
+        EventType.MEMBER_UNLOCKED,
+        organization_id=org.id,
+        member_id=member.id,
+        was_locked=was_locked,
+    )
+    scope.db.flush()
+    return member
+
+
+def reset_sms_phone(scope: Scope, org: Organization, member: Member) -> Member:
+    """Forget the member's MFA phone (a lost or changed phone): number, verification and
+    phone id are cleared and any live SMS code dies. The next MFA login enrols a phone again.
+
+    Idempotent. A default method of sms_otp is cleared with the phone it needs.
+    """
+    if member.organization_id != org.id:
+        raise errors.MemberNotFound()
+    had_phone = bool(member.mfa_phone_number)
+    member.mfa_phone_number = ""
+    member.mfa_phone_number_verified = False
+    member.phone_id = None
+    if member.default_mfa_method == "sms_otp":
+        member.default_mfa_method = ""
+    member.updated_at = scope.clock.now()
+    scope.db.execute(delete(SmsOtp).where(SmsOtp.member_id == member.id))
+    # TODO(sessions, issue 4): ASVS 7.4.3 — offer to revoke the member's sessions here too.
+    audit.record(
+        scope,
+        EventType.MEMBER_MFA_PHONE_RESET,
+        organization_id=org.id,
+        member_id=member.id,
+        had_phone=had_phone,
+    )
+    scope.db.flush()
+    return member
+
+
 def search_members(
     scope: Scope,
     organization_ids: Sequence[str],
@@ -155,6 +210,16 @@ def search_members(
         rows = rows[:size]
         next_cursor = pagination.encode_cursor(rows[-1].created_at, rows[-1].id)
     return Page(rows, total, next_cursor)
+
+
+def members_by_ids(scope: Scope, ids: Sequence[str]) -> dict[str, Member]:
+    """The project's members among `ids` (missing ones, e.g. deleted, are left out)."""
+    if not ids:
+        return {}
+    rows = scope.db.scalars(
+        select(Member).where(Member.project_id == scope.project_id, Member.id.in_(ids))
+    )
+    return {m.id: m for m in rows}
 
 
 def members_with_email(scope: Scope, email: str) -> Sequence[Member]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from antechamber.db import Base
@@ -12,10 +12,14 @@ class Project(Base):
     """A tenant of the server: its own organizations, members, keys and secrets."""
 
     __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("internal_purpose", name="uq_projects_internal_purpose"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     environment: Mapped[str] = mapped_column(String(8))
+    # None for the projects people create; "operators" for the console's own project (whose
+    # one organization holds the operators). Unique, so there is at most one of each purpose.
+    internal_purpose: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
 
     secrets: Mapped[list[ProjectSecret]] = relationship(

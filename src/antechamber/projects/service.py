@@ -16,7 +16,7 @@ from antechamber import tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import Clock
-from antechamber.errors import NotFound, Unauthorized
+from antechamber.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from antechamber.ids import Environment, new_id
 from antechamber.projects.models import Project, ProjectSecret
 from antechamber.scope import Scope
@@ -31,6 +31,19 @@ class ProjectNotFound(NotFound):
 class SecretNotFound(NotFound):
     error_type = "secret_not_found"
     default_message = "Secret could not be found."
+
+
+class InternalProjectHasNoSecrets(Forbidden):
+    error_type = "internal_project_has_no_secrets"
+    default_message = (
+        "This is the console's internal project; it has no API secrets. Operators sign in "
+        "to the console instead (see: antechamber operators --help)."
+    )
+
+
+class InvalidProjectName(BadRequest):
+    error_type = "invalid_project_name"
+    default_message = "A project name is 1 to 128 characters."
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,9 @@ def create_project(
     clock: Clock,
     settings: Settings,
 ) -> tuple[Project, IssuedSecret]:
+    name = name.strip()
+    if not 1 <= len(name) <= 128:
+        raise InvalidProjectName()
     project = Project(
         id=new_id("project", environment),
         name=name,
@@ -64,8 +80,38 @@ def create_project(
     return project, add_secret(scope)
 
 
+def create_internal_project(
+    db: Session,
+    *,
+    name: str,
+    purpose: str,
+    actor: str,
+    clock: Clock,
+    settings: Settings,
+) -> Project:
+    """A project the server keeps for itself (`purpose`, e.g. "operators"), without secrets:
+    nothing reaches it through the API. Raises IntegrityError if one with `purpose` exists."""
+    project = Project(
+        id=new_id("project", "live"),
+        name=name,
+        environment="live",
+        internal_purpose=purpose,
+        created_at=clock.now(),
+    )
+    db.add(project)
+    db.flush()
+    scope = Scope(db, project.id, "live", actor, clock, settings)
+    audit.record(scope, EventType.PROJECT_CREATED, name=name, internal_purpose=purpose)
+    return project
+
+
 def add_secret(scope: Scope) -> IssuedSecret:
-    """Issue one more live secret; the existing ones stay valid until revoked."""
+    """Issue one more live secret; the existing ones stay valid until revoked.
+
+    Internal projects refuse: a secret would let an API caller edit the operators."""
+    project = get_project(scope.db, scope.project_id)
+    if project.internal_purpose is not None:
+        raise InternalProjectHasNoSecrets()
     secret = tokens.new_secret(scope.environment)
     row = ProjectSecret(
         id=new_id("secret-id", scope.environment),
@@ -95,8 +141,25 @@ def get_project(db: Session, project_id: str) -> Project:
     return project
 
 
-def list_projects(db: Session) -> Sequence[Project]:
-    return db.scalars(select(Project).order_by(Project.created_at)).all()
+def get_customer_project(db: Session, project_id: str) -> Project:
+    """A project people created; the console's internal project is "not found" here."""
+    project = get_project(db, project_id)
+    if project.internal_purpose is not None:
+        raise ProjectNotFound()
+    return project
+
+
+def list_projects(db: Session, *, include_internal: bool = False) -> Sequence[Project]:
+    """Projects, oldest first; internal ones (the operators project) only when asked."""
+    query = select(Project).order_by(Project.created_at, Project.id)
+    if not include_internal:
+        query = query.where(Project.internal_purpose.is_(None))
+    return db.scalars(query).all()
+
+
+def live_secrets(project: Project) -> list[ProjectSecret]:
+    """The secrets that still authenticate, oldest first."""
+    return [s for s in project.secrets if s.revoked_at is None]
 
 
 def authenticate(db: Session, project_id: str, secret: str) -> tuple[Project, ProjectSecret]:

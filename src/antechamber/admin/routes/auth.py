@@ -1,0 +1,113 @@
+"""Sign-in, sign-out, the console's front door and its stylesheet."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated
+
+from fastapi import Form, Request
+from starlette.responses import Response
+
+from antechamber.admin import render, signin
+from antechamber.admin.errors import FormError, form_error
+from antechamber.admin.routes import console_router, public_router
+from antechamber.admin.security import (
+    ConsoleDep,
+    clear_session_cookie,
+    csrf_token,
+    pre_session,
+    remember_pre_session,
+    safe_next,
+    services_of,
+)
+from antechamber.errors import AntechamberError
+from antechamber.operators import sessions
+
+public = public_router()
+router = console_router()
+
+_CSS = resources.files("antechamber.admin").joinpath("static/console.css").read_bytes()
+
+REASONS = {
+    "expired": "Your console session ended. Sign in again to continue.",
+    "signed_out": "You are signed out.",
+}
+
+
+@public.get("/static/console.css")
+def stylesheet() -> Response:
+    return Response(_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
+
+
+def _signin_page(
+    request: Request,
+    *,
+    email: str = "",
+    next_: str = "",
+    status_code: int = 200,
+    error: FormError | None = None,
+    sent: bool = False,
+) -> Response:
+    settings = services_of(request).settings
+    nonce, new = pre_session(request, settings)
+    response = render.page(
+        request,
+        "signin.html",
+        status_code=status_code,
+        console=None,
+        email=email,
+        next=safe_next(next_),
+        notice=REASONS.get(str(request.query_params.get("reason", ""))),
+        csrf=csrf_token(settings, nonce, pre_session=True),
+        error=error,
+        sent=sent,
+    )
+    if new:
+        remember_pre_session(response, nonce, settings)
+    return response
+
+
+@public.get("/signin")
+def signin_form(request: Request, next: str = "") -> Response:
+    return _signin_page(request, next_=next)
+
+
+@public.post("/signin")
+def signin_submit(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    services = services_of(request)
+    nonce, _ = pre_session(request, services.settings)
+    try:
+        signin.send_sign_in_link(services, request, email, nonce)
+    except AntechamberError as exc:
+        return _signin_page(
+            request,
+            email=email,
+            next_=next,
+            status_code=exc.status_code,
+            error=form_error(exc, {"invalid_email": "email"}),
+        )
+    return _signin_page(request, email=email, next_=next, sent=True)
+
+
+@router.get("")
+@router.get("/")
+def home() -> Response:
+    return render.redirect("/admin/projects")
+
+
+@router.post("/signout")
+def signout(request: Request, console: ConsoleDep) -> Response:
+    with console.unit() as session:
+        sessions.end(
+            session,
+            console.operator.session_id,
+            clock=console.services.clock,
+            settings=console.settings,
+        )
+    response = render.redirect(render.url("signin", reason="signed_out"))
+    clear_session_cookie(response, console.settings)
+    return response
