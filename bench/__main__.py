@@ -18,9 +18,9 @@ SRC = BENCH_DIR.parent / "src"
 # Serve and import the code of this checkout, whichever checkout the venv was installed from.
 sys.path.insert(0, str(SRC))
 
-from bench import driver, report, servers  # noqa: E402
+from bench import dataset, driver, report, servers  # noqa: E402
 from bench.dataset import Shape  # noqa: E402
-from bench.scenarios import CATALOGUE, JWKS, ORDER, Scenario, Target  # noqa: E402
+from bench.scenarios import CATALOGUE, ORDER, Scenario, Target  # noqa: E402
 
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         default="all",
         help="'all' or letters separated by commas: a (discovery login, OPTIONAL org), "
         "b (+ SMS MFA), c (session by token), d (session by JWT), e (JWKS), f (baseline, "
-        "always run: every ratio needs it). Default: all.",
+        "always run: every ratio needs it), g (GET an organization: an authenticated read "
+        "that exists today). Default: all.",
     )
     run.add_argument(
         "--duration", type=float, default=10.0, help="Measured seconds per scenario (10)."
@@ -137,8 +138,9 @@ def _probe(target: Target, scenario: Scenario) -> str | None:
     with httpx.Client(base_url=target.base_url, headers=headers, timeout=10) as http:
         for route in scenario.routes:
             method, path = route.split(" ", 1)
-            if route == JWKS:
-                path = f"/v1/b2b/sessions/jwks/{target.project_id}"
+            path = path.replace("{project_id}", target.project_id).replace(
+                "{organization_id}", dataset.org_id(0)
+            )
             r = http.request(method, path, json={} if method == "POST" else None)
             try:
                 data = r.json()

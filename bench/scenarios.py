@@ -8,6 +8,9 @@ Antechamber (the Stytch B2B wire API, reference §2.8, §2.11, §3.1–3.5, §3.
      otps/sms/authenticate → session
   c  sessions/authenticate by session_token      d  by session_jwt
   e  GET the JWKS                                 f  baseline: GET /healthz (no DB, no auth)
+  g  GET an organization by id: an authenticated primary-key read that exists today, so the
+     cost of Basic auth + a unit of work + serialising a Stytch object is measured now (the
+     closest stand-in for c until sessions land), and how it grows with the number of orgs
 The django-allauth peer (headless "app" API):
   a  login by emailed code      b  login by code, then TOTP
   c  GET the current session    f  baseline: GET /healthz (a trivial Django view)
@@ -185,6 +188,7 @@ SMS_AUTHENTICATE = "POST /v1/b2b/otps/sms/authenticate"
 SESSIONS_AUTHENTICATE = "POST /v1/b2b/sessions/authenticate"
 JWKS = "GET /v1/b2b/sessions/jwks/{project_id}"
 HEALTHZ = "GET /healthz"
+GET_ORG = "GET /v1/b2b/organizations/{organization_id}"
 
 
 def _path(route: str) -> str:
@@ -296,6 +300,14 @@ async def session_by_jwt(vu: VirtualUser) -> None:
 
 async def jwks(vu: VirtualUser) -> None:
     await call(vu, JWKS, "GET", f"/v1/b2b/sessions/jwks/{vu.target.project_id}")
+
+
+async def get_organization(vu: VirtualUser) -> None:
+    # Any pre-loaded organization, spread over the whole table so a large data set is not
+    # served from a few hot pages.
+    j = (vu.index + vu.users * vu.cursor * 7919) % vu.target.shape.orgs
+    vu.cursor += 1
+    await call(vu, GET_ORG, "GET", f"/v1/b2b/organizations/{dataset.org_id(j)}")
 
 
 async def healthz(vu: VirtualUser) -> None:
@@ -445,6 +457,7 @@ ANTECHAMBER: dict[str, Scenario] = {
     for s in (
         Scenario("f", "baseline: GET /healthz", (HEALTHZ,), healthz),
         Scenario("e", "GET JWKS", (JWKS,), jwks),
+        Scenario("g", "GET organization (authenticated read)", (GET_ORG,), get_organization),
         Scenario(
             "a",
             "discovery login, OPTIONAL org",
@@ -502,4 +515,4 @@ ALLAUTH: dict[str, Scenario] = {
 }
 
 CATALOGUE = {"antechamber": ANTECHAMBER, "allauth": ALLAUTH}
-ORDER = ("f", "e", "a", "b", "c", "d")  # baseline first: every ratio needs it
+ORDER = ("f", "e", "g", "a", "b", "c", "d")  # baseline first: every ratio needs it
