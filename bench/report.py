@@ -44,6 +44,7 @@ def scenario_result(scenario: Scenario, outcome: Outcome, duration_s: float) -> 
     rec = outcome.recorder
     flows = rec.flows.n
     server_cpu_s = outcome.cpu.server_pct / 100 * duration_s
+    postgres_cpu_s = outcome.cpu.postgres_pct / 100 * duration_s
     return {
         **base,
         "available": True,
@@ -69,6 +70,7 @@ def scenario_result(scenario: Scenario, outcome: Outcome, duration_s: float) -> 
         # Server CPU per completed flow: what a flow costs the server whatever the machine's
         # share between client and server; capacity on C dedicated cores ≈ C / this.
         "server_cpu_ms_per_flow": round(1000 * server_cpu_s / flows, 3) if flows else None,
+        "postgres_cpu_ms_per_flow": round(1000 * postgres_cpu_s / flows, 3) if flows else None,
     }
 
 
@@ -105,7 +107,7 @@ def table(result: dict[str, Any]) -> str:
     head = (
         f"{'target':<12} {'scenario':<52} {'flows/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
         f"{'p99 ms':>8} {'failed':>7} {'×base':>7} {'srv ms/flow':>11} "
-        f"{'srv%':>6} {'cli%':>6} {'oth%':>6}"
+        f"{'srv%':>6} {'pg%':>5} {'cli%':>6} {'oth%':>6}"
     )
     lines += [head, "-" * len(head)]
     for target, scenarios in result["targets"].items():
@@ -121,8 +123,13 @@ def table(result: dict[str, Any]) -> str:
                 f"{lat['p95']:>8.2f} {lat['p99']:>8.2f} {f['failed']:>7} "
                 f"{_fmt(r.get('ratio_to_baseline'), 3):>7} "
                 f"{_fmt(r['server_cpu_ms_per_flow'], 3):>11} {cpu['server_pct']:>6.0f} "
-                f"{cpu['client_pct']:>6.0f} {cpu['other_pct']:>6.0f}"
+                f"{cpu['postgres_pct']:>5.0f} {cpu['client_pct']:>6.0f} {cpu['other_pct']:>6.0f}"
             )
+    lines.append(
+        "CPU columns: % of one core over the window (the machine has "
+        f"{result['meta']['machine']['cpus']}); srv = server process tree, pg = PostgreSQL, "
+        "cli = driver, oth = everything else on the machine (other people's work)."
+    )
     lines.append("")
     lines.append(
         "per route (requests completed in the window; 'outbox:'/'mailbox:' rows are the "

@@ -61,7 +61,7 @@ class Target:
     client_kind: str = "raw"
     project_id: str = ""
     secret: str = ""
-    database_url: str = ""  # Antechamber's, to read the development outbox
+    database_url: str = ""  # to read Antechamber's development outbox, and for CPU accounting
     server_key: str = ""
     shape: Shape = field(default_factory=lambda: Shape(0, 1))
     maildir: str = ""  # the allauth peer's mail folder

@@ -340,6 +340,7 @@ class AllauthPeer:
             name="allauth",
             base_url=f"http://127.0.0.1:{port}",
             client_kind=self.client_kind,
+            database_url=url,
             maildir=str(maildir),
             peer_users=self.users,
         )

@@ -96,6 +96,10 @@ ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 # Antechamber side runs with its benchmark settings too.
 ACCOUNT_RATE_LIMITS = False
 MFA_SUPPORTED_TYPES = ["totp"]
+# Accept the previous and next 30 s period as well (allauth's default is 0): under load a
+# request can cross a period boundary between the app computing the code and the server
+# checking it, and production setups commonly allow one step of drift for the same reason.
+MFA_TOTP_TOLERANCE = 1
 
 HEADLESS_ONLY = True
 HEADLESS_CLIENTS = ("app",)
