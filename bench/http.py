@@ -5,7 +5,7 @@ connections for N users, as N SDK instances or browsers would hold):
 
 - `RawClient` (default): a minimal HTTP/1.1 client on asyncio streams. It speaks exactly what
   the two servers under test answer (Content-Length or chunked bodies, keep-alive) and costs
-  about 40 µs of client CPU per request on the 2-core benchmark machine.
+  under 0.1 ms of client CPU per request on the 2-core benchmark machine.
 - `HttpxClient`: httpx's AsyncClient. Measured on the same machine it costs about 1 ms of
   client CPU per request (anyio + h11 + the pool's bookkeeping), which caps a 2-core machine
   below 1,000 requests/s whatever the server does: the driver, not the server, would be the
