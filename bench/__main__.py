@@ -150,7 +150,7 @@ def _probe(target: Target, scenario: Scenario) -> str | None:
                 data.get("error_type") == "route_not_found" or data == {"detail": "Not Found"}
             )
             if r.status_code == 404 and missing:
-                return f"{route} is not served yet (404 route_not_found)"
+                return f"not available yet: {route} is not served (404 route_not_found)"
     return None
 
 
@@ -166,7 +166,7 @@ def _run_target(
         problem = _probe(running.target, scenario)
         label = f"{running.target.name} {key} ({scenario.title})"
         if problem:
-            print(f"{label}: not available yet: {problem}", flush=True)
+            print(f"{label}: {problem}", flush=True)
             outcome = driver.Outcome(None, None, unavailable=problem)
         else:
             print(f"{label}: running {args.warmup:g}+{args.duration:g} s …", flush=True)

@@ -22,7 +22,15 @@ from multiprocessing.connection import Connection
 
 from bench.http import make_client
 from bench.procs import CpuMeter, CpuWindow
-from bench.scenarios import CATALOGUE, FlowFailed, Outbox, RouteMissing, Scenario, Target
+from bench.scenarios import (
+    CATALOGUE,
+    ERROR_PAUSE_S,
+    FlowFailed,
+    Outbox,
+    RouteMissing,
+    Scenario,
+    Target,
+)
 from bench.stats import Recorder
 
 SETUP_TIMEOUT_S = 120.0
@@ -101,9 +109,11 @@ async def _client(plan: Plan, vu_indexes: range, ready: Callable[[str | None], f
                 ready(str(exc))
                 raise
             except (FlowFailed, TimeoutError) as exc:
-                ready(f"setup failed: {exc}")
-                raise RouteMissing(f"setup failed: {exc}") from None
+                ready(f"could not set up: {exc}")
+                raise RouteMissing(f"could not set up: {exc}") from None
         t0 = ready(None)
+        if t0 < 0:  # another client process could not set up: the run is off
+            raise RouteMissing("cancelled")
         measure_from, measure_to = t0 + plan.warmup_s, t0 + plan.warmup_s + plan.duration_s
         await _sleep_until(t0)
 
@@ -114,7 +124,13 @@ async def _client(plan: Plan, vu_indexes: range, ready: Callable[[str | None], f
                     await scenario.iteration(vu)
                 except FlowFailed as exc:
                     rec.flow_error(str(exc))
-                    await asyncio.sleep(0.005)
+                    await asyncio.sleep(ERROR_PAUSE_S)
+                    continue
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                    # An answer without the fields the wire API promises: a failed flow, not
+                    # a dead virtual user.
+                    rec.flow_error(f"unexpected answer: {type(exc).__name__}: {exc}"[:200])
+                    await asyncio.sleep(ERROR_PAUSE_S)
                     continue
                 rec.flow(time.perf_counter() - started)
 
@@ -234,6 +250,9 @@ def run(plan: Plan, server_pid: int, src_dir: str) -> Outcome:
             if kind != "ready" or problem:
                 problems.append(str(problem))
         if problems:
+            for pipe in pipes:  # release the processes that did get ready
+                with contextlib.suppress(OSError):
+                    pipe.send(-1.0)
             return Outcome(None, None, unavailable=problems[0])
         t0 = time.time() + 0.2
         for pipe in pipes:

@@ -114,7 +114,7 @@ def table(result: dict[str, Any]) -> str:
         for r in scenarios.values():
             label = f"{r['key']}  {r['title']}"[:52]
             if not r.get("available"):
-                lines.append(f"{target:<12} {label:<52} not available yet: {r.get('reason')}")
+                lines.append(f"{target:<12} {label:<52} {r.get('reason')}")
                 continue
             f, cpu = r["flows"], r["cpu_pct_of_one_core"]
             lat = f["latency_ms"]

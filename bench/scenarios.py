@@ -167,7 +167,7 @@ async def call(
         return data
     error_type = data.get("error_type") if isinstance(data, dict) else None
     if r.status == 404 and (error_type == "route_not_found" or data == {"detail": "Not Found"}):
-        raise RouteMissing(f"{name} is not served yet (404 route_not_found)")
+        raise RouteMissing(f"not available yet: {name} is not served (404 route_not_found)")
     what = f"{r.status} {error_type or ''}".strip()
     vu.rec.route_error(name, what)
     raise FlowFailed(f"{name}: {what}")

@@ -50,7 +50,7 @@ def test_the_command_runs_the_baseline_and_writes_the_result(
     assert {"server_pct", "client_pct", "other_pct"} <= set(baseline["cpu_pct_of_one_core"])
     # JWKS runs once sessions land; until then it is reported, not failed.
     jwks = scenarios["e"]
-    assert jwks["available"] is True or "not served yet" in jwks["reason"]
+    assert jwks["available"] is True or "not available yet" in jwks["reason"]
 
 
 def test_histogram_percentiles_are_within_one_percent() -> None:
