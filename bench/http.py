@@ -9,8 +9,8 @@ connections for N users, as N SDK instances or browsers would hold):
 - `HttpxClient`: httpx's AsyncClient. Measured on the same machine it costs about 1 ms of
   client CPU per request (anyio + h11 + the pool's bookkeeping), which caps a 2-core machine
   below 1,000 requests/s whatever the server does: the driver, not the server, would be the
-  bottleneck. It stays as `--client httpx` to cross-check that both clients see the same
-  latencies at low load (docs/performance.md).
+  bottleneck, and at one user it adds about a millisecond to every latency it reports. It
+  stays as `--client httpx` so anyone can repeat the comparison (docs/performance.md).
 """
 
 from __future__ import annotations
