@@ -1,0 +1,277 @@
+"""Running one scenario: virtual users in one or several client processes, one time window.
+
+Timeline of a run, the same in every client process:
+  set up (e.g. log each virtual user in for the session scenarios) → report ready →
+  the parent picks a start instant T0 → warm-up until T0 + warmup (nothing recorded) →
+  measure until T0 + warmup + duration → stop.
+Requests and flows are recorded when they complete inside the window, so throughput is
+`completed / duration`, and the parent's CPU meter covers exactly the same window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from bench.http import make_client
+from bench.procs import CpuMeter, CpuWindow
+from bench.scenarios import (
+    CATALOGUE,
+    ERROR_PAUSE_S,
+    FlowFailed,
+    Outbox,
+    RouteMissing,
+    Scenario,
+    Target,
+)
+from bench.stats import Recorder
+
+SETUP_TIMEOUT_S = 120.0
+SETUP_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: Target
+    scenario: str
+    users: int
+    duration_s: float
+    warmup_s: float
+    clients: int
+
+
+@dataclass
+class Outcome:
+    recorder: Recorder | None
+    cpu: CpuWindow | None
+    unavailable: str | None = None
+
+
+def _install_fast_loop() -> None:
+    # uvloop (installed with uvicorn[standard]) halves the event loop's cost per request.
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+
+
+async def _client(plan: Plan, vu_indexes: range, ready: Callable[[str | None], float]) -> Recorder:
+    """One client process's share of the virtual users, from setup to the end of the window."""
+    from bench.scenarios import VirtualUser
+
+    scenario: Scenario = CATALOGUE[plan.target.name][plan.scenario]
+    rec = Recorder(active=False)
+    headers: dict[str, str] = {}
+    if plan.target.name == "antechamber" and plan.target.project_id:
+        from bench.scenarios import _basic
+
+        headers = _basic(plan.target)
+    outbox = (
+        Outbox(plan.target.database_url, plan.target.server_key) if scenario.needs_outbox else None
+    )
+    vus = [
+        VirtualUser(
+            index=i,
+            users=plan.users,
+            target=plan.target,
+            http=make_client(plan.target.client_kind, plan.target.base_url, headers),
+            rec=rec,
+            outbox=outbox,
+        )
+        for i in vu_indexes
+    ]
+    try:
+        if scenario.setup is not None:
+            gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+            async def set_up(vu: VirtualUser) -> None:
+                async with gate:
+                    for _ in range(3):  # a failed setup login is retried, a few times
+                        try:
+                            assert scenario.setup is not None
+                            await scenario.setup(vu)
+                            return
+                        except FlowFailed:
+                            continue
+                    raise FlowFailed("setup failed three times")
+
+            try:
+                async with asyncio.timeout(SETUP_TIMEOUT_S):
+                    await asyncio.gather(*(set_up(vu) for vu in vus))
+            except RouteMissing as exc:
+                ready(str(exc))
+                raise
+            except (FlowFailed, TimeoutError) as exc:
+                ready(f"could not set up: {exc}")
+                raise RouteMissing(f"could not set up: {exc}") from None
+        t0 = ready(None)
+        if t0 < 0:  # another client process could not set up: the run is off
+            raise RouteMissing("cancelled")
+        measure_from, measure_to = t0 + plan.warmup_s, t0 + plan.warmup_s + plan.duration_s
+        await _sleep_until(t0)
+
+        async def loop(vu: VirtualUser) -> None:
+            while time.time() < measure_to:
+                started = time.perf_counter()
+                try:
+                    await scenario.iteration(vu)
+                except FlowFailed as exc:
+                    rec.flow_error(str(exc))
+                    await asyncio.sleep(ERROR_PAUSE_S)
+                    continue
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                    # An answer without the fields the wire API promises: a failed flow, not
+                    # a dead virtual user.
+                    rec.flow_error(f"unexpected answer: {type(exc).__name__}: {exc}"[:200])
+                    await asyncio.sleep(ERROR_PAUSE_S)
+                    continue
+                rec.flow(time.perf_counter() - started)
+
+        tasks = [asyncio.create_task(loop(vu)) for vu in vus]
+        await _sleep_until(measure_from)
+        rec.active = True
+        cpu0 = time.process_time()
+        await _sleep_until(measure_to)
+        rec.active = False
+        rec.client_cpu_s = time.process_time() - cpu0
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, RouteMissing):
+                raise result
+        return rec
+    finally:
+        for vu in vus:
+            with contextlib.suppress(Exception):
+                await vu.http.close()
+        if outbox is not None:
+            outbox.close()
+
+
+async def _sleep_until(instant: float) -> None:
+    delay = instant - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+def _child(plan: Plan, vu_indexes: range, conn: Connection, src_dir: str) -> None:
+    """Entry point of a client process (spawned: a clean interpreter, no forked state)."""
+    sys.path.insert(0, src_dir)
+    _install_fast_loop()
+
+    def ready(problem: str | None) -> float:
+        conn.send(("ready", problem))
+        if problem is not None:
+            return 0.0
+        t0: float = conn.recv()
+        return t0
+
+    try:
+        rec = asyncio.run(_client(plan, vu_indexes, ready))
+        conn.send(("done", rec.to_json()))
+    except RouteMissing as exc:
+        conn.send(("missing", str(exc)))
+    except BaseException as exc:
+        conn.send(("crashed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _split(users: int, clients: int) -> list[range]:
+    """Virtual users 0..users-1 split into `clients` contiguous ranges."""
+    base, extra = divmod(users, clients)
+    out, start = [], 0
+    for c in range(clients):
+        n = base + (1 if c < extra else 0)
+        out.append(range(start, start + n))
+        start += n
+    return [r for r in out if len(r)]
+
+
+def run(plan: Plan, server_pid: int, src_dir: str) -> Outcome:
+    """Run `plan` against the server whose process tree is `server_pid`."""
+    url = plan.target.database_url
+    meter = CpuMeter(server_pid, url.rsplit("/", 1)[1] if url.startswith("postgres") else None)
+
+    def meter_thread(t0: float) -> None:
+        time.sleep(max(0.0, t0 + plan.warmup_s - time.time()))
+        meter.start()
+        time.sleep(max(0.0, t0 + plan.warmup_s + plan.duration_s - time.time()))
+        meter.end()
+
+    def start_meter(t0: float) -> threading.Thread:
+        thread = threading.Thread(target=meter_thread, args=(t0,), daemon=True)
+        thread.start()
+        return thread
+
+    if plan.clients <= 1:
+        # In this process: no spawn cost, which matters for short runs and the tests.
+        _install_fast_loop()
+        threads: list[threading.Thread] = []
+
+        def ready(problem: str | None) -> float:
+            t0 = time.time() + 0.05
+            if problem is None:
+                threads.append(start_meter(t0))
+            return t0
+
+        try:
+            rec = asyncio.run(_client(plan, range(plan.users), ready))
+        except RouteMissing as exc:
+            return Outcome(None, None, unavailable=str(exc))
+        threads[0].join()
+        return Outcome(rec, meter.window(plan.duration_s, rec.client_cpu_s))
+
+    ctx = mp.get_context("spawn")
+    pipes: list[Connection] = []
+    procs = []
+    for share in _split(plan.users, plan.clients):
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_child, args=(plan, share, child, src_dir), daemon=True)
+        proc.start()
+        child.close()
+        pipes.append(parent)
+        procs.append(proc)
+    try:
+        problems = []
+        for pipe in pipes:
+            if not pipe.poll(SETUP_TIMEOUT_S + 30):
+                problems.append("a client process did not get ready in time")
+                continue
+            kind, problem = pipe.recv()
+            if kind != "ready" or problem:
+                problems.append(str(problem))
+        if problems:
+            for pipe in pipes:  # release the processes that did get ready
+                with contextlib.suppress(OSError):
+                    pipe.send(-1.0)
+            return Outcome(None, None, unavailable=problems[0])
+        t0 = time.time() + 0.2
+        for pipe in pipes:
+            pipe.send(t0)
+        thread = start_meter(t0)
+        merged = Recorder(active=False)
+        for pipe in pipes:
+            if not pipe.poll(plan.warmup_s + plan.duration_s + 60):
+                raise RuntimeError("a client process did not report in time")
+            kind, payload = pipe.recv()
+            if kind == "missing":
+                return Outcome(None, None, unavailable=str(payload))
+            if kind != "done":
+                raise RuntimeError(f"a client process failed: {payload}")
+            merged.merge(Recorder.from_json(payload))
+        thread.join()
+        return Outcome(merged, meter.window(plan.duration_s, merged.client_cpu_s))
+    finally:
+        for proc in procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()

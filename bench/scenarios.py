@@ -1,0 +1,518 @@
+"""The scenarios: whole flows, driven over HTTP as an SDK or a browser would drive them.
+
+Antechamber (the Stytch B2B wire API, reference §2.8, §2.11, §3.1–3.5, §3.8, §3.11):
+  a  discovery login into an OPTIONAL org: send → link from the outbox → authenticate →
+     exchange into an org where the user is a member → session
+  b  the same into a REQUIRED_FOR_ALL org, then SMS MFA: exchange → mfa_required →
+     otps/sms/send (unless the exchange already sent the code) → code from the outbox →
+     otps/sms/authenticate → session
+  c  sessions/authenticate by session_token      d  by session_jwt
+  e  GET the JWKS                                 f  baseline: GET /healthz (no DB, no auth)
+  g  GET an organization by id: an authenticated primary-key read that exists today, so the
+     cost of Basic auth + a unit of work + serialising a Stytch object is measured now (the
+     closest stand-in for c until sessions land), and how it grows with the number of orgs
+The django-allauth peer (headless "app" API):
+  a  login by emailed code      b  login by code, then TOTP
+  c  GET the current session    f  baseline: GET /healthz (a trivial Django view)
+
+A route that does not exist yet (404 `route_not_found`) raises `RouteMissing`: the scenario is
+reported as not available instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bench import dataset
+from bench.dataset import Kind, Shape
+from bench.http import Client, HttpError
+from bench.stats import Recorder
+
+DISCOVERY_REDIRECT_URL = "http://localhost:3000/discovery"
+SESSION_MINUTES = 60
+OUTBOX_POLL_TRIES = 200  # × 5 ms: a message the server committed shows up at once
+ERROR_PAUSE_S = 0.005  # after a failed flow, so an error storm does not spin the CPU
+
+
+class RouteMissing(Exception):
+    """The server does not serve a route the scenario needs (yet)."""
+
+
+class FlowFailed(Exception):
+    """One iteration failed; it is counted and the virtual user goes on."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a client process needs to drive one server (picklable)."""
+
+    name: str  # "antechamber" | "allauth"
+    base_url: str
+    client_kind: str = "raw"
+    project_id: str = ""
+    secret: str = ""
+    database_url: str = ""  # to read Antechamber's development outbox, and for CPU accounting
+    server_key: str = ""
+    shape: Shape = field(default_factory=lambda: Shape(0, 1))
+    maildir: str = ""  # the allauth peer's mail folder
+    peer_users: int = 0
+
+
+@dataclass
+class VirtualUser:
+    index: int  # global, across client processes
+    users: int  # how many there are in all
+    target: Target
+    http: Client
+    rec: Recorder
+    outbox: Outbox | None
+    cursor: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+    last_message: dict[str, str] = field(default_factory=dict)
+
+    def next_member(self, kind: Kind) -> tuple[int, int]:
+        """This user's next member of that kind: every `users`-th one, round robin, so no two
+        virtual users ever wait for a message to the same address."""
+        count = self.target.shape.count(kind)
+        mine = range(self.index, count, self.users)
+        i = mine[self.cursor % len(mine)]
+        self.cursor += 1
+        return self.target.shape.member(kind, i)
+
+
+class Outbox:
+    """Reads the development outbox (Antechamber's `outbox_messages`) straight from its DB."""
+
+    def __init__(self, database_url: str, server_key: str) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import sessionmaker
+
+        # A plain engine, not antechamber.db.make_engine: that one begins every transaction
+        # with BEGIN IMMEDIATE (the write lock), and a reader must not queue behind writers.
+        args: dict[str, Any] = {}
+        if database_url.startswith("sqlite"):
+            args["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            database_url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+            args.update(pool_size=8, max_overflow=8)
+        self.engine = create_engine(database_url, **args)
+        self.sessions = sessionmaker(self.engine)
+        self.key = server_key.encode()
+
+    def newest(self, recipient: str) -> tuple[str, str, dict[str, Any]] | None:
+        """(message id, template, context) of the newest message to `recipient`."""
+        from antechamber.delivery import outbox
+
+        with self.sessions() as db:
+            rows = outbox.recent(db, recipient=recipient, limit=1)
+            if not rows:
+                return None
+            return rows[0].id, rows[0].template, outbox.context_of(rows[0], self.key)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+async def read_message(vu: VirtualUser, recipient: str, template: str) -> dict[str, Any]:
+    """The context of the newest `template` message to `recipient` not read before; the time
+    it takes is recorded as the pseudo-route `outbox: <template>` (client-side work)."""
+    assert vu.outbox is not None
+    t0 = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    for _ in range(OUTBOX_POLL_TRIES):
+        found = await loop.run_in_executor(None, vu.outbox.newest, recipient)
+        if found and found[0] != vu.last_message.get(recipient) and found[1] == template:
+            vu.last_message[recipient] = found[0]
+            vu.rec.route(f"outbox: {template}", time.perf_counter() - t0)
+            return found[2]
+        await asyncio.sleep(0.005)
+    vu.rec.route_error(f"outbox: {template}", "no new message")
+    raise FlowFailed(f"no new {template} message for the recipient")
+
+
+async def call(
+    vu: VirtualUser,
+    name: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    ok: tuple[int, ...] = (200,),
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """One request: its latency goes to route `name`, an unexpected status to the errors."""
+    t0 = time.perf_counter()
+    try:
+        r = await vu.http.request(method, path, json=body, headers=headers)
+    except (OSError, HttpError, TimeoutError, asyncio.IncompleteReadError) as exc:
+        vu.rec.route_error(name, type(exc).__name__)
+        raise FlowFailed(f"{name}: {type(exc).__name__}") from None
+    elapsed = time.perf_counter() - t0
+    try:
+        data = r.json()
+    except ValueError:
+        data = None
+    if r.status in ok:
+        vu.rec.route(name, elapsed)
+        return data
+    error_type = data.get("error_type") if isinstance(data, dict) else None
+    if r.status == 404 and (error_type == "route_not_found" or data == {"detail": "Not Found"}):
+        raise RouteMissing(f"not available yet: {name} is not served (404 route_not_found)")
+    what = f"{r.status} {error_type or ''}".strip()
+    vu.rec.route_error(name, what)
+    raise FlowFailed(f"{name}: {what}")
+
+
+def _basic(target: Target) -> dict[str, str]:
+    pair = f"{target.project_id}:{target.secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
+# --- Antechamber -------------------------------------------------------------------------
+
+SEND = "POST /v1/b2b/magic_links/email/discovery/send"
+AUTHENTICATE = "POST /v1/b2b/magic_links/discovery/authenticate"
+EXCHANGE = "POST /v1/b2b/discovery/intermediate_sessions/exchange"
+SMS_SEND = "POST /v1/b2b/otps/sms/send"
+SMS_AUTHENTICATE = "POST /v1/b2b/otps/sms/authenticate"
+SESSIONS_AUTHENTICATE = "POST /v1/b2b/sessions/authenticate"
+JWKS = "GET /v1/b2b/sessions/jwks/{project_id}"
+HEALTHZ = "GET /healthz"
+GET_ORG = "GET /v1/b2b/organizations/{organization_id}"
+
+
+def _path(route: str) -> str:
+    return route.split(" ", 1)[1]
+
+
+async def _discovery_to_exchange(vu: VirtualUser, kind: Kind) -> tuple[int, int, Any]:
+    """send → link → authenticate → exchange; the (org, member) used and the exchange answer."""
+    j, k = vu.next_member(kind)
+    email = dataset.email(j, k)
+    await call(
+        vu,
+        SEND,
+        "POST",
+        _path(SEND),
+        {"email_address": email, "discovery_redirect_url": DISCOVERY_REDIRECT_URL},
+    )
+    link = await read_message(vu, email, "discovery_magic_link")
+    token = parse_qs(urlsplit(str(link["url"])).query).get("token", [""])[0]
+    found = await call(
+        vu, AUTHENTICATE, "POST", _path(AUTHENTICATE), {"discovery_magic_links_token": token}
+    )
+    exchanged = await call(
+        vu,
+        EXCHANGE,
+        "POST",
+        _path(EXCHANGE),
+        {
+            "intermediate_session_token": found["intermediate_session_token"],
+            "organization_id": dataset.org_id(j),
+            "session_duration_minutes": SESSION_MINUTES,
+        },
+    )
+    return j, k, exchanged
+
+
+def _session_of(answer: Any, step: str) -> dict[str, str]:
+    if not isinstance(answer, dict) or not answer.get("session_token"):
+        raise FlowFailed(f"{step}: no session in the answer")
+    return {"session_token": answer["session_token"], "session_jwt": answer["session_jwt"]}
+
+
+async def login_optional(vu: VirtualUser) -> dict[str, str]:
+    _, _, exchanged = await _discovery_to_exchange(vu, "optional")
+    return _session_of(exchanged, "exchange")
+
+
+async def login_mfa(vu: VirtualUser) -> dict[str, str]:
+    j, k, exchanged = await _discovery_to_exchange(vu, "required")
+    mfa = exchanged.get("mfa_required") if isinstance(exchanged, dict) else None
+    if not mfa:
+        raise FlowFailed("exchange: expected mfa_required for a REQUIRED_FOR_ALL org")
+    ist = exchanged["intermediate_session_token"]
+    member = exchanged.get("member_id") or dataset.member_id(j, k)
+    phone = dataset.phone(vu.target.shape, j, k)
+    factor = {"organization_id": dataset.org_id(j), "member_id": member}
+    # Stytch sends the SMS itself on exchange when the member has a phone
+    # (secondary_auth_initiated = "sms_otp"); only otherwise does the app call send.
+    if mfa.get("secondary_auth_initiated") != "sms_otp":
+        await call(
+            vu,
+            SMS_SEND,
+            "POST",
+            _path(SMS_SEND),
+            {**factor, "mfa_phone_number": phone, "intermediate_session_token": ist},
+        )
+    sms = await read_message(vu, phone, "sms_otp")
+    authed = await call(
+        vu,
+        SMS_AUTHENTICATE,
+        "POST",
+        _path(SMS_AUTHENTICATE),
+        {
+            **factor,
+            "code": str(sms["code"]),
+            "intermediate_session_token": ist,
+            "session_duration_minutes": SESSION_MINUTES,
+        },
+    )
+    return _session_of(authed, "otps/sms/authenticate")
+
+
+async def _setup_session(vu: VirtualUser) -> None:
+    vu.state.update(await login_optional(vu))
+
+
+async def session_by_token(vu: VirtualUser) -> None:
+    await call(
+        vu,
+        SESSIONS_AUTHENTICATE,
+        "POST",
+        _path(SESSIONS_AUTHENTICATE),
+        {"session_token": vu.state["session_token"]},
+    )
+
+
+async def session_by_jwt(vu: VirtualUser) -> None:
+    answer = await call(
+        vu,
+        SESSIONS_AUTHENTICATE,
+        "POST",
+        _path(SESSIONS_AUTHENTICATE),
+        {"session_jwt": vu.state["session_jwt"]},
+    )
+    # Each answer carries a fresh 5-minute JWT; keep it so long runs never send an expired one.
+    if isinstance(answer, dict) and answer.get("session_jwt"):
+        vu.state["session_jwt"] = answer["session_jwt"]
+
+
+async def jwks(vu: VirtualUser) -> None:
+    await call(vu, JWKS, "GET", f"/v1/b2b/sessions/jwks/{vu.target.project_id}")
+
+
+async def get_organization(vu: VirtualUser) -> None:
+    # Any pre-loaded organization, spread over the whole table so a large data set is not
+    # served from a few hot pages.
+    j = (vu.index + vu.users * vu.cursor * 7919) % vu.target.shape.orgs
+    vu.cursor += 1
+    await call(vu, GET_ORG, "GET", f"/v1/b2b/organizations/{dataset.org_id(j)}")
+
+
+async def healthz(vu: VirtualUser) -> None:
+    await call(vu, HEALTHZ, "GET", "/healthz")
+
+
+# --- django-allauth peer -------------------------------------------------------------------
+
+PEER_CODE_REQUEST = "POST /_allauth/app/v1/auth/code/request"
+PEER_CODE_CONFIRM = "POST /_allauth/app/v1/auth/code/confirm"
+PEER_2FA = "POST /_allauth/app/v1/auth/2fa/authenticate"
+PEER_SESSION = "GET /_allauth/app/v1/auth/session"
+TOTP_PERIOD = 30
+
+
+def totp_secret(i: int) -> str:
+    """The TOTP secret the peer's `bench_seed` gave user i."""
+    seed = hashlib.sha1(f"bench-totp-{i}".encode(), usedforsecurity=False).digest()
+    return base64.b32encode(seed).decode()
+
+
+def totp(secret: str, step: int) -> str:
+    """RFC 6238 (SHA-1, 6 digits, 30 s), as authenticator apps and allauth compute it."""
+    mac = hmac.new(base64.b32decode(secret), struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def _peer_user(vu: VirtualUser, mfa: bool) -> int:
+    """This virtual user's next peer user (even: no MFA, odd: TOTP), round robin."""
+    half = vu.target.peer_users // 2
+    mine = range(vu.index, half, vu.users)
+    m = mine[vu.cursor % len(mine)]
+    vu.cursor += 1
+    return 2 * m + (1 if mfa else 0)
+
+
+async def _peer_code_login(vu: VirtualUser, user: int) -> tuple[str, Any]:
+    email = f"user{user}@peer.example.com"
+    started = await call(
+        vu, PEER_CODE_REQUEST, "POST", _path(PEER_CODE_REQUEST), {"email": email}, ok=(401,)
+    )
+    token = started["meta"]["session_token"]
+    headers = {"X-Session-Token": token}
+    code = await _read_peer_code(vu, email)
+    confirmed = await call(
+        vu,
+        PEER_CODE_CONFIRM,
+        "POST",
+        _path(PEER_CODE_CONFIRM),
+        {"code": code},
+        ok=(200, 401),
+        headers=headers,
+    )
+    return token, confirmed
+
+
+async def _read_peer_code(vu: VirtualUser, email: str) -> str:
+    t0 = time.perf_counter()
+    path = Path(vu.target.maildir) / email
+    for _ in range(OUTBOX_POLL_TRIES):
+        try:
+            text = path.read_text()
+            stamp = str(path.stat().st_mtime_ns)
+        except FileNotFoundError:
+            text, stamp = "", ""
+        if text.startswith("CODE: ") and stamp != vu.last_message.get(email):
+            vu.last_message[email] = stamp
+            vu.rec.route("mailbox: login code", time.perf_counter() - t0)
+            return text.removeprefix("CODE: ").strip()
+        await asyncio.sleep(0.005)
+    vu.rec.route_error("mailbox: login code", "no new message")
+    raise FlowFailed("no new login code in the peer's mailbox")
+
+
+async def peer_login_code(vu: VirtualUser) -> dict[str, str]:
+    _, confirmed = await _peer_code_login(vu, _peer_user(vu, mfa=False))
+    if not confirmed.get("meta", {}).get("is_authenticated"):
+        raise FlowFailed("code/confirm: not authenticated")
+    return {"session_token": confirmed["meta"]["session_token"]}
+
+
+async def peer_login_totp(vu: VirtualUser) -> dict[str, str]:
+    # allauth refuses a TOTP code a user already used (for 90 s), as it should; so each
+    # user logs in at most once per 30 s period, and a virtual user moves to one whose last
+    # login was in an earlier period, waiting for the next period if it has none.
+    used: dict[int, int] = vu.state.setdefault("totp_steps", {})
+    half = vu.target.peer_users // 2
+    mine = len(range(vu.index, half, vu.users))
+    user = -1
+    for _ in range(mine):
+        candidate = _peer_user(vu, mfa=True)
+        if used.get(candidate, -1) < int(time.time()) // TOTP_PERIOD:
+            user = candidate
+            break
+    if user < 0:
+        vu.rec.flow_error("peer user pool exhausted this TOTP period (waited; add --peer-users)")
+        await asyncio.sleep(TOTP_PERIOD - time.time() % TOTP_PERIOD + 0.01)
+        raise FlowFailed("waited for a TOTP period")
+    token, confirmed = await _peer_code_login(vu, user)
+    flows = confirmed.get("data", {}).get("flows", [])
+    if not any(f.get("id") == "mfa_authenticate" and f.get("is_pending") for f in flows):
+        raise FlowFailed("code/confirm: expected a pending mfa_authenticate flow")
+    step = int(time.time()) // TOTP_PERIOD
+    used[user] = step
+    done = await call(
+        vu,
+        PEER_2FA,
+        "POST",
+        _path(PEER_2FA),
+        {"code": totp(totp_secret(user), step)},
+        headers={"X-Session-Token": token},
+    )
+    return {"session_token": done["meta"]["session_token"]}
+
+
+async def _peer_setup_session(vu: VirtualUser) -> None:
+    vu.state.update(await peer_login_code(vu))
+
+
+async def peer_session(vu: VirtualUser) -> None:
+    await call(
+        vu,
+        PEER_SESSION,
+        "GET",
+        _path(PEER_SESSION),
+        headers={"X-Session-Token": vu.state["session_token"]},
+    )
+
+
+# --- the catalogue --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    routes: tuple[str, ...]  # every route the scenario calls, probed before it runs
+    iteration: Callable[[VirtualUser], Awaitable[Any]]
+    setup: Callable[[VirtualUser], Awaitable[None]] | None = None
+    needs_outbox: bool = False
+
+
+ANTECHAMBER: dict[str, Scenario] = {
+    s.key: s
+    for s in (
+        Scenario("f", "baseline: GET /healthz", (HEALTHZ,), healthz),
+        Scenario("e", "GET JWKS", (JWKS,), jwks),
+        Scenario("g", "GET organization (authenticated read)", (GET_ORG,), get_organization),
+        Scenario(
+            "a",
+            "discovery login, OPTIONAL org",
+            (SEND, AUTHENTICATE, EXCHANGE),
+            login_optional,
+            needs_outbox=True,
+        ),
+        Scenario(
+            "b",
+            "discovery login + SMS MFA, REQUIRED_FOR_ALL org",
+            (SEND, AUTHENTICATE, EXCHANGE, SMS_SEND, SMS_AUTHENTICATE),
+            login_mfa,
+            needs_outbox=True,
+        ),
+        Scenario(
+            "c",
+            "sessions/authenticate by session_token",
+            (SEND, AUTHENTICATE, EXCHANGE, SESSIONS_AUTHENTICATE),
+            session_by_token,
+            setup=_setup_session,
+            needs_outbox=True,
+        ),
+        Scenario(
+            "d",
+            "sessions/authenticate by session_jwt",
+            (SEND, AUTHENTICATE, EXCHANGE, SESSIONS_AUTHENTICATE),
+            session_by_jwt,
+            setup=_setup_session,
+            needs_outbox=True,
+        ),
+    )
+}
+
+ALLAUTH: dict[str, Scenario] = {
+    s.key: s
+    for s in (
+        Scenario("f", "baseline: GET /healthz (Django view)", (HEALTHZ,), healthz),
+        Scenario(
+            "a", "login by emailed code", (PEER_CODE_REQUEST, PEER_CODE_CONFIRM), peer_login_code
+        ),
+        Scenario(
+            "b",
+            "login by emailed code + TOTP",
+            (PEER_CODE_REQUEST, PEER_CODE_CONFIRM, PEER_2FA),
+            peer_login_totp,
+        ),
+        Scenario(
+            "c",
+            "GET auth/session by session token",
+            (PEER_CODE_REQUEST, PEER_CODE_CONFIRM, PEER_SESSION),
+            peer_session,
+            setup=_peer_setup_session,
+        ),
+    )
+}
+
+CATALOGUE = {"antechamber": ANTECHAMBER, "allauth": ALLAUTH}
+ORDER = ("f", "e", "g", "a", "b", "c", "d")  # baseline first: every ratio needs it
