@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, delete, func, or_, select
 
 from antechamber import metadata, pagination
 from antechamber.audit import service as audit
@@ -24,6 +24,8 @@ from antechamber.mfa import policy
 from antechamber.organizations import rules
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
+from antechamber.otp.errors import MemberPhoneNumberNotFound, MfaPhoneNumberMismatch
+from antechamber.otp.models import SmsOtp
 from antechamber.scope import Scope
 
 STATUSES = ("active", "pending", "invited")
@@ -201,11 +203,11 @@ def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str,
     if fields.get("mfa_phone_number"):
         phone = canonical_phone(fields["mfa_phone_number"])
         if phone != member.mfa_phone_number:
-            _ensure_phone_free(scope, org, member, phone)
-            # A new number is a new authenticator: unverified until a code sent to it is used.
-            member.mfa_phone_number = phone
-            member.mfa_phone_number_verified = False
-            member.phone_id = new_id("phone-number", scope.environment)
+            if member.mfa_phone_number_verified:
+                # As Stytch: a verified number is deleted first (mfa_phone_numbers), never
+                # overwritten, so a second factor is never swapped in one step.
+                raise MfaPhoneNumberMismatch()
+            link_mfa_phone(scope, org, member, phone)
     if fields.get("mfa_enrolled") is not None:
         enrolled = bool(fields["mfa_enrolled"])
         if not enrolled and policy.required_by_policy(org, member):
@@ -220,6 +222,53 @@ def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str,
         if method == "totp":
             raise errors.DefaultMfaMissingFactor()
         member.default_mfa_method = method
+
+
+def link_mfa_phone(scope: Scope, org: Organization, member: Member, phone: str) -> None:
+    """Give `member` the canonical E.164 `phone`, unverified, with a new `phone_id`.
+
+    A new number is a new authenticator: it stays unverified until a code sent to it is
+    authenticated. Any live code of the member dies with the old number, so a code sent there
+    can never verify this one. The caller decides who may do this (`otp.flows.send_sms_otp`).
+    """
+    _ensure_phone_free(scope, org, member, phone)
+    _set_phone(scope, member, phone)
+
+
+def reset_sms_phone(scope: Scope, org: Organization, member_id: str) -> Member:
+    """Delete the member's MFA phone (Stytch's `members/mfa_phone_numbers` delete).
+
+    Resets SMS MFA: number, verified flag, `phone_id`, live code, and `default_mfa_method` if
+    it was `sms_otp`. `mfa_enrolled` stays, so the next login that needs MFA enrols a new
+    phone; sessions already started stay as they are. Raises `MemberPhoneNumberNotFound`
+    (404) when the member has no phone.
+    """
+    member = get_member(scope, org, member_id=member_id)
+    if not member.mfa_phone_number:
+        raise MemberPhoneNumberNotFound()
+    phone_id = member.phone_id
+    was_verified = member.mfa_phone_number_verified
+    _set_phone(scope, member, "")
+    if member.default_mfa_method == "sms_otp":
+        member.default_mfa_method = ""
+    audit.record(
+        scope,
+        EventType.MEMBER_MFA_PHONE_DELETED,
+        organization_id=org.id,
+        member_id=member.id,
+        phone_id=phone_id,
+        was_verified=was_verified,
+    )
+    scope.db.flush()
+    return member
+
+
+def _set_phone(scope: Scope, member: Member, phone: str) -> None:
+    member.mfa_phone_number = phone
+    member.mfa_phone_number_verified = False
+    member.phone_id = new_id("phone-number", scope.environment) if phone else None
+    member.updated_at = scope.clock.now()
+    scope.db.execute(delete(SmsOtp).where(SmsOtp.member_id == member.id))
 
 
 def _ensure_phone_free(scope: Scope, org: Organization, member: Member, phone: str) -> None:
