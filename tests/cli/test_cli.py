@@ -154,6 +154,12 @@ def test_projects_orgs_and_members(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "members", "update", "acme-co", "ada@acme.example", "--no-mfa")
     assert code == 1
     assert "mfa_enrollment_required_by_policy" in err
+    code, out, _ = run(capsys, "members", "reset-phone", "acme-co", "ada@acme.example", "--json")
+    assert code == 0
+    assert json.loads(out)["mfa_phone_number"] == ""
+    code, _, err = run(capsys, "members", "reset-phone", "acme-co", "ada@acme.example")
+    assert code == 1
+    assert "member_phone_number_not_found" in err
 
     code, out, _ = run(capsys, "members", "list", "acme-co")
     assert "ada@acme.example" in out

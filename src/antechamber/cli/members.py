@@ -11,6 +11,7 @@ from antechamber.cli.context import JSON_OPTION, PROJECT_OPTION, emit, project_s
 from antechamber.members import service
 from antechamber.mfa import policy
 from antechamber.organizations.service import get_organization
+from antechamber.otp import flows
 
 app = typer.Typer(help="Manage the members of an organization.", no_args_is_help=True)
 
@@ -142,3 +143,22 @@ def delete(
         m = service.get_member(scope, o, **_member_ref(member))
         deleted = service.delete_member(scope, o, m.id)
     emit({"member_id": deleted}, as_json, f"deleted {deleted}")
+
+
+@app.command(
+    "reset-phone",
+    help="Delete a member's MFA phone number (resets SMS MFA; the member enrols a number "
+    "again at their next login that needs MFA). Sessions already started stay.",
+)
+def reset_phone(
+    org: str = ORG_ARG,
+    member: str = MEMBER_ARG,
+    project: str = PROJECT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    with project_scope(project) as scope:
+        o = get_organization(scope, org)
+        m = service.get_member(scope, o, **_member_ref(member))
+        reset = flows.delete_mfa_phone_number(scope, organization_id=o.id, member_id=m.id)
+        data = serializers.member(reset, scope.clock.now())
+    emit(data, as_json, _summary(data))
