@@ -116,3 +116,35 @@ def open_console_session(services: Services, member_id: str) -> str:
             ip_address="127.0.0.1",
         )
     return issued.token
+
+
+def sms_ids(services: Services, phone: str) -> set[str]:
+    """Ids of the text messages to `phone` so far (pass as `seen` to pick a new one)."""
+    with services.sessions() as session:
+        return {m.id for m in outbox.recent(session, recipient=phone, limit=1000)}
+
+
+def sms_count(services: Services, phone: str) -> int:
+    return len(sms_ids(services, phone))
+
+
+def last_code(services: Services, phone: str, *, seen: set[str] | None = None) -> str:
+    """The newest SMS code texted to `phone`, read back from the outbox (sealed there)."""
+    with services.sessions() as session:
+        messages = [
+            m
+            for m in outbox.recent(session, recipient=phone, limit=1000)
+            if m.id not in (seen or set())
+        ]
+        assert messages, f"no text message to {phone}"
+        assert messages[0].template == "sms_otp"
+        return str(outbox.context_of(messages[0], services.settings.key_bytes())["code"])
+
+
+def verify_phone(services: Services, member: Member) -> None:
+    """Mark the member's phone verified, as a past SMS authenticate would have."""
+    with services.scope(member.project_id, "test", "test") as scope:
+        row = scope.db.get(Member, member.id)
+        assert row is not None
+        assert row.mfa_phone_number
+        row.mfa_phone_number_verified = True

@@ -51,3 +51,40 @@ def login(api: TestClient, services: Services, email: str, organization_id: str)
     body = enter(api, ist_for(api, services, email), organization_id)
     assert body["member_authenticated"] is True
     return body
+
+
+SMS_SEND = "/v1/b2b/otps/sms/send"
+SMS_AUTHENTICATE = "/v1/b2b/otps/sms/authenticate"
+
+
+def mfa_phone_path(organization_id: str, member_id: str) -> str:
+    return f"/v1/b2b/organizations/{organization_id}/members/mfa_phone_numbers/{member_id}"
+
+
+def send_sms(api: TestClient, pending: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """`otps/sms/send` for the member of a pending login (an MFA answer); the 200 body."""
+    response = api.post(
+        SMS_SEND,
+        json={
+            "organization_id": pending["organization"]["organization_id"],
+            "member_id": pending["member_id"],
+            **fields,
+        },
+    )
+    assert response.status_code == 200, response.json()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def authenticate_sms(api: TestClient, pending: dict[str, Any], code: str, **fields: Any) -> Any:
+    """`otps/sms/authenticate` with the pending login's IST; the raw response."""
+    fields.setdefault("intermediate_session_token", pending["intermediate_session_token"])
+    return api.post(
+        SMS_AUTHENTICATE,
+        json={
+            "organization_id": pending["organization"]["organization_id"],
+            "member_id": pending["member_id"],
+            "code": code,
+            **fields,
+        },
+    )

@@ -42,6 +42,18 @@ def test_named_limit_from_settings(settings_: Settings) -> None:
     assert metrics.rate_limited.labels("sms:recipient")._value.get() == 1
 
 
+def test_check_refuses_like_hit_without_counting(settings_: Settings) -> None:
+    limiter = RateLimiter(settings_)
+    for _ in range(5):
+        limiter.check("sms:recipient", "+12025550123")
+    assert limiter.remaining("sms:recipient", "+12025550123") == 2
+    limiter.hit("sms:recipient", "+12025550123")
+    limiter.hit("sms:recipient", "+12025550123")
+    with pytest.raises(TooManyRequests) as refused:
+        limiter.check("sms:recipient", "+12025550123")
+    assert 1 <= refused.value.retry_after <= 60
+
+
 def test_explicit_limit_for_later_work(settings_: Settings) -> None:
     limiter = RateLimiter(settings_)
     limiter.hit("otp:attempts", "member-1", limit="1/hour")

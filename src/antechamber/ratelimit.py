@@ -44,6 +44,7 @@ NAMED_LIMITS: dict[str, str] = {
     "sms:recipient": "limit_sms_per_recipient",
     "sms:prefix": "limit_sms_per_prefix",
     "sms:project": "limit_sms_per_project",
+    "sms:member": "limit_sms_per_member",
 }
 
 #: What a refusal says to the caller, by limit name.
@@ -53,6 +54,7 @@ MESSAGES: dict[str, str] = {
     "sms:recipient": "Too many text messages have been sent to this number. Try again later.",
     "sms:prefix": "Too many text messages have been sent to similar numbers. Try again later.",
     "sms:project": "This project has sent too many text messages. Try again later.",
+    "sms:member": "Too many codes have been sent to this member. Try again later.",
 }
 
 
@@ -116,6 +118,21 @@ class RateLimiter:
                     self._refuse(check, item)
             for check, item in planned:
                 if not self.strategy.hit(item, *self._identifiers(check)):
+                    self._refuse(check, item)
+        except StorageError as exc:
+            log.error("rate-limit storage failed: %s", exc)
+            raise RateLimitUnavailable() from None
+
+    def check(self, name: str, key: str, *, limit: str | None = None) -> None:
+        """Raise `TooManyRequests` if `hit` would, without counting anything.
+
+        For a limit to count only once the event really happened (a text message that other
+        checks could still refuse): `check` first, `hit` after.
+        """
+        check = Check(name, key, limit)
+        try:
+            for item in self._items(check):
+                if not self.strategy.test(item, *self._identifiers(check)):
                     self._refuse(check, item)
         except StorageError as exc:
             log.error("rate-limit storage failed: %s", exc)

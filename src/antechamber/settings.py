@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     limit_sms_per_project: str = Field(
         "100/hour;500/day", description="Text messages from one project (a cost ceiling)."
     )
+    limit_sms_per_member: str = Field(
+        "1/30 seconds;5/hour;20/day",
+        description="SMS codes to one member, whatever the number (a member whose unverified "
+        "number may still be replaced cannot walk a list of numbers).",
+    )
 
     # --- Delivery: the worker -----------------------------------------------------------------
     delivery_worker: bool = Field(
@@ -180,6 +185,13 @@ class Settings(BaseSettings):
 
     sms_otp_lifetime_minutes: int = Field(
         2, ge=1, le=10, description="How long an SMS code is valid (NIST: at most 10 minutes)."
+    )
+    sms_otp_resend_seconds: int = Field(
+        30,
+        ge=0,
+        le=600,
+        description="A send for the same member and number within this many seconds of the "
+        "last one sends nothing new: the code already on its way stays the one to use.",
     )
     otp_max_attempts_per_code: int = Field(
         5, ge=1, le=10, description="Wrong guesses at one code before that code is dead."
@@ -247,6 +259,7 @@ class Settings(BaseSettings):
         "limit_sms_per_recipient",
         "limit_sms_per_prefix",
         "limit_sms_per_project",
+        "limit_sms_per_member",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

@@ -133,6 +133,11 @@ def test_projects_orgs_and_members(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "members", "update", "acme-co", "ada@acme.example", "--no-mfa")
     assert code == 1
     assert "mfa_enrollment_required_by_policy" in err
+    code, out, _ = run(
+        capsys, "members", "reset-phone", "acme-co", "ada@acme.example", "--yes", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["mfa_phone_number"] == ""
 
     code, out, _ = run(capsys, "members", "list", "acme-co")
     assert "ada@acme.example" in out

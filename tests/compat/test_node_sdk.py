@@ -10,18 +10,22 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from antechamber.services import Services
 from tests.compat.conftest import RequestLog
 from tests.conftest import Credentials, LiveServer
-from tests.factories import CALLBACK_URL, magic_token
+from tests.factories import CALLBACK_URL, last_code, magic_token, message_ids, sms_ids
 
 NODE_DIR = Path(__file__).parent / "node"
 NODE = shutil.which("node")
+EMAIL = "grace@acme.example"
+PHONE = "+12025550123"
 
 pytestmark = pytest.mark.skipif(
     NODE is None or not (NODE_DIR / "node_modules" / "stytch").is_dir(),
@@ -89,3 +93,139 @@ def test_node_required_for_all_stops_at_mfa(
     assert result["member_session"] is None
     assert result["mfa_required"] == {"member_options": None, "secondary_auth_initiated": None}
     assert result["ist_is_the_same"] is True
+
+
+class NodeSdk:
+    """One `node script.mjs serve` process: each `call` runs one SDK step and returns its body.
+
+    Multi-step flows need it: the code of a step is read from the outbox between two calls.
+    """
+
+    def __init__(self, live_server: LiveServer, project: Credentials) -> None:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "STYTCH_BASE_URL": live_server.url,
+            "STYTCH_PROJECT_ID": project.project_id,
+            "STYTCH_SECRET": project.secret,
+        }
+        self.process = subprocess.Popen(
+            [str(NODE), "script.mjs", "serve"],
+            cwd=NODE_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def call(self, step: str, *args: Any) -> dict[str, Any]:
+        """The step's result (`ok`) or its refusal (`error`: status_code, error_type)."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"step": step, "args": list(args)}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, self.process.stderr.read() if self.process.stderr else "node exited"
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def ok(self, step: str, *args: Any) -> dict[str, Any]:
+        answer = self.call(step, *args)
+        assert "ok" in answer, answer
+        body: dict[str, Any] = answer["ok"]
+        return body
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def node_sdk(live_server: LiveServer, project: Credentials) -> Iterator[NodeSdk]:
+    client = NodeSdk(live_server, project)
+    yield client
+    client.close()
+
+
+def node_login(node_sdk: NodeSdk, services: Services, email: str) -> str:
+    """A discovery link sent, read from the outbox and redeemed through Node: the IST."""
+    seen = message_ids(services, email)
+    node_sdk.ok("sendLink", email, CALLBACK_URL)
+    found = node_sdk.ok("discover", magic_token(services, email, seen=seen))
+    return str(found["intermediate_session_token"])
+
+
+def test_node_required_for_all_with_sms(
+    node_sdk: NodeSdk, services: Services, request_log: RequestLog
+) -> None:
+    created = node_sdk.ok(
+        "create", node_login(node_sdk, services, EMAIL), "Strict", "REQUIRED_FOR_ALL"
+    )
+    assert created["session_jwt"] == ""
+    assert created["mfa_required"] == {"member_options": None, "secondary_auth_initiated": None}
+    org_id, member_id = created["organization"]["organization_id"], created["member_id"]
+    sent = node_sdk.ok("smsSend", org_id, member_id, PHONE)
+    assert sent["member"]["mfa_phone_number"] == PHONE
+    done = node_sdk.ok(
+        "smsAuthenticate",
+        org_id,
+        member_id,
+        last_code(services, PHONE),
+        created["intermediate_session_token"],
+    )
+    assert done["member"]["mfa_phone_number_verified"] is True
+    assert done["member"]["mfa_enrolled"] is True
+    assert [f["type"] for f in done["member_session"]["authentication_factors"]] == [
+        "magic_link",
+        "otp",
+    ]
+    local = node_sdk.ok("authenticateJwtLocally", done["session_jwt"])
+    assert local == {"member_id": member_id, "factors": [["magic_link", "email"], ["otp", "sms"]]}
+    assert "sessions/authenticate" not in request_log.order  # verified offline, with the JWKS
+
+
+def test_node_optional_opt_in_and_out(
+    node_sdk: NodeSdk, inner_app: FastAPI, services: Services
+) -> None:
+    created = node_sdk.ok("create", node_login(node_sdk, services, EMAIL), "Relaxed", "OPTIONAL")
+    assert created["member_authenticated"] is True
+    org_id, member_id = created["organization"]["organization_id"], created["member_id"]
+    node_sdk.ok("updateMember", org_id, member_id, {"mfa_enrolled": True})
+
+    # Opted in, no phone yet: the login stops, the member enrols a number.
+    pending = node_sdk.ok("exchange", node_login(node_sdk, services, EMAIL), org_id)
+    assert pending["session_jwt"] == ""
+    assert pending["mfa_required"]["member_options"] is None
+    node_sdk.ok("smsSend", org_id, member_id, PHONE)
+    code = last_code(services, PHONE)
+    done = node_sdk.ok(
+        "smsAuthenticate", org_id, member_id, code, pending["intermediate_session_token"]
+    )
+    assert done["member_session"]["authentication_factors"][1]["type"] == "otp"
+
+    # Next login: the code is texted with the MFA answer.
+    inner_app.state.services.limiter.reset()  # (limits follow the wall clock)
+    seen = sms_ids(services, PHONE)
+    pending = node_sdk.ok("exchange", node_login(node_sdk, services, EMAIL), org_id)
+    assert pending["mfa_required"] == {
+        "member_options": {"mfa_phone_number": "+1******0123", "totp_registration_id": ""},
+        "secondary_auth_initiated": "sms_otp",
+    }
+    code = last_code(services, PHONE, seen=seen)
+    done = node_sdk.ok(
+        "smsAuthenticate", org_id, member_id, code, pending["intermediate_session_token"]
+    )
+    assert done["session_jwt"]
+
+    # Opted out: the next login has no MFA step.
+    assert (
+        node_sdk.ok("updateMember", org_id, member_id, {"mfa_enrolled": False})["member"][
+            "mfa_enrolled"
+        ]
+        is False
+    )
+    inner_app.state.services.limiter.reset()
+    entered = node_sdk.ok("exchange", node_login(node_sdk, services, EMAIL), org_id)
+    assert entered["member_authenticated"] is True
+    assert entered["mfa_required"] is None

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from antechamber.services import Services
 from tests.conftest import Credentials
-from tests.factories import allow_redirect
+from tests.factories import allow_redirect, make_member, make_org
 
 PATHS = {
     "/v1/b2b/magic_links/email/discovery/send": [
@@ -51,6 +51,37 @@ PATHS = {
     ],
     "/v1/b2b/sessions/revoke": ["member_session_id", "session_token", "session_jwt", "member_id"],
     "/v1/b2b/sessions/exchange": ["organization_id", "session_token", "session_jwt"],
+    "/v1/b2b/otps/sms/send": [
+        "organization_id",
+        "member_id",
+        "mfa_phone_number",
+        "locale",
+        "intermediate_session_token",
+        "session_token",
+        "session_jwt",
+    ],
+    "/v1/b2b/otps/sms/authenticate": [
+        "organization_id",
+        "member_id",
+        "code",
+        "intermediate_session_token",
+        "session_token",
+        "session_jwt",
+        "session_duration_minutes",
+        "session_custom_claims",
+        "set_mfa_enrollment",
+    ],
+}
+SMS_FIELDS = {
+    "mfa_phone_number": st.sampled_from(["", "+12025550123", "+19005550123", "+4474001234"])
+    | st.text(max_size=20),
+    "locale": st.sampled_from(["en", "fr", "pt-br", "xx", ""]),
+    "code": st.text(alphabet="0123456789", min_size=5, max_size=7) | st.text(max_size=8),
+    "intermediate_session_token": st.text(max_size=50),
+    "session_token": st.text(max_size=50),
+    "session_jwt": st.sampled_from(["a.b.c", "eyJhbGciOiJub25lIn0.e30."]),
+    "session_duration_minutes": st.integers(-10, 10**6),
+    "set_mfa_enrollment": st.sampled_from(["enroll", "unenroll", "", "maybe"]),
 }
 
 json_values = st.recursive(
@@ -93,6 +124,31 @@ def test_no_body_makes_the_server_fail(
         assert payload["error_message"]
 
 
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.sampled_from(["/v1/b2b/otps/sms/send", "/v1/b2b/otps/sms/authenticate"]),
+    fields=st.fixed_dictionaries({}, optional=SMS_FIELDS),
+    extra=st.dictionaries(st.sampled_from(sorted(SMS_FIELDS)), json_values, max_size=2),
+)
+def test_sms_routes_for_a_real_member_never_fail(
+    api: TestClient,
+    services: Services,
+    project: Credentials,
+    path: str,
+    fields: dict[str, Any],
+    extra: dict[str, Any],
+) -> None:
+    org = make_org(services, project.project_id, mfa_policy="REQUIRED_FOR_ALL")
+    member = make_member(services, project.project_id, org)
+    body = {"organization_id": org.id, "member_id": member.id, **fields, **extra}
+    response = api.post(path, json=body)
+    assert response.status_code < 500, (path, body, response.text)
+    if response.status_code >= 400:
+        assert response.json()["error_type"]
+
+
 def test_nul_characters_are_refused_not_crashed_on(api: TestClient) -> None:
     # PostgreSQL cannot hold NUL in text; wherever one arrives the answer is a 4xx envelope.
     for method, path, body in [
@@ -102,6 +158,13 @@ def test_nul_characters_are_refused_not_crashed_on(api: TestClient) -> None:
         ("GET", "/v1/b2b/sessions?organization_id=a%00&member_id=b", None),
         ("GET", "/v1/b2b/organizations/a%00b", None),
         ("GET", "/v1/b2b/sessions/jwks/project-test-a%00b", None),
+        ("POST", "/v1/b2b/otps/sms/send", {"organization_id": "a\x00", "member_id": "b"}),
+        (
+            "POST",
+            "/v1/b2b/otps/sms/authenticate",
+            {"organization_id": "a", "member_id": "b\x00", "code": "123456", "session_token": "x"},
+        ),
+        ("DELETE", "/v1/b2b/organizations/a%00/members/mfa_phone_numbers/b", None),
     ]:
         response = api.request(method, path, json=body)
         assert 400 <= response.status_code < 500, (path, response.text)

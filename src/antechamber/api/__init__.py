@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from antechamber.api import errors
-from antechamber.api.routes import discovery, magic_links, members, organizations, sessions
+from antechamber.api.routes import (
+    discovery,
+    magic_links,
+    members,
+    organizations,
+    otps,
+    sessions,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -15,3 +22,4 @@ def install(app: FastAPI) -> None:
     app.include_router(magic_links.router)
     app.include_router(discovery.router)
     app.include_router(sessions.router)
+    app.include_router(otps.router)

@@ -136,3 +136,24 @@ class SessionExchange(SessionFields):
     session_token: str | None = None
     session_jwt: str | None = None
     locale: str | None = None
+
+
+class SmsSend(Body):
+    organization_id: str
+    member_id: str
+    mfa_phone_number: str | None = None
+    locale: str | None = None
+    intermediate_session_token: str | None = None
+    session_token: str | None = None
+    session_jwt: str | None = None
+
+
+class SmsAuthenticate(SessionFields):
+    organization_id: str
+    member_id: str
+    code: str
+    intermediate_session_token: str | None = None
+    session_token: str | None = None
+    session_jwt: str | None = None
+    set_mfa_enrollment: str | None = None
+    set_default_mfa: bool | None = None

@@ -12,6 +12,7 @@ from typing import Any
 from antechamber.clock import as_utc, rfc3339
 from antechamber.discovery.service import Discovered
 from antechamber.members.models import Member
+from antechamber.members.phones import masked
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
 from antechamber.sessions.login import AuthResult
@@ -105,18 +106,23 @@ def member_session(s: MemberSession, m: Member, org: Organization) -> dict[str, 
 
 
 def mfa_required(m: Member, secondary_auth_initiated: str | None = None) -> dict[str, Any]:
-    """Stytch's `mfa_required`: `member_options` is null until the member has a factor."""
+    """Stytch's `mfa_required`: `member_options` is null until the member has a factor.
+
+    The phone number is masked (`+1******0123`): enough for the person to recognise where the
+    code went, and this answer reaches a browser in apps like the tutorial's.
+    """
     totp = getattr(m, "totp_registration_id", None) or ""
     options = None
     if m.mfa_phone_number or totp:
-        options = {"mfa_phone_number": m.mfa_phone_number or "", "totp_registration_id": totp}
+        phone = masked(m.mfa_phone_number) if m.mfa_phone_number else ""
+        options = {"mfa_phone_number": phone, "totp_registration_id": totp}
     return {"member_options": options, "secondary_auth_initiated": secondary_auth_initiated}
 
 
 def auth_result(result: AuthResult, now: datetime) -> dict[str, Any]:
     """The shared "authenticated vs mfa_required" shape (stytch-b2b-api.md §2.8).
 
-    Used by discovery create and exchange, sessions exchange and (next) the MFA calls. Required
+    Used by discovery create and exchange, sessions exchange and the MFA calls. Required
     strings are `""` in the branch where they do not apply, never null.
     """
     pending = result.session is None

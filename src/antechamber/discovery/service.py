@@ -138,6 +138,7 @@ def exchange(
     *,
     session_duration_minutes: int | None = None,
     session_custom_claims: Any = None,
+    locale: str | None = None,
 ) -> AuthResult:
     """Enter an organization with an IST: as its member, or by joining it by email domain.
 
@@ -160,6 +161,7 @@ def exchange(
         ist=(ist, intermediate_session_token),
         session_duration_minutes=session_duration_minutes,
         session_custom_claims=session_custom_claims,
+        locale=locale,
     )
     audit.record(
         scope,

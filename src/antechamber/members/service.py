@@ -25,6 +25,7 @@ from antechamber.mfa import lockout, policy
 from antechamber.organizations import rules
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
+from antechamber.otp.errors import MfaPhoneNumberMismatch
 from antechamber.otp.models import SmsOtp
 from antechamber.scope import Scope
 
@@ -156,28 +157,27 @@ def unlock_member(scope: Scope, org: Organization, member_id: str) -> Member:
 
 
 def reset_sms_phone(scope: Scope, org: Organization, member: Member) -> Member:
-    """Forget the member's MFA phone (a lost or changed phone): number, verification and
-    phone id are cleared and any live SMS code dies. The next MFA login enrols a phone again.
-
-    Idempotent. A default method of sms_otp is cleared with the phone it needs.
+    """Forget the member's MFA phone (a lost or changed phone; Stytch's
+    `members/mfa_phone_numbers` delete): number, verified flag, phone id and any live code go,
+    and `default_mfa_method` if it was `sms_otp`. `mfa_enrolled` stays, so the member's next
+    login that needs MFA enrols a phone afresh; sessions already started stay. Idempotent.
     """
     if member.organization_id != org.id:
         raise errors.MemberNotFound()
+    phone_id = member.phone_id
+    was_verified = member.mfa_phone_number_verified
     had_phone = bool(member.mfa_phone_number)
-    member.mfa_phone_number = ""
-    member.mfa_phone_number_verified = False
-    member.phone_id = None
+    _set_phone(scope, member, "")
     if member.default_mfa_method == "sms_otp":
         member.default_mfa_method = ""
-    member.updated_at = scope.clock.now()
-    scope.db.execute(delete(SmsOtp).where(SmsOtp.member_id == member.id))
-    # TODO(sessions, issue 4): ASVS 7.4.3 — offer to revoke the member's sessions here too.
     audit.record(
         scope,
         EventType.MEMBER_MFA_PHONE_RESET,
         organization_id=org.id,
         member_id=member.id,
         had_phone=had_phone,
+        phone_id=phone_id,
+        was_verified=was_verified,
     )
     scope.db.flush()
     return member
@@ -266,11 +266,11 @@ def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str,
     if fields.get("mfa_phone_number"):
         phone = canonical_phone(fields["mfa_phone_number"])
         if phone != member.mfa_phone_number:
-            _ensure_phone_free(scope, org, member, phone)
-            # A new number is a new authenticator: unverified until a code sent to it is used.
-            member.mfa_phone_number = phone
-            member.mfa_phone_number_verified = False
-            member.phone_id = new_id("phone-number", scope.environment)
+            if member.mfa_phone_number_verified:
+                # As Stytch: a verified number is deleted first (mfa_phone_numbers), never
+                # overwritten, so a second factor is never swapped in one step.
+                raise MfaPhoneNumberMismatch()
+            link_mfa_phone(scope, org, member, phone)
     if fields.get("mfa_enrolled") is not None:
         enrolled = bool(fields["mfa_enrolled"])
         if not enrolled and policy.required_by_policy(org, member):
@@ -285,6 +285,25 @@ def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str,
         if method == "totp":
             raise errors.DefaultMfaMissingFactor()
         member.default_mfa_method = method
+
+
+def link_mfa_phone(scope: Scope, org: Organization, member: Member, phone: str) -> None:
+    """Give `member` the canonical E.164 `phone`, unverified, with a new `phone_id`.
+
+    A new number is a new authenticator: it stays unverified until a code sent to it is
+    authenticated. Any live code of the member dies with the old number, so a code sent there
+    can never verify this one. The caller decides who may do this (`otp.flows.send_sms_otp`).
+    """
+    _ensure_phone_free(scope, org, member, phone)
+    _set_phone(scope, member, phone)
+
+
+def _set_phone(scope: Scope, member: Member, phone: str) -> None:
+    member.mfa_phone_number = phone
+    member.mfa_phone_number_verified = False
+    member.phone_id = new_id("phone-number", scope.environment) if phone else None
+    member.updated_at = scope.clock.now()
+    scope.db.execute(delete(SmsOtp).where(SmsOtp.member_id == member.id))
 
 
 def _ensure_phone_free(scope: Scope, org: Organization, member: Member, phone: str) -> None:

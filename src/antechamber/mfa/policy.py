@@ -1,7 +1,7 @@
 """The one place that decides whether a member must pass a second factor.
 
 Used by organization create and IST exchange (discovery), session exchange, member updates
-(opt-out) and the OTP calls. Rules:
+(opt-out) and the OTP calls (docs/mfa.md). Rules:
 - `REQUIRED_FOR_ALL`: every member, always;
 - beyond Stytch, `mfa_required_roles`: members holding one of those roles, even when OPTIONAL;
 - otherwise: members who opted in (`mfa_enrolled`).
@@ -33,3 +33,19 @@ def mfa_required(org: Organization, member: Member) -> bool:
 def method_allowed(org: Organization, method: str) -> bool:
     """Whether the org's `mfa_methods` setting lets members use `method` (sms_otp, totp)."""
     return org.mfa_methods != "RESTRICTED" or method in org.allowed_mfa_methods
+
+
+def sms_sent_automatically(org: Organization, member: Member) -> bool:
+    """Whether a login that stops for MFA texts the member a code at once (Stytch's
+    `secondary_auth_initiated: "sms_otp"`).
+
+    Only to a *verified* phone (a number nobody has proven is never texted unasked), only where
+    the organization allows SMS, and only when SMS is the member's default MFA method or their
+    only one (no TOTP here yet, so an empty default counts).
+    """
+    return (
+        bool(member.mfa_phone_number)
+        and member.mfa_phone_number_verified
+        and method_allowed(org, "sms_otp")
+        and member.default_mfa_method in ("", "sms_otp")
+    )

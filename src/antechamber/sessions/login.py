@@ -6,7 +6,9 @@ factors presented with what the organization requires of this member:
 
 - `primary_required`: the organization restricts `allowed_auth_methods` and none of the primary
   factors is allowed, or no factor proves the member's email;
-- `mfa_required`: `mfa.policy.mfa_required(org, member)` and no second factor yet;
+- `mfa_required`: `mfa.policy.mfa_required(org, member)` and no second factor yet; when the
+  member has a verified phone and SMS is their default method, a code is texted with this
+  answer (`secondary_auth_initiated: "sms_otp"`, `otp.dispatch.auto_send`);
 - otherwise a session (`sessions.service.start`, which checks the same rules again).
 
 When a factor is missing, the login's IST is bound to (organization, member) and handed back;
@@ -31,6 +33,7 @@ from antechamber.mfa import policy
 from antechamber.organizations import rules
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
+from antechamber.otp import dispatch
 from antechamber.scope import Scope
 from antechamber.sessions import errors, factors, intermediate
 from antechamber.sessions import service as sessions
@@ -46,7 +49,7 @@ class AuthResult:
     is `""`. Pending: `session` is None, tokens are `""`, `intermediate_session_token` is the
     IST bound to (organization, member), and `mfa_required` or `primary_required` (the
     organization's allowed auth methods) says what is missing. `secondary_auth_initiated` is
-    `"sms_otp"` when a code was sent automatically (left None until SMS OTP exists).
+    `"sms_otp"` when a code was texted automatically with the MFA answer.
     """
 
     organization: Organization
@@ -92,6 +95,7 @@ def conclude(
     ist: tuple[IntermediateSession, str] | None = None,
     session_duration_minutes: int | None = None,
     session_custom_claims: Any = None,
+    locale: str | None = None,
 ) -> AuthResult:
     """Finish a login step: a session if the factors suffice, else a bound IST.
 
@@ -99,7 +103,8 @@ def conclude(
     stays consumed when a session starts, and is bound and handed back otherwise. Without one
     (session exchange) a new bound IST is issued when a factor is missing.
     `session_duration_minutes` (default 60) and `session_custom_claims` apply to the session
-    only; they are ignored when a factor is missing, as with Stytch.
+    only; they are ignored when a factor is missing, as with Stytch. `locale` is the language
+    of an automatically texted code.
     """
     sessions.duration(session_duration_minutes)  # a bad value is refused in either branch
     primary = primary_required(org, member, login_factors)
@@ -116,13 +121,19 @@ def conclude(
                 organization_id=org.id,
                 member_id=member.id,
             )
+        initiated = None
         if mfa:
+            # Here, the one place a login stops for MFA, so every path (discovery create and
+            # exchange, session exchange) texts the code the same way.
+            if dispatch.auto_send(scope, org, member, locale=locale):
+                initiated = "sms_otp"
             audit.record(
                 scope,
                 EventType.MEMBER_MFA_PENDING,
                 organization_id=org.id,
                 member_id=member.id,
                 intermediate_session_id=row.id,
+                secondary_auth_initiated=initiated,
             )
         return AuthResult(
             organization=org,
@@ -131,6 +142,7 @@ def conclude(
             intermediate_session_expires_at=row.expires_at,
             mfa_required=mfa,
             primary_required=primary,
+            secondary_auth_initiated=initiated,
         )
     started = sessions.start(
         scope,
@@ -197,6 +209,7 @@ def exchange_session(
     session_jwt: str | None = None,
     session_duration_minutes: int | None = None,
     session_custom_claims: Any = None,
+    locale: str | None = None,
 ) -> AuthResult:
     """From a live session into another organization where the same email is a member.
 
@@ -224,6 +237,7 @@ def exchange_session(
         factors.primary_only(source.factors),
         session_duration_minutes=session_duration_minutes,
         session_custom_claims=session_custom_claims,
+        locale=locale,
     )
     audit.record(
         scope,

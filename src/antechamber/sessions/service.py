@@ -184,6 +184,48 @@ def authenticate(
     )
 
 
+def add_factor(
+    scope: Scope,
+    session: MemberSession,
+    member: Member,
+    org: Organization,
+    factor: Factor,
+    *,
+    duration_minutes: int | None = None,
+    custom_claims: Any = None,
+) -> str:
+    """Step-up: record a second factor on a live session; returns a fresh JWT.
+
+    The session keeps its id and token (as Stytch's step-up does); `factor` replaces an earlier
+    factor of the same type and delivery method, so the list says when each was last proven.
+    `duration_minutes`, when given, moves the expiry to now + that many minutes; custom claims
+    merge. The caller has resolved `session` for this member and organization and verified the
+    factor.
+    """
+    minutes = duration(duration_minutes, default=None)
+    now = scope.clock.now()
+    kind = (factor.get("type"), factor.get("delivery_method"))
+    session.factors = [
+        *(f for f in session.factors if (f.get("type"), f.get("delivery_method")) != kind),
+        factor,
+    ]
+    session.last_accessed_at = now
+    if minutes is not None:
+        session.expires_at = now + timedelta(minutes=minutes)
+    if custom_claims is not None:
+        session.custom_claims = merged_claims(session.custom_claims, custom_claims)
+    scope.db.flush()
+    audit.record(
+        scope,
+        EventType.SESSION_STEPPED_UP,
+        organization_id=org.id,
+        member_id=member.id,
+        member_session_id=session.id,
+        factors=factors.types(session.factors),
+    )
+    return mint_jwt(scope, session, member, org)
+
+
 # The hot path's statements, built once: constructing and keying a select costs more than
 # running it on SQLite. Parameters: project_id, now, and digest or session_id + member_id.
 _LIVE_SESSION = (

@@ -5,6 +5,11 @@
 //   login TOKEN                  authenticate the link, create an OPTIONAL org, check the JWT
 //                                locally, revoke, and try the session again
 //   mfa TOKEN                    authenticate the link, create a REQUIRED_FOR_ALL org
+//   serve                        read one JSON request per line on stdin ({"step", "args"}),
+//                                run that step (see `steps`), answer one JSON line: {"ok": body}
+//                                or {"error": {status_code, error_type}}; for multi-step flows
+//                                whose next step needs something read from the outbox
+import * as readline from "node:readline";
 import * as stytch from "stytch";
 
 const client = new stytch.B2BClient({
@@ -91,6 +96,71 @@ const commands = {
   },
 };
 
+// One SDK call each, answered with the SDK's result as it is.
+const steps = {
+  sendLink: (email, redirect) =>
+    client.magicLinks.email.discovery.send({ email_address: email, discovery_redirect_url: redirect }),
+  discover: (token) => discover(token),
+  create: (ist, name, policy) =>
+    client.discovery.organizations.create({
+      intermediate_session_token: ist,
+      email_allowed_domains: [],
+      organization_name: name,
+      session_duration_minutes: 60,
+      mfa_policy: policy,
+    }),
+  exchange: (ist, organizationId) =>
+    client.discovery.intermediateSessions.exchange({
+      intermediate_session_token: ist,
+      organization_id: organizationId,
+      session_duration_minutes: 60,
+    }),
+  smsSend: (organizationId, memberId, phone) =>
+    client.otps.sms.send({
+      organization_id: organizationId,
+      member_id: memberId,
+      mfa_phone_number: phone,
+    }),
+  smsAuthenticate: (organizationId, memberId, code, ist) =>
+    client.otps.sms.authenticate({
+      organization_id: organizationId,
+      member_id: memberId,
+      code,
+      intermediate_session_token: ist,
+    }),
+  authenticateJwtLocally: async (jwt) => {
+    const local = await client.sessions.authenticateJwt({ session_jwt: jwt });
+    return {
+      member_id: local.member_session.member_id,
+      factors: local.member_session.authentication_factors.map((f) => [f.type, f.delivery_method]),
+    };
+  },
+  updateMember: (organizationId, memberId, fields) =>
+    client.organizations.members.update({
+      organization_id: organizationId,
+      member_id: memberId,
+      ...fields,
+    }),
+};
+
+async function serve() {
+  for await (const line of readline.createInterface({ input: process.stdin })) {
+    const { step, args } = JSON.parse(line);
+    let answer;
+    try {
+      answer = { ok: await steps[step](...args) };
+    } catch (err) {
+      if (!(err instanceof stytch.StytchError)) throw err;
+      answer = { error: { status_code: err.status_code, error_type: err.error_type } };
+    }
+    process.stdout.write(JSON.stringify(answer) + "\n");
+  }
+}
+
 const [command, ...args] = process.argv.slice(2);
-const result = await commands[command](args);
-process.stdout.write(JSON.stringify(result) + "\n");
+if (command === "serve") {
+  await serve();
+} else {
+  const result = await commands[command](args);
+  process.stdout.write(JSON.stringify(result) + "\n");
+}

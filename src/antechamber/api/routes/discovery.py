@@ -55,5 +55,6 @@ def exchange(
         body.organization_id,
         session_duration_minutes=body.session_duration_minutes,
         session_custom_claims=body.session_custom_claims,
+        locale=body.locale,
     )
     return ok(request, **serializers.auth_result(result, scope.clock.now()))

@@ -13,6 +13,7 @@ from antechamber.members import service
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization, organizations_by_ids
+from antechamber.otp import flows
 from antechamber.scope import Scope
 
 router = APIRouter(prefix="/v1/b2b/organizations", tags=["members"])
@@ -72,6 +73,15 @@ def update(
 ) -> JSONResponse:
     org = get_organization(scope, organization_id)
     m = service.update_member(scope, org, member_id, body.fields())
+    return _member_response(request, scope, org, m)
+
+
+@router.delete("/{organization_id}/members/mfa_phone_numbers/{member_id}")
+def delete_mfa_phone_number(
+    request: Request, scope: ProjectScope, organization_id: str, member_id: str
+) -> JSONResponse:
+    m = flows.delete_mfa_phone_number(scope, organization_id=organization_id, member_id=member_id)
+    org = get_organization(scope, organization_id)
     return _member_response(request, scope, org, m)
 
 

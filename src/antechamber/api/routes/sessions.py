@@ -83,6 +83,7 @@ def exchange(request: Request, scope: ProjectScope, body: SessionExchange) -> JS
         session_jwt=body.session_jwt,
         session_duration_minutes=body.session_duration_minutes,
         session_custom_claims=body.session_custom_claims,
+        locale=body.locale,
     )
     return ok(request, **serializers.auth_result(result, scope.clock.now()))
 

@@ -1,0 +1,51 @@
+"""SMS one-time codes as the second factor (stytch-b2b-api.md §3.8); rules in `otp.flows`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from antechamber.api import serializers
+from antechamber.api.auth import ProjectScope
+from antechamber.api.envelope import ok
+from antechamber.api.schemas import SmsAuthenticate, SmsSend
+from antechamber.otp import flows
+
+router = APIRouter(prefix="/v1/b2b/otps/sms", tags=["sms otp"])
+
+
+@router.post("/send")
+def send(request: Request, scope: ProjectScope, body: SmsSend) -> JSONResponse:
+    org, member = flows.send_sms_otp(
+        scope,
+        organization_id=body.organization_id,
+        member_id=body.member_id,
+        mfa_phone_number=body.mfa_phone_number,
+        locale=body.locale or "en",
+        intermediate_session_token=body.intermediate_session_token,
+        session_token=body.session_token,
+        session_jwt=body.session_jwt,
+    )
+    return ok(
+        request,
+        member_id=member.id,
+        member=serializers.member(member, scope.clock.now()),
+        organization=serializers.organization(org),
+    )
+
+
+@router.post("/authenticate")
+def authenticate(request: Request, scope: ProjectScope, body: SmsAuthenticate) -> JSONResponse:
+    result = flows.authenticate_sms_otp(
+        scope,
+        organization_id=body.organization_id,
+        member_id=body.member_id,
+        code=body.code,
+        intermediate_session_token=body.intermediate_session_token,
+        session_token=body.session_token,
+        session_jwt=body.session_jwt,
+        session_duration_minutes=body.session_duration_minutes,
+        session_custom_claims=body.session_custom_claims,
+        set_mfa_enrollment=body.set_mfa_enrollment,
+    )
+    return ok(request, **serializers.auth_result(result, scope.clock.now()), member_device=None)

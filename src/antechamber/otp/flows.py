@@ -1,0 +1,286 @@
+"""SMS one-time codes as the second factor: send, authenticate, and deleting a member's phone.
+
+The API face (`api/routes/otps.py`) and the reference app's in-process backend call exactly
+these. Rules (docs/mfa.md has them for readers):
+
+Send (`send_sms_otp`). The project's secret is enough, as with Stytch; an IST or session passed
+along must be live and belong to this member and organization.
+- The organization must allow `sms_otp` (`operation_restricted_by_organization_mfa_methods`).
+- A verified phone is the only number codes go to: the same number given again is fine, a
+  different one is refused (`mfa_phone_number_mismatch`), whoever asks. Changing it is deleting
+  it first (`delete_mfa_phone_number`, an administrator's act), then enrolling a new one.
+- With no phone, the number given is linked, unverified, until a code sent to it is
+  authenticated. An *unverified* number may be replaced only by a caller presenting the
+  member's own IST or session: then a stranger holding only the member's id cannot swap in a
+  number during someone else's enrolment, while the person logging in can fix a typo.
+  Either way nobody can *verify* a number without the member's IST or session (authenticate
+  requires one), so a number planted by someone else never becomes the member's factor.
+- Pending and invited members get a code only with their login's IST (they become active
+  when that login's session starts); locked members get none.
+- One live code per member, limits and the resend window: `otp.dispatch`.
+
+Authenticate (`authenticate_sms_otp`). Exactly one of IST, session token, session JWT.
+- The credential is checked first and consumes nothing, then the code (`otp.sms.verify_code`:
+  6 digits, single use even under concurrency, counted wrong guesses, member lockout).
+- With the IST: `sessions.login.complete_mfa` consumes it and starts a session whose factors
+  are the IST's plus this SMS factor. With a session: step-up, the factor is added to that
+  session (`sessions.service.add_factor`; same session, fresh JWT).
+- Success marks the number verified and honours `set_mfa_enrollment` (ignored when policy
+  requires MFA of the member: REQUIRED_FOR_ALL or a role in `mfa_required_roles`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from antechamber.audit import service as audit
+from antechamber.audit.events import EventType
+from antechamber.ids import new_id
+from antechamber.members import service as members
+from antechamber.members.models import Member
+from antechamber.members.phones import canonical_phone, masked
+from antechamber.mfa import lockout, policy
+from antechamber.organizations.models import Organization
+from antechamber.organizations.service import get_organization
+from antechamber.otp import dispatch, errors, sms
+from antechamber.scope import Scope
+from antechamber.sessions import errors as session_errors
+from antechamber.sessions import factors, intermediate, login
+from antechamber.sessions import service as sessions
+from antechamber.sessions.login import AuthResult
+from antechamber.sessions.models import IntermediateSession, MemberSession
+
+# Stytch's SMS locales (stytch-b2b-api.md §3.8); the text falls back to English where we have
+# no translation yet (delivery/locales/).
+LOCALES = ("en", "es", "pt-br", "fr")
+ENROLLMENT_CHOICES = ("enroll", "unenroll")
+_CREDENTIALS = "intermediate_session_token, session_token and session_jwt"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What the caller proved about the member, beyond holding the project's secret."""
+
+    ist: IntermediateSession | None = None
+    session: MemberSession | None = None
+
+    @property
+    def is_member(self) -> bool:
+        return self.ist is not None or self.session is not None
+
+
+def send_sms_otp(
+    scope: Scope,
+    *,
+    organization_id: str,
+    member_id: str,
+    mfa_phone_number: str | None = None,
+    locale: str = "en",
+    intermediate_session_token: str | None = None,
+    session_token: str | None = None,
+    session_jwt: str | None = None,
+) -> tuple[Organization, Member]:
+    """Text the member a 6-digit code (module docstring for who may, and to which number).
+
+    A new code replaces the member's live one, except within the resend window for the same
+    number (`otp.dispatch`). Nothing is consumed. Raises on refusal; nothing is then written
+    but the refusal's audit event.
+    """
+    language = _locale(locale)
+    _at_most_one(intermediate_session_token, session_token, session_jwt)
+    org = get_organization(scope, organization_id)
+    member = members.get_member(scope, org, member_id=member_id)
+    _sms_allowed(org)
+    caller = _caller(scope, org, member, intermediate_session_token, session_token, session_jwt)
+    if member.status != "active" and caller.ist is None:
+        raise errors.ActionAvailableOnlyForActiveMembers()
+    lockout.ensure_not_locked(scope, member)
+    phone = _destination(scope, org, member, mfa_phone_number, caller)
+    dispatch.send_code(scope, member, phone, locale=language, automatic=False)
+    scope.db.flush()
+    return org, member
+
+
+def authenticate_sms_otp(
+    scope: Scope,
+    *,
+    organization_id: str,
+    member_id: str,
+    code: str,
+    intermediate_session_token: str | None = None,
+    session_token: str | None = None,
+    session_jwt: str | None = None,
+    session_duration_minutes: int | None = None,
+    session_custom_claims: dict[str, Any] | None = None,
+    set_mfa_enrollment: str | None = None,
+) -> AuthResult:
+    """Check the member's code and finish the login (IST) or step up the session.
+
+    Consumes the code (once, even under concurrent requests) and, with an IST, the IST. A wrong
+    code is `otp_code_not_found` (404) and counts against the code and the member's lockout
+    even though the request fails; a used, replaced or expired one is `unable_to_auth_otp_code`
+    (401); a locked member is `member_locked` (401). Any refusal before the code is checked
+    (credential, organization, arguments) leaves everything as it was.
+    """
+    given = [v for v in (intermediate_session_token, session_token, session_jwt) if v]
+    if not given:
+        raise session_errors.NoSessionArguments(f"Give one of {_CREDENTIALS}.")
+    _at_most_one(intermediate_session_token, session_token, session_jwt)
+    if set_mfa_enrollment not in (None, "", *ENROLLMENT_CHOICES):
+        raise errors.InvalidMfaEnrollment()
+    sessions.duration(session_duration_minutes)
+    if session_custom_claims is not None:
+        sessions.merged_claims({}, session_custom_claims)  # refuse bad claims before the code
+    org = get_organization(scope, organization_id)
+    member = members.get_member(scope, org, member_id=member_id)
+    _sms_allowed(org)
+    caller = _caller(scope, org, member, intermediate_session_token, session_token, session_jwt)
+    if not member.mfa_phone_number:
+        raise errors.MemberPhoneNumberNotFound()
+
+    phone = sms.verify_code(scope, member, code)
+    if phone != member.mfa_phone_number:
+        # Cannot happen while every change of number deletes the live code; refuse if it does.
+        raise errors.UnableToAuthOtpCode()
+    now = scope.clock.now()
+    newly_verified = not member.mfa_phone_number_verified
+    member.mfa_phone_number_verified = True
+    member.updated_at = now
+    if member.phone_id is None:  # a number stored before phone ids existed
+        member.phone_id = new_id("phone-number", scope.environment)
+    enrollment = _apply_enrollment(org, member, set_mfa_enrollment)
+    factor = factors.sms_otp(member.phone_id, phone, now)
+
+    if caller.session is None:  # exactly one credential was given: the IST
+        result = login.complete_mfa(
+            scope,
+            intermediate_session_token or "",
+            org,
+            member,
+            factor,
+            session_duration_minutes=session_duration_minutes,
+            session_custom_claims=session_custom_claims,
+        )
+    else:
+        jwt = sessions.add_factor(
+            scope,
+            caller.session,
+            member,
+            org,
+            factor,
+            duration_minutes=session_duration_minutes,
+            custom_claims=session_custom_claims,
+        )
+        result = AuthResult(
+            organization=org,
+            member=member,
+            session=caller.session,
+            session_token=session_token or "",
+            session_jwt=jwt,
+        )
+    audit.record(
+        scope,
+        EventType.MFA_SMS_AUTHENTICATED,
+        organization_id=org.id,
+        member_id=member.id,
+        phone_id=member.phone_id,
+        phone=masked(phone),
+        phone_verified_now=newly_verified,
+        via="session" if caller.session is not None else "intermediate_session",
+        member_session_id=result.session.id if result.session is not None else None,
+        mfa_enrollment=enrollment,
+    )
+    scope.db.flush()
+    return result
+
+
+def delete_mfa_phone_number(scope: Scope, *, organization_id: str, member_id: str) -> Member:
+    """Reset the member's SMS MFA (Stytch's `members/mfa_phone_numbers` delete); audited.
+
+    See `members.service.reset_sms_phone`: number, verified flag, phone id and live code go;
+    the member's next login that needs MFA enrols a number afresh.
+    """
+    org = get_organization(scope, organization_id)
+    member = members.get_member(scope, org, member_id=member_id)
+    if not member.mfa_phone_number:
+        raise errors.MemberPhoneNumberNotFound()
+    return members.reset_sms_phone(scope, org, member)
+
+
+def _locale(value: str | None) -> str:
+    if not value:
+        return "en"
+    if value not in LOCALES:
+        raise errors.InvalidSmsLocale()
+    return value
+
+
+def _at_most_one(*credentials: str | None) -> None:
+    if len([v for v in credentials if v]) > 1:
+        raise session_errors.TooManySessionArguments(f"Give only one of {_CREDENTIALS}.")
+
+
+def _sms_allowed(org: Organization) -> None:
+    if not policy.method_allowed(org, "sms_otp"):
+        raise errors.OperationRestrictedByMfaMethods()
+
+
+def _caller(
+    scope: Scope,
+    org: Organization,
+    member: Member,
+    intermediate_session_token: str | None,
+    session_token: str | None,
+    session_jwt: str | None,
+) -> Caller:
+    """Check the credential passed along, if any; it must be this member's, in this org.
+
+    An IST must be live and bound to exactly this organization and member (a login waiting
+    for MFA here), and past its primary factor; a session must be live and this member's.
+    Nothing is consumed.
+    """
+    if intermediate_session_token:
+        ist = intermediate.pending_for(scope, intermediate_session_token, org.id, member.id)
+        if login.primary_required(org, member, ist.factors) is not None:
+            raise errors.PrimaryAuthenticationNotMet()
+        return Caller(ist=ist)
+    if session_token or session_jwt:
+        session, _, _ = sessions.resolve(
+            scope, session_token=session_token, session_jwt=session_jwt
+        )
+        if session.member_id != member.id or session.organization_id != org.id:
+            raise errors.InvalidSessionForMember()
+        return Caller(session=session)
+    return Caller()
+
+
+def _destination(
+    scope: Scope, org: Organization, member: Member, given: str | None, caller: Caller
+) -> str:
+    """The number to text, linking `given` to the member where the rules allow it."""
+    wanted = canonical_phone(given) if given else None
+    current = member.mfa_phone_number or None
+    if current is not None and member.mfa_phone_number_verified:
+        if wanted is not None and wanted != current:
+            raise errors.MfaPhoneNumberMismatch()
+        return current
+    if current is not None and (wanted is None or wanted == current):
+        return current
+    if wanted is None:
+        raise errors.MfaPhoneNumberRequired()
+    if current is not None and not caller.is_member:
+        raise errors.MfaPhoneNumberMismatch(
+            "The member's phone number is not verified yet; only the member's own "
+            "intermediate_session_token or session may replace it with another number."
+        )
+    members.link_mfa_phone(scope, org, member, wanted)
+    return wanted
+
+
+def _apply_enrollment(org: Organization, member: Member, choice: str | None) -> str | None:
+    """`set_mfa_enrollment`, unless policy requires MFA of the member (then it is ignored)."""
+    if not choice or policy.required_by_policy(org, member):
+        return None
+    member.mfa_enrolled = choice == "enroll"
+    return choice
