@@ -42,7 +42,12 @@ def test_every_console_router_demands_an_operator() -> None:
         assert router.route_class is ConsoleRoute
     for router in admin.PUBLIC_ROUTERS:
         assert router.route_class is ConsoleRoute  # CSRF on its forms too
-        assert {r.path for r in router.routes} <= {"/admin/signin", "/admin/static/console.css"}
+        assert {r.path for r in router.routes} <= {
+            "/admin/signin",
+            "/admin/signin/callback",
+            "/admin/signin/code",
+            "/admin/static/console.css",
+        }
 
 
 def test_there_are_console_routes(app: FastAPI) -> None:

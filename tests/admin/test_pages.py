@@ -92,7 +92,7 @@ def test_the_sign_in_page_sets_a_pre_session_for_its_form(
     assert 'name="next" value="/admin/projects"' in hostile.text
 
 
-def test_sign_in_is_not_wired_yet_and_says_so(anonymous: TestClient) -> None:
+def test_sign_in_before_any_operator_exists_says_what_to_do(anonymous: TestClient) -> None:
     page = anonymous.get("/admin/signin")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
@@ -102,7 +102,7 @@ def test_sign_in_is_not_wired_yet_and_says_so(anonymous: TestClient) -> None:
         headers=ORIGIN,
     )
     assert response.status_code == 503
-    assert "does not include yet" in response.text
+    assert "antechamber operators add" in response.text
     assert 'value="ops@antechamber.example"' in response.text
 
 

@@ -22,6 +22,7 @@ from antechamber.admin.security import (
 )
 from antechamber.errors import AntechamberError
 from antechamber.operators import sessions
+from antechamber.settings import Settings
 
 public = public_router()
 router = console_router()
@@ -91,6 +92,120 @@ def signin_submit(
             error=form_error(exc, {"invalid_email": "email"}),
         )
     return _signin_page(request, email=email, next_=next, sent=True)
+
+
+def _pending_cookie(settings: Settings) -> str:
+    return "antechamber_console_signin" if settings.dev else "__Secure-antechamber_console_signin"
+
+
+def _code_page(
+    request: Request,
+    pending: signin.PendingSignIn,
+    *,
+    status_code: int = 200,
+    error: FormError | None = None,
+) -> Response:
+    settings = services_of(request).settings
+    nonce, _ = pre_session(request, settings)
+    return render.page(
+        request,
+        "signin_code.html",
+        status_code=status_code,
+        console=None,
+        masked_phone=pending.masked_phone,
+        csrf=csrf_token(settings, nonce, pre_session=True),
+        error=error,
+    )
+
+
+@public.get("/signin/callback")
+def signin_callback(request: Request, token: str = "") -> Response:
+    """The link from the email lands here. Nothing is redeemed on a GET (mail scanners follow
+    links); the page asks for a click that POSTs the token. The token is in this page's URL,
+    so the page sends no Referer at all."""
+    settings = services_of(request).settings
+    nonce, new = pre_session(request, settings)
+    response = render.page(
+        request,
+        "signin_callback.html",
+        console=None,
+        token=token,
+        csrf=csrf_token(settings, nonce, pre_session=True),
+        error=None
+        if token
+        else FormError("This sign-in link is incomplete.", "invalid_token", None),
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if new:
+        remember_pre_session(response, nonce, settings)
+    return response
+
+
+@public.post("/signin/callback")
+def signin_callback_submit(request: Request, token: Annotated[str, Form()] = "") -> Response:
+    services = services_of(request)
+    settings = services.settings
+    nonce, _ = pre_session(request, settings)
+    try:
+        pending = signin.start_second_factor(services, token, nonce)
+    except AntechamberError as exc:
+        return render.page(
+            request,
+            "signin_callback.html",
+            status_code=exc.status_code,
+            console=None,
+            token="",
+            csrf=csrf_token(settings, nonce, pre_session=True),
+            error=form_error(exc),
+        )
+    response = _code_page(request, pending)
+    response.set_cookie(
+        _pending_cookie(settings),
+        signin.seal_pending(settings, nonce, pending),
+        max_age=600,
+        path="/admin/signin",
+        secure=not settings.dev,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+@public.post("/signin/code")
+def signin_code_submit(request: Request, code: Annotated[str, Form()] = "") -> Response:
+    services = services_of(request)
+    settings = services.settings
+    nonce, _ = pre_session(request, settings)
+    pending = signin.open_pending(
+        settings, nonce, request.cookies.get(_pending_cookie(settings), "")
+    )
+    if pending is None:
+        return render.redirect(render.url("signin", reason="expired"))
+    try:
+        issued = signin.finish_with_code(
+            services,
+            pending,
+            code.strip(),
+            user_agent=request.headers.get("user-agent", "")[:256],
+            ip_address=request.client.host if request.client else "",
+        )
+    except AntechamberError as exc:
+        return _code_page(
+            request,
+            pending,
+            status_code=exc.status_code,
+            error=form_error(exc, {"otp_code_not_found": "code", "invalid_code": "code"}),
+        )
+    response = render.redirect("/admin/projects")
+    signin.admit(response, issued, settings)
+    response.delete_cookie(
+        _pending_cookie(settings),
+        path="/admin/signin",
+        secure=not settings.dev,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
 
 
 @router.get("")
