@@ -23,7 +23,7 @@ import antechamber
 from antechamber.services import Services
 from antechamber.settings import Settings
 from tests.conftest import Credentials
-from tests.factories import CALLBACK_URL, allow_redirect, magic_token
+from tests.factories import CALLBACK_URL, allow_redirect, last_code, magic_token
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -107,13 +107,24 @@ def test_a_login_crosses_processes(
     found = two.magic_links.discovery.authenticate(
         discovery_magic_links_token=magic_token(services, email)
     )
-    created = one.discovery.organizations.create(
+    # Magic link and organization on one process, the SMS factor on the other.
+    pending = one.discovery.organizations.create(
         intermediate_session_token=found.intermediate_session_token,
         organization_name="Acme",
-        mfa_policy="OPTIONAL",
+        mfa_policy="REQUIRED_FOR_ALL",
     )
-    assert created.member_authenticated is True
-    assert two.sessions.authenticate(session_token=created.session_token).member_session
+    assert pending.session_jwt == ""
+    phone = "+12025550147"
+    org_id, member_id = pending.organization.organization_id, pending.member_id
+    two.otps.sms.send(organization_id=org_id, member_id=member_id, mfa_phone_number=phone)
+    created = two.otps.sms.authenticate(
+        organization_id=org_id,
+        member_id=member_id,
+        code=last_code(services, phone),
+        intermediate_session_token=pending.intermediate_session_token,
+    )
+    assert len(created.member_session.authentication_factors) == 2
+    assert one.sessions.authenticate(session_token=created.session_token).member_session
 
     # The JWT verifies with either process's JWKS: they share the signing keys.
     for base in two_servers:
