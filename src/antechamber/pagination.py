@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
 
 from antechamber.errors import BadRequest
 
@@ -50,3 +52,26 @@ def checked_limit(limit: int | None) -> int:
     if limit < 0 or limit > MAX_LIMIT:
         raise InvalidLimit()
     return limit
+
+
+def page(
+    db: Session,
+    base: Select[Any],
+    created_col: Any,
+    id_col: Any,
+    cursor: str | None,
+    limit: int | None,
+) -> tuple[Sequence[Any], int, str | None]:
+    """One page of `base` in (created_at, id) order: the rows, the total, the next cursor."""
+    size = checked_limit(limit)
+    total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
+    query = base.order_by(created_col, id_col).limit(size + 1)
+    after = after_cursor(cursor, created_col, id_col)
+    if after is not None:
+        query = query.where(after)
+    rows = db.scalars(query).all()
+    if len(rows) <= size:
+        return rows, total, None
+    rows = rows[:size]
+    last = rows[-1]
+    return rows, total, encode_cursor(last.created_at, last.id)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, delete, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, delete, or_, select
 
 from antechamber import metadata, pagination
 from antechamber.audit import service as audit
@@ -193,23 +193,12 @@ def search_members(
     if not organization_ids:
         raise errors.MemberSearchOrganizationIdsEmpty()
     org_ids = [get_organization(scope, ref).id for ref in organization_ids]
-    size = pagination.checked_limit(limit)
     base = select(Member).where(
         Member.project_id == scope.project_id,
         Member.organization_id.in_(org_ids),
         _search_condition(query),
     )
-    total = scope.db.scalar(select(func.count()).select_from(base.subquery())) or 0
-    after = pagination.after_cursor(cursor, Member.created_at, Member.id)
-    page_query = base.order_by(Member.created_at, Member.id).limit(size + 1)
-    if after is not None:
-        page_query = page_query.where(after)
-    rows = scope.db.scalars(page_query).all()
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_cursor = pagination.encode_cursor(rows[-1].created_at, rows[-1].id)
-    return Page(rows, total, next_cursor)
+    return Page(*pagination.page(scope.db, base, Member.created_at, Member.id, cursor, limit))
 
 
 def members_by_ids(scope: Scope, ids: Sequence[str]) -> dict[str, Member]:

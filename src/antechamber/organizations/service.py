@@ -126,20 +126,11 @@ def search_organizations(
     scope: Scope, query: Mapping[str, Any] | None, cursor: str | None, limit: int | None
 ) -> Page:
     """Stytch's organization search: `{operator, operands: [{filter_name, filter_value}]}`."""
-    size = pagination.checked_limit(limit)
     condition = _search_condition(scope, query)
     base = select(Organization).where(Organization.project_id == scope.project_id, condition)
-    total = scope.db.scalar(select(func.count()).select_from(base.subquery())) or 0
-    after = pagination.after_cursor(cursor, Organization.created_at, Organization.id)
-    page_query = base.order_by(Organization.created_at, Organization.id).limit(size + 1)
-    if after is not None:
-        page_query = page_query.where(after)
-    rows = scope.db.scalars(page_query).all()
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_cursor = pagination.encode_cursor(rows[-1].created_at, rows[-1].id)
-    return Page(rows, total, next_cursor)
+    return Page(
+        *pagination.page(scope.db, base, Organization.created_at, Organization.id, cursor, limit)
+    )
 
 
 def organizations_by_ids(scope: Scope, ids: Sequence[str]) -> dict[str, Organization]:
