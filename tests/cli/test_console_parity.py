@@ -237,3 +237,36 @@ def test_sessions_commands_have_help(capsys: pytest.CaptureFixture[str]) -> None
     _, out, _ = run(capsys, "sessions", "revoke", "--help")
     for option in ("--session", "--yes", "--json", "--project"):
         assert option in out
+
+
+def test_outbox_failed_and_retry(capsys: pytest.CaptureFixture[str], services: Services) -> None:
+    from tests.admin.test_outbox import failed_message
+
+    created = make_project(capsys)
+    failed = failed_message(services, created["project_id"], "ada@acme.example")
+
+    code, out, _ = run(capsys, "outbox", "failed", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["message_id"], r["attempts"]) for r in rows] == [(failed.id, 5)]
+    assert rows[0]["last_error"] == "smtp 550: mailbox unavailable"
+    assert failed.payload not in out
+
+    code, out, _ = run(capsys, "outbox", "retry", failed.id, "--json")
+    assert code == 0
+    assert json.loads(out)["status"] == "pending"
+    code, _, err = run(capsys, "outbox", "retry", failed.id)
+    assert code == 1
+    assert err.startswith("error: outbox_message_not_failed:")
+    code, _, err = run(capsys, "outbox", "retry", "nope")
+    assert code == 1
+    assert err.startswith("error: outbox_message_not_found:")
+    code, out, _ = run(capsys, "outbox", "failed")
+    assert out.strip() == "no failed messages"
+    code, out, _ = run(capsys, "audit", "list", "--type", "outbox_message.retried", "--json")
+    assert [e["actor"] for e in json.loads(out)["events"]] == ["cli"]
+
+    for args in (("outbox", "failed", "--help"), ("outbox", "retry", "--help")):
+        code, out, _ = run(capsys, *args)
+        assert code == 0
+        assert "--json" in out

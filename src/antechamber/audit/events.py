@@ -32,6 +32,7 @@ class EventType(StrEnum):
     REDIRECT_URL_ADDED = "redirect_url.added"
     REDIRECT_URL_REMOVED = "redirect_url.removed"
     REDIRECT_URL_DEFAULT_SET = "redirect_url.default_set"
+    OUTBOX_MESSAGE_RETRIED = "outbox_message.retried"
     SESSION_EXCHANGED = "session.exchanged"
     SESSION_REVOKED = "session.revoked"
     SESSION_STARTED = "session.started"
