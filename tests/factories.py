@@ -148,3 +148,22 @@ def verify_phone(services: Services, member: Member) -> None:
         assert row is not None
         assert row.mfa_phone_number
         row.mfa_phone_number_verified = True
+
+
+def start_session(
+    services: Services, project_id: str, org: Organization, member: Member
+) -> tuple[str, str, str]:
+    """A live session of `member` started by an email magic link: (id, token, JWT)."""
+    from antechamber.sessions import factors
+    from antechamber.sessions import service as sessions
+
+    with services.scope(project_id, "test", "test") as scope:
+        row_org = scope.db.get(Organization, org.id)
+        row_member = scope.db.get(Member, member.id)
+        assert row_org is not None
+        assert row_member is not None
+        factor = factors.magic_link(
+            scope.environment, project_id, row_member.email_address, scope.clock.now()
+        )
+        started = sessions.start(scope, row_org, row_member, [factor])
+        return started.session.id, started.session_token, started.session_jwt

@@ -69,5 +69,5 @@ def create_app(
         dev_outbox.install(app)
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=not settings.dev)
-    app.add_middleware(AccessLog)
+    app.add_middleware(AccessLog, metrics=services.metrics if settings.metrics else None)
     return app

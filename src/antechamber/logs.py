@@ -16,6 +16,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from antechamber.metrics import Metrics
+
 access_log = logging.getLogger("antechamber.access")
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
@@ -52,10 +54,12 @@ def configure(level: str) -> None:
 
 
 class AccessLog:
-    """Logs method, route template, status, duration, request id and project of each request."""
+    """Logs method, route template, status, duration, request id and project of each request,
+    and counts it in `metrics` (requests by route, method and status; latency by route)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,15 +77,20 @@ class AccessLog:
         try:
             await self.app(scope, receive, record_status)
         finally:
+            elapsed = time.perf_counter() - started
             state = scope.get("state", {})
-            route = scope.get("route")
+            route = getattr(scope.get("route"), "path", None) or "(unmatched)"
+            method = scope["method"]
+            if self.metrics is not None:
+                self.metrics.http_requests.labels(route, method, str(status)).inc()
+                self.metrics.http_duration.labels(route).observe(elapsed)
             access_log.info(
                 "request",
                 extra={
-                    "method": scope["method"],
-                    "route": getattr(route, "path", None) or "(unmatched)",
+                    "method": method,
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     "request_id": state.get("request_id"),
                     "project_id": state.get("project_id"),
                 },

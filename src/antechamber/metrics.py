@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -60,6 +60,33 @@ class Metrics:
             "antechamber_rate_limited",
             "Requests refused by a rate limit, by limit name.",
             ["limit"],
+            registry=r,
+        )
+        # Labels are bounded: the route *template* (or "(unmatched)"), never the raw path, which
+        # could carry ids or tokens and would grow without bound.
+        self.http_requests = Counter(
+            "antechamber_http_requests",
+            "HTTP requests served, by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "antechamber_http_request_duration_seconds",
+            "Time to serve an HTTP request, by route template.",
+            ["route"],
+            registry=r,
+        )
+        self.logins = Counter(
+            "antechamber_logins",
+            "Login steps concluded: session (a session started), mfa_required or "
+            "primary_required (an intermediate session waits for another factor).",
+            ["outcome"],
+            registry=r,
+        )
+        self.mfa = Counter(
+            "antechamber_mfa",
+            "Second-factor checks, by method (sms_otp) and outcome (success, failure).",
+            ["method", "outcome"],
             registry=r,
         )
 

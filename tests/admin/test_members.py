@@ -210,3 +210,64 @@ def test_unknown_member_pages_are_404(
     bad = console.post(f"{base(project, org)}/members/{ada.id}/admin", {"admin": "maybe"})
     assert bad.status_code == 400
     assert "not understood" in bad.text
+
+
+def test_sessions_are_listed_and_revoked_one_or_all(
+    console: Console,
+    project: Credentials,
+    org: Organization,
+    ada: Member,
+    services: Services,
+    operator: OperatorInfo,
+) -> None:
+    from tests.factories import start_session
+
+    first, first_token, first_jwt = start_session(services, project.project_id, org, ada)
+    second, second_token, _ = start_session(services, project.project_id, org, ada)
+    bob = make_member(services, project.project_id, org, email_address="bob@acme.example")
+    bobs, _, _ = start_session(services, project.project_id, org, bob)
+    detail = f"{base(project, org)}/members/{ada.id}"
+    page = console.get(detail).text
+    assert first in page
+    assert second in page
+    assert bobs not in page
+    assert "magic_link (email)" in page
+    for secret in (first_token, second_token, first_jwt):
+        assert secret not in page
+
+    # Another member's session cannot be revoked through this member's page.
+    refused = console.post(f"{detail}/sessions/{bobs}/revoke")
+    assert refused.status_code == 404
+    done = console.post(f"{detail}/sessions/{first}/revoke")
+    assert done.status_code == 303
+    page = console.get(detail).text
+    assert f"Session {first} revoked." in page
+    assert first not in page.split("Sessions", 1)[1].split("Recent activity")[0]
+    again = console.post(f"{detail}/sessions/{first}/revoke")
+    assert again.status_code == 404
+
+    confirm = console.get(f"{detail}/revoke-sessions")
+    assert confirm.status_code == 200
+    assert "Revoke all sessions" in confirm.text
+    done = console.post(f"{detail}/revoke-sessions", csrf=console.csrf(f"{detail}/revoke-sessions"))
+    assert done.status_code == 303
+    page = console.get(detail).text
+    assert "1 session of ada@acme.example revoked." in page
+    assert "No live session." in page
+    revoked = [e for e in events(services, "session.revoked") if e[1] == ada.id]
+    assert revoked == [(f"operator:{operator.member_id}", ada.id)] * 2
+    empty = console.post(f"{detail}/revoke-sessions")
+    assert empty.status_code == 303
+    assert "had no live session" in console.get(detail).text
+
+
+def test_session_revocation_needs_csrf(
+    console: Console, project: Credentials, org: Organization, ada: Member, services: Services
+) -> None:
+    from tests.factories import start_session
+
+    session_id, _, _ = start_session(services, project.project_id, org, ada)
+    detail = f"{base(project, org)}/members/{ada.id}"
+    for path in (f"{detail}/sessions/{session_id}/revoke", f"{detail}/revoke-sessions"):
+        assert console.post(path, csrf="forged").status_code == 403
+    assert session_id in console.get(detail).text

@@ -126,3 +126,65 @@ def test_an_unknown_project_is_a_console_404(console: Console) -> None:
     assert response.status_code == 404
     assert "Project could not be found." in response.text
     assert response.headers["content-type"].startswith("text/html")
+
+
+def test_redirect_urls_add_make_default_and_remove(
+    console: Console, project: Credentials, services: Services, operator: OperatorInfo
+) -> None:
+    page = f"/admin/projects/{project.project_id}"
+    first = "https://app.example.com/authenticate"
+    second = "https://app.example.com/other"
+    for url in (first, second):
+        done = console.post(f"{page}/redirect-urls", {"url": url})
+        assert done.status_code == 303
+    html = console.get(page).text
+    assert f"Redirect URL {second} allowed." in html
+    assert first in html
+    assert second in html
+    assert last_event(services, "redirect_url.added") == (
+        f"operator:{operator.member_id}",
+        project.project_id,
+    )
+
+    made = console.post(f"{page}/redirect-urls", {"url": second, "default": "true"})
+    assert made.status_code == 303
+    assert last_event(services, "redirect_url.default_set")[0] == f"operator:{operator.member_id}"
+    with services.scope(project.project_id, "test", "test") as scope:
+        from antechamber.redirects import service as redirects
+
+        defaults = [r.url for r in redirects.list_redirect_urls(scope) if r.is_default]
+    assert defaults == [second]
+
+    bad = console.post(f"{page}/redirect-urls", {"url": "javascript:alert(1)"})
+    assert bad.status_code == 400
+    assert 'id="url-error"' in bad.text
+    assert 'value="javascript:alert(1)"' in bad.text
+
+    removed = console.post(f"{page}/redirect-urls/remove", {"url": first})
+    assert removed.status_code == 303
+    html = console.get(page).text
+    assert f"Redirect URL {first} removed." in html
+    assert last_event(services, "redirect_url.removed")[0] == f"operator:{operator.member_id}"
+    missing = console.post(f"{page}/redirect-urls/remove", {"url": first})
+    assert missing.status_code == 404
+
+
+def test_rotate_the_signing_key(
+    console: Console, project: Credentials, services: Services, operator: OperatorInfo
+) -> None:
+    page = f"/admin/projects/{project.project_id}"
+    before = console.get(page).text
+    kids = re.findall(r"<code>(jwk-[^<]+)</code>", before)
+    assert len(kids) == 1
+    done = console.post(f"{page}/keys/rotate")
+    assert done.status_code == 303
+    after = console.get(page).text
+    assert "Now signing with" in after
+    assert kids[0] in after
+    assert "Retired" in after
+    assert "PRIVATE KEY" not in after
+    assert last_event(services, "signing_key.retired") == (
+        f"operator:{operator.member_id}",
+        project.project_id,
+    )
+    assert console.post(f"{page}/keys/rotate", csrf="forged").status_code == 403

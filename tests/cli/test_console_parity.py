@@ -162,3 +162,111 @@ def test_audit_list_filters_and_pages(capsys: pytest.CaptureFixture[str]) -> Non
     code, _, err = run(capsys, "audit", "list", "--since", "yesterday")
     assert code == 2
     assert err.count("\n") == 1
+
+
+def test_sessions_list_and_revoke(capsys: pytest.CaptureFixture[str], services: Services) -> None:
+    from antechamber.organizations.models import Organization
+    from tests.factories import start_session
+
+    created = make_project(capsys)
+    run(capsys, "orgs", "create", "Acme Co", "--slug", "acme")
+    _, out, _ = run(capsys, "members", "create", "acme", "ada@acme.example", "--json")
+    member = json.loads(out)
+    with services.sessions() as session:
+        row = session.get(Member, member["member_id"])
+        org = session.get(Organization, member["organization_id"])
+        assert row is not None
+        assert org is not None
+    first, token, jwt = start_session(services, created["project_id"], org, row)
+    second, _, _ = start_session(services, created["project_id"], org, row)
+
+    code, out, _ = run(capsys, "sessions", "list", "acme", "ada@acme.example", "--json")
+    assert code == 0
+    listed = json.loads(out)
+    assert {s["member_session_id"] for s in listed} == {first, second}  # same frozen start
+    assert listed[0]["authentication_factors"] == [
+        {"type": "magic_link", "delivery_method": "email"}
+    ]
+    assert token not in out
+    assert jwt not in out
+    code, out, _ = run(capsys, "sessions", "list", "acme", "ada@acme.example")
+    assert code == 0
+    assert first in out
+
+    code, out, _ = run(
+        capsys,
+        "sessions",
+        "revoke",
+        "acme",
+        "ada@acme.example",
+        "--session",
+        first,
+        "--yes",
+        "--json",
+    )
+    assert code == 0
+    assert json.loads(out) == {"revoked_member_session_ids": [first]}
+    code, _, err = run(
+        capsys, "sessions", "revoke", "acme", "ada@acme.example", "--session", first, "--yes"
+    )
+    assert code == 1
+    assert err.startswith("error: session_not_found:")
+    code, out, _ = run(capsys, "sessions", "revoke", "acme", member["member_id"], "--yes", "--json")
+    assert code == 0
+    assert json.loads(out) == {"revoked_member_session_ids": [second]}
+    code, out, _ = run(capsys, "sessions", "list", "acme", "ada@acme.example", "--json")
+    assert json.loads(out) == []
+
+    code, out, _ = run(
+        capsys, "audit", "list", "--org", "acme", "--type", "session.revoked", "--json"
+    )
+    assert code == 0, out
+    assert {e["actor"] for e in json.loads(out)["events"]} == {"cli"}
+    assert len(json.loads(out)["events"]) == 2
+
+
+def test_sessions_commands_have_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (
+        ("sessions", "--help"),
+        ("sessions", "list", "--help"),
+        ("sessions", "revoke", "--help"),
+    ):
+        code, out, _ = run(capsys, *args)
+        assert code == 0
+        assert "Usage" in out
+    _, out, _ = run(capsys, "sessions", "revoke", "--help")
+    for option in ("--session", "--yes", "--json", "--project"):
+        assert option in out
+
+
+def test_outbox_failed_and_retry(capsys: pytest.CaptureFixture[str], services: Services) -> None:
+    from tests.admin.test_outbox import failed_message
+
+    created = make_project(capsys)
+    failed = failed_message(services, created["project_id"], "ada@acme.example")
+
+    code, out, _ = run(capsys, "outbox", "failed", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["message_id"], r["attempts"]) for r in rows] == [(failed.id, 5)]
+    assert rows[0]["last_error"] == "smtp 550: mailbox unavailable"
+    assert failed.payload not in out
+
+    code, out, _ = run(capsys, "outbox", "retry", failed.id, "--json")
+    assert code == 0
+    assert json.loads(out)["status"] == "pending"
+    code, _, err = run(capsys, "outbox", "retry", failed.id)
+    assert code == 1
+    assert err.startswith("error: outbox_message_not_failed:")
+    code, _, err = run(capsys, "outbox", "retry", "nope")
+    assert code == 1
+    assert err.startswith("error: outbox_message_not_found:")
+    code, out, _ = run(capsys, "outbox", "failed")
+    assert out.strip() == "no failed messages"
+    code, out, _ = run(capsys, "audit", "list", "--type", "outbox_message.retried", "--json")
+    assert [e["actor"] for e in json.loads(out)["events"]] == ["cli"]
+
+    for args in (("outbox", "failed", "--help"), ("outbox", "retry", "--help")):
+        code, out, _ = run(capsys, *args)
+        assert code == 0
+        assert "--json" in out

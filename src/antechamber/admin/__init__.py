@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from antechamber.admin.routes import audit, auth, fallback, members, organizations, projects
+from antechamber.admin.routes import (
+    audit,
+    auth,
+    fallback,
+    members,
+    organizations,
+    outbox,
+    projects,
+)
 
 # Sign-in and the stylesheet: no session needed (forms still need the pre-session's token).
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (auth.public,)
@@ -24,6 +32,7 @@ CONSOLE_ROUTERS: tuple[APIRouter, ...] = (
     organizations.router,
     members.router,
     audit.router,
+    outbox.router,
     fallback.router,
 )
 

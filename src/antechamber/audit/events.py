@@ -31,6 +31,8 @@ class EventType(StrEnum):
     PROJECT_SECRET_REVOKED = "project.secret_revoked"  # noqa: S105
     REDIRECT_URL_ADDED = "redirect_url.added"
     REDIRECT_URL_REMOVED = "redirect_url.removed"
+    REDIRECT_URL_DEFAULT_SET = "redirect_url.default_set"
+    OUTBOX_MESSAGE_RETRIED = "outbox_message.retried"
     SESSION_EXCHANGED = "session.exchanged"
     SESSION_REVOKED = "session.revoked"
     SESSION_STARTED = "session.started"

@@ -20,6 +20,7 @@ from antechamber.cli import (
     projects,
     redirect_urls,
     server,
+    sessions,
 )
 from antechamber.cli.context import Failure
 from antechamber.errors import AntechamberError
@@ -45,6 +46,7 @@ app.add_typer(orgs.app, name="orgs")
 app.add_typer(members.app, name="members")
 app.add_typer(redirect_urls.app, name="redirect-urls")
 app.add_typer(keys.app, name="keys")
+app.add_typer(sessions.app, name="sessions")
 app.add_typer(audit.app, name="audit")
 app.add_typer(operators.app, name="operators")
 

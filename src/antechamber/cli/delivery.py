@@ -1,4 +1,5 @@
-"""`worker` and `outbox`: the delivery worker on its own, and the development inbox."""
+"""`worker` and `outbox`: the delivery worker on its own, the development inbox, and the
+failed messages (`outbox failed`, `outbox retry ID`)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from types import FrameType
 
 import typer
 
-from antechamber.cli.context import services
+from antechamber.cli.context import JSON_OPTION, PROJECT_OPTION, emit, project_scope, services
+from antechamber.clock import rfc3339
 from antechamber.delivery import inbox, outbox
 from antechamber.delivery.inbox import InboxEntry
 from antechamber.delivery.models import OutboxMessage
 from antechamber.delivery.worker import DeliveryWorker
 from antechamber.errors import InvalidEmail
+from antechamber.ids import environment_of
 from antechamber.members.emails import canonical_email
+from antechamber.scope import CLI_ACTOR
 
 
 def register(app: typer.Typer) -> None:
@@ -27,12 +31,16 @@ def register(app: typer.Typer) -> None:
         "(SIGTERM or Ctrl-C finish the message in hand and give the rest back). Turn off the "
         "server's own worker with ANTECHAMBER_DELIVERY_WORKER=false when you run this."
     )(worker)
-    app.command(
-        "outbox",
-        help="Show the development inbox: recent messages, newest first, with their link or "
-        "code (in development mode, or for a channel without a provider; otherwise their "
-        "status only).",
-    )(outbox_command)
+    app.add_typer(outbox_app, name="outbox")
+
+
+outbox_app = typer.Typer(
+    help="Show the development inbox: recent messages, newest first, with their link or "
+    "code (in development mode, or for a channel without a provider; otherwise their "
+    "status only). Subcommands list the messages given up on and retry one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
 
 def worker(
@@ -78,6 +86,7 @@ def worker(
 
 
 def outbox_command(
+    ctx: typer.Context,
     follow: bool = typer.Option(
         False, "--follow", "-f", help="Keep printing new messages as they arrive (Ctrl-C stops)."
     ),
@@ -94,6 +103,8 @@ def outbox_command(
         1.0, "--interval", min=0.05, max=60, help="Seconds between checks with --follow."
     ),
 ) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
     svc = services()
     recipient = _recipient(to)
     with svc.sessions() as session:
@@ -118,6 +129,62 @@ def outbox_command(
             seen.add(message.id)
             since = max(since, message.created_at)
         _print_stream(entries, as_json)
+
+
+outbox_app.callback()(outbox_command)
+
+
+def _failed(m: OutboxMessage) -> dict[str, object]:
+    """A failed message as shown: never its sealed payload."""
+    return {
+        "message_id": m.id,
+        "channel": m.channel,
+        "recipient": m.recipient,
+        "template": m.template,
+        "status": m.status,
+        "attempts": m.attempts,
+        "last_error": m.last_error,
+        "created_at": rfc3339(m.created_at),
+    }
+
+
+@outbox_app.command(
+    "failed", help="List a project's messages the worker gave up on, newest first (no content)."
+)
+def failed(
+    limit: int = typer.Option(100, "--limit", "-n", min=1, max=1000, help="How many to show."),
+    project: str = PROJECT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    with project_scope(project) as scope:
+        rows = [_failed(m) for m in outbox.failed_messages(scope, limit=limit)]
+    emit(
+        rows,
+        as_json,
+        "\n".join(
+            f"{r['message_id']}  {r['channel']:<5}  {r['recipient']}  {r['template']}  "
+            f"{r['attempts']} tries  {r['last_error']}"
+            for r in rows
+        )
+        or "no failed messages",
+    )
+
+
+@outbox_app.command(
+    "retry",
+    help="Give a failed message a fresh set of tries, due now (audited). A message whose link "
+    "or code has expired meanwhile fails again.",
+)
+def retry(
+    message_id: str = typer.Argument(..., help="The message id (see: antechamber outbox failed)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    svc = services()
+    with svc.sessions() as session:
+        project_id = outbox.project_of(session, message_id)
+    with svc.scope(project_id, environment_of(project_id), CLI_ACTOR) as scope:
+        data = _failed(outbox.retry_message(scope, message_id))
+    emit(data, as_json, f"{data['message_id']} queued again ({data['template']})")
 
 
 def _print_stream(entries: Iterable[InboxEntry], as_json: bool) -> None:

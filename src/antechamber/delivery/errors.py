@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from antechamber.errors import BadRequest
+from antechamber.errors import BadRequest, Conflict, NotFound
 
 
 class SmsRegionNotAllowed(BadRequest):
@@ -25,3 +25,17 @@ class SmsNumberTypeNotAllowed(BadRequest):
 class TemplateContractError(ValueError):
     """A caller asked for a template that does not exist, on the wrong channel, or with the
     wrong context keys. A programming error, not a user's: it is raised, never rendered."""
+
+
+class OutboxMessageNotFound(NotFound):
+    """No message with this id in the project (another project's is not found either)."""
+
+    error_type = "outbox_message_not_found"
+    default_message = "No outbox message with this id."
+
+
+class OutboxMessageNotFailed(Conflict):
+    """Only a message given up on can be retried; the others are still in hand, or sent."""
+
+    error_type = "outbox_message_not_failed"
+    default_message = "Only a failed message can be retried."

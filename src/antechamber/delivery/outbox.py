@@ -21,7 +21,11 @@ from antechamber import crypto
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.delivery import messages, sms_policy
-from antechamber.delivery.errors import TemplateContractError
+from antechamber.delivery.errors import (
+    OutboxMessageNotFailed,
+    OutboxMessageNotFound,
+    TemplateContractError,
+)
 from antechamber.delivery.messages import Channel
 from antechamber.delivery.models import OutboxMessage
 from antechamber.errors import AntechamberError
@@ -184,3 +188,56 @@ def newer_than(
     if recipient:
         query = query.where(OutboxMessage.recipient == recipient)
     return db.scalars(query.limit(limit)).all()
+
+
+def failed_messages(scope: Scope, *, limit: int = 100) -> Sequence[OutboxMessage]:
+    """The project's messages given up on, newest first (for the console and the CLI)."""
+    return scope.db.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.project_id == scope.project_id, OutboxMessage.status == "failed")
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def project_of(db: Session, message_id: str) -> str:
+    """The project a message belongs to (so the CLI can open that project's scope)."""
+    project_id = db.scalar(select(OutboxMessage.project_id).where(OutboxMessage.id == message_id))
+    if not project_id:
+        raise OutboxMessageNotFound()
+    return str(project_id)
+
+
+def retry_message(scope: Scope, message_id: str) -> OutboxMessage:
+    """Give a failed message a fresh set of tries, due now; audited.
+
+    Only a `failed` message of this project: a pending or sending one is already in hand and a
+    sent one must not go twice. The worker still refuses a message whose link or code has
+    expired meanwhile (it fails again as `expired`): a retry never revives a dead credential.
+    """
+    row = scope.db.scalar(
+        select(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.project_id == scope.project_id)
+        .with_for_update()
+    )
+    if row is None:
+        raise OutboxMessageNotFound()
+    if row.status != "failed":
+        raise OutboxMessageNotFailed()
+    previous = row.last_error
+    row.status = "pending"
+    row.attempts = 0
+    row.next_attempt_at = scope.clock.now()
+    row.claimed_until = None
+    row.claimed_by = None
+    audit.record(
+        scope,
+        EventType.OUTBOX_MESSAGE_RETRIED,
+        message_id=row.id,
+        channel=row.channel,
+        template=row.template,
+        recipient=_masked_recipient("sms" if row.channel == "sms" else "email", row.recipient),
+        last_error=previous,
+    )
+    scope.db.flush()
+    return row

@@ -36,6 +36,7 @@ from typing import Any
 
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
+from antechamber.errors import AntechamberError
 from antechamber.ids import new_id
 from antechamber.members import service as members
 from antechamber.members.models import Member
@@ -139,7 +140,11 @@ def authenticate_sms_otp(
     if not member.mfa_phone_number:
         raise errors.MemberPhoneNumberNotFound()
 
-    phone = sms.verify_code(scope, member, code)
+    try:
+        phone = sms.verify_code(scope, member, code)
+    except AntechamberError:
+        _count_mfa(scope, "failure")
+        raise
     if phone != member.mfa_phone_number:
         # Cannot happen while every change of number deletes the live code; refuse if it does.
         raise errors.UnableToAuthOtpCode()
@@ -179,6 +184,7 @@ def authenticate_sms_otp(
             session_token=session_token or "",
             session_jwt=jwt,
         )
+    _count_mfa(scope, "success")
     audit.record(
         scope,
         EventType.MFA_SMS_AUTHENTICATED,
@@ -193,6 +199,12 @@ def authenticate_sms_otp(
     )
     scope.db.flush()
     return result
+
+
+def _count_mfa(scope: Scope, result: str) -> None:
+    """The one place SMS second-factor outcomes are counted (`antechamber_mfa_total`)."""
+    if scope.metrics is not None:
+        scope.metrics.mfa.labels("sms_otp", result).inc()
 
 
 def delete_mfa_phone_number(scope: Scope, *, organization_id: str, member_id: str) -> Member:

@@ -84,6 +84,7 @@ def add_redirect_url(
         for other in existing:
             other.is_default = False
         row.is_default = True
+        audit.record(scope, EventType.REDIRECT_URL_DEFAULT_SET, url=url, type=kind)
     scope.db.flush()
     return row
 

@@ -135,6 +135,7 @@ def conclude(
                 intermediate_session_id=row.id,
                 secondary_auth_initiated=initiated,
             )
+        _count_login(scope, "mfa_required" if mfa else "primary_required")
         return AuthResult(
             organization=org,
             member=member,
@@ -152,6 +153,7 @@ def conclude(
         duration_minutes=session_duration_minutes,
         custom_claims=session_custom_claims,
     )
+    _count_login(scope, "session")
     return AuthResult(
         organization=org,
         member=member,
@@ -159,6 +161,13 @@ def conclude(
         session_token=started.session_token,
         session_jwt=started.session_jwt,
     )
+
+
+def _count_login(scope: Scope, result: str) -> None:
+    """The one place login outcomes are counted (`antechamber_logins_total`): every login
+    path, MFA completion included, ends in `conclude`."""
+    if scope.metrics is not None:
+        scope.metrics.logins.labels(result).inc()
 
 
 def complete_mfa(

@@ -345,6 +345,21 @@ def list_sessions(
     return org, member, list(rows)
 
 
+def revoke_member_sessions(
+    scope: Scope, organization_ref: str, member_id: str, member_session_id: str | None = None
+) -> list[str]:
+    """Revoke one live session of this member (`member_session_id`) or all of them; returns the
+    ids revoked (each an audited `session.revoked`). A session id of another member, or one
+    already revoked or expired, is `SessionNotFound`: the console and CLI cannot reach past the
+    member they name."""
+    _, member, live = list_sessions(scope, organization_ref, member_id)
+    if member_session_id is None:
+        return revoke(scope, member_id=member.id) if live else []
+    if member_session_id not in {s.id for s in live}:
+        raise errors.SessionNotFound()
+    return revoke(scope, member_session_id=member_session_id)
+
+
 def session_claim(session: MemberSession, member: Member) -> dict[str, Any]:
     return {
         "id": session.id,

@@ -20,6 +20,8 @@ from antechamber.members import service as members
 from antechamber.operators import service as operators
 from antechamber.organizations import service as organizations
 from antechamber.projects import service as projects
+from antechamber.sessions import service as sessions
+from antechamber.sessions.models import MemberSession
 
 router = console_router()
 
@@ -143,6 +145,7 @@ def member_detail(
         member = members.get_member(scope, org, member_id=member_id)
         data = serializers.member(member, scope.clock.now())
         recent = audit.search(scope, audit.AuditFilter(member=member.id), limit=10)
+        live = [session_row(s) for s in sessions.list_sessions(scope, org.id, member.id)[2]]
         org_data = serializers.organization(org)
         operator_names = operators.operator_emails(scope.db)
     return render.page(
@@ -156,7 +159,21 @@ def member_detail(
         phone_id=member.phone_id or "",
         events=recent.events,
         operator_names=operator_names,
+        sessions=live,
     )
+
+
+def session_row(session: MemberSession) -> dict[str, Any]:
+    """What the console shows of a session: never its token or JWT."""
+    return {
+        "id": session.id,
+        "started_at": session.started_at,
+        "last_accessed_at": session.last_accessed_at,
+        "expires_at": session.expires_at,
+        "factors": [
+            f"{f.get('type', '?')} ({f.get('delivery_method', '?')})" for f in session.factors
+        ],
+    }
 
 
 def _back_to_member(project_id: str, org_id: str, member_id: str) -> Response:
@@ -199,6 +216,12 @@ CONFIRMATIONS = {
         "The member's MFA phone number is forgotten and any code already sent stops working. "
         "Their next sign-in that needs MFA will ask them to enrol a phone again.",
         "Reset the phone",
+    ),
+    "revoke-sessions": (
+        "Revoke every session",
+        "Every live session of the member ends now: their session tokens stop working at once, "
+        "and JWTs already handed out stop verifying within 5 minutes.",
+        "Revoke all sessions",
     ),
     "delete": (
         "Remove the member",
@@ -272,3 +295,38 @@ def member_delete(
         members.delete_member(scope, org, member.id)
     console.flash_next(f"{email} was removed from the organization.")
     return render.redirect(render.url("projects", project_id, "orgs", org_id))
+
+
+@router.post("/projects/{project_id}/orgs/{org_id}/members/{member_id}/revoke-sessions")
+def member_revoke_sessions(
+    request: Request, console: ConsoleDep, project_id: str, org_id: str, member_id: str
+) -> Response:
+    with console.project(project_id) as scope:
+        org = organizations.get_organization(scope, org_id)
+        email = members.get_member(scope, org, member_id=member_id).email_address
+        revoked = sessions.revoke_member_sessions(scope, org.id, member_id)
+    n = len(revoked)
+    console.flash_next(
+        f"{n} session{'' if n == 1 else 's'} of {email} revoked."
+        if n
+        else f"{email} had no live session."
+    )
+    return _back_to_member(project_id, org_id, member_id)
+
+
+@router.post(
+    "/projects/{project_id}/orgs/{org_id}/members/{member_id}/sessions/{session_id}/revoke"
+)
+def member_revoke_session(
+    request: Request,
+    console: ConsoleDep,
+    project_id: str,
+    org_id: str,
+    member_id: str,
+    session_id: str,
+) -> Response:
+    with console.project(project_id) as scope:
+        org = organizations.get_organization(scope, org_id)
+        sessions.revoke_member_sessions(scope, org.id, member_id, session_id)
+    console.flash_next(f"Session {session_id} revoked.")
+    return _back_to_member(project_id, org_id, member_id)

@@ -10,13 +10,15 @@ from fastapi import Form, Request
 from starlette.responses import Response
 
 from antechamber.admin import render
-from antechamber.admin.errors import form_error
+from antechamber.admin.errors import FormError, form_error
 from antechamber.admin.routes import console_router
-from antechamber.admin.security import ConsoleDep
+from antechamber.admin.security import Console, ConsoleDep
 from antechamber.errors import AntechamberError
+from antechamber.keys import service as keys
 from antechamber.operators import service as operators
 from antechamber.projects import service as projects
 from antechamber.projects.models import Project
+from antechamber.redirects import service as redirects
 
 router = console_router()
 
@@ -110,13 +112,108 @@ def project_create(
     )
 
 
-@router.get("/projects/{project_id}")
-def project_detail(request: Request, console: ConsoleDep, project_id: str) -> Response:
+@dataclass(frozen=True)
+class RedirectUrlView:
+    url: str
+    type: str
+    is_default: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class KeyView:
+    kid: str
+    created_at: datetime
+    retired_at: datetime | None
+    signing: bool
+
+
+def _detail(
+    request: Request,
+    console: Console,
+    project_id: str,
+    *,
+    error: FormError | None = None,
+    url: str = "",
+    status_code: int = 200,
+) -> Response:
     with console.project(project_id) as scope:
         view = _view(projects.get_project(scope.db, project_id))
+        urls = [
+            RedirectUrlView(r.url, r.type, r.is_default, r.created_at)
+            for r in redirects.list_redirect_urls(scope)
+        ]
+        signing = keys.signing_key(scope)
+        published = [
+            KeyView(k.id, k.created_at, k.retired_at, k.id == signing.id)
+            for k in keys.published_keys(scope)
+        ]
     return render.page(
-        request, "projects/detail.html", section="projects", tab="overview", project=view
+        request,
+        "projects/detail.html",
+        status_code=status_code,
+        section="projects",
+        tab="overview",
+        project=view,
+        redirect_urls=urls,
+        keys=published,
+        error=error,
+        new_url=url,
     )
+
+
+@router.get("/projects/{project_id}")
+def project_detail(request: Request, console: ConsoleDep, project_id: str) -> Response:
+    return _detail(request, console, project_id)
+
+
+@router.post("/projects/{project_id}/redirect-urls")
+def redirect_url_add(
+    request: Request,
+    console: ConsoleDep,
+    project_id: str,
+    url: Annotated[str, Form()] = "",
+    default: Annotated[bool, Form()] = False,
+) -> Response:
+    try:
+        with console.project(project_id) as scope:
+            added = redirects.add_redirect_url(scope, url, default=default).url
+    except AntechamberError as exc:
+        return _detail(
+            request,
+            console,
+            project_id,
+            error=form_error(exc, {exc.error_type: "url"}),
+            url=url,
+            status_code=exc.status_code,
+        )
+    console.flash_next(f"Redirect URL {added} allowed.")
+    return render.redirect(render.url("projects", project_id))
+
+
+@router.post("/projects/{project_id}/redirect-urls/remove")
+def redirect_url_remove(
+    request: Request,
+    console: ConsoleDep,
+    project_id: str,
+    url: Annotated[str, Form()] = "",
+) -> Response:
+    with console.project(project_id) as scope:
+        removed = redirects.remove_redirect_url(scope, url).url
+    console.flash_next(f"Redirect URL {removed} removed.")
+    return render.redirect(render.url("projects", project_id))
+
+
+@router.post("/projects/{project_id}/keys/rotate")
+def key_rotate(request: Request, console: ConsoleDep, project_id: str) -> Response:
+    with console.project(project_id) as scope:
+        new, retired = keys.rotate(scope)
+        kid, n = new.id, len(retired)
+    console.flash_next(
+        f"Now signing with {kid}; {n} retired key{'' if n == 1 else 's'} stay in the JWKS "
+        "until their JWTs expire."
+    )
+    return render.redirect(render.url("projects", project_id))
 
 
 @router.post("/projects/{project_id}/secrets")
