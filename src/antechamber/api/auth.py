@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from antechamber.client_address import client_address
 from antechamber.errors import Unauthorized
 from antechamber.ids import environment_of
 from antechamber.projects import service as projects
@@ -20,6 +21,17 @@ from antechamber.services import Services
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+def client_ip_of(request: Request, services: Services) -> str | None:
+    """The client's address: the peer, or through `ANTECHAMBER_TRUSTED_PROXIES` the forwarded
+    one. For the API this is usually the app's backend, unless the backend forwards its user's
+    address in X-Forwarded-For and is listed as a trusted proxy."""
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        services.settings.trusted_proxies,
+    )
 
 
 def basic_credentials(request: Request) -> tuple[str, str]:
@@ -53,6 +65,7 @@ def project_scope(request: Request) -> Iterator[Scope]:
             project_id=project.id,
             environment=environment_of(project.id),
             actor=f"secret:{secret_row.id}",
+            client_ip=client_ip_of(request, services),
         )
 
 
