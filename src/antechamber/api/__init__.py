@@ -5,13 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from antechamber.api import errors
+from antechamber.api.responses import ERROR_RESPONSES
 from antechamber.api.routes import discovery, magic_links, members, organizations, sessions
 
 
 def install(app: FastAPI) -> None:
     errors.install(app)
-    app.include_router(organizations.router)
-    app.include_router(members.router)
-    app.include_router(magic_links.router)
-    app.include_router(discovery.router)
-    app.include_router(sessions.router)
+    # Every operation documents the error envelope (refusals come from api.errors and
+    # api.guard, whatever the route); each route documents its own success shape.
+    for router in (
+        organizations.router,
+        members.router,
+        magic_links.router,
+        discovery.router,
+        sessions.router,
+    ):
+        app.include_router(router, responses=ERROR_RESPONSES)
