@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -57,9 +58,13 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**63), 2**63)
-    | st.floats(allow_nan=False, allow_infinity=False)
+    # NaN, infinities and lone surrogates too: Python's JSON reader takes them in (they used to
+    # be 500s once echoed or stored).
+    | st.floats()
     | st.text(max_size=40)
-    | st.sampled_from(["", "undefined", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "ada@acme.example"]),
+    | st.sampled_from(
+        ["", "undefined", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "ada@acme.example", "\ud800"]
+    ),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
     ),
@@ -83,7 +88,10 @@ def test_no_body_makes_the_server_fail(
 ) -> None:
     allow_redirect(services, project.project_id)
     path, body = request
-    response = api.post(path, json=body)
+    # Encoded here (ASCII escapes, NaN allowed): the test client's encoder refuses both.
+    response = api.post(
+        path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code < 500, (path, body, response.text)
     payload = response.json()
     assert payload["status_code"] == response.status_code

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 from collections.abc import Iterator
 from typing import Annotated
@@ -41,7 +40,7 @@ def basic_credentials(request: Request) -> tuple[str, str]:
         raise Unauthorized()
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # bad base64 or UTF-8, and non-ASCII header text (not binascii.Error)
         raise Unauthorized() from None
     project_id, sep, secret = decoded.partition(":")
     if not sep or not project_id or not secret:
