@@ -13,12 +13,10 @@ Raise the numbers locally to fuzz harder: ANTECHAMBER_FUZZ_EXAMPLES, ANTECHAMBER
 from __future__ import annotations
 
 import base64
-import functools
 import os
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -30,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from antechamber.services import Services
+from tests import openapi_document
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
 
@@ -57,43 +56,18 @@ def basic_auth(project: Credentials) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def _document() -> dict[str, Any]:
-    """The OpenAPI document, from a throwaway app (it depends on no data, only on the code)."""
-    from antechamber.app import create_app
-    from antechamber.settings import Settings
-
-    settings = Settings(database_url="sqlite://", secret_key="x" * 32, _env_file=None)  # type: ignore[call-arg]
-    return create_app(settings).openapi()
-
-
-DOCUMENT = _document()
-OPERATIONS = [
-    (method.upper(), path)
-    for path, operations in DOCUMENT["paths"].items()
-    if path.startswith("/v1/b2b/")
-    for method in operations
-]
-
-
 @pytest.fixture
 def b2b_schema(app: Any, services: Services, project: Credentials) -> Any:
     """The `/v1/b2b` document, calling this test's app, over a project with something in it."""
     allow_redirect(services, project.project_id)
     org = make_org(services, project.project_id, organization_slug="acme")
     make_member(services, project.project_id, org, email_address="ada@acme.example")
-    schema = _parsed()
+    schema = openapi_document.b2b_schema()
     schema.app = app
     return schema
 
 
-@functools.cache
-def _parsed() -> Any:
-    # Parsed once (parsing is most of the cost of a small run); each test then points it at its
-    # own app, on its own database.
-    return schemathesis.openapi.from_dict(DOCUMENT).include(path_regex="^/v1/b2b/")
-
-
-@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+@pytest.mark.parametrize(("method", "path"), openapi_document.b2b_operations())
 def test_every_operation(b2b_schema: Any, project: Credentials, method: str, path: str) -> None:
     operation = b2b_schema[path][method]
     headers = basic_auth(project)
