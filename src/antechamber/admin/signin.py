@@ -20,6 +20,10 @@ add the two later steps, all on the pre-session this module's page already sets:
 3. POST /admin/signin/code {code} → authenticate the code with the IST; in that same
    transaction call `open_console_session(db, member_id=…, mfa_method="sms_otp", …)`; then
    `admit(response, issued, settings)` and redirect to `security.safe_next(next)`.
+
+Build the scopes of these steps with `client_ip` set (`client_address.client_address(peer,
+X-Forwarded-For values, settings.trusted_proxies)`), so the per-address limits on sends and on
+failed link/IST presentations (`client_limits`) cover console sign-ins too.
 """
 
 from __future__ import annotations
