@@ -10,6 +10,7 @@ Use:
     limiter.hit("sms:recipient", "+12025550123")          # a named limit from settings
     limiter.hit("otp:attempts", member_id, limit="5/10 minutes")   # or an explicit one
     limiter.hit_all([Check("sms:recipient", e164), Check("sms:project", project_id)])
+    limiter.check("authenticate:ip", key); …; limiter.count("authenticate:ip", key)  # failures
 
 A refusal raises `TooManyRequests` with `retry_after` in seconds and counts in the
 `antechamber_rate_limited_total{limit=…}` metric. Windows follow the wall clock (the `limits`
@@ -45,6 +46,8 @@ NAMED_LIMITS: dict[str, str] = {
     "sms:prefix": "limit_sms_per_prefix",
     "sms:project": "limit_sms_per_project",
     "sms:member": "limit_sms_per_member",
+    "discovery:ip": "limit_discovery_send_per_ip",
+    "authenticate:ip": "limit_authenticate_failures_per_ip",
 }
 
 #: What a refusal says to the caller, by limit name.
@@ -55,6 +58,8 @@ MESSAGES: dict[str, str] = {
     "sms:prefix": "Too many text messages have been sent to similar numbers. Try again later.",
     "sms:project": "This project has sent too many text messages. Try again later.",
     "sms:member": "Too many codes have been sent to this member. Try again later.",
+    "discovery:ip": "Too many login emails have been requested from this address. Try again later.",
+    "authenticate:ip": "Too many failed login attempts from this address. Try again later.",
 }
 
 
@@ -83,15 +88,19 @@ class RateLimiter:
         *,
         metrics: Metrics | None = None,
         storage_uri: str | None = None,
-        namespace: str = "antechamber",
+        namespace: str | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.namespace = namespace
+        self.namespace = namespace or settings.redis_key_prefix
         uri = storage_uri or settings.redis_url or "memory://"
         options: dict[str, Any] = {"wrap_exceptions": True}
         if uri.startswith(("redis", "rediss")):
-            options |= {"key_prefix": namespace, "socket_timeout": 2, "socket_connect_timeout": 2}
+            options |= {
+                "key_prefix": self.namespace,
+                "socket_timeout": 2,
+                "socket_connect_timeout": 2,
+            }
         try:
             self.storage = storage_from_string(uri, **options)
         except ConfigurationError as exc:
@@ -134,6 +143,16 @@ class RateLimiter:
             for item in self._items(check):
                 if not self.strategy.test(item, *self._identifiers(check)):
                     self._refuse(check, item)
+        except StorageError as exc:
+            log.error("rate-limit storage failed: %s", exc)
+            raise RateLimitUnavailable() from None
+
+    def count(self, name: str, key: str, *, limit: str | None = None) -> None:
+        """Count one event for `key` under `name` that has already happened; never refuses."""
+        check = Check(name, key, limit)
+        try:
+            for item in self._items(check):
+                self.strategy.hit(item, *self._identifiers(check))
         except StorageError as exc:
             log.error("rate-limit storage failed: %s", exc)
             raise RateLimitUnavailable() from None

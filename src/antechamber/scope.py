@@ -26,6 +26,9 @@ class Scope:
     for the audit trail: `secret:<secret_id>`, `cli`, `member:<member_id>`, `operator:<id>`.
     `limiter` and `metrics` are the process's (from `Services`); a scope that sends messages
     needs the limiter, so derive scopes with `dataclasses.replace`, which keeps them.
+    `client_ip` is the address of the client behind the request when a face knows it
+    (`client_address.client_address`, which honours the trusted proxies), None otherwise (the
+    CLI, the worker): limits per client address (`client_limits`) apply only when it is set.
     """
 
     db: Session
@@ -36,3 +39,4 @@ class Scope:
     settings: Settings
     limiter: RateLimiter | None = None
     metrics: Metrics | None = None
+    client_ip: str | None = None

@@ -69,6 +69,20 @@ class Settings(BaseSettings):
         description="Redis for rate-limit counters shared by several processes "
         "(redis://host:6379/0). Unset: counters live in this process's memory.",
     )
+    redis_key_prefix: str = Field(
+        "antechamber",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Prefix of every key this deployment writes to Redis (several deployments, "
+        "or test runs, can share one Redis).",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Addresses or networks (comma-separated, e.g. 10.0.0.0/8,127.0.0.1) of "
+        "proxies whose X-Forwarded-For and X-Forwarded-Proto are believed. Empty (the "
+        "default): the connecting address is the client, whatever the headers say.",
+    )
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
 
     # --- Delivery: email over SMTP ------------------------------------------------------------
@@ -147,6 +161,17 @@ class Settings(BaseSettings):
         "1/30 seconds;5/hour;20/day",
         description="SMS codes to one member, whatever the number (a member whose unverified "
         "number may still be replaced cannot walk a list of numbers).",
+    )
+    limit_discovery_send_per_ip: str = Field(
+        "20/minute;200/hour",
+        description="Discovery magic-link sends from one client address (an IPv6 /64 counts "
+        "as one), to any addresses: one machine spraying login emails at many inboxes.",
+    )
+    limit_authenticate_failures_per_ip: str = Field(
+        "20/minute;200/hour",
+        description="Failed presentations of magic-link and intermediate session tokens from "
+        "one client address (an IPv6 /64 counts as one); beyond it the address is refused "
+        "before any lookup (token guessing).",
     )
 
     # --- Delivery: the worker -----------------------------------------------------------------
@@ -260,6 +285,8 @@ class Settings(BaseSettings):
         "limit_sms_per_prefix",
         "limit_sms_per_project",
         "limit_sms_per_member",
+        "limit_discovery_send_per_ip",
+        "limit_authenticate_failures_per_ip",
     )
     @classmethod
     def _limit(cls, value: str) -> str:
@@ -269,6 +296,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 'not a rate limit; write e.g. "5/minute;20/hour" or "1 per 30 seconds"'
             ) from None
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", "").split(",") if part]
+        if isinstance(value, list):
+            try:
+                value = [str(ipaddress.ip_network(str(part), strict=False)) for part in value]
+            except ValueError as exc:
+                raise ValueError(f"not an address or network: {exc}") from None
         return value
 
     @field_validator("redis_url")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from antechamber.services import Services
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
+from tests.snapshots import unchanged
 
 PATHS = {
     "/v1/b2b/magic_links/email/discovery/send": [
@@ -88,9 +91,13 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**63), 2**63)
-    | st.floats(allow_nan=False, allow_infinity=False)
+    # NaN, infinities and lone surrogates too: Python's JSON reader takes them in (they used to
+    # be 500s once echoed or stored).
+    | st.floats()
     | st.text(max_size=40)
-    | st.sampled_from(["", "undefined", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "ada@acme.example"]),
+    | st.sampled_from(
+        ["", "undefined", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "ada@acme.example", "\ud800"]
+    ),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
     ),
@@ -114,7 +121,10 @@ def test_no_body_makes_the_server_fail(
 ) -> None:
     allow_redirect(services, project.project_id)
     path, body = request
-    response = api.post(path, json=body)
+    # Encoded here (ASCII escapes, NaN allowed): the test client's encoder refuses both.
+    response = api.post(
+        path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code < 500, (path, body, response.text)
     payload = response.json()
     assert payload["status_code"] == response.status_code
@@ -149,8 +159,13 @@ def test_sms_routes_for_a_real_member_never_fail(
         assert response.json()["error_type"]
 
 
-def test_nul_characters_are_refused_not_crashed_on(api: TestClient) -> None:
+def test_nul_characters_are_refused_not_crashed_on(api: TestClient, engine: Engine) -> None:
     # PostgreSQL cannot hold NUL in text; wherever one arrives the answer is a 4xx envelope.
+    with unchanged(engine):
+        _nul_everywhere(api)
+
+
+def _nul_everywhere(api: TestClient) -> None:
     for method, path, body in [
         ("POST", "/v1/b2b/sessions/revoke", {"member_session_id": "a\x00b"}),
         ("POST", "/v1/b2b/sessions/revoke", {"member_id": "a\x00b"}),

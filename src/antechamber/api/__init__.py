@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from antechamber.api import errors
+from antechamber.api.responses import ERROR_RESPONSES
 from antechamber.api.routes import (
     discovery,
     magic_links,
@@ -17,9 +18,14 @@ from antechamber.api.routes import (
 
 def install(app: FastAPI) -> None:
     errors.install(app)
-    app.include_router(organizations.router)
-    app.include_router(members.router)
-    app.include_router(magic_links.router)
-    app.include_router(discovery.router)
-    app.include_router(sessions.router)
-    app.include_router(otps.router)
+    # Every operation documents the error envelope (refusals come from api.errors and
+    # api.guard, whatever the route); each route documents its own success shape.
+    for router in (
+        organizations.router,
+        members.router,
+        magic_links.router,
+        discovery.router,
+        sessions.router,
+        otps.router,
+    ):
+        app.include_router(router, responses=ERROR_RESPONSES)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from antechamber.client_address import client_address
 from antechamber.errors import Unauthorized
 from antechamber.ids import environment_of
 from antechamber.projects import service as projects
@@ -22,6 +22,17 @@ def services_of(request: Request) -> Services:
     return services
 
 
+def client_ip_of(request: Request, services: Services) -> str | None:
+    """The client's address: the peer, or through `ANTECHAMBER_TRUSTED_PROXIES` the forwarded
+    one. For the API this is usually the app's backend, unless the backend forwards its user's
+    address in X-Forwarded-For and is listed as a trusted proxy."""
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        services.settings.trusted_proxies,
+    )
+
+
 def basic_credentials(request: Request) -> tuple[str, str]:
     header = request.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")
@@ -29,7 +40,7 @@ def basic_credentials(request: Request) -> tuple[str, str]:
         raise Unauthorized()
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # bad base64 or UTF-8, and non-ASCII header text (not binascii.Error)
         raise Unauthorized() from None
     project_id, sep, secret = decoded.partition(":")
     if not sep or not project_id or not secret:
@@ -53,6 +64,7 @@ def project_scope(request: Request) -> Iterator[Scope]:
             project_id=project.id,
             environment=environment_of(project.id),
             actor=f"secret:{secret_row.id}",
+            client_ip=client_ip_of(request, services),
         )
 
 

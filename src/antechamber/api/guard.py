@@ -1,4 +1,5 @@
-"""An ASGI guard in front of `/v1/`: request ids, body size limit (413), JSON only (415).
+"""An ASGI guard in front of `/v1/`: request ids, body size limit (413), JSON only (415),
+and JSON the server could take in but never store or give back (400).
 
 It buffers the body (bounded by the limit) so a body without Content-Length cannot slip past
 the limit, and answers with Stytch's error envelope itself.
@@ -6,13 +7,72 @@ the limit, and answers with Stytch's error envelope itself.
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from antechamber.api.envelope import error_response
-from antechamber.errors import AntechamberError, PayloadTooLarge, UnsupportedMediaType
+from antechamber.errors import (
+    AntechamberError,
+    InvalidArgument,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from antechamber.ids import request_id as new_request_id
 
 API_PREFIX = "/v1/"
+# A \uD800-\uDFFF escape: half of a surrogate pair, maybe alone (no other way to get one).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+class UnrepresentableJson(InvalidArgument):
+    default_message = (
+        "The request body holds a value JSON cannot carry back: a number that is not finite "
+        "(NaN, Infinity, 1e999) or half of a UTF-16 surrogate pair."
+    )
+
+
+class _Unrepresentable(Exception):
+    pass
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Unrepresentable
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _Unrepresentable
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def unrepresentable(body: bytes) -> bool:
+    """Whether `body` is JSON that Python reads but no JSON answer or column can hold.
+
+    Python's parser accepts NaN, Infinity and overflowing numbers, and lone surrogate escapes;
+    echoed in a response or stored, they fail (a 500) where the request should have been
+    refused. Invalid JSON is left for the route to refuse as `invalid_json`.
+    """
+    try:
+        value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except _Unrepresentable:
+        return True
+    except (ValueError, RecursionError):
+        return False
+    return bool(_SURROGATE_ESCAPE.search(body)) and _has_surrogate(value)
 
 
 class ApiGuard:
@@ -48,6 +108,9 @@ class ApiGuard:
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if body.strip() and content_type not in (b"application/json", b""):
             await self._refuse(UnsupportedMediaType(), rid, scope, receive, send)
+            return
+        if body.strip() and unrepresentable(body):
+            await self._refuse(UnrepresentableJson(), rid, scope, receive, send)
             return
 
         sent = False

@@ -45,6 +45,9 @@ def _run(host: str | None, port: int | None, workers: int) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        # The one list of trusted proxies (none by default), for uvicorn's rewriting of the
+        # client address and scheme as for the app's limits per client address.
+        forwarded_allow_ips=",".join(settings.trusted_proxies),
         server_header=False,
     )
 

@@ -31,7 +31,7 @@ from antechamber.delivery.models import OutboxMessage
 from antechamber.errors import AntechamberError
 from antechamber.ids import new_id
 from antechamber.members.emails import canonical_email
-from antechamber.members.phones import masked
+from antechamber.members.phones import canonical_phone, masked
 from antechamber.ratelimit import Check, RateLimiter
 from antechamber.scope import Scope
 
@@ -117,6 +117,9 @@ def _admit(scope: Scope, channel: Channel, recipient: str) -> str:
             [Check("email:recipient", address), Check("email:project", scope.project_id)]
         )
         return address
+    # Count and store the canonical number: limits keyed on the raw text would let
+    # "+1 202-555-0123" and "+12025550123" each have their own allowance (research §2.5).
+    recipient = canonical_phone(recipient)
     sms_policy.check_sms_number(scope.settings, recipient)
     limiter.hit_all(
         [

@@ -118,7 +118,7 @@ def sign(scope: Scope, claims: dict[str, Any]) -> str:
 def verify(scope: Scope, token: str, *, now: datetime) -> dict[str, Any]:
     """The claims of a JWT this project signed, or `InvalidSessionJwt`.
 
-    Checks: RS256 only; `kid` names a key of this project; signature; `iss`
+    Checks: RS256 only; `typ: JWT`; `kid` names a key of this project; signature; `iss`
     `stytch.com/<project_id>`; `aud` contains the project id; `sub`, `iat`, `nbf`, `exp`
     present and `nbf` not in the future (by the injected clock). `exp` is deliberately *not*
     enforced here: the caller holds the session row, which is authoritative (as with Stytch, an
@@ -132,6 +132,8 @@ def verify(scope: Scope, token: str, *, now: datetime) -> dict[str, Any]:
         raise InvalidSessionJwt() from None
     kid = header.get("kid")
     if header.get("alg") != ALGORITHM or not isinstance(kid, str) or len(kid) > 80:
+        raise InvalidSessionJwt()
+    if header.get("typ") != "JWT":  # ASVS 9.2.2: a token of another type is not a session
         raise InvalidSessionJwt()
     public_key = _public_key(scope, kid)
     if public_key is None:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import select, update
 
-from antechamber import tokens
+from antechamber import client_limits, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.delivery import outbox
@@ -76,6 +76,8 @@ def send_discovery(
     minutes = _expiration(discovery_expiration_minutes)
     language = _locale(locale)
     challenge = _challenge(pkce_code_challenge)
+    # Per client address, whatever the recipient (the per-recipient limit is the outbox's).
+    client_limits.count_discovery_send(scope)
     now = scope.clock.now()
     token = tokens.new_token()
     link = MagicLink(
@@ -118,8 +120,17 @@ def redeem_discovery(
     """Consume a discovery link's token (single use) and return the link; its email is proven.
 
     Raises `MagicLinkNotFound` (404) for a token this project never issued,
-    `UnableToAuthMagicLink` (401) for a used or expired one, and the PKCE errors (400).
+    `UnableToAuthMagicLink` (401) for a used or expired one, and the PKCE errors (400). Each of
+    those but a missing or unexpected verifier counts against the client address's allowance
+    of failures, and an address over it gets `TooManyRequests` before any lookup.
     """
+    with client_limits.failures_counted(
+        scope, errors.MagicLinkNotFound, errors.UnableToAuthMagicLink, errors.PkceMismatch
+    ):
+        return _redeem_discovery(scope, token, pkce_code_verifier)
+
+
+def _redeem_discovery(scope: Scope, token: object, pkce_code_verifier: str | None) -> MagicLink:
     now = scope.clock.now()
     digest = _digest(token)
     link = scope.db.scalars(

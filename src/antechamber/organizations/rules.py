@@ -43,6 +43,9 @@ ENUM_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 _SLUG = re.compile(r"^[A-Za-z0-9\-._~]{2,128}$")
+# What SDKs send for a missing value; `get_organization` refuses them as references, so an
+# organization with such a slug or external id could never be named by it.
+RESERVED_REFERENCES = frozenset({"null", "undefined"})
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._\-|]{1,128}$")
 
 
@@ -55,18 +58,24 @@ def name(value: str) -> str:
 
 def slug(value: str) -> str:
     """Slugs compare case-insensitively, so they are stored lowercase (no `Acme` vs `acme`)."""
-    if not _SLUG.match(value) or not any(c.isalnum() for c in value):
+    if (
+        not _SLUG.match(value)
+        or not any(c.isalnum() for c in value)
+        or value.lower() in RESERVED_REFERENCES
+    ):
         raise errors.InvalidOrganizationSlug()
     return value.lower()
 
 
 def slug_from_name(value: str) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")[:100]
-    return base if len(base) >= 2 else f"org-{base}".rstrip("-")
+    if len(base) >= 2 and base not in RESERVED_REFERENCES:
+        return base
+    return f"org-{base}".rstrip("-")
 
 
 def external_id(value: str) -> str:
-    if not _EXTERNAL_ID.match(value):
+    if not _EXTERNAL_ID.match(value) or value.lower() in RESERVED_REFERENCES:
         raise errors.InvalidExternalId()
     return value
 

@@ -189,21 +189,43 @@ def _check_combination(org: Organization) -> None:
 
 
 def _ensure_unique(scope: Scope, org: Organization) -> None:
+    """One reference names one organization.
+
+    Wherever an organization is named (`get_organization`), its id, its slug (compared
+    lowercase) and its external id are all accepted. So a slug may not equal another
+    organization's slug, external id (lowercased) or id, and an external id may not equal another
+    organization's external id, slug or id: otherwise someone who may pick a slug (discovery
+    create) could make a victim organization's external id resolve to their own organization.
+    """
     others = and_(Organization.project_id == scope.project_id, Organization.id != org.id)
     with scope.db.no_autoflush:
-        if scope.db.scalar(select(Organization.id).where(others, Organization.slug == org.slug)):
+        if scope.db.scalar(select(Organization.id).where(others, _names(org.slug))):
             raise errors.SlugAlreadyUsed()
         if org.external_id and scope.db.scalar(
-            select(Organization.id).where(others, Organization.external_id == org.external_id)
+            select(Organization.id).where(
+                others,
+                or_(
+                    Organization.external_id == org.external_id,
+                    Organization.slug == org.external_id.lower(),
+                    Organization.id == org.external_id,
+                ),
+            )
         ):
             raise errors.ExternalIdAlreadyUsed()
 
 
+def _names(slug: str) -> ColumnElement[bool]:
+    """An organization that `slug` would also name (by slug, external id or id)."""
+    return or_(
+        Organization.slug == slug,
+        func.lower(Organization.external_id) == slug,
+        Organization.id == slug,
+    )
+
+
 def _free_slug(scope: Scope, wanted: str) -> str:
     taken = scope.db.scalar(
-        select(Organization.id).where(
-            Organization.project_id == scope.project_id, Organization.slug == wanted
-        )
+        select(Organization.id).where(Organization.project_id == scope.project_id, _names(wanted))
     )
     return wanted if taken is None else f"{wanted[:119]}-{secrets.token_hex(4)}"
 

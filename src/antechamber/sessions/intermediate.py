@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from antechamber import tokens
+from antechamber import client_limits, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.ids import new_id
@@ -70,7 +70,16 @@ def issue(
 
 
 def peek(scope: Scope, token: object) -> IntermediateSession:
-    """The live IST for `token`, without consuming it; else `IntermediateSessionNotFound`."""
+    """The live IST for `token`, without consuming it; else `IntermediateSessionNotFound`.
+
+    A miss counts against the client address's allowance of failures (`client_limits`); an
+    address over it gets `TooManyRequests` before the lookup. The same holds for `claim`.
+    """
+    with client_limits.failures_counted(scope, errors.IntermediateSessionNotFound):
+        return _peek(scope, token)
+
+
+def _peek(scope: Scope, token: object) -> IntermediateSession:
     row = scope.db.scalar(
         select(IntermediateSession).where(
             IntermediateSession.token_digest == _digest(token),
@@ -90,6 +99,11 @@ def claim(scope: Scope, token: object) -> IntermediateSession:
     Raises `IntermediateSessionNotFound` for an unknown, consumed or expired token. Whatever
     the caller raises afterwards rolls the claim back with the rest of the transaction.
     """
+    with client_limits.failures_counted(scope, errors.IntermediateSessionNotFound):
+        return _claim(scope, token)
+
+
+def _claim(scope: Scope, token: object) -> IntermediateSession:
     now = scope.clock.now()
     statement = (
         update(IntermediateSession)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import serializers
+from antechamber.api import responses, serializers
 from antechamber.api.auth import ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import DiscoveryCreate, DiscoveryList, IntermediateSessionExchange
@@ -14,7 +14,7 @@ from antechamber.discovery import service as discovery
 router = APIRouter(prefix="/v1/b2b/discovery", tags=["discovery"])
 
 
-@router.post("/organizations")
+@router.post("/organizations", response_model=responses.DiscoveryListResponse)
 def list_organizations(request: Request, scope: ProjectScope, body: DiscoveryList) -> JSONResponse:
     listing = discovery.list_organizations(
         scope,
@@ -33,7 +33,7 @@ def list_organizations(request: Request, scope: ProjectScope, body: DiscoveryLis
     )
 
 
-@router.post("/organizations/create")
+@router.post("/organizations/create", response_model=responses.AuthResultResponse)
 def create(request: Request, scope: ProjectScope, body: DiscoveryCreate) -> JSONResponse:
     result = discovery.create_organization(
         scope,
@@ -45,7 +45,7 @@ def create(request: Request, scope: ProjectScope, body: DiscoveryCreate) -> JSON
     return ok(request, **serializers.auth_result(result, scope.clock.now()))
 
 
-@router.post("/intermediate_sessions/exchange")
+@router.post("/intermediate_sessions/exchange", response_model=responses.AuthResultResponse)
 def exchange(
     request: Request, scope: ProjectScope, body: IntermediateSessionExchange
 ) -> JSONResponse:

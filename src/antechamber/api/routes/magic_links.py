@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import serializers
+from antechamber.api import responses, serializers
 from antechamber.api.auth import ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import DiscoveryAuthenticate, DiscoverySend
@@ -16,7 +16,7 @@ from antechamber.magic_links import service as magic_links
 router = APIRouter(prefix="/v1/b2b/magic_links", tags=["magic links"])
 
 
-@router.post("/email/discovery/send")
+@router.post("/email/discovery/send", response_model=responses.EmptyResponse)
 def send(request: Request, scope: ProjectScope, body: DiscoverySend) -> JSONResponse:
     # The same answer whether or not anyone has this email: nothing is looked up.
     magic_links.send_discovery(
@@ -30,7 +30,7 @@ def send(request: Request, scope: ProjectScope, body: DiscoverySend) -> JSONResp
     return ok(request)
 
 
-@router.post("/discovery/authenticate")
+@router.post("/discovery/authenticate", response_model=responses.DiscoveryAuthenticateResponse)
 def authenticate(
     request: Request, scope: ProjectScope, body: DiscoveryAuthenticate
 ) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import serializers
+from antechamber.api import responses, serializers
 from antechamber.api.auth import ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import MemberFields, MemberSearch
@@ -28,7 +28,7 @@ def _member_response(request: Request, scope: Scope, org: Organization, m: Membe
     )
 
 
-@router.post("/members/search")
+@router.post("/members/search", response_model=responses.MemberSearchResponse)
 def search(request: Request, scope: ProjectScope, body: MemberSearch) -> JSONResponse:
     query = body.query.model_dump() if body.query else None
     page = service.search_members(scope, body.organization_ids, query, body.cursor, body.limit)
@@ -42,7 +42,11 @@ def search(request: Request, scope: ProjectScope, body: MemberSearch) -> JSONRes
     )
 
 
-@router.post("/{organization_id}/members")
+@router.post(
+    "/{organization_id}/members",
+    response_model=responses.MemberResponse,
+    responses=responses.MEMBER_LINKS,
+)
 def create(
     request: Request, scope: ProjectScope, organization_id: str, body: MemberFields
 ) -> JSONResponse:
@@ -50,7 +54,7 @@ def create(
     return _member_response(request, scope, org, service.create_member(scope, org, body.fields()))
 
 
-@router.get("/{organization_id}/member")
+@router.get("/{organization_id}/member", response_model=responses.MemberResponse)
 def get(
     request: Request,
     scope: ProjectScope,
@@ -63,7 +67,11 @@ def get(
     return _member_response(request, scope, org, m)
 
 
-@router.put("/{organization_id}/members/{member_id}")
+@router.put(
+    "/{organization_id}/members/{member_id}",
+    response_model=responses.MemberResponse,
+    responses=responses.MEMBER_LINKS,
+)
 def update(
     request: Request,
     scope: ProjectScope,
@@ -85,7 +93,9 @@ def delete_mfa_phone_number(
     return _member_response(request, scope, org, m)
 
 
-@router.delete("/{organization_id}/members/{member_id}")
+@router.delete(
+    "/{organization_id}/members/{member_id}", response_model=responses.MemberDeleteResponse
+)
 def delete(
     request: Request, scope: ProjectScope, organization_id: str, member_id: str
 ) -> JSONResponse:

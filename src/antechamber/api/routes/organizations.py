@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import serializers
+from antechamber.api import responses, serializers
 from antechamber.api.auth import ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import OrganizationSearch, OrganizationSettings
@@ -14,13 +14,15 @@ from antechamber.organizations import service
 router = APIRouter(prefix="/v1/b2b/organizations", tags=["organizations"])
 
 
-@router.post("")
+@router.post(
+    "", response_model=responses.OrganizationResponse, responses=responses.ORGANIZATION_LINKS
+)
 def create(request: Request, scope: ProjectScope, body: OrganizationSettings) -> JSONResponse:
     org = service.create_organization(scope, body.fields())
     return ok(request, organization=serializers.organization(org))
 
 
-@router.post("/search")
+@router.post("/search", response_model=responses.OrganizationSearchResponse)
 def search(request: Request, scope: ProjectScope, body: OrganizationSearch) -> JSONResponse:
     query = body.query.model_dump() if body.query else None
     page = service.search_organizations(scope, query, body.cursor, body.limit)
@@ -31,13 +33,17 @@ def search(request: Request, scope: ProjectScope, body: OrganizationSearch) -> J
     )
 
 
-@router.get("/{organization_id}")
+@router.get("/{organization_id}", response_model=responses.OrganizationResponse)
 def get(request: Request, scope: ProjectScope, organization_id: str) -> JSONResponse:
     org = service.get_organization(scope, organization_id)
     return ok(request, organization=serializers.organization(org))
 
 
-@router.put("/{organization_id}")
+@router.put(
+    "/{organization_id}",
+    response_model=responses.OrganizationResponse,
+    responses=responses.ORGANIZATION_LINKS,
+)
 def update(
     request: Request, scope: ProjectScope, organization_id: str, body: OrganizationSettings
 ) -> JSONResponse:
@@ -45,6 +51,6 @@ def update(
     return ok(request, organization=serializers.organization(org))
 
 
-@router.delete("/{organization_id}")
+@router.delete("/{organization_id}", response_model=responses.OrganizationDeleteResponse)
 def delete(request: Request, scope: ProjectScope, organization_id: str) -> JSONResponse:
     return ok(request, organization_id=service.delete_organization(scope, organization_id))

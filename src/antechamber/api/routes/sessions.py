@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import serializers
+from antechamber.api import responses, serializers
 from antechamber.api.auth import ProjectScope, services_of
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import SessionAuthenticate, SessionExchange, SessionRevoke
@@ -28,7 +28,7 @@ class AuthorizationCheckNotSupported(BadRequest):
     )
 
 
-@router.post("/authenticate")
+@router.post("/authenticate", response_model=responses.SessionAuthenticateResponse)
 def authenticate(request: Request, scope: ProjectScope, body: SessionAuthenticate) -> JSONResponse:
     if body.authorization_check is not None:
         # Refuse rather than answer without a verdict: a caller must never read "authorized".
@@ -51,7 +51,7 @@ def authenticate(request: Request, scope: ProjectScope, body: SessionAuthenticat
     )
 
 
-@router.post("/revoke")
+@router.post("/revoke", response_model=responses.EmptyResponse)
 def revoke(request: Request, scope: ProjectScope, body: SessionRevoke) -> JSONResponse:
     sessions.revoke(
         scope,
@@ -63,7 +63,7 @@ def revoke(request: Request, scope: ProjectScope, body: SessionRevoke) -> JSONRe
     return ok(request)
 
 
-@router.get("")
+@router.get("", response_model=responses.SessionListResponse)
 def get(
     request: Request,
     scope: ProjectScope,
@@ -74,7 +74,7 @@ def get(
     return ok(request, member_sessions=[serializers.member_session(s, member, org) for s in rows])
 
 
-@router.post("/exchange")
+@router.post("/exchange", response_model=responses.AuthResultResponse)
 def exchange(request: Request, scope: ProjectScope, body: SessionExchange) -> JSONResponse:
     result = login.exchange_session(
         scope,
@@ -88,7 +88,7 @@ def exchange(request: Request, scope: ProjectScope, body: SessionExchange) -> JS
     return ok(request, **serializers.auth_result(result, scope.clock.now()))
 
 
-@router.get("/jwks/{project_id}")
+@router.get("/jwks/{project_id}", response_model=responses.JwksResponse)
 def jwks(request: Request, project_id: str) -> JSONResponse:
     """Public (no Basic auth): the SDKs fetch it anonymously to verify JWTs offline."""
     services = services_of(request)
