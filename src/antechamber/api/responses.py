@@ -240,6 +240,12 @@ class AuthResultResponse(Envelope):
     organization: Organization
 
 
+class SmsAuthenticateResponse(AuthResultResponse):
+    """Stytch's SMS authenticate adds `member_device` (always null here)."""
+
+    member_device: dict[str, Any] | None
+
+
 class SessionAuthenticateResponse(Envelope):
     member_session: MemberSession
     session_token: str

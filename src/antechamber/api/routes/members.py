@@ -84,7 +84,10 @@ def update(
     return _member_response(request, scope, org, m)
 
 
-@router.delete("/{organization_id}/members/mfa_phone_numbers/{member_id}")
+@router.delete(
+    "/{organization_id}/members/mfa_phone_numbers/{member_id}",
+    response_model=responses.MemberResponse,
+)
 def delete_mfa_phone_number(
     request: Request, scope: ProjectScope, organization_id: str, member_id: str
 ) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import serializers
+from antechamber.api import responses, serializers
 from antechamber.api.auth import ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import SmsAuthenticate, SmsSend
@@ -14,7 +14,7 @@ from antechamber.otp import flows
 router = APIRouter(prefix="/v1/b2b/otps/sms", tags=["sms otp"])
 
 
-@router.post("/send")
+@router.post("/send", response_model=responses.MemberResponse)
 def send(request: Request, scope: ProjectScope, body: SmsSend) -> JSONResponse:
     org, member = flows.send_sms_otp(
         scope,
@@ -34,7 +34,7 @@ def send(request: Request, scope: ProjectScope, body: SmsSend) -> JSONResponse:
     )
 
 
-@router.post("/authenticate")
+@router.post("/authenticate", response_model=responses.SmsAuthenticateResponse)
 def authenticate(request: Request, scope: ProjectScope, body: SmsAuthenticate) -> JSONResponse:
     result = flows.authenticate_sms_otp(
         scope,
