@@ -20,6 +20,7 @@ from antechamber.cli import (
     projects,
     redirect_urls,
     server,
+    webapp,
 )
 from antechamber.cli.context import Failure
 from antechamber.errors import AntechamberError
@@ -39,6 +40,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 server.register(app)
+webapp.register(app)
 delivery.register(app)
 app.add_typer(projects.app, name="projects")
 app.add_typer(orgs.app, name="orgs")
