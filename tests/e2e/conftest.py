@@ -20,7 +20,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -50,6 +52,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ShiftedClock:
+    """Wall-clock time plus an offset the test may move forward: messages keep their real
+    order in the inbox (a frozen clock would give them one timestamp), and a test can still
+    age a link past its expiry."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        with self._lock:
+            self._offset += delta or timedelta(**kwargs)
+        return self.now()
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
 @pytest.fixture
 def server_port() -> int:
     return _free_port()
@@ -64,7 +90,8 @@ def settings(settings: Settings, server_port: int) -> Settings:
 
 
 @pytest.fixture
-def live_server(app: FastAPI, server_port: int) -> Iterator[LiveServer]:
+def live_server(app: FastAPI, server_port: int, project: Credentials) -> Iterator[LiveServer]:
+    """The app on the chosen port, with the demo project made first (as `antechamber dev`)."""
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=server_port, log_level="warning")
     )
@@ -136,7 +163,7 @@ class Person:
         """The newest code texted to `phone`, read from the development inbox in a tab."""
         tab = self.page.context.new_page()
         try:
-            tab.goto(f"{self.inbox_url}?to={phone}")
+            tab.goto(f"{self.inbox_url}?to={quote(phone)}")
             return tab.locator("article.message .code").first.inner_text().strip()
         finally:
             tab.close()

@@ -13,12 +13,11 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Browser, expect
 
-from antechamber.clock import FrozenClock
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import Credentials, LiveServer
-from tests.e2e.conftest import AppUnderTest, Person, person
+from tests.e2e.conftest import AppUnderTest, Person, ShiftedClock, person
 from tests.factories import make_member, make_org
 from tests.webapp.conftest import requires_sms
 
@@ -176,7 +175,7 @@ def test_flow_3_opt_in_then_out(
 def test_an_expired_link_says_so_and_offers_a_new_one(
     browser: Browser,
     live_server: LiveServer,
-    clock: FrozenClock,
+    clock: ShiftedClock,
     acme: Organization,
     ada: Member,
     request: pytest.FixtureRequest,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib.util
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -53,14 +53,34 @@ class Web:
     services: Services
     project: Credentials
     kind: str
+    server: FastAPI
+    seen: set[str] = field(default_factory=set)
+
+    def reset_limits(self) -> None:
+        """Forget rate-limit counters (they follow the wall clock, which tests do not move)."""
+        self.server.state.services.limiter.reset()
+        config = self.client.app.state.webapp.config  # type: ignore[attr-defined]
+        if config.limiter is not None:
+            config.limiter.reset()
 
     # -- HTTP ---------------------------------------------------------------------------------
 
     def post(self, path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
         return self.client.post(path, json=body or {}, **kwargs)
 
-    def form(self, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
-        return self.client.post(path, data=data or {}, follow_redirects=False, **kwargs)
+    def form(
+        self,
+        path: str,
+        data: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """A plain HTML form post (what a browser without JavaScript sends)."""
+        return self.client.post(
+            path,
+            content=urlencode(data or {}),
+            headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+            follow_redirects=False,
+        )
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("follow_redirects", False)
@@ -75,14 +95,26 @@ class Web:
             key = self.services.settings.key_bytes()
             return [outbox.context_of(row, key) for row in rows]
 
+    def fresh(self, recipient: str) -> dict[str, Any]:
+        """The one message to `recipient` this helper has not handed out before.
+
+        (The test clock is frozen, so messages can share a timestamp: "newest" is not enough.)
+        """
+        with self.services.sessions() as session:
+            rows = outbox.recent(session, recipient=recipient, limit=100)
+            new = [row for row in rows if row.id not in self.seen]
+            assert len(new) == 1, f"{len(new)} new messages to {recipient}"
+            self.seen.update(row.id for row in rows)
+            return outbox.context_of(new[0], self.services.settings.key_bytes())
+
     def link_token(self, email: str) -> str:
-        url = str(self.messages(email)[0]["url"])
+        url = str(self.fresh(email)["url"])
         query = parse_qs(urlsplit(url).query)
         assert urlsplit(url).path == "/auth/callback"
         return query["token"][0]
 
     def sms_code(self, phone: str) -> str:
-        return str(self.messages(phone)[0]["code"])
+        return str(self.fresh(phone)["code"])
 
     # -- flows --------------------------------------------------------------------------------
 
@@ -163,14 +195,14 @@ def web(
         live_server: LiveServer = request.getfixturevalue("live_server")
         target = stytch_app(live_server, project, clock)
     with TestClient(target, base_url=BASE, raise_server_exceptions=False) as client:
-        yield Web(client, services, project, backend_kind)
+        yield Web(client, services, project, backend_kind, app)
 
 
 @pytest.fixture
 def inprocess(app: FastAPI, services: Services, project: Credentials) -> Iterator[Web]:
     """The in-process app only (for tests about this server's own behaviour)."""
     with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
-        yield Web(client, services, project, "inprocess")
+        yield Web(client, services, project, "inprocess", app)
 
 
 def set_cookie_headers(response: httpx.Response) -> list[str]:

@@ -8,11 +8,12 @@ import importlib.util
 import typer
 import uvicorn
 
-from antechamber import devmode, logs
+from antechamber import devmode, logs, migrations
 from antechamber import webapp as reference_app
 from antechamber.cli.context import Failure
 from antechamber.services import Services
 from antechamber.settings import Settings, load_settings
+from antechamber.webapp.backend import BackendError
 from antechamber.webapp.config import Webapp, WebappConfig, derived_key
 from antechamber.webapp.inprocess import InProcessBackend
 from antechamber.webapp.standalone import create_app, stytch_webapp
@@ -116,6 +117,8 @@ def _inprocess(
     settings: Settings, project_id: str | None, url: str, dev: bool, origins: frozenset[str]
 ) -> Webapp:
     services = Services.build(settings)
+    if not migrations.is_current(services.engine):
+        raise Failure("the database is not migrated; run: antechamber migrate")
     chosen = project_id or settings.webapp_project_id
     if not chosen:
         demo = devmode.demo_project(services)
@@ -132,4 +135,9 @@ def _inprocess(
         clock=services.clock,
         limiter=services.limiter,
     )
-    return reference_app.build(config, InProcessBackend(services, lambda: fixed))
+    backend = InProcessBackend(services, lambda: fixed)
+    try:
+        backend.project_id()  # refuse an unknown project now, not at the first visitor
+    except BackendError as exc:
+        raise Failure(f"project {fixed}: {exc.error_type}") from None
+    return reference_app.build(config, backend)

@@ -365,7 +365,8 @@ def send_code(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     sent = login.sent(now, masked(phone) if phone else None)
     return Reply(
         "OTP sent",
-        redirect="/smsmfa?sent=true&info=code_sent",
+        # A resend says so: the code in hand before no longer works.
+        redirect="/smsmfa?sent=true&info=code_sent" if login.sent_at else "/smsmfa?sent=true",
         fields={"phoneNumber": sent.phone, "retryAfter": config.resend_cooldown_seconds},
         cookie_ops=[lambda r: cookies.set_pending(config, r, sent)],
     )
