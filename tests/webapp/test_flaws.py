@@ -502,3 +502,29 @@ def test_21_the_pending_login_cannot_be_edited(web: Web, acme: Organization) -> 
     assert refused.status_code == 401
     assert web.get("/smsmfa").status_code == 303
     assert web.messages("+12025550143") == []
+
+
+def test_18_a_new_login_ends_the_previous_session(
+    web: Web, acme: Organization, ada: Member
+) -> None:
+    web.login("ada@acme.example", acme.id)
+    before = web.cookie("session")
+    web.discover("ada@acme.example")  # a second sign-in in the same browser
+    assert web.cookie("session") is None
+    assert before is not None
+    web.client.cookies.set("session", before)
+    assert web.post("/api/mfa/update", {"mfaOptIn": True}).status_code == 401
+
+
+def test_a_deleted_member_is_signed_out(
+    web: Web, services: Services, project: Credentials, acme: Organization, ada: Member
+) -> None:
+    from antechamber.members import service as members
+
+    web.login("ada@acme.example", acme.id)
+    with services.scope(project.project_id, "test", "test") as scope:
+        members.delete_member(scope, acme, ada.id)
+    gone = web.post("/api/discovery/get-organization")
+    assert gone.status_code == 401
+    assert error_of(gone) == "session_expired"
+    assert web.cookie("session") is None

@@ -16,6 +16,7 @@ keeps (seed-app.md §4):
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -177,13 +178,32 @@ def signed_in(web: Webapp, call: Call, *, fresh: bool = False) -> Signed:
     )
 
 
+def membership_of(web: Webapp, signed: Signed) -> Membership:
+    """The signed-in member and organization as the server has them now. A member or
+    organization deleted since the JWT was signed ends the session here (cookie forgotten)."""
+    if signed.membership is not None:
+        return signed.membership
+    try:
+        return web.backend.get_member(signed.organization_id, signed.member_id)
+    except BackendError as exc:
+        failure = from_backend(exc)
+        if exc.error_type in ("member_not_found", "organization_not_found"):
+            config = web.config
+            failure = Failure(
+                "session_expired",
+                redirect="/?error=session_expired",
+                cookie_ops=[lambda r: cookies.clear_session(config, r)],
+            )
+        raise failure from exc
+
+
 def login_in_progress(web: Webapp, call: Call, *, waiting_for_mfa: bool = False) -> Pending:
     """The login in the pending-login cookie, or `Failure` (401, back to the email step)."""
     login = cookies.pending(web.config, dict(call.cookies))
     if login is None:
         raise Failure("login_expired", redirect="/?error=login_expired")
     if waiting_for_mfa and not login.waiting_for_mfa:
-        raise Failure("not_signed_in", redirect="/discovery")
+        raise Failure("no_pending_mfa", redirect="/discovery")
     return login
 
 
@@ -270,6 +290,7 @@ def callback(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     token = text(body, "token", "link_invalid", max_length=MAX_TOKEN_LENGTH)
     found = web.backend.authenticate_discovery_link(token)
     config = web.config
+    _end_previous_session(web, call)
     login = Pending(ist=found.intermediate_session_token, email=found.email_address)
     return Reply(
         "Signed in",
@@ -312,9 +333,7 @@ def get_organization(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     The body (`organizationId`, `memberEmail`) is ignored: both come from the session.
     """
     signed = signed_in(web, call)
-    membership = signed.membership or web.backend.get_member(
-        signed.organization_id, signed.member_id
-    )
+    membership = membership_of(web, signed)
     return _membership_reply("Org retrieved successfully", membership, signed.cookie_ops)
 
 
@@ -404,7 +423,7 @@ def update_mfa(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     """
     opt_in = flag(body, "mfaOptIn", "invalid_mfa_opt_in")
     signed = signed_in(web, call, fresh=True)
-    current = signed.membership or web.backend.get_member(signed.organization_id, signed.member_id)
+    current = membership_of(web, signed)
     status = mfa_status(current.organization, current.member)
     if status.required:
         raise Failure("mfa_required_by_policy" if not opt_in else "mfa_not_optional")
@@ -435,7 +454,7 @@ def logout(web: Webapp, call: Call) -> Reply:
         lambda r: cookies.clear_pending(config, r),
     ]
     if not token:
-        raise Failure("not_signed_in", redirect="/", cookie_ops=forget)
+        raise Failure("not_signed_in", redirect="/?error=not_signed_in", cookie_ops=forget)
     try:
         web.verifier.verify(token)
     except JwtExpired:
@@ -451,6 +470,22 @@ def logout(web: Webapp, call: Call) -> Reply:
             failure.cookie_ops = forget
             raise failure from exc
     return Reply("Logged out", redirect="/?info=signed_out", cookie_ops=forget)
+
+
+def _end_previous_session(web: Webapp, call: Call) -> None:
+    """A new login replaces the browser's session: end the old one on the server too
+    (ASVS 7.2.4), not only forget its cookie. Best effort: it ends by itself anyway."""
+    previous = cookies.session_jwt(web.config, dict(call.cookies))
+    if not previous:
+        return
+    try:
+        web.verifier.verify(previous)
+    except JwtExpired:
+        pass
+    except (JwtInvalid, BackendError):
+        return
+    with contextlib.suppress(BackendError):
+        web.backend.revoke_session(previous)
 
 
 def _membership_reply(message: str, membership: Membership, ops: list[CookieOp]) -> Reply:

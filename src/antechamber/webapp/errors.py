@@ -62,6 +62,10 @@ MESSAGES: dict[str, tuple[int, str]] = {
     ),
     "not_signed_in": (401, "You're not signed in. Enter your email to get a sign-in link."),
     "session_expired": (401, "Your session has ended. Sign in again to continue."),
+    "no_pending_mfa": (
+        401,
+        "Choose an organization first. If it asks for MFA, we'll text you a code then.",
+    ),
     "other_login_pending": (
         409,
         "You're already signing in to another organization. Finish that first, or start over.",

@@ -203,9 +203,7 @@ def sms(request: Request) -> Response:
 def dashboard(request: Request) -> Response:
     web = render.webapp_of(request)
     signed = actions.signed_in(web, _call(request))
-    membership = signed.membership or web.backend.get_member(
-        signed.organization_id, signed.member_id
-    )
+    membership = actions.membership_of(web, signed)
     org = organization_json(membership.organization)
     return render.page(
         request,
@@ -224,9 +222,7 @@ def confirm_mfa(request: Request) -> Response:
     web = render.webapp_of(request)
     opt_in = request.query_params.get("optIn") == "true"
     signed = actions.signed_in(web, _call(request))
-    membership = signed.membership or web.backend.get_member(
-        signed.organization_id, signed.member_id
-    )
+    membership = actions.membership_of(web, signed)
     status = mfa_status(membership.organization, membership.member)
     if not (status.can_opt_in if opt_in else status.can_opt_out):
         return render.redirect("/dashboard", signed.cookie_ops)

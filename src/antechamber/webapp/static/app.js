@@ -165,9 +165,18 @@
         });
       }).then(function (result) {
         var data = result.data || {};
-        if (data.redirectPath && (result.ok || data.redirectPath.indexOf("/?") === 0)) {
-          // Success, or a failure that starts over: the next page says what happened.
+        if (data.redirectPath && result.ok) {
           window.location.assign(data.redirectPath);
+          return;
+        }
+        if (data.redirectPath && data.redirectPath.split("?")[0] !== window.location.pathname) {
+          // A failure that belongs to another page (the login expired, say): go there, and
+          // let that page say what happened.
+          var target = data.redirectPath;
+          if (data.error && target.indexOf("error=") < 0) {
+            target += (target.indexOf("?") < 0 ? "?" : "&") + "error=" + encodeURIComponent(data.error);
+          }
+          window.location.assign(target);
           return;
         }
         form.removeAttribute("aria-busy");
