@@ -18,6 +18,7 @@ from antechamber.members.models import Member
 from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
+from antechamber.webapp import cookies
 from tests.conftest import Credentials, LiveServer
 from tests.factories import make_member, make_org
 from tests.webapp.conftest import (
@@ -528,3 +529,30 @@ def test_a_deleted_member_is_signed_out(
     assert gone.status_code == 401
     assert error_of(gone) == "session_expired"
     assert web.cookie("session") is None
+
+
+@requires_sms
+def test_11_a_locked_member_is_told_so(web: Web) -> None:
+    """After ten wrong codes (two codes, five guesses each) the member is locked for a while:
+    a 423 and a sentence."""
+    web.create("founder@hooli.example", "Hooli", require_mfa=True)
+    answers = []
+    for round_ in range(2):
+        web.reset_limits()  # one text per number per 30 s (wall clock)
+        pending = web.pending()
+        assert pending is not None
+        if round_:
+            web.client.cookies.set(
+                "intermediate_session",
+                cookies.encode_pending(web.client.app.state.webapp.config, pending.sent(0)),  # type: ignore[attr-defined]
+            )
+        sent = web.post("/api/mfa/send", {"phoneNumber": "+12025550143"})
+        assert sent.status_code == 200, sent.text
+        right = web.sms_code("+12025550143")
+        wrong = "000000" if right != "000000" else "111111"
+        answers += [web.post("/api/mfa/authenticate", {"code": wrong}) for _ in range(5)]
+    assert [error_of(a) for a in answers] == ["wrong_code"] * 10
+    last = web.post("/api/mfa/authenticate", {"code": "123456"})  # even the right one now
+    assert last.status_code == 423
+    assert error_of(last) == "locked"
+    assert "Try again later" in last.json()["message"]
