@@ -1,5 +1,5 @@
-"""The ASGI application: one process serving the Stytch-compatible API, the admin console and
-(in development) the inbox.
+"""The ASGI application: one process serving the Stytch-compatible API, the admin console, the
+reference app at / and (in development) the inbox.
 
 Its lifespan runs the delivery worker in a background thread (unless
 `ANTECHAMBER_DELIVERY_WORKER=false`, e.g. when `antechamber worker` runs on its own).
@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from antechamber import __version__, admin, api, health
+from antechamber import __version__, admin, api, health, webapp
 from antechamber.api.guard import ApiGuard
 from antechamber.clock import Clock
 from antechamber.delivery.worker import DeliveryWorker
@@ -67,6 +67,10 @@ def create_app(
         from antechamber.dev import outbox as dev_outbox
 
         dev_outbox.install(app)
+    reference_app = webapp.for_services(services)
+    if reference_app is not None:
+        # Last: its not-found page covers the paths no other face claims.
+        webapp.install(app, reference_app)
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=not settings.dev)
     app.add_middleware(AccessLog, metrics=services.metrics if settings.metrics else None)

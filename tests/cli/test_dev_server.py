@@ -85,3 +85,21 @@ def test_dev_prints_working_credentials_that_survive_restart(tmp_path: Path) -> 
         assert found["results_metadata"]["total"] == 1
     finally:
         _stop(proc)
+
+
+def test_dev_serves_the_reference_app_with_links_to_its_own_port(tmp_path: Path) -> None:
+    """On any --port, the reference app's callback is registered where the server listens."""
+    port = _free_port()
+    proc, _, _ = _start(tmp_path, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        page = httpx.get(f"{base}/")
+        assert page.status_code == 200
+        assert "Sign in" in page.text
+        assert 'href="/dev/outbox"' in page.text
+        sent = httpx.post(f"{base}/api/discovery/start", json={"email": "ada@acme.example"})
+        assert sent.status_code == 200, sent.text
+        inbox = httpx.get(f"{base}/dev/outbox").text
+        assert f"{base}/auth/callback?" in inbox
+    finally:
+        _stop(proc)

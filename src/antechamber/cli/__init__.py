@@ -21,6 +21,7 @@ from antechamber.cli import (
     redirect_urls,
     server,
     sessions,
+    webapp,
 )
 from antechamber.cli.context import Failure
 from antechamber.errors import AntechamberError
@@ -40,6 +41,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 server.register(app)
+webapp.register(app)
 delivery.register(app)
 app.add_typer(projects.app, name="projects")
 app.add_typer(orgs.app, name="orgs")

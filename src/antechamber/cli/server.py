@@ -69,6 +69,13 @@ def dev(
     port: int = typer.Option(None, help="Port to bind (default 8000).", min=1, max=65535),
 ) -> None:
     os.environ["ANTECHAMBER_DEV"] = "true"
+    if "ANTECHAMBER_PUBLIC_BASE_URL" not in os.environ and (host or port):
+        # Links in emails (and the reference app's registered callback) must point where this
+        # server listens, not at the default port.
+        defaults = load_settings()
+        os.environ["ANTECHAMBER_PUBLIC_BASE_URL"] = (
+            f"http://{host or defaults.host}:{port or defaults.port}"
+        )
     settings = load_settings()
     services = Services.build(settings)
     migrations.upgrade(services.engine)
@@ -79,7 +86,8 @@ def dev(
         f"  Stytch API base URL: {base}\n"
         f"  Demo project id:     {demo.project_id}\n"
         f"  Demo secret:         {demo.secret}\n"
-        f"  Development inbox:   {base}/dev/outbox  (or: antechamber outbox --follow)\n\n"
+        f"  Development inbox:   {base}/dev/outbox  (or: antechamber outbox --follow)\n"
+        f"  Reference app:       {base}/  (the tutorial's MFA app)\n\n"
         "  Python: stytch.B2BClient(project_id, secret, environment=BASE_URL)\n"
     )
     _run(host, port, 1)

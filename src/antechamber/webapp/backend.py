@@ -1,0 +1,192 @@
+"""What the reference app needs of an authentication server: one small interface, two
+implementations.
+
+- `inprocess.InProcessBackend` calls Antechamber's domain functions in this process (the
+  default: `antechamber dev` and `serve` serve the app at `/`).
+- `stytch_backend.StytchBackend` calls any Stytch-compatible server (a remote Antechamber, or
+  Stytch) through the official `stytch` Python SDK (`antechamber webapp --backend stytch`).
+
+Both speak in Stytch's JSON shapes: organizations, members and discovered organizations are the
+dicts the Stytch B2B API returns (stytch-b2b-api.md §2.10), so the app reads them the same way
+whichever server answered. Every failure is a `BackendError` carrying Stytch's `error_type`;
+nothing else escapes a backend (the app maps error types to messages in `webapp.errors`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+JSON = dict[str, Any]
+
+OPTIONAL = "OPTIONAL"
+REQUIRED_FOR_ALL = "REQUIRED_FOR_ALL"
+
+
+class BackendError(Exception):
+    """A refusal or failure of the authentication server, in Stytch's terms.
+
+    `error_type` is Stytch's (or Antechamber's) stable string, `status_code` the HTTP status the
+    server answered with, `message` its developer-facing text (never shown to people as is).
+    `retry_after` is set for rate limits when the server said how long to wait.
+    """
+
+    def __init__(
+        self,
+        error_type: str,
+        status_code: int,
+        message: str = "",
+        *,
+        retry_after: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{error_type} ({status_code}): {message}")
+        self.error_type = error_type
+        self.status_code = status_code
+        self.message = message
+        self.retry_after = retry_after
+        self.details = details or {}
+
+
+#: The server could not be reached or answered something that is not Stytch's API.
+UNREACHABLE = "backend_unreachable"
+#: The app is not set up (no project to sign into yet).
+NOT_CONFIGURED = "webapp_not_configured"
+#: SMS codes are not available from this server.
+SMS_UNAVAILABLE = "sms_unavailable"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """An email proven by a magic link, and the organizations it may enter.
+
+    `intermediate_session_token` is set when the link was just redeemed, `""` for a listing.
+    `organizations` are Stytch `discovered_organization` objects.
+    """
+
+    email_address: str
+    organizations: list[JSON]
+    intermediate_session_token: str = ""
+
+
+@dataclass(frozen=True)
+class LoginStep:
+    """The outcome of entering an organization (Stytch's "authenticated vs mfa_required").
+
+    Authenticated: `session_jwt` is set and `session_expires_at` says when the session ends.
+    Pending: `intermediate_session_token` is the IST bound to this organization and member,
+    with `mfa_required` or `primary_required` saying what is missing; when the server texted a
+    code by itself, `secondary_auth_initiated` is `"sms_otp"` and `mfa_phone_number` is the
+    number it went to.
+    """
+
+    organization: JSON
+    member: JSON
+    session_jwt: str = ""
+    session_expires_at: datetime | None = None
+    intermediate_session_token: str = ""
+    mfa_required: bool = False
+    primary_required: bool = False
+    secondary_auth_initiated: str | None = None
+    mfa_phone_number: str = ""
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.session_jwt)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A member and their organization, as Stytch objects."""
+
+    organization: JSON
+    member: JSON
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """A session the server vouched for just now, with a fresh JWT."""
+
+    session_jwt: str
+    expires_at: datetime
+    organization: JSON
+    member: JSON
+    factors: list[JSON] = field(default_factory=list)
+
+
+class Backend(Protocol):
+    """The operations the app performs, each one Stytch B2B call unless noted.
+
+    Every method raises `BackendError` and nothing else. Arguments are already shape-checked
+    by the app (strings of sane length); meaning is the server's business.
+    """
+
+    def project_id(self) -> str:
+        """The project the app signs people into (JWT audience and issuer)."""
+        ...
+
+    def send_discovery_email(self, email_address: str, redirect_url: str) -> None:
+        """`magic_links.email.discovery.send`: email a sign-in link back to `redirect_url`."""
+        ...
+
+    def authenticate_discovery_link(self, token: str) -> Discovery:
+        """`magic_links.discovery.authenticate`: redeem a link (once) for an IST and the orgs."""
+        ...
+
+    def list_discovered(self, intermediate_session_token: str) -> Discovery:
+        """`discovery.organizations.list` with an IST (consumes nothing)."""
+        ...
+
+    def create_organization(
+        self, intermediate_session_token: str, *, name: str, mfa_policy: str
+    ) -> LoginStep:
+        """`discovery.organizations.create` (the creator becomes its admin), then
+        `organizations.update` so that people at the creator's email domain may join
+        (`email_allowed_domains` = [that domain], `email_jit_provisioning: RESTRICTED`), which
+        is skipped for consumer webmail domains (`organization_settings_domain_too_common`).
+        """
+        ...
+
+    def exchange(self, intermediate_session_token: str, organization_id: str) -> LoginStep:
+        """`discovery.intermediate_sessions.exchange`: enter an organization."""
+        ...
+
+    def send_sms_code(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        intermediate_session_token: str,
+        phone_number: str | None,
+    ) -> None:
+        """`otps.sms.send` with the login's IST (to the member's number if none is given)."""
+        ...
+
+    def authenticate_sms_code(
+        self, *, organization_id: str, member_id: str, intermediate_session_token: str, code: str
+    ) -> LoginStep:
+        """`otps.sms.authenticate` with the login's IST: a session when the code is right."""
+        ...
+
+    def get_member(self, organization_id: str, member_id: str) -> Membership:
+        """`organizations.members.get`."""
+        ...
+
+    def set_mfa_enrollment(
+        self, organization_id: str, member_id: str, *, enrolled: bool
+    ) -> Membership:
+        """`organizations.members.update` with `mfa_enrolled`."""
+        ...
+
+    def authenticate_session(self, session_jwt: str) -> SessionCheck:
+        """`sessions.authenticate`: the session behind a JWT (expired JWTs too), a fresh JWT."""
+        ...
+
+    def revoke_session(self, session_jwt: str) -> None:
+        """`sessions.revoke`."""
+        ...
+
+    def jwks(self) -> list[JSON]:
+        """`sessions.get_jwks`: the project's public keys, for checking JWTs locally."""
+        ...
