@@ -367,6 +367,10 @@ def test_13_14_every_failure_has_a_status_a_code_and_a_sentence(web: Web) -> Non
             assert error_of(bad) == "invalid_body"
         other = web.client.post(path, content=b"x", headers={"Content-Type": "text/plain"})
         assert other.status_code == 415
+        many = web.form(path, {f"f{i}": "x" for i in range(60)})
+        assert many.headers["location"].endswith("error=invalid_body"), path
+        huge = web.post(path, {"email": "x" * 20_000})
+        assert huge.status_code == 413, path
 
 
 def test_15_no_dead_routes(web: Web) -> None:

@@ -58,7 +58,10 @@ async def read_body(request: Request) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise Failure("invalid_body") from None
     if content_type == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=50))
+        try:
+            return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=50))
+        except ValueError:  # more fields than any form of ours has
+            raise Failure("invalid_body") from None
     if content_type not in ("application/json", ""):
         raise Failure("unsupported_media_type")
     try:
