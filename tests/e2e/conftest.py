@@ -163,8 +163,15 @@ class Person:
         """The newest code texted to `phone`, read from the development inbox in a tab."""
         tab = self.page.context.new_page()
         try:
-            tab.goto(f"{self.inbox_url}?to={quote(phone)}")
-            return tab.locator("article.message .code").first.inner_text().strip()
+            # The inbox is a static page: reload it until the text is there (a loaded machine
+            # may show the page before the send's transaction is visible).
+            for _ in range(60):
+                tab.goto(f"{self.inbox_url}?to={quote(phone)}")
+                codes = tab.locator("article.message .code")
+                if codes.count():
+                    return codes.first.inner_text().strip()
+                tab.wait_for_timeout(500)
+            raise AssertionError(f"no code for {phone} in the development inbox")
         finally:
             tab.close()
 
