@@ -249,9 +249,5 @@ def test_static_assets(inprocess: Web) -> None:
     assert inprocess.get("/assets/nope.js").status_code == 404
 
 
-def test_pages_send_the_security_headers(inprocess: Web) -> None:
-    page = inprocess.get("/")
-    csp = page.headers["content-security-policy"]
-    assert "script-src 'self'" in csp
-    assert "frame-ancestors 'none'" in csp
-    assert page.headers["x-content-type-options"] == "nosniff"
+# The security headers of every page (CSP, nosniff, framing, Referrer-Policy, HSTS):
+# security/test_transport_browser.py::test_every_page_sends_the_browser_headers.
