@@ -321,6 +321,30 @@ def test_console_cookies_through_a_real_sign_in(server: Server) -> None:
         assert found["session"]["value"] not in done.headers["location"]
 
 
+def test_the_apps_cookies_fit_in_a_browser(server: Server) -> None:
+    """ASVS 3.3.5: name and value within 4096 bytes, or a browser drops the cookie silently.
+    The session cookie holds the session JWT (the app asks for no custom claims); a member
+    with a long address, a long organization slug and MFA makes the biggest one we issue."""
+    long_email = "a" * 60 + "@" + "b" * 60 + ".example"
+    org = make_org(
+        server.services,
+        server.project.project_id,
+        organization_name="Acme",
+        organization_slug="s" * 128,
+    )
+    make_member(server.services, server.project.project_id, org, email_address=long_email)
+    with server.client() as c:
+        web = server.web(c)
+        web.discover(long_email)
+        selected = web.select(org.id)
+        assert selected.status_code == 200
+        prefix = "__Host-" if server.production else ""
+        for base in ("login_hint", "session"):
+            value = web.cookie(base)
+            assert value is not None, base
+            assert len(prefix + base) + len(value) <= 4096, (base, len(value))
+
+
 # -- Cross-site requests --------------------------------------------------------------------
 
 
