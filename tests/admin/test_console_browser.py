@@ -61,7 +61,8 @@ def test_without_a_session_the_console_asks_to_sign_in(
     b.steps.shot("sign-in-page")
     b.page.get_by_label("Email address").fill("ops@antechamber.example")
     b.page.get_by_role("button", name="Email me a sign-in link").click()
-    # Not wired until discovery and SMS MFA land: the page says so, it does not crash.
+    # No operator exists yet: the page says what to do, it does not crash. The real sign-in
+    # in a browser is tests/e2e/test_console.py.
     expect(b.page.get_by_role("alert")).to_contain_text("No operator exists yet")
     b.steps.shot("sign-in-unavailable")
     assert b.csp_violations == []
