@@ -228,9 +228,11 @@ def test_wrong_totp_codes_and_wrong_sms_codes_share_one_lock(
         else:
             with services.scope(enrolled.project_id, "test", "test") as scope:
                 sms_code = sms.issue_code(scope, row, "+12025550123").code
-            with pytest.raises(AntechamberError) as refused:
-                with services.scope(enrolled.project_id, "test", "test") as scope:
-                    sms.verify_code(scope, row, f"{(int(sms_code) + 1) % 1_000_000:06d}")
+            with (
+                pytest.raises(AntechamberError) as refused,
+                services.scope(enrolled.project_id, "test", "test") as scope,
+            ):
+                sms.verify_code(scope, row, f"{(int(sms_code) + 1) % 1_000_000:06d}")
             assert refused.value.error_type == "otp_code_not_found"
     assert not member(services, enrolled.member_id).lock_expires_at
     assert attempt(services, enrolled, wrong) == "unable_to_authenticate_totp"  # the last straw
