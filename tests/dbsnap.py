@@ -17,6 +17,8 @@ LOGIN_TABLES = (
     "member_sessions",
     "outbox_messages",
     "magic_links",
+    "totp_registrations",
+    "totp_recovery_codes",
 )
 
 

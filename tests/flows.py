@@ -78,13 +78,68 @@ def send_sms(api: TestClient, pending: dict[str, Any], **fields: Any) -> dict[st
 
 def authenticate_sms(api: TestClient, pending: dict[str, Any], code: str, **fields: Any) -> Any:
     """`otps/sms/authenticate` with the pending login's IST; the raw response."""
-    fields.setdefault("intermediate_session_token", pending["intermediate_session_token"])
+    fields.setdefault("intermediate_session_token", pending.get("intermediate_session_token"))
     return api.post(
         SMS_AUTHENTICATE,
         json={
             "organization_id": pending["organization"]["organization_id"],
             "member_id": pending["member_id"],
             "code": code,
+            **fields,
+        },
+    )
+
+
+TOTP_CREATE = "/v1/b2b/totp"
+TOTP_AUTHENTICATE = "/v1/b2b/totp/authenticate"
+RECOVERY_RECOVER = "/v1/b2b/recovery_codes/recover"
+RECOVERY_ROTATE = "/v1/b2b/recovery_codes/rotate"
+
+
+def recovery_codes_path(organization_id: str, member_id: str) -> str:
+    return f"/v1/b2b/recovery_codes/{organization_id}/{member_id}"
+
+
+def member_totp_path(organization_id: str, member_id: str) -> str:
+    return f"/v1/b2b/organizations/{organization_id}/members/{member_id}/totp"
+
+
+def create_totp(api: TestClient, pending: dict[str, Any], **fields: Any) -> Any:
+    """`totp` create for the member of a pending login, with its IST by default; raw response."""
+    fields.setdefault("intermediate_session_token", pending.get("intermediate_session_token"))
+    return api.post(
+        TOTP_CREATE,
+        json={
+            "organization_id": pending["organization"]["organization_id"],
+            "member_id": pending["member_id"],
+            **fields,
+        },
+    )
+
+
+def authenticate_totp(api: TestClient, pending: dict[str, Any], code: str, **fields: Any) -> Any:
+    """`totp/authenticate` with the pending login's IST by default; the raw response."""
+    fields.setdefault("intermediate_session_token", pending.get("intermediate_session_token"))
+    return api.post(
+        TOTP_AUTHENTICATE,
+        json={
+            "organization_id": pending["organization"]["organization_id"],
+            "member_id": pending["member_id"],
+            "code": code,
+            **fields,
+        },
+    )
+
+
+def recover(api: TestClient, pending: dict[str, Any], recovery_code: str, **fields: Any) -> Any:
+    """`recovery_codes/recover` with the pending login's IST by default; the raw response."""
+    fields.setdefault("intermediate_session_token", pending.get("intermediate_session_token"))
+    return api.post(
+        RECOVERY_RECOVER,
+        json={
+            "organization_id": pending["organization"]["organization_id"],
+            "member_id": pending["member_id"],
+            "recovery_code": recovery_code,
             **fields,
         },
     )

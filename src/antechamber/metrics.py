@@ -85,7 +85,8 @@ class Metrics:
         )
         self.mfa = Counter(
             "antechamber_mfa",
-            "Second-factor checks, by method (sms_otp) and outcome (success, failure).",
+            "Second-factor checks, by method (sms_otp, totp, recovery_code) and outcome "
+            "(success, failure).",
             ["method", "outcome"],
             registry=r,
         )

@@ -11,6 +11,7 @@ from antechamber.otp.models import SmsOtp
 from antechamber.projects.models import Project, ProjectSecret
 from antechamber.redirects.models import RedirectUrl
 from antechamber.sessions.models import IntermediateSession, MemberSession
+from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
 
 __all__ = [
     "AuditEvent",
@@ -27,4 +28,6 @@ __all__ = [
     "RedirectUrl",
     "SigningKey",
     "SmsOtp",
+    "TotpRecoveryCode",
+    "TotpRegistration",
 ]

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from fastapi import FastAPI
 
+from antechamber.clock import FrozenClock
 from antechamber.services import Services
 from tests.compat.conftest import RequestLog
 from tests.conftest import Credentials, LiveServer
@@ -229,3 +231,46 @@ def test_node_optional_opt_in_and_out(
     entered = node_sdk.ok("exchange", node_login(node_sdk, services, EMAIL), org_id)
     assert entered["member_authenticated"] is True
     assert entered["mfa_required"] is None
+
+
+def test_node_totp_enrol_log_in_and_recover(
+    node_sdk: NodeSdk, inner_app: FastAPI, services: Services, clock: FrozenClock
+) -> None:
+    """The codes are computed here with pyotp from the secret the Node SDK received."""
+    created = node_sdk.ok(
+        "create", node_login(node_sdk, services, EMAIL), "Authenticator", "REQUIRED_FOR_ALL"
+    )
+    org_id, member_id = created["organization"]["organization_id"], created["member_id"]
+    ist = created["intermediate_session_token"]
+    totp = node_sdk.ok("totpCreate", org_id, member_id, ist)
+    assert totp["qr_code"].startswith("data:image/png;base64,")
+    assert len(totp["recovery_codes"]) == 10
+    code = pyotp.TOTP(totp["secret"]).at(clock.now())
+    done = node_sdk.ok("totpAuthenticate", org_id, member_id, code, ist)
+    assert [
+        (f["type"], f["delivery_method"]) for f in done["member_session"]["authentication_factors"]
+    ] == [("magic_link", "email"), ("totp", "authenticator_app")]
+    assert done["member"]["totp_registration_id"] == totp["totp_registration_id"]
+    local = node_sdk.ok("authenticateJwtLocally", done["session_jwt"])
+    assert local["factors"][1] == ["totp", "authenticator_app"]
+
+    # A second login: the used code is refused, a recovery code finishes it.
+    inner_app.state.services.limiter.reset()
+    second = node_sdk.ok("exchange", node_login(node_sdk, services, EMAIL), org_id)
+    assert (
+        second["mfa_required"]["member_options"]["totp_registration_id"]
+        == (totp["totp_registration_id"])
+    )
+    again = node_sdk.call(
+        "totpAuthenticate", org_id, member_id, code, second["intermediate_session_token"]
+    )
+    assert again == {"error": {"status_code": 400, "error_type": "totp_code_already_authenticated"}}
+    recovered = node_sdk.ok(
+        "recoveryCodesRecover",
+        org_id,
+        member_id,
+        totp["recovery_codes"][0],
+        second["intermediate_session_token"],
+    )
+    assert recovered["recovery_codes_remaining"] == 9
+    assert recovered["member_session"]["authentication_factors"][1]["type"] == "recovery_codes"

@@ -229,3 +229,68 @@ def test_every_operation_documents_its_answers(app: Any) -> None:
                 error = answers[kind]["content"]["application/json"]["schema"]
                 assert error == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, template)
             assert "422" not in answers, (method, template)  # validation errors are 400s
+
+
+def test_every_answer_of_a_totp_walk_is_documented(
+    app: Any,
+    api: TestClient,
+    services: Services,
+    project: Credentials,
+    recorded: list[httpx.Response],
+) -> None:
+    """TOTP and recovery codes: create, authenticate, recover, rotate, get (refused), delete."""
+    import pyotp
+
+    from tests.flows import (
+        RECOVERY_ROTATE,
+        authenticate_totp,
+        create_totp,
+        member_totp_path,
+        recover,
+        recovery_codes_path,
+    )
+
+    allow_redirect(services, project.project_id)
+    strict = api.post(
+        ORGS, json={"organization_name": "Strict", "mfa_policy": "REQUIRED_FOR_ALL"}
+    ).json()["organization"]
+    oid = strict["organization_id"]
+    mid = api.post(f"{ORGS}/{oid}/members", json={"email_address": "ada@acme.example"}).json()[
+        "member_id"
+    ]
+
+    def pending() -> dict[str, Any]:
+        ist = _login(api, services, "ada@acme.example")["intermediate_session_token"]
+        body: dict[str, Any] = api.post(
+            EXCHANGE, json={"intermediate_session_token": ist, "organization_id": oid}
+        ).json()
+        return body
+
+    first = pending()
+    created = create_totp(api, first).json()
+    now = services.clock.now().timestamp()
+    authenticate_totp(api, first, "12345")  # refused: not 6 digits
+    authenticate_totp(api, first, pyotp.TOTP(created["secret"]).at(now))
+    authenticate_totp(api, pending(), pyotp.TOTP(created["secret"]).at(now))  # replay: refused
+    recover(api, pending(), created["recovery_codes"][0])
+    api.post(RECOVERY_ROTATE, json={"organization_id": oid, "member_id": mid})
+    api.get(recovery_codes_path(oid, mid))
+    api.delete(member_totp_path(oid, mid))
+
+    document = app.openapi()
+    schema = openapi_document.b2b_schema()
+    schema.app = app
+    answered: set[tuple[str, str]] = set()
+    for response in recorded:
+        method, path = response.request.method, response.request.url.path
+        template = _operation_of(document, method, path)
+        schema[template][method].validate_response(response)
+        if response.is_success:
+            answered.add((method, template))
+    assert {
+        ("POST", "/v1/b2b/totp"),
+        ("POST", "/v1/b2b/totp/authenticate"),
+        ("POST", "/v1/b2b/recovery_codes/recover"),
+        ("POST", "/v1/b2b/recovery_codes/rotate"),
+        ("DELETE", "/v1/b2b/organizations/{organization_id}/members/{member_id}/totp"),
+    } <= answered

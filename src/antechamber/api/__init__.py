@@ -13,6 +13,7 @@ from antechamber.api.routes import (
     organizations,
     otps,
     sessions,
+    totps,
 )
 
 
@@ -27,5 +28,6 @@ def install(app: FastAPI) -> None:
         discovery.router,
         sessions.router,
         otps.router,
+        totps.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

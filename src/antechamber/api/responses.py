@@ -246,6 +246,36 @@ class SmsAuthenticateResponse(AuthResultResponse):
     member_device: dict[str, Any] | None
 
 
+class TotpCreateResponse(Envelope):
+    """The secret, QR code and recovery codes are shown this once."""
+
+    member_id: str
+    totp_registration_id: str
+    secret: str
+    qr_code: str
+    recovery_codes: list[str]
+    member: Member
+    organization: Organization
+
+
+class TotpAuthenticateResponse(SmsAuthenticateResponse):
+    """Same shape as SMS authenticate."""
+
+
+class RecoveryCodeRecoverResponse(SmsAuthenticateResponse):
+    recovery_codes_remaining: int
+
+
+class RecoveryCodesResponse(Envelope):
+    """Rotate's answer (the new codes, shown once); `get` has the same shape in Stytch but is
+    refused here (codes are stored hashed)."""
+
+    member_id: str
+    member: Member
+    organization: Organization
+    recovery_codes: list[str]
+
+
 class SessionAuthenticateResponse(Envelope):
     member_session: MemberSession
     session_token: str

@@ -157,3 +157,37 @@ class SmsAuthenticate(SessionFields):
     session_jwt: str | None = None
     set_mfa_enrollment: str | None = None
     set_default_mfa: bool | None = None
+
+
+class TotpCreate(Body):
+    organization_id: str
+    member_id: str
+    expiration_minutes: int | None = None
+    intermediate_session_token: str | None = None
+    session_token: str | None = None
+    session_jwt: str | None = None
+
+
+class TotpAuthenticate(SessionFields):
+    organization_id: str
+    member_id: str
+    code: str
+    intermediate_session_token: str | None = None
+    session_token: str | None = None
+    session_jwt: str | None = None
+    set_mfa_enrollment: str | None = None
+    set_default_mfa: bool | None = None
+
+
+class RecoveryCodeRecover(SessionFields):
+    organization_id: str
+    member_id: str
+    recovery_code: str
+    intermediate_session_token: str | None = None
+    session_token: str | None = None
+    session_jwt: str | None = None
+
+
+class RecoveryCodesRotate(Body):
+    organization_id: str
+    member_id: str

@@ -42,6 +42,9 @@ class Member(Base):
     mfa_phone_number_verified: Mapped[bool] = mapped_column(default=False)
     phone_id: Mapped[str | None] = mapped_column(String(80))
     default_mfa_method: Mapped[str] = mapped_column(String(16), default="")
+    # The member's *active* TOTP registration (`totp.models`), "" when none: kept here so every
+    # serialisation of a member shows it without a join.
+    totp_registration_id: Mapped[str] = mapped_column(String(80), default="")
 
     # MFA lockout after a run of failures (Stytch shows these as is_locked & co.).
     lock_created_at: Mapped[datetime | None]

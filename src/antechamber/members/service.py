@@ -271,7 +271,7 @@ def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str,
             raise errors.InvalidDefaultMfaMethod()
         if method == "sms_otp" and not member.mfa_phone_number:
             raise errors.DefaultMfaMissingFactor()
-        if method == "totp":
+        if method == "totp" and not member.totp_registration_id:
             raise errors.DefaultMfaMissingFactor()
         member.default_mfa_method = method
 

@@ -9,8 +9,12 @@ Used by organization create and IST exchange (discovery), session exchange, memb
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
+from antechamber.sessions import factors as factor_kinds
+from antechamber.sessions.factors import Factor
 
 
 def role_ids(member: Member) -> list[str]:
@@ -35,17 +39,27 @@ def method_allowed(org: Organization, method: str) -> bool:
     return org.mfa_methods != "RESTRICTED" or method in org.allowed_mfa_methods
 
 
+def mfa_satisfied(org: Organization, login_factors: Iterable[Factor]) -> bool:
+    """Whether the factors hold a second factor of a method the organization allows (an SMS
+    code, a TOTP code or a TOTP recovery code; RESTRICTED `mfa_methods` narrow the list)."""
+    return any(method_allowed(org, m) for m in factor_kinds.mfa_methods(login_factors))
+
+
 def sms_sent_automatically(org: Organization, member: Member) -> bool:
     """Whether a login that stops for MFA texts the member a code at once (Stytch's
     `secondary_auth_initiated: "sms_otp"`).
 
     Only to a *verified* phone (a number nobody has proven is never texted unasked), only where
     the organization allows SMS, and only when SMS is the member's default MFA method or their
-    only one (no TOTP here yet, so an empty default counts).
+    only one: a member whose default is `totp`, or who has an active TOTP registration and no
+    default, is not texted (they will open their authenticator app).
     """
-    return (
-        bool(member.mfa_phone_number)
+    if not (
+        member.mfa_phone_number
         and member.mfa_phone_number_verified
         and method_allowed(org, "sms_otp")
-        and member.default_mfa_method in ("", "sms_otp")
-    )
+    ):
+        return False
+    if member.default_mfa_method == "sms_otp":
+        return True
+    return member.default_mfa_method == "" and not member.totp_registration_id

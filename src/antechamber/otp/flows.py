@@ -89,11 +89,13 @@ def send_sms_otp(
     but the refusal's audit event.
     """
     language = _locale(locale)
-    _at_most_one(intermediate_session_token, session_token, session_jwt)
+    at_most_one(intermediate_session_token, session_token, session_jwt)
     org = get_organization(scope, organization_id)
     member = members.get_member(scope, org, member_id=member_id)
     _sms_allowed(org)
-    caller = _caller(scope, org, member, intermediate_session_token, session_token, session_jwt)
+    caller = resolve_caller(
+        scope, org, member, intermediate_session_token, session_token, session_jwt
+    )
     if member.status != "active" and caller.ist is None:
         raise errors.ActionAvailableOnlyForActiveMembers()
     lockout.ensure_not_locked(scope, member)
@@ -127,7 +129,7 @@ def authenticate_sms_otp(
     given = [v for v in (intermediate_session_token, session_token, session_jwt) if v]
     if not given:
         raise session_errors.NoSessionArguments(f"Give one of {_CREDENTIALS}.")
-    _at_most_one(intermediate_session_token, session_token, session_jwt)
+    at_most_one(intermediate_session_token, session_token, session_jwt)
     if set_mfa_enrollment not in (None, "", *ENROLLMENT_CHOICES):
         raise errors.InvalidMfaEnrollment()
     sessions.duration(session_duration_minutes)
@@ -136,7 +138,9 @@ def authenticate_sms_otp(
     org = get_organization(scope, organization_id)
     member = members.get_member(scope, org, member_id=member_id)
     _sms_allowed(org)
-    caller = _caller(scope, org, member, intermediate_session_token, session_token, session_jwt)
+    caller = resolve_caller(
+        scope, org, member, intermediate_session_token, session_token, session_jwt
+    )
     if not member.mfa_phone_number:
         raise errors.MemberPhoneNumberNotFound()
 
@@ -154,7 +158,7 @@ def authenticate_sms_otp(
     member.updated_at = now
     if member.phone_id is None:  # a number stored before phone ids existed
         member.phone_id = new_id("phone-number", scope.environment)
-    enrollment = _apply_enrollment(org, member, set_mfa_enrollment)
+    enrollment = apply_enrollment(org, member, set_mfa_enrollment)
     factor = factors.sms_otp(member.phone_id, phone, now)
 
     if caller.session is None:  # exactly one credential was given: the IST
@@ -228,17 +232,24 @@ def _locale(value: str | None) -> str:
     return value
 
 
-def _at_most_one(*credentials: str | None) -> None:
+def at_most_one(*credentials: str | None) -> None:
     if len([v for v in credentials if v]) > 1:
         raise session_errors.TooManySessionArguments(f"Give only one of {_CREDENTIALS}.")
 
 
 def _sms_allowed(org: Organization) -> None:
-    if not policy.method_allowed(org, "sms_otp"):
-        raise errors.OperationRestrictedByMfaMethods()
+    method_allowed(org, "sms_otp")
 
 
-def _caller(
+def method_allowed(org: Organization, method: str) -> None:
+    """Refuse `method` (sms_otp, totp) where the organization's RESTRICTED mfa_methods lack it."""
+    if not policy.method_allowed(org, method):
+        raise errors.OperationRestrictedByMfaMethods(
+            f"The organization's allowed_mfa_methods do not include {method}."
+        )
+
+
+def resolve_caller(
     scope: Scope,
     org: Organization,
     member: Member,
@@ -290,7 +301,7 @@ def _destination(
     return wanted
 
 
-def _apply_enrollment(org: Organization, member: Member, choice: str | None) -> str | None:
+def apply_enrollment(org: Organization, member: Member, choice: str | None) -> str | None:
     """`set_mfa_enrollment`, unless policy requires MFA of the member (then it is ignored)."""
     if not choice or policy.required_by_policy(org, member):
         return None

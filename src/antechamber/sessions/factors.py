@@ -25,6 +25,9 @@ MFA_TYPES = frozenset({"otp", "totp", "recovery_codes"})
 # Factor type → the organization's `allowed_auth_methods` name that permits it.
 _AUTH_METHOD = {"magic_link": "magic_link", "email_otp": "email_otp", "password": "password"}
 
+# Second-factor type → the organization's `allowed_mfa_methods` name that permits it.
+_MFA_METHOD = {"otp": "sms_otp", "totp": "totp", "recovery_codes": "totp"}
+
 # Stable per (project, email): the same address gets the same email_id in every factor.
 _EMAIL_NAMESPACE = uuid.UUID("1b671a64-40d5-491e-99b0-da01ff1f3341")
 
@@ -54,6 +57,29 @@ def sms_otp(phone_id: str, phone_number: str, at: datetime) -> Factor:
         at,
         phone_number_factor={"phone_id": phone_id, "phone_number": phone_number},
     )
+
+
+def totp(registration_id: str, at: datetime) -> Factor:
+    """The factor of a code from the member's authenticator app (an MFA factor)."""
+    return _factor(
+        "totp", "authenticator_app", at, authenticator_app_factor={"totp_id": registration_id}
+    )
+
+
+def recovery_code(recovery_code_id: str, at: datetime) -> Factor:
+    """The factor of a used TOTP recovery code (an MFA factor, standing in for the app)."""
+    return _factor(
+        "recovery_codes",
+        "recovery_code",
+        at,
+        recovery_code_factor={"totp_recovery_code_id": recovery_code_id},
+    )
+
+
+def mfa_methods(factors: Iterable[Factor]) -> set[str]:
+    """The organization MFA method names (`allowed_mfa_methods`) the second factors amount to:
+    an SMS code is `sms_otp`; an authenticator app code or one of its recovery codes `totp`."""
+    return {_MFA_METHOD[f["type"]] for f in factors if f.get("type") in _MFA_METHOD}
 
 
 def has_primary(factors: Iterable[Factor]) -> bool:

@@ -107,7 +107,8 @@ def start(
     """Start a session for `member` in `org` with `session_factors`.
 
     Raises `InsufficientFactors` unless a primary factor proves the member's email and, when
-    the organization requires MFA of this member, a second factor is present. Makes a pending
+    the organization requires MFA of this member, a second factor of a method it allows is
+    present. Makes a pending
     or invited member active (they have now logged in) and marks the email verified.
     """
     if member.organization_id != org.id or member.project_id != scope.project_id:
@@ -116,7 +117,9 @@ def start(
         session_factors, member.email_address
     ):
         raise errors.InsufficientFactors()
-    if policy.mfa_required(org, member) and not factors.has_mfa(session_factors):
+    if policy.mfa_required(org, member) and not policy.mfa_satisfied(org, session_factors):
+        # A second factor of a method the organization allows: an SMS code, a TOTP code or a
+        # TOTP recovery code (sessions.factors.mfa_methods).
         raise errors.InsufficientFactors()
     minutes = duration(duration_minutes) or DEFAULT_DURATION_MINUTES
     now = scope.clock.now()

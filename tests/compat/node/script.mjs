@@ -135,6 +135,26 @@ const steps = {
       factors: local.member_session.authentication_factors.map((f) => [f.type, f.delivery_method]),
     };
   },
+  totpCreate: (organizationId, memberId, ist) =>
+    client.totps.create({
+      organization_id: organizationId,
+      member_id: memberId,
+      intermediate_session_token: ist,
+    }),
+  totpAuthenticate: (organizationId, memberId, code, ist) =>
+    client.totps.authenticate({
+      organization_id: organizationId,
+      member_id: memberId,
+      code,
+      intermediate_session_token: ist,
+    }),
+  recoveryCodesRecover: (organizationId, memberId, recoveryCode, ist) =>
+    client.recoveryCodes.recover({
+      organization_id: organizationId,
+      member_id: memberId,
+      recovery_code: recoveryCode,
+      intermediate_session_token: ist,
+    }),
   updateMember: (organizationId, memberId, fields) =>
     client.organizations.members.update({
       organization_id: organizationId,

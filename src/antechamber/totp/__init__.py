@@ -1,0 +1,1 @@
+"""TOTP (authenticator apps) and recovery codes as second factors (issue 7)."""
