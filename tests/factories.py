@@ -167,3 +167,22 @@ def start_session(
         )
         started = sessions.start(scope, row_org, row_member, [factor])
         return started.session.id, started.session_token, started.session_jwt
+
+
+def enrol_totp(services: Services, project_id: str, org: Organization, member: Member) -> str:
+    """Give `member` (without a verified phone) an active authenticator app; its secret."""
+    import pyotp
+
+    from antechamber.totp import service as totp
+
+    _, token, _ = start_session(services, project_id, org, member)
+    with services.scope(project_id, "test", "test") as scope:
+        created = totp.create_totp(
+            scope, organization_id=org.id, member_id=member.id, session_token=token
+        )
+    with services.scope(project_id, "test", "test") as scope:
+        code = pyotp.TOTP(created.secret).at(scope.clock.now().timestamp())
+        totp.authenticate_totp(
+            scope, organization_id=org.id, member_id=member.id, code=code, session_token=token
+        )
+    return created.secret

@@ -12,9 +12,10 @@ from antechamber.organizations.models import Organization
 from antechamber.otp import sms
 from antechamber.otp.models import SmsOtp
 from antechamber.services import Services
+from antechamber.totp.models import TotpRegistration
 from tests.admin.conftest import Console, OperatorInfo, member_row
 from tests.conftest import Credentials
-from tests.factories import lock_member, make_member, make_org
+from tests.factories import enrol_totp, lock_member, make_member, make_org
 
 PHONE = "+12025550123"
 
@@ -271,3 +272,23 @@ def test_session_revocation_needs_csrf(
     for path in (f"{detail}/sessions/{session_id}/revoke", f"{detail}/revoke-sessions"):
         assert console.post(path, csrf="forged").status_code == 403
     assert session_id in console.get(detail).text
+
+
+def test_reset_the_authenticator_app_after_confirmation(
+    console: Console, project: Credentials, org: Organization, services: Services
+) -> None:
+    bob = make_member(services, project.project_id, org, email_address="bob@acme.example")
+    enrol_totp(services, project.project_id, org, bob)
+    path = f"{base(project, org)}/members/{bob.id}"
+    assert "Reset authenticator app" in console.get(path).text
+    confirm = console.get(f"{path}/reset-totp")
+    assert "Reset the authenticator app of bob@acme.example?" in confirm.text
+    assert member_row(services, bob.id).totp_registration_id != ""  # asking changed nothing
+    assert console.post(f"{path}/reset-totp").status_code == 303
+    assert member_row(services, bob.id).totp_registration_id == ""
+    with services.sessions() as session:
+        assert session.scalars(select(TotpRegistration)).all() == []
+    assert "Reset authenticator app" not in console.get(path).text
+    [(actor, member_id)] = events(services, "member.totp_reset")
+    assert actor.startswith("operator:")
+    assert member_id == bob.id

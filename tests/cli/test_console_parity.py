@@ -9,9 +9,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from antechamber.members.models import Member
+from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.cli.conftest import run
-from tests.factories import lock_member, open_console_session
+from tests.factories import enrol_totp, lock_member, open_console_session
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 
@@ -270,3 +271,24 @@ def test_outbox_failed_and_retry(capsys: pytest.CaptureFixture[str], services: S
         code, out, _ = run(capsys, *args)
         assert code == 0
         assert "--json" in out
+
+
+def test_members_reset_totp(capsys: pytest.CaptureFixture[str], services: Services) -> None:
+    created = make_project(capsys)
+    _, out, _ = run(capsys, "orgs", "create", "Acme Co", "--slug", "acme", "--json")
+    _, out2, _ = run(capsys, "members", "create", "acme", "ada@acme.example", "--json")
+    with services.sessions() as session:
+        org = session.get(Organization, json.loads(out)["organization_id"])
+        member = session.get(Member, json.loads(out2)["member_id"])
+    assert org is not None
+    assert member is not None
+    enrol_totp(services, created["project_id"], org, member)
+
+    code, out, _ = run(
+        capsys, "members", "reset-totp", "acme", "ada@acme.example", "--yes", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["totp_registration_id"] == ""
+    code, _, err = run(capsys, "members", "reset-totp", "acme", "ada@acme.example", "--yes")
+    assert code == 1
+    assert "totp_not_found" in err

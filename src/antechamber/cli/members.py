@@ -10,6 +10,7 @@ from antechamber.api import serializers
 from antechamber.cli.context import JSON_OPTION, PROJECT_OPTION, emit, project_scope
 from antechamber.members import service
 from antechamber.organizations.service import get_organization
+from antechamber.totp import service as totp
 
 app = typer.Typer(help="Manage the members of an organization.", no_args_is_help=True)
 
@@ -177,4 +178,26 @@ def reset_phone(
         o = get_organization(scope, org)
         m = service.get_member(scope, o, **_member_ref(member))
         data = serializers.member(service.reset_sms_phone(scope, o, m), scope.clock.now())
+    emit(data, as_json, _summary(data))
+
+
+@app.command(
+    "reset-totp",
+    help="Remove a member's authenticator app (TOTP) and its recovery codes (lost device). "
+    "Sessions already started stay; their next MFA login uses another factor or enrols again.",
+)
+def reset_totp(
+    org: str = ORG_ARG,
+    member: str = MEMBER_ARG,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    project: str = PROJECT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    if not yes:
+        typer.confirm(f"Remove the authenticator app of {member} in {org}?", abort=True)
+    with project_scope(project) as scope:
+        o = get_organization(scope, org)
+        m = service.get_member(scope, o, **_member_ref(member))
+        _, updated = totp.delete_member_totp(scope, o.id, m.id)
+        data = serializers.member(updated, scope.clock.now())
     emit(data, as_json, _summary(data))

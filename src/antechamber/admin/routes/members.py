@@ -22,6 +22,7 @@ from antechamber.organizations import service as organizations
 from antechamber.projects import service as projects
 from antechamber.sessions import service as sessions
 from antechamber.sessions.models import MemberSession
+from antechamber.totp import service as totp
 
 router = console_router()
 
@@ -217,6 +218,12 @@ CONFIRMATIONS = {
         "Their next sign-in that needs MFA will ask them to enrol a phone again.",
         "Reset the phone",
     ),
+    "reset-totp": (
+        "Reset the authenticator app",
+        "The member's authenticator app (TOTP) and its recovery codes stop working. Their next "
+        "sign-in that needs MFA uses another factor or sets up an authenticator app again.",
+        "Reset the authenticator app",
+    ),
     "revoke-sessions": (
         "Revoke every session",
         "Every live session of the member ends now: their session tokens stop working at once, "
@@ -281,6 +288,17 @@ def member_reset_phone(
         members.reset_sms_phone(scope, org, member)
         email = member.email_address
     console.flash_next(f"The SMS phone of {email} was reset.")
+    return _back_to_member(project_id, org_id, member_id)
+
+
+@router.post("/projects/{project_id}/orgs/{org_id}/members/{member_id}/reset-totp")
+def member_reset_totp(
+    request: Request, console: ConsoleDep, project_id: str, org_id: str, member_id: str
+) -> Response:
+    with console.project(project_id) as scope:
+        _, member = totp.delete_member_totp(scope, org_id, member_id)
+        email = member.email_address
+    console.flash_next(f"The authenticator app of {email} was reset.")
     return _back_to_member(project_id, org_id, member_id)
 
 
