@@ -7,8 +7,10 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +18,48 @@ from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from antechamber.errors import ServiceUnavailable
+
 log = logging.getLogger("antechamber.db")
 _ON_ROLLBACK = "antechamber.on_rollback"
+_AFTER_COMMIT = "antechamber.after_commit"
+#: Execution option (and `Session.info` key) marking a read-only unit of work.
+READ_ONLY = "antechamber_read_only"
+
+BUSY_TIMEOUT_SECONDS = 30
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A read-only unit of work tried to write: a programming error, never a client's."""
+
+
+class DatabaseBusy(ServiceUnavailable):
+    error_type = "database_busy"
+    default_message = "The database stayed busy with other writes for too long; try again."
+
+
+class _WriterLock:
+    """One per SQLite engine, taken by every writing unit of work before it touches the database.
+
+    SQLite admits one writer at a time; without this, the threads of a process compete for the
+    file lock through SQLite's busy handler, which polls with sleeps of up to 100 ms (the
+    seconds-long p99 of docs/performance.md). Waiting here wakes the next writer as soon as the
+    last one commits. Other processes still meet at the file lock. A plain lock, not an RLock:
+    FastAPI enters a dependency in one worker thread and leaves it in another.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise DatabaseBusy()
+
+    def __exit__(self, *_exc: object) -> None:
+        self._lock.release()
+
+
+_writer_locks: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
 
 
 class Base(DeclarativeBase):
@@ -37,9 +79,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     writers queue instead of failing.
     """
     if url.startswith("sqlite"):
-        connect_args = {"check_same_thread": False, "timeout": 30}
+        connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS}
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)
+        else:
+            # A connection per request thread (AnyIO's pool has 40): SQLite connections are
+            # cheap to keep and dear to open (the pragmas below), and reads now run side by
+            # side, so a small pool would open and close overflow connections all the time.
+            kwargs.setdefault("pool_size", 40)
+            kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -50,15 +98,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front: a read-then-write transaction never
             # fails half way with "database is locked", and single-use checks are serialised.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only unit of work reads a snapshot beside the writer (WAL) instead.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        _writer_locks[engine] = _WriterLock()
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -71,27 +124,46 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
     """One unit of work: commit if the block returns, roll back if it raises.
 
     Two ways for a failure to leave a trace: an `AntechamberError(keep_changes=True)` commits
     the transaction as it stands (for a transaction that holds nothing but the failure's own
     record, such as a counted wrong code); writes registered with `on_rollback` run in a new
     transaction after a rollback (for a refusal inside a larger change that must not land).
+
+    `read_only=True` is for units that only read (a session check): on SQLite it reads a
+    snapshot without taking the write lock, so it neither waits for writers nor holds them up;
+    a flush of any change in it raises `ReadOnlyViolation`. Writes it must still make, such as
+    a last-used time, go through `after_commit`.
     """
     session = factory()
+    rolled_back = False
     try:
-        yield session
-        session.commit()
-    except BaseException as exc:
-        if getattr(exc, "keep_changes", False):
-            session.commit()
-        else:
-            session.rollback()
-            _after_rollback(session)
+        with _writer_lock(session, read_only):
+            if read_only:
+                session.info[READ_ONLY] = True
+                session.connection(execution_options={READ_ONLY: True})
+            try:
+                yield session
+                session.commit()
+            except BaseException as exc:
+                if getattr(exc, "keep_changes", False):
+                    session.commit()
+                else:
+                    session.rollback()
+                    rolled_back = True
+                raise
+            finally:
+                session.info.pop(READ_ONLY, None)
+        _run_deferred(session, _AFTER_COMMIT)
+    except BaseException:
+        if rolled_back:
+            _run_deferred(session, _ON_ROLLBACK)
         raise
     finally:
         session.info.pop(_ON_ROLLBACK, None)
+        session.info.pop(_AFTER_COMMIT, None)
         session.close()
 
 
@@ -106,18 +178,44 @@ def on_rollback(session: Session, write: Callable[[Session], None]) -> None:
     session.info.setdefault(_ON_ROLLBACK, []).append(write)
 
 
-def _after_rollback(session: Session) -> None:
-    writes: list[Callable[[Session], None]] = session.info.pop(_ON_ROLLBACK, [])
+def after_commit(session: Session, write: Callable[[Session], None]) -> None:
+    """Run `write(session)` in a fresh transaction once the current unit of work commits.
+
+    For bookkeeping that may be lost without harm and must not make a read take the write
+    lock (a session's last-used time). Best effort: a failure is logged, never raised, and
+    nothing runs if the unit of work rolls back. Only `transaction()` units honour it.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(write)
+
+
+def _run_deferred(session: Session, key: str) -> None:
+    writes: list[Callable[[Session], None]] = session.info.pop(key, [])
     if not writes:
         return
     try:
-        for write in writes:
-            write(session)
-        session.commit()
+        with _writer_lock(session, read_only=False):
+            for write in writes:
+                write(session)
+            session.commit()
     except Exception:
-        # The original error is what the caller must see; this one is for the operator.
-        log.exception("could not keep the writes registered to survive a rollback")
+        # The unit of work's own outcome is what the caller must see; this is for the operator.
+        log.exception("could not make the writes deferred to after the unit of work (%s)", key)
         session.rollback()
+
+
+def _writer_lock(session: Session, read_only: bool) -> AbstractContextManager[None]:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    lock = None if read_only else _writer_locks.get(engine)
+    return lock if lock is not None else nullcontext()
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_when_read_only(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (
+        session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
+    ):
+        raise ReadOnlyViolation("a read-only unit of work tried to write")
 
 
 def import_models() -> None:

@@ -41,9 +41,12 @@ class Services:
         return cls(settings, engine, db.session_factory(engine), clock or SystemClock())
 
     @contextmanager
-    def scope(self, project_id: str, environment: Environment, actor: str) -> Iterator[Scope]:
-        """A unit of work in one project, committed when the block ends without error."""
-        with db.transaction(self.sessions) as session:
+    def scope(
+        self, project_id: str, environment: Environment, actor: str, *, read_only: bool = False
+    ) -> Iterator[Scope]:
+        """A unit of work in one project, committed when the block ends without error
+        (`read_only`: see `db.transaction`)."""
+        with db.transaction(self.sessions, read_only=read_only) as session:
             yield Scope(
                 session,
                 project_id,

@@ -9,8 +9,9 @@ import jwt
 import pytest
 from starlette.testclient import TestClient
 
-from antechamber.clock import FrozenClock
+from antechamber.clock import FrozenClock, as_utc
 from antechamber.services import Services
+from antechamber.sessions.models import MemberSession
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
 from tests.flows import (
@@ -392,3 +393,48 @@ def test_rotation_keeps_old_jwts_verifiable_until_they_expire(
     )
     clock.advance(minutes=6, seconds=1)
     assert {k["kid"] for k in jwks_of(client, project.project_id)} == {new.id}
+
+
+def _last_accessed(services: Services, session: dict[str, Any]) -> datetime:
+    with services.scope("", "test", "test") as scope:
+        row = scope.db.get(MemberSession, session["member_session"]["member_session_id"])
+        assert row is not None
+        return as_utc(row.last_accessed_at)
+
+
+def test_a_check_records_the_last_access_at_most_once_a_minute(
+    api: TestClient, services: Services, session: dict[str, Any], clock: FrozenClock
+) -> None:
+    started = _last_accessed(services, session)
+    clock.advance(seconds=30)
+    body = api.post(SESSION_AUTHENTICATE, json={"session_token": session["session_token"]}).json()
+    assert datetime.fromisoformat(body["member_session"]["last_accessed_at"]) == started
+    assert _last_accessed(services, session) == started
+    clock.advance(seconds=31)
+    body = api.post(SESSION_AUTHENTICATE, json={"session_token": session["session_token"]}).json()
+    assert datetime.fromisoformat(body["member_session"]["last_accessed_at"]) == clock.now()
+    assert _last_accessed(services, session) == clock.now()
+
+
+def test_checks_within_a_minute_get_the_same_jwt_back_then_a_fresh_one(
+    api: TestClient, session: dict[str, Any], clock: FrozenClock
+) -> None:
+    clock.advance(seconds=61)  # past the login's own JWT and last access
+    check = {"session_token": session["session_token"]}
+    first = api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"]
+    clock.advance(seconds=59)
+    assert api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"] == first
+    claims = jwt.decode(first, options={"verify_signature": False})
+    assert claims["exp"] - int(clock.now().timestamp()) >= 4 * 60  # four of five minutes left
+    clock.advance(seconds=1)
+    assert api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"] != first
+
+
+def test_a_changed_claim_gets_a_fresh_jwt_at_once(api: TestClient, session: dict[str, Any]) -> None:
+    check = {"session_token": session["session_token"]}
+    first = api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"]
+    changed = api.post(
+        SESSION_AUTHENTICATE, json={**check, "session_custom_claims": {"team": "blue"}}
+    ).json()["session_jwt"]
+    assert changed != first
+    assert jwt.decode(changed, options={"verify_signature": False})["team"] == "blue"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -54,9 +55,17 @@ def project_scope(request: Request) -> Iterator[Scope]:
     The transaction commits after the handler returns and rolls back if it raises, before the
     response is sent.
     """
+    with authenticated_scope(request) as scope:
+        yield scope
+
+
+@contextmanager
+def authenticated_scope(request: Request, *, read_only: bool = False) -> Iterator[Scope]:
+    """`project_scope` for a handler that opens its unit of work itself, because whether it
+    only reads depends on its body (see `db.transaction` for `read_only`)."""
     services = services_of(request)
     project_id, secret = basic_credentials(request)
-    with services.scope(project_id, environment_of(project_id), "") as scope:
+    with services.scope(project_id, environment_of(project_id), "", read_only=read_only) as scope:
         project, secret_row = projects.authenticate(scope.db, project_id, secret)
         request.state.project_id = project.id
         yield dataclasses.replace(

@@ -53,15 +53,13 @@ class Organization(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    # The list as given, read with the row (every answer that shows an organization shows it);
+    # `domains` holds the same list as rows, indexed for discovery by domain. Written together
+    # by `organizations.service` only.
+    email_allowed_domains: Mapped[list[str]] = mapped_column(default=list)
     domains: Mapped[list[OrganizationDomain]] = relationship(
-        cascade="all, delete-orphan",
-        order_by="OrganizationDomain.position",
-        lazy="selectin",
+        cascade="all, delete-orphan", order_by="OrganizationDomain.position"
     )
-
-    @property
-    def email_allowed_domains(self) -> list[str]:
-        return [d.domain for d in self.domains]
 
 
 class OrganizationDomain(Base):

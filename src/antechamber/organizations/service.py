@@ -54,6 +54,7 @@ def create_organization(scope: Scope, fields: Mapping[str, Any]) -> Organization
         trusted_metadata={},
         created_at=now,
         updated_at=now,
+        email_allowed_domains=[],
         domains=[],
     )
     # Stytch: invites default to ALL_ALLOWED unless auth settings were given.
@@ -171,6 +172,7 @@ def _apply(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
     if fields.get("email_allowed_domains") is not None:
         wanted = domains.allowed_domains(fields["email_allowed_domains"])
         if wanted != org.email_allowed_domains:
+            org.email_allowed_domains = wanted
             org.domains = [
                 OrganizationDomain(domain=d, project_id=scope.project_id, position=i)
                 for i, d in enumerate(wanted)
@@ -180,7 +182,7 @@ def _apply(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
 
 def _check_combination(org: Organization) -> None:
     restricted = "RESTRICTED" in (org.email_jit_provisioning, org.email_invites)
-    if restricted and not org.domains:
+    if restricted and not org.email_allowed_domains:
         raise errors.InvalidRestrictedEmailSetting()
     if org.auth_methods == "RESTRICTED" and not org.allowed_auth_methods:
         raise errors.AllowedAuthMethodsRequired()

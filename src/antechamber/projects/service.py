@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from antechamber import tokens
@@ -168,9 +168,18 @@ def authenticate(db: Session, project_id: str, secret: str) -> tuple[Project, Pr
     Looks the secret up by digest (an index hit), then checks it belongs to the project and
     is live; every failure is the same error, so nothing tells a wrong id from a wrong secret.
     """
-    row = db.scalar(
-        select(ProjectSecret).where(ProjectSecret.secret_digest == tokens.digest(secret))
-    )
-    if row is None or row.revoked_at is not None or not tokens.same(row.project_id, project_id):
+    found = db.execute(_SECRET_AND_PROJECT, {"digest": tokens.digest(secret)}).one_or_none()
+    if found is None:
         raise Unauthorized()
-    return row.project, row
+    row, project = found
+    if row.revoked_at is not None or not tokens.same(row.project_id, project_id):
+        raise Unauthorized()
+    return project, row
+
+
+# On every API request: one statement (not a second lazy load for the project), built once.
+_SECRET_AND_PROJECT = (
+    select(ProjectSecret, Project)
+    .join(Project, Project.id == ProjectSecret.project_id)
+    .where(ProjectSecret.secret_digest == bindparam("digest"))
+)

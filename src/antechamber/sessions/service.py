@@ -14,17 +14,23 @@ Contract:
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from antechamber import metadata, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc, rfc3339
+from antechamber.db import after_commit
 from antechamber.ids import new_id
 from antechamber.keys import service as keys
 from antechamber.members.errors import MemberNotFound
@@ -38,6 +44,14 @@ from antechamber.sessions.factors import Factor
 from antechamber.sessions.models import MemberSession
 
 DEFAULT_DURATION_MINUTES = 60
+#: How stale a session's `last_accessed_at` may be before a check records it again.
+TOUCH_INTERVAL = timedelta(minutes=1)
+#: How long a minted JWT is handed out again for the same session and claims (`mint_jwt`).
+JWT_REUSE_SECONDS = 60
+# Per process, most recently used last; a session missing here just gets a fresh JWT.
+_RECENT_JWTS_KEPT = 10_000
+_recent_jwts: OrderedDict[str, tuple[str, int, str]] = OrderedDict()
+_recent_lock = threading.Lock()
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 527040  # 366 days
 SESSION_TOKEN_BYTES = 33  # 44 base64url characters, as Stytch's session tokens
@@ -172,19 +186,46 @@ def authenticate(
     `session_duration_minutes`, when given, moves the expiry to now + that many minutes;
     `session_custom_claims` are merged in. Raises `SessionNotFound` for an unknown, revoked or
     expired session, `InvalidSessionJwt` for a JWT this project did not sign.
+
+    Without either, the check writes nothing in the caller's unit of work (which may be
+    read-only, `db.transaction`): `last_accessed_at` is recorded at most once per
+    `TOUCH_INTERVAL`, after the unit of work commits.
     """
     minutes = duration(session_duration_minutes, default=None)
     session, member, org = resolve(scope, session_token=session_token, session_jwt=session_jwt)
     now = scope.clock.now()
-    # Plain attribute changes: the unit of work writes them as one UPDATE by primary key.
-    session.last_accessed_at = now
-    if minutes is not None:
-        session.expires_at = now + timedelta(minutes=minutes)
-    if session_custom_claims is not None:
-        session.custom_claims = merged_claims(session.custom_claims, session_custom_claims)
+    if minutes is None and session_custom_claims is None:
+        _touch_later(scope, session, now)
+    else:
+        # Plain attribute changes: the unit of work writes them as one UPDATE by primary key.
+        session.last_accessed_at = now
+        if minutes is not None:
+            session.expires_at = now + timedelta(minutes=minutes)
+        if session_custom_claims is not None:
+            session.custom_claims = merged_claims(session.custom_claims, session_custom_claims)
     return Authenticated(
         session, member, org, session_token or "", mint_jwt(scope, session, member, org)
     )
+
+
+def _touch_later(scope: Scope, session: MemberSession, now: datetime) -> None:
+    # A session check is a read; writing on every one would put every check in the queue for
+    # the write lock (one writer at a time on SQLite). The last-used time is only as precise
+    # as TOUCH_INTERVAL, which is all anyone reads it for.
+    if now - as_utc(session.last_accessed_at) < TOUCH_INTERVAL:
+        return
+    # The answer and the JWT show the new time; the row gets it after the commit.
+    set_committed_value(session, "last_accessed_at", now)
+    session_id = session.id
+
+    def touch(db: Session) -> None:
+        db.execute(
+            update(MemberSession)
+            .where(MemberSession.id == session_id, MemberSession.last_accessed_at < now)
+            .values(last_accessed_at=now)
+        )
+
+    after_commit(scope.db, touch)
 
 
 def add_factor(
@@ -376,22 +417,40 @@ def session_claim(session: MemberSession, member: Member) -> dict[str, Any]:
 
 
 def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organization) -> str:
-    """A fresh 5-minute JWT for the session (never outliving it); claims as §2.11."""
-    now = scope.clock.now()
-    issued = int(now.timestamp())
-    expires = min(issued + int(keys.JWT_LIFETIME.total_seconds()), _epoch(session.expires_at))
-    claims: dict[str, Any] = {
+    """A 5-minute JWT for the session (never outliving it); claims as §2.11.
+
+    Fresh, unless this process signed one with the same claims for the same session less than
+    `JWT_REUSE_SECONDS` ago (by the injected clock): that one is returned again, with at least
+    four of its five minutes left. Signing is the costliest step of a session check, and an app
+    checks the same session on every request.
+    """
+    issued = int(scope.clock.now().timestamp())
+    timeless: dict[str, Any] = {
         **(session.custom_claims or {}),
         "aud": [scope.project_id],
         "iss": keys.issuer(scope.project_id),
         "sub": member.id,
-        "iat": issued,
-        "nbf": issued,
-        "exp": expires,
         SESSION_CLAIM: session_claim(session, member),
         ORGANIZATION_CLAIM: {"organization_id": org.id, "slug": org.slug},
     }
-    return keys.sign(scope, claims)
+    # The kid too: after a rotation, JWTs come from the new key at once.
+    fingerprint = keys.signing_kid(scope) + json.dumps(timeless, sort_keys=True, default=str)
+    with _recent_lock:
+        recent = _recent_jwts.get(session.id)
+    if (
+        recent is not None
+        and recent[0] == fingerprint
+        and 0 <= issued - recent[1] < JWT_REUSE_SECONDS
+    ):
+        return recent[2]
+    expires = min(issued + int(keys.JWT_LIFETIME.total_seconds()), _epoch(session.expires_at))
+    token = keys.sign(scope, {**timeless, "iat": issued, "nbf": issued, "exp": expires})
+    with _recent_lock:
+        _recent_jwts[session.id] = (fingerprint, issued, token)
+        _recent_jwts.move_to_end(session.id)
+        if len(_recent_jwts) > _RECENT_JWTS_KEPT:
+            _recent_jwts.popitem(last=False)
+    return token
 
 
 def _jwt_subject(scope: Scope, token: str, now: datetime) -> tuple[str, str]:

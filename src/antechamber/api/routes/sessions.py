@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ProjectScope, services_of
+from antechamber.api.auth import ProjectScope, authenticated_scope, services_of
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import SessionAuthenticate, SessionExchange, SessionRevoke
 from antechamber.errors import BadRequest
@@ -29,26 +29,30 @@ class AuthorizationCheckNotSupported(BadRequest):
 
 
 @router.post("/authenticate", response_model=responses.SessionAuthenticateResponse)
-def authenticate(request: Request, scope: ProjectScope, body: SessionAuthenticate) -> JSONResponse:
+def authenticate(request: Request, body: SessionAuthenticate) -> JSONResponse:
     if body.authorization_check is not None:
         # Refuse rather than answer without a verdict: a caller must never read "authorized".
         raise AuthorizationCheckNotSupported()
-    found = sessions.authenticate(
-        scope,
-        session_token=body.session_token,
-        session_jwt=body.session_jwt,
-        session_duration_minutes=body.session_duration_minutes,
-        session_custom_claims=body.session_custom_claims,
-    )
-    return ok(
-        request,
-        member_session=serializers.member_session(found.session, found.member, found.organization),
-        session_token=found.session_token,
-        session_jwt=found.session_jwt,
-        member=serializers.member(found.member, scope.clock.now()),
-        organization=serializers.organization(found.organization),
-        verdict=None,
-    )
+    # The hot path: a plain check only reads, so it runs beside writers (db.transaction).
+    read_only = body.session_duration_minutes is None and body.session_custom_claims is None
+    with authenticated_scope(request, read_only=read_only) as scope:
+        found = sessions.authenticate(
+            scope,
+            session_token=body.session_token,
+            session_jwt=body.session_jwt,
+            session_duration_minutes=body.session_duration_minutes,
+            session_custom_claims=body.session_custom_claims,
+        )
+        s, member, org = found.session, found.member, found.organization
+        return ok(
+            request,
+            member_session=serializers.member_session(s, member, org),
+            session_token=found.session_token,
+            session_jwt=found.session_jwt,
+            member=serializers.member(member, scope.clock.now()),
+            organization=serializers.organization(org),
+            verdict=None,
+        )
 
 
 @router.post("/revoke", response_model=responses.EmptyResponse)

@@ -1,0 +1,132 @@
+"""The unit of work: read-only units, writes deferred to after a commit, and SQLite writers
+queueing on one lock instead of polling the file lock."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from antechamber import db
+from antechamber.organizations.models import Organization
+from antechamber.services import Services
+from tests.conftest import USE_PG, Credentials
+from tests.factories import make_org
+
+
+def _names(services: Services) -> list[str]:
+    with db.transaction(services.sessions, read_only=True) as session:
+        return sorted(session.scalars(select(Organization.name)))
+
+
+def test_a_read_only_unit_refuses_to_write(services: Services, project: Credentials) -> None:
+    org = make_org(services, project.project_id, organization_name="Before")
+    with (
+        pytest.raises(db.ReadOnlyViolation),
+        db.transaction(services.sessions, read_only=True) as session,
+    ):
+        row = session.get(Organization, org.id)
+        assert row is not None
+        row.name = "After"
+        session.flush()
+    assert "Before" in _names(services)
+
+
+def test_after_commit_writes_run_once_the_unit_commits(
+    services: Services, project: Credentials
+) -> None:
+    org = make_org(services, project.project_id, organization_name="Before")
+
+    def rename(session: Session) -> None:
+        row = session.get(Organization, org.id)
+        assert row is not None
+        row.name = "After"
+
+    with db.transaction(services.sessions, read_only=True) as session:
+        db.after_commit(session, rename)
+        assert "After" not in _names(services)  # not yet: the read is still open
+    assert "After" in _names(services)
+
+
+def test_after_commit_writes_do_not_run_when_the_unit_rolls_back(
+    services: Services, project: Credentials
+) -> None:
+    org = make_org(services, project.project_id, organization_name="Before")
+
+    def rename(session: Session) -> None:
+        row = session.get(Organization, org.id)
+        assert row is not None
+        row.name = "After"
+
+    with pytest.raises(LookupError), db.transaction(services.sessions) as session:
+        db.after_commit(session, rename)
+        raise LookupError
+    assert "Before" in _names(services)
+
+
+def test_a_failed_after_commit_write_leaves_the_commit_alone(
+    services: Services, project: Credentials
+) -> None:
+    def broken(_session: Session) -> None:
+        raise RuntimeError("bookkeeping failed")
+
+    with db.transaction(services.sessions) as session:
+        db.after_commit(session, broken)
+        session.add(
+            Organization(
+                id="organization-test-kept",
+                project_id=project.project_id,
+                name="Kept",
+                slug="kept",
+                created_at=services.clock.now(),
+                updated_at=services.clock.now(),
+            )
+        )
+    assert "Kept" in _names(services)
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's single writer")
+def test_a_read_only_unit_reads_while_a_writer_holds_the_lock(
+    services: Services, project: Credentials
+) -> None:
+    make_org(services, project.project_id, organization_name="Committed")
+    writing, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with db.transaction(services.sessions) as session:
+            session.execute(select(func.count()).select_from(Organization))  # BEGIN IMMEDIATE
+            writing.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        # A session check must not queue behind writes: this returns while the writer waits.
+        assert _names(services) == ["Committed"]
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def test_concurrent_writers_all_land(services: Services, project: Credentials) -> None:
+    """Twelve threads each create organizations at once: none fails with "database is locked"
+    (SQLite writers queue on the engine's lock), none is lost."""
+    errors: list[BaseException] = []
+
+    def create(n: int) -> None:
+        try:
+            for i in range(5):
+                make_org(services, project.project_id, organization_name=f"T{n}-{i}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert len([n for n in _names(services) if n.startswith("T")]) == 60
