@@ -419,3 +419,23 @@ def test_codes_expire_with_the_setup(
         "/dashboard?error=totp_setup_expired",
         "/?error=session_expired",
     )
+
+
+def test_an_organization_that_allows_only_apps_says_so_to_a_member_without_one(
+    inprocess: Web, services: Services, project: Credentials
+) -> None:
+    org = make_org(
+        services,
+        project.project_id,
+        organization_name="Apps Only",
+        mfa_policy="REQUIRED_FOR_ALL",
+        mfa_methods="RESTRICTED",
+        allowed_mfa_methods=["totp"],
+    )
+    make_member(services, project.project_id, org, email_address="gi@apps.example")
+    inprocess.discover("gi@apps.example")
+    assert inprocess.select(org.id).json()["redirectPath"] == "/smsmfa"
+    page = inprocess.get("/smsmfa")
+    assert page.status_code == 403
+    assert "Ask an admin of your organization" in page.text
+    assert "<form" not in page.text
