@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -187,6 +188,14 @@ def visited_pages(server: Server) -> Iterator[httpx.Response]:
         yield web.get("/discovery")
         web.select(org.id)
         yield web.get("/dashboard")
+        setup = web.form("/dashboard/totp", headers=server.same_origin)
+        assert setup.status_code == 200
+        yield setup  # the authenticator app's secret and QR code
+        yield web.form(
+            "/dashboard/totp/confirm",
+            {"setup": sealed_setup(setup.text), "code": "12345"},
+            headers=server.same_origin,
+        )  # 400: the setup again, with the reason
     with server.client() as c:
         web = server.web(c)
         web.create("founder@hooli.example", "Hooli", require_mfa=True)
@@ -243,6 +252,41 @@ def test_pages_whose_address_carries_a_token_send_no_referrer(server: Server) ->
     for page in pages:
         assert page.status_code == 200
         assert page.headers["referrer-policy"] == "no-referrer", page.request.url.path
+
+
+def sealed_setup(html: str) -> str:
+    match = re.search(r'name="setup" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def test_pages_showing_an_authenticator_secret_or_codes_are_private(server: Server) -> None:
+    """The authenticator app's setup (its secret) and the recovery codes: never cached, never
+    a Referer, the secret in no address; reached only by POST (the secret is not in a URL
+    even for a moment)."""
+    with server.client() as c:
+        web = server.web(c)
+        org = make_org(server.services, server.project.project_id, organization_name="Keys")
+        make_member(server.services, server.project.project_id, org, email_address="k@keys.example")
+        web.discover("k@keys.example")
+        web.select(org.id)
+        setup = web.form("/dashboard/totp", headers=server.same_origin)
+        secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', setup.text)
+        assert secret
+        key = secret.group(1).replace(" ", "")
+        code = pyotp.TOTP(key).at(server.services.clock.now())
+        codes = web.form(
+            "/dashboard/totp/confirm",
+            {"setup": sealed_setup(setup.text), "code": code},
+            headers=server.same_origin,
+        )
+        assert "Save your recovery codes" in codes.text
+        for page in (setup, codes):
+            assert page.headers["cache-control"] == "no-store"
+            assert page.headers["referrer-policy"] == "no-referrer"
+            assert key not in str(page.url)
+            assert_page_headers(page, server.production)
+        assert c.get("/dashboard/totp").status_code in (404, 405)
 
 
 def test_the_sms_steps_carry_no_token_in_their_address(server: Server) -> None:

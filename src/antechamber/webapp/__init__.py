@@ -3,7 +3,7 @@
 Served at `/` by the same process as the API (`install`), or on its own against any
 Stytch-compatible server (`standalone.create_app`, `antechamber webapp --backend stytch`).
 
-    backend.py         the Backend protocol: the dozen Stytch operations the app performs
+    backend.py         the Backend protocol: the Stytch operations the app performs
     inprocess.py       … over this process's domain functions (the default)
     stytch_backend.py  … over HTTP, through the official stytch SDK
     actions.py         the tutorial's nine endpoints as actions (the rules live here)
@@ -16,9 +16,10 @@ Stytch-compatible server (`standalone.create_app`, `antechamber webapp --backend
     routing.py         the route class that answers whatever a handler did not
 
 Paths: pages at `/`, `/check-email`, `/auth/callback`, `/discovery`, `/smsmfa`, `/dashboard`,
-`/dashboard/mfa`, assets at `/assets/*`, JSON at `/api/*`. They share the process with `/v1/*`
-(the API), `/admin` (console), `/dev/outbox`, `/metrics`, `/healthz` and `/readyz`, which keep
-their own error formats; any other unknown path gets the app's not-found page.
+`/dashboard/mfa`, `/dashboard/totp` (and `/confirm`), `/dashboard/recovery-codes`, assets at
+`/assets/*`, JSON at `/api/*`. They share the process with `/v1/*` (the API), `/admin`
+(console), `/dev/outbox`, `/metrics`, `/healthz` and `/readyz`, which keep their own error
+formats; any other unknown path gets the app's not-found page.
 """
 
 from __future__ import annotations

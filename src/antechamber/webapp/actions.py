@@ -8,6 +8,9 @@ keeps (seed-app.md §4):
   checked locally, refreshed through the server when expired) or from the signed
   pending-login cookie, never from the request body or the URL;
 - an SMS code is sent only for a login in progress that waits for MFA (its IST);
+- the MFA step offers only the second factors the member has and the organization allows
+  (`mfa_choices`); an authenticator app is added, and recovery codes renewed, only by the
+  signed-in member with a session checked with the server at that moment;
 - MFA opt-in/out only for the signed-in member, only where the organization's policy leaves
   it to them, checked with the server at that moment (a revoked session is refused at once);
 - no answer carries a token;
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +29,7 @@ from starlette.responses import Response
 
 from antechamber.errors import AntechamberError, TooManyRequests
 from antechamber.members.phones import masked
-from antechamber.webapp import cookies
+from antechamber.webapp import cookies, enrolment
 from antechamber.webapp.backend import (
     JSON,
     OPTIONAL,
@@ -34,14 +37,16 @@ from antechamber.webapp.backend import (
     BackendError,
     LoginStep,
     Membership,
+    TotpSetup,
 )
 from antechamber.webapp.config import Webapp
 from antechamber.webapp.cookies import Pending
-from antechamber.webapp.errors import CookieOp, Failure, from_backend
+from antechamber.webapp.errors import TOTP_CODES, CookieOp, Failure, from_backend
 from antechamber.webapp.sessions import JwtExpired, JwtInvalid, has_second_factor
 from antechamber.webapp.views import (
     discovered_json,
     member_json,
+    method_allowed,
     mfa_status,
     organization_json,
 )
@@ -53,6 +58,8 @@ MIN_ORG_NAME, MAX_ORG_NAME = 3, 128
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _PHONE_NOISE = re.compile(r"[\s().\-]")
 _CODE = re.compile(r"^[0-9]{6}$")
+#: What a person may type as a recovery code (the server normalises case and dashes).
+_RECOVERY_CODE = re.compile(r"^[A-Za-z0-9 \-]{16,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 START_LIMIT_NAME = "webapp:start"
@@ -132,6 +139,8 @@ class Signed:
     factors: list[JSON]
     membership: Membership | None = None
     cookie_ops: list[CookieOp] = field(default_factory=list)
+    #: The session JWT as it stands now (refreshed if it was): for calls made with the session.
+    session_jwt: str = ""
 
 
 def signed_in(web: Webapp, call: Call, *, fresh: bool = False) -> Signed:
@@ -156,7 +165,7 @@ def signed_in(web: Webapp, call: Call, *, fresh: bool = False) -> Signed:
         fresh = True
     else:
         if not fresh:
-            return Signed(local.member_id, local.organization_id, local.factors)
+            return Signed(local.member_id, local.organization_id, local.factors, session_jwt=token)
     try:
         check = web.backend.authenticate_session(token)
     except BackendError as exc:
@@ -175,6 +184,7 @@ def signed_in(web: Webapp, call: Call, *, fresh: bool = False) -> Signed:
         factors=check.factors,
         membership=Membership(check.organization, check.member),
         cookie_ops=[keep] if refreshed and refreshed != token else [],
+        session_jwt=refreshed or token,
     )
 
 
@@ -241,6 +251,10 @@ def conclude(web: Webapp, login: Pending, step: LoginStep, done: str, mfa: str) 
         phone=masked(phone) if phone else "",
         phone_verified=bool(member.get("mfa_phone_number_verified")),
         sent_at=int(config.clock.now().timestamp()) if auto else 0,
+        totp=bool(step.totp_registration_id or member.get("totp_registration_id")),
+        default_method=str(member.get("default_mfa_method") or "")[:16],
+        sms_allowed=method_allowed(org, "sms_otp"),
+        totp_allowed=method_allowed(org, "totp"),
     )
     return Reply(
         mfa,
@@ -419,7 +433,8 @@ def update_mfa(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     Only the member themself (the body's `organizationId`/`memberId` are ignored), only where
     the organization leaves MFA to its members, checked with the server now. Opting out of a
     factor that is in use (a verified phone) needs a session that passed MFA, so someone who
-    holds only the member's mailbox cannot turn MFA off.
+    holds only the member's mailbox cannot turn MFA off (a verified phone or an
+    authenticator app).
     """
     opt_in = flag(body, "mfaOptIn", "invalid_mfa_opt_in")
     signed = signed_in(web, call, fresh=True)
@@ -432,7 +447,7 @@ def update_mfa(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     if (
         not opt_in
         and status.enrolled
-        and status.phone_verified
+        and status.has_factor
         and not has_second_factor(signed.factors)
     ):
         raise Failure("mfa_recent_factor_needed")
@@ -442,6 +457,239 @@ def update_mfa(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     reply = _membership_reply("MFA opt-in updated successfully", updated, signed.cookie_ops)
     reply.redirect = "/dashboard?info=" + ("mfa_on" if opt_in else "mfa_off")
     return reply
+
+
+# -- the MFA step's other methods: an authenticator app, a recovery code -----------------------
+
+SMS, TOTP, RECOVERY = "sms", "totp", "recovery"
+
+
+@dataclass(frozen=True)
+class MfaChoices:
+    """The second factors the MFA step offers a login, and the one it opens on.
+
+    `sms`: the organization allows text-message codes. `totp`: the member has an authenticator
+    app and the organization allows it (recovery codes come with it). `default` is `SMS`,
+    `TOTP`, or `""` when there is nothing to offer.
+    """
+
+    sms: bool
+    totp: bool
+    default: str
+
+    def shown(self, asked: str) -> str:
+        """The method a page shows when `asked` for one: that one if offered, else the default."""
+        if asked == SMS and self.sms:
+            return SMS
+        if asked in (TOTP, RECOVERY) and self.totp:
+            return asked
+        return self.default
+
+
+def mfa_choices(login: Pending) -> MfaChoices:
+    """What the MFA step offers (the server's rule for the automatic text, mirrored:
+    docs/mfa.md). It opens on the authenticator app unless a code was texted already or the
+    member made SMS their default with a verified phone."""
+    sms = login.sms_allowed
+    totp = login.totp and login.totp_allowed
+    sms_preferred = sms and login.phone_verified and login.default_method == "sms_otp"
+    if totp and not login.sent_at and not sms_preferred:
+        default = TOTP
+    elif sms:
+        default = SMS
+    else:
+        default = TOTP if totp else ""
+    return MfaChoices(sms=sms, totp=totp, default=default)
+
+
+@contextlib.contextmanager
+def _totp_failures(redirect: str | None = None) -> Iterator[None]:
+    """Server refusals of the TOTP calls, in the words for an authenticator app."""
+    try:
+        yield
+    except BackendError as exc:
+        failure = from_backend(exc, TOTP_CODES)
+        if failure.redirect is None and redirect is not None:
+            failure.redirect = redirect
+        raise failure from exc
+
+
+def _typed_code(body: Mapping[str, Any], key: str) -> str:
+    raw = body.get(key)
+    if not isinstance(raw, str) or len(raw) > 128:
+        return ""
+    return raw.strip()
+
+
+def authenticate_totp(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
+    """`POST /api/mfa/totp/authenticate {code}`: finish the login with a code from the member's
+    authenticator app (the organization and member are the pending login's)."""
+    login = login_in_progress(web, call, waiting_for_mfa=True)
+    typed = _typed_code(body, "code")
+    code = typed.replace(" ", "")
+    if not _CODE.match(code):
+        # A recovery code typed here: say where it goes (the server would refuse it too).
+        raise Failure(
+            "recovery_code_as_totp" if _RECOVERY_CODE.match(typed) else "invalid_totp_code"
+        )
+    with _totp_failures():
+        step = web.backend.authenticate_totp(
+            organization_id=login.organization_id,
+            member_id=login.member_id,
+            code=code,
+            intermediate_session_token=login.ist,
+        )
+    if not step.authenticated:  # cannot happen with a right code; never a silent success
+        raise Failure("server_error")
+    return Reply(
+        "TOTP Authentication successful",
+        redirect="/dashboard",
+        cookie_ops=_session_cookie(web, step),
+    )
+
+
+def recover(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
+    """`POST /api/mfa/recover {recoveryCode}`: finish the login with one of the member's
+    recovery codes, which is then used up. The dashboard says so (and when none are left)."""
+    login = login_in_progress(web, call, waiting_for_mfa=True)
+    typed = _typed_code(body, "recoveryCode")
+    if _CODE.match(typed.replace(" ", "")):
+        raise Failure("totp_code_as_recovery")
+    if not _RECOVERY_CODE.match(typed):
+        raise Failure("invalid_recovery_code")
+    with _totp_failures():
+        step = web.backend.recover(
+            organization_id=login.organization_id,
+            member_id=login.member_id,
+            intermediate_session_token=login.ist,
+            recovery_code=typed,
+        )
+    if not step.authenticated:
+        raise Failure("server_error")
+    remaining = step.recovery_codes_remaining
+    return Reply(
+        "Recovery code accepted",
+        redirect="/dashboard?info=" + ("recovery_none_left" if remaining == 0 else "recovery_used"),
+        fields={"recoveryCodesRemaining": remaining},
+        cookie_ops=_session_cookie(web, step),
+    )
+
+
+# -- the dashboard: adding an authenticator app, renewing recovery codes ------------------------
+
+
+@dataclass
+class Enrolment:
+    """An authenticator-app setup to show (pending until confirmed): the server's secret, QR
+    code and recovery codes, and the same sealed for the page's confirm form
+    (`webapp.enrolment`)."""
+
+    membership: Membership
+    setup: TotpSetup
+    sealed: str
+    cookie_ops: list[CookieOp] = field(default_factory=list)
+    session_jwt: str = ""
+
+
+@dataclass
+class NewCodes:
+    """Recovery codes to show once, and the cookies to set (a session stepped up)."""
+
+    membership: Membership
+    recovery_codes: list[str]
+    cookie_ops: list[CookieOp] = field(default_factory=list)
+
+
+def begin_totp(web: Webapp, call: Call) -> Enrolment:
+    """The signed-in member starts adding an authenticator app: a pending registration.
+
+    Checked with the server first (a revoked session is refused now). The server refuses a
+    member with a verified phone whose session did not pass MFA (`totp_needs_mfa`): someone
+    holding only the mailbox must not add a factor.
+    """
+    signed = signed_in(web, call, fresh=True)
+    membership = membership_of(web, signed)
+    status = mfa_status(membership.organization, membership.member)
+    if status.totp:
+        raise Failure("totp_exists", redirect="/dashboard")
+    if not status.totp_allowed:
+        raise Failure("totp_not_allowed", redirect="/dashboard")
+    with _totp_failures(redirect="/dashboard"):
+        setup = web.backend.create_totp(
+            organization_id=signed.organization_id,
+            member_id=signed.member_id,
+            session_jwt=signed.session_jwt,
+        )
+    sealed = enrolment.seal(web.config, signed.organization_id, signed.member_id, setup)
+    return Enrolment(membership, setup, sealed, list(signed.cookie_ops))
+
+
+def opened_setup(web: Webapp, call: Call, body: Mapping[str, Any]) -> Enrolment:
+    """The setup the confirm form carries back, for this signed-in member; `Failure`
+    (`totp_setup_expired`, back to the dashboard) if it is not theirs, is old, or was already
+    confirmed."""
+    signed = signed_in(web, call, fresh=True)
+    membership = membership_of(web, signed)
+    setup = enrolment.unseal(
+        web.config, signed.organization_id, signed.member_id, body.get("setup")
+    )
+    active = str(membership.member.get("totp_registration_id") or "")
+    if setup is None or (active and active == setup.totp_registration_id):
+        raise Failure("totp_setup_expired", redirect="/dashboard")
+    return Enrolment(
+        membership, setup, str(body.get("setup")), list(signed.cookie_ops), signed.session_jwt
+    )
+
+
+def confirm_totp(web: Webapp, opened: Enrolment, body: Mapping[str, Any]) -> NewCodes:
+    """Confirm the setup with the app's first code, with the member's session: the
+    registration becomes active, the member's default method `totp` and MFA on
+    (`set_mfa_enrollment: enroll`: an app set up is an app used), and the session is stepped
+    up (a fresh JWT with the TOTP factor). A wrong code raises `Failure` without a redirect:
+    the page shows the same setup again."""
+    typed = _typed_code(body, "code")
+    code = typed.replace(" ", "")
+    if not _CODE.match(code):
+        raise Failure("invalid_totp_code")
+    member = opened.membership.member
+    organization_id = str(member.get("organization_id", ""))
+    member_id = str(member.get("member_id", ""))
+    with _totp_failures():
+        step = web.backend.authenticate_totp(
+            organization_id=organization_id,
+            member_id=member_id,
+            code=code,
+            session_jwt=opened.session_jwt,
+            make_default=True,
+            enroll=True,
+        )
+    if not step.authenticated:
+        raise Failure("server_error")
+    config = web.config
+    expires = step.session_expires_at or config.clock.now()
+    return NewCodes(
+        Membership(step.organization, step.member),
+        list(opened.setup.recovery_codes),
+        [lambda r: cookies.set_session(config, r, step.session_jwt, expires)],
+    )
+
+
+def rotate_recovery_codes(web: Webapp, call: Call) -> NewCodes:
+    """A new set of recovery codes for the signed-in member; the old ones stop working.
+
+    The server authorises rotation with the project secret alone, so the rule is here: the
+    member's own session, checked with the server now, and one that passed a second factor
+    (new codes are a new way in: holding the mailbox must not be enough).
+    """
+    signed = signed_in(web, call, fresh=True)
+    membership = membership_of(web, signed)
+    if not mfa_status(membership.organization, membership.member).totp:
+        raise Failure("totp_not_set_up", redirect="/dashboard")
+    if not has_second_factor(signed.factors):
+        raise Failure("recovery_codes_need_mfa", redirect="/dashboard")
+    with _totp_failures(redirect="/dashboard"):
+        fresh = web.backend.rotate_recovery_codes(signed.organization_id, signed.member_id)
+    return NewCodes(membership, fresh, list(signed.cookie_ops))
 
 
 def logout(web: Webapp, call: Call) -> Reply:

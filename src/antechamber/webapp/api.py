@@ -1,4 +1,5 @@
-"""The tutorial's nine JSON endpoints under `/api/`, also accepting plain HTML form posts.
+"""The tutorial's nine JSON endpoints under `/api/` (and two of ours for the MFA step's
+authenticator app and recovery codes), also accepting plain HTML form posts.
 
 A JSON request (the tutorial's React frontend, our pages' script) gets JSON: the tutorial's
 fields (`message`, `redirectPath`, `organizationId`, `discovered_organizations`,
@@ -77,7 +78,7 @@ def _call(request: Request) -> Call:
     return Call(cookies=dict(request.cookies), client=client_address(request))
 
 
-def _with_error(location: str, code: str) -> str:
+def with_error(location: str, code: str) -> str:
     """`location` with `error=<code>` in its query (kept if it already names one)."""
     parts = urlsplit(location)
     query = parse_qsl(parts.query, keep_blank_values=True)
@@ -105,7 +106,7 @@ def failure_response(request: Request, failure: Failure, *, form: bool, home: st
         headers["Retry-After"] = str(failure.retry_after)
     if form:
         response: Response = render.redirect(
-            _with_error(failure.redirect or home, failure.code), failure.cookie_ops
+            with_error(failure.redirect or home, failure.code), failure.cookie_ops
         )
         response.headers.update(headers)
         return response
@@ -168,6 +169,18 @@ async def send_code(request: Request) -> Response:
 @router.post("/mfa/authenticate")
 async def authenticate_code(request: Request) -> Response:
     return await run(request, actions.authenticate_code, home="/smsmfa")
+
+
+@router.post("/mfa/totp/authenticate")
+async def authenticate_totp(request: Request) -> Response:
+    """Not the tutorial's: finish the login with a code from the authenticator app."""
+    return await run(request, actions.authenticate_totp, home="/smsmfa?method=totp")
+
+
+@router.post("/mfa/recover")
+async def recover(request: Request) -> Response:
+    """Not the tutorial's: finish the login with a recovery code."""
+    return await run(request, actions.recover, home="/smsmfa?method=recovery")
 
 
 @router.post("/mfa/update")

@@ -78,7 +78,10 @@ class LoginStep:
     Pending: `intermediate_session_token` is the IST bound to this organization and member,
     with `mfa_required` or `primary_required` saying what is missing; when the server texted a
     code by itself, `secondary_auth_initiated` is `"sms_otp"` and `mfa_phone_number` is the
-    number it went to.
+    number it went to. `totp_registration_id` is set when the member has an active
+    authenticator app (Stytch's `member_options`), so the MFA step can offer it.
+
+    After a recovery code, `recovery_codes_remaining` says how many the member has left.
     """
 
     organization: JSON
@@ -90,10 +93,29 @@ class LoginStep:
     primary_required: bool = False
     secondary_auth_initiated: str | None = None
     mfa_phone_number: str = ""
+    totp_registration_id: str = ""
+    recovery_codes_remaining: int | None = None
 
     @property
     def authenticated(self) -> bool:
         return bool(self.session_jwt)
+
+
+@dataclass(frozen=True)
+class TotpSetup:
+    """A new, *pending* authenticator-app registration (Stytch's `totps.create` answer).
+
+    `secret` (base32), `qr_code` (a `data:image/png;base64,…` URL of the otpauth URI) and the
+    10 `recovery_codes` are the only copies there will be in clear: the server keeps the seed
+    sealed and the recovery codes hashed. `uri` is the otpauth:// URI when the server gave it
+    (Stytch's answer has none: `""`). The registration becomes active with its first code.
+    """
+
+    totp_registration_id: str
+    secret: str
+    qr_code: str
+    recovery_codes: list[str]
+    uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -167,6 +189,54 @@ class Backend(Protocol):
         self, *, organization_id: str, member_id: str, intermediate_session_token: str, code: str
     ) -> LoginStep:
         """`otps.sms.authenticate` with the login's IST: a session when the code is right."""
+        ...
+
+    def create_totp(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        intermediate_session_token: str = "",
+        session_jwt: str = "",
+    ) -> TotpSetup:
+        """`totps.create` with the member's IST or session JWT (exactly one): a pending
+        registration; a pending one of the member is replaced. A member with a verified phone
+        needs a session that passed MFA (`totp_enrollment_requires_mfa`)."""
+        ...
+
+    def authenticate_totp(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        code: str,
+        intermediate_session_token: str = "",
+        session_jwt: str = "",
+        make_default: bool = False,
+        enroll: bool = False,
+    ) -> LoginStep:
+        """`totps.authenticate` with the IST (finishes the login: a session) or the session JWT
+        (confirms a pending registration and steps the session up: a fresh `session_jwt` for
+        the same session). `make_default` sets `default_mfa_method: totp`, `enroll` sets
+        `mfa_enrolled` (`set_mfa_enrollment: enroll`)."""
+        ...
+
+    def recover(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        intermediate_session_token: str,
+        recovery_code: str,
+    ) -> LoginStep:
+        """`recovery_codes.recover` with the login's IST: a session when the code is one of
+        the member's unused recovery codes (it is then used up)."""
+        ...
+
+    def rotate_recovery_codes(self, organization_id: str, member_id: str) -> list[str]:
+        """`recovery_codes.rotate`: a new set of 10; every earlier code stops working. The
+        server authorises this with the project secret alone: the app checks the member's
+        session (and its second factor) before calling."""
         ...
 
     def get_member(self, organization_id: str, member_id: str) -> Membership:

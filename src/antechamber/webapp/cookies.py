@@ -93,6 +93,9 @@ class Pending:
     `organization_id`/`member_id` are set once an organization asked for MFA (the IST is then
     bound to them). `phone` is the masked number codes go to, `phone_verified` whether the
     member's number is proven, `sent_at` the Unix time a code was last sent (0: none yet).
+    `totp` says the member has an active authenticator app, `default_method` is their
+    `default_mfa_method` (`sms_otp`, `totp` or `""`), `sms_allowed`/`totp_allowed` what the
+    organization's `allowed_mfa_methods` permit: which second factors the MFA step offers.
     """
 
     ist: str
@@ -103,6 +106,10 @@ class Pending:
     phone: str = ""
     phone_verified: bool = False
     sent_at: int = 0
+    totp: bool = False
+    default_method: str = ""
+    sms_allowed: bool = True
+    totp_allowed: bool = True
 
     @property
     def waiting_for_mfa(self) -> bool:
@@ -121,6 +128,10 @@ _FIELDS = {
     "phone": str,
     "phone_verified": bool,
     "sent_at": int,
+    "totp": bool,
+    "default_method": str,
+    "sms_allowed": bool,
+    "totp_allowed": bool,
 }
 
 

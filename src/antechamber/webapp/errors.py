@@ -112,6 +112,64 @@ MESSAGES: dict[str, tuple[int, str]] = {
         "for a while. Try again later.",
     ),
     "resend_wait": (429, "Wait a moment before asking for another code."),
+    # authenticator apps (TOTP) and recovery codes
+    "invalid_totp_code": (400, "Enter the 6-digit code your authenticator app shows."),
+    "totp_wrong": (
+        401,
+        "That code isn't right. Enter the code your authenticator app shows now (it changes "
+        "every 30 seconds).",
+    ),
+    "totp_code_used": (
+        400,
+        "That code was already used. Wait for your authenticator app to show the next one "
+        "and enter that.",
+    ),
+    "recovery_code_as_totp": (
+        400,
+        'That looks like a recovery code. Choose "Use a recovery code" to sign in with it.',
+    ),
+    "invalid_recovery_code": (
+        400,
+        "Enter one of your recovery codes: four groups of six letters and digits, like "
+        "abcdef-ghijkl-mnopqr-234567.",
+    ),
+    "totp_code_as_recovery": (
+        400,
+        "That's a 6-digit code from an app, not a recovery code. Choose \"Use your "
+        'authenticator app" to sign in with it.',
+    ),
+    "recovery_wrong": (
+        401,
+        "That recovery code isn't right, or it was already used: each one works once.",
+    ),
+    "totp_not_set_up": (
+        404,
+        "There's no authenticator app set up for you here. Use another way to verify.",
+    ),
+    "totp_setup_expired": (
+        400,
+        "That setup has expired or was replaced. Start setting up your authenticator app again.",
+    ),
+    "totp_exists": (
+        409,
+        "You already have an authenticator app. To replace it, ask an admin to remove the old "
+        "one first.",
+    ),
+    "totp_needs_mfa": (
+        403,
+        "To add an authenticator app, first sign in again with a code from your phone.",
+    ),
+    "totp_not_allowed": (403, "Your organization doesn't allow authenticator apps."),
+    "no_mfa_method": (
+        403,
+        "Your organization only allows authenticator apps, and you haven't set one up. Ask an "
+        "admin of your organization for help.",
+    ),
+    "recovery_codes_need_mfa": (
+        403,
+        "To get new recovery codes, first sign in again with your authenticator app or a "
+        "recovery code.",
+    ),
     # MFA settings
     "mfa_required_by_policy": (
         403,
@@ -153,6 +211,14 @@ NOTICES: dict[str, str] = {
     "code_sent": "We sent you a new code. Use the newest one: earlier codes no longer work.",
     "mfa_on": "MFA is on. Next time you sign in, you'll also enter a code sent to your phone.",
     "mfa_off": "MFA is off. Next time you sign in, the email link is enough.",
+    "recovery_used": (
+        "You signed in with a recovery code. It won't work again; if you're running low, "
+        "get a new set below."
+    ),
+    "recovery_none_left": (
+        "You signed in with your last recovery code. Get a new set below now, in case you "
+        "lose your authenticator app."
+    ),
 }
 
 #: Server error_type → code. Types not listed get a code by their HTTP status (`_by_status`).
@@ -187,12 +253,27 @@ BACKEND_CODES: dict[str, str] = {
     "unable_to_parse_session_jwt": "session_expired",
     "mfa_enrollment_required_by_policy": "mfa_required_by_policy",
     "too_many_requests": "rate_limited",
+    "unable_to_authenticate_totp": "totp_wrong",
+    "totp_code_already_authenticated": "totp_code_used",
+    "recovery_code_used_as_totp_code": "recovery_code_as_totp",
+    "totp_code_used_as_recovery_code": "totp_code_as_recovery",
+    "unable_to_authenticate_recovery_code": "recovery_wrong",
+    "totp_not_found": "totp_not_set_up",
+    "no_active_recovery_code_backed_factor": "totp_not_set_up",
+    "active_totp_exists": "totp_exists",
+    "totp_enrollment_requires_mfa": "totp_needs_mfa",
     "no_match_for_provided_magic_link_url": "callback_not_registered",
     "invalid_discovery_redirect_url": "callback_not_registered",
     "no_discovery_redirect_urls_set": "callback_not_registered",
     NOT_CONFIGURED: "not_configured",
     SMS_UNAVAILABLE: "sms_unavailable",
     UNREACHABLE: "unreachable",
+}
+
+#: The same server error_type means something else for an authenticator app than for SMS.
+TOTP_CODES: dict[str, str] = {
+    "operation_restricted_by_organization_mfa_methods": "totp_not_allowed",
+    "invalid_code": "invalid_totp_code",
 }
 
 #: Failures after which the login must start again from the email: sent to the sign-in page.
@@ -231,9 +312,13 @@ def message_of(code: str) -> str:
     return MESSAGES.get(code, MESSAGES["server_error"])[1]
 
 
-def from_backend(exc: BackendError) -> Failure:
-    """A server refusal as the app's failure."""
-    code = BACKEND_CODES.get(exc.error_type) or _by_status(exc.status_code)
+def from_backend(exc: BackendError, overrides: dict[str, str] | None = None) -> Failure:
+    """A server refusal as the app's failure; `overrides` (such as `TOTP_CODES`) first."""
+    code = (
+        (overrides or {}).get(exc.error_type)
+        or BACKEND_CODES.get(exc.error_type)
+        or _by_status(exc.status_code)
+    )
     if code in ("server_error", "callback_not_registered", "not_configured", "unreachable"):
         log.warning("authentication server failure: %s", exc)
     else:

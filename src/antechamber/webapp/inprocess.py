@@ -11,6 +11,7 @@ it answers `sms_unavailable` rather than failing to start.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import threading
@@ -38,6 +39,7 @@ from antechamber.scope import Scope
 from antechamber.services import Services
 from antechamber.sessions import service as sessions
 from antechamber.sessions.login import AuthResult
+from antechamber.totp import service as totp
 from antechamber.webapp.backend import (
     JSON,
     NOT_CONFIGURED,
@@ -47,6 +49,7 @@ from antechamber.webapp.backend import (
     LoginStep,
     Membership,
     SessionCheck,
+    TotpSetup,
 )
 
 log = logging.getLogger("antechamber.webapp")
@@ -192,6 +195,84 @@ class InProcessBackend:
             )
             return self._step(scope, result)
 
+    # -- authenticator apps (TOTP) and recovery codes -------------------------------------------
+
+    def create_totp(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        intermediate_session_token: str = "",
+        session_jwt: str = "",
+    ) -> TotpSetup:
+        with self._unit(actor=f"member:{member_id}") as scope:
+            created = totp.create_totp(
+                scope,
+                organization_id=organization_id,
+                member_id=member_id,
+                intermediate_session_token=intermediate_session_token or None,
+                session_jwt=session_jwt or None,
+            )
+            return TotpSetup(
+                totp_registration_id=created.registration.id,
+                secret=created.secret,
+                qr_code=created.qr_code,
+                recovery_codes=list(created.recovery_codes),
+                uri=created.uri,
+            )
+
+    def authenticate_totp(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        code: str,
+        intermediate_session_token: str = "",
+        session_jwt: str = "",
+        make_default: bool = False,
+        enroll: bool = False,
+    ) -> LoginStep:
+        with self._unit(actor=f"member:{member_id}") as scope:
+            result = totp.authenticate_totp(
+                scope,
+                organization_id=organization_id,
+                member_id=member_id,
+                code=code,
+                intermediate_session_token=intermediate_session_token or None,
+                session_jwt=session_jwt or None,
+                set_mfa_enrollment="enroll" if enroll else None,
+                set_default_mfa=True if make_default else None,
+            )
+            return self._step(scope, result)
+
+    def recover(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        intermediate_session_token: str,
+        recovery_code: str,
+    ) -> LoginStep:
+        with self._unit(actor=f"member:{member_id}") as scope:
+            recovered = totp.recover(
+                scope,
+                organization_id=organization_id,
+                member_id=member_id,
+                recovery_code=recovery_code,
+                intermediate_session_token=intermediate_session_token,
+            )
+            step = self._step(scope, recovered.result)
+            return dataclasses.replace(
+                step, recovery_codes_remaining=recovered.recovery_codes_remaining
+            )
+
+    def rotate_recovery_codes(self, organization_id: str, member_id: str) -> list[str]:
+        with self._unit(actor=f"member:{member_id}") as scope:
+            rotated = totp.rotate_recovery_codes(
+                scope, organization_id=organization_id, member_id=member_id
+            )
+            return list(rotated.recovery_codes)
+
     # -- members ------------------------------------------------------------------------------
 
     def get_member(self, organization_id: str, member_id: str) -> Membership:
@@ -274,6 +355,7 @@ class InProcessBackend:
             primary_required=result.primary_required is not None,
             secondary_auth_initiated=result.secondary_auth_initiated,
             mfa_phone_number=member.mfa_phone_number or "",
+            totp_registration_id=member.totp_registration_id or "",
         )
 
 

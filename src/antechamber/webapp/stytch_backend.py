@@ -31,6 +31,7 @@ from antechamber.webapp.backend import (
     LoginStep,
     Membership,
     SessionCheck,
+    TotpSetup,
 )
 
 log = logging.getLogger("antechamber.webapp")
@@ -166,13 +167,84 @@ class StytchBackend:
                 intermediate_session_token=intermediate_session_token,
             )
         )
-        session = response.member_session
-        return LoginStep(
-            organization=_dump(response.organization),
-            member=_dump(response.member),
-            session_jwt=response.session_jwt,
-            session_expires_at=_utc(session.expires_at) if session is not None else None,
+        return _authenticated(response)
+
+    # -- authenticator apps (TOTP) and recovery codes -------------------------------------------
+
+    def create_totp(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        intermediate_session_token: str = "",
+        session_jwt: str = "",
+    ) -> TotpSetup:
+        response = self._call(
+            lambda: self.client.totps.create(
+                organization_id=organization_id,
+                member_id=member_id,
+                intermediate_session_token=intermediate_session_token or None,
+                session_jwt=session_jwt or None,
+            )
         )
+        return TotpSetup(
+            totp_registration_id=response.totp_registration_id,
+            secret=response.secret,
+            qr_code=response.qr_code,
+            recovery_codes=list(response.recovery_codes),
+        )
+
+    def authenticate_totp(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        code: str,
+        intermediate_session_token: str = "",
+        session_jwt: str = "",
+        make_default: bool = False,
+        enroll: bool = False,
+    ) -> LoginStep:
+        response = self._call(
+            lambda: self.client.totps.authenticate(
+                organization_id=organization_id,
+                member_id=member_id,
+                code=code,
+                intermediate_session_token=intermediate_session_token or None,
+                session_jwt=session_jwt or None,
+                set_mfa_enrollment="enroll" if enroll else None,
+                set_default_mfa=True if make_default else None,
+            )
+        )
+        return _authenticated(response)
+
+    def recover(
+        self,
+        *,
+        organization_id: str,
+        member_id: str,
+        intermediate_session_token: str,
+        recovery_code: str,
+    ) -> LoginStep:
+        response = self._call(
+            lambda: self.client.recovery_codes.recover(
+                organization_id=organization_id,
+                member_id=member_id,
+                recovery_code=recovery_code,
+                intermediate_session_token=intermediate_session_token,
+            )
+        )
+        return dataclasses.replace(
+            _authenticated(response), recovery_codes_remaining=response.recovery_codes_remaining
+        )
+
+    def rotate_recovery_codes(self, organization_id: str, member_id: str) -> list[str]:
+        response = self._call(
+            lambda: self.client.recovery_codes.rotate(
+                organization_id=organization_id, member_id=member_id
+            )
+        )
+        return list(response.recovery_codes)
 
     # -- members ------------------------------------------------------------------------------
 
@@ -277,6 +349,17 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _authenticated(response: Any) -> LoginStep:
+    """A second-factor answer (SMS, TOTP, recovery code) as a `LoginStep` with its session."""
+    session = response.member_session
+    return LoginStep(
+        organization=_dump(response.organization),
+        member=_dump(response.member),
+        session_jwt=response.session_jwt,
+        session_expires_at=_utc(session.expires_at) if session is not None else None,
+    )
+
+
 def _step(response: Any) -> LoginStep:
     """A discovery create or exchange answer (stytch-b2b-api.md §2.8) as a `LoginStep`."""
     mfa = response.mfa_required
@@ -292,4 +375,5 @@ def _step(response: Any) -> LoginStep:
         primary_required=response.primary_required is not None,
         secondary_auth_initiated=mfa.secondary_auth_initiated if mfa is not None else None,
         mfa_phone_number=options.mfa_phone_number if options is not None else "",
+        totp_registration_id=options.totp_registration_id if options is not None else "",
     )

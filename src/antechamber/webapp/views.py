@@ -61,6 +61,14 @@ def discovered_json(found: JSON) -> JSON:
     }
 
 
+def method_allowed(org: JSON, method: str) -> bool:
+    """Whether the organization lets members use `method` (`sms_otp`, `totp`) as their second
+    factor: any method unless `mfa_methods` is RESTRICTED to `allowed_mfa_methods`."""
+    if org.get("mfa_methods") != "RESTRICTED":
+        return True
+    return method in (org.get("allowed_mfa_methods") or [])
+
+
 def _role_ids(member: JSON) -> set[str]:
     roles: Any = member.get("roles") or []
     ids = {"stytch_member"}
@@ -90,6 +98,19 @@ class MfaStatus:
     enrolled: bool
     phone: str
     phone_verified: bool
+    totp: bool = False
+    sms_allowed: bool = True
+    totp_allowed: bool = True
+
+    @property
+    def can_set_up_totp(self) -> bool:
+        """The member may add an authenticator app (one per member; the org allows it)."""
+        return self.totp_allowed and not self.totp
+
+    @property
+    def has_factor(self) -> bool:
+        """A second factor is in use: someone holding only the mailbox must not remove MFA."""
+        return self.totp or self.phone_verified
 
     @property
     def can_opt_in(self) -> bool:
@@ -122,6 +143,13 @@ class MfaStatus:
     def status_words(self) -> str:
         if not self.active:
             return "Signing in needs only the link we email you."
+        if self.totp and self.totp_allowed:
+            if self.phone and self.phone_verified and self.sms_allowed:
+                return (
+                    "Each sign-in also asks for a code from your authenticator app (or one we "
+                    f"text to {self.phone})."
+                )
+            return "Each sign-in also asks for a code from your authenticator app."
         if self.phone and self.phone_verified:
             return f"Each sign-in also asks for a code we text to {self.phone}."
         return "You'll add your mobile number the next time you sign in."
@@ -135,6 +163,7 @@ class MfaStatus:
             "phone": self.phone,
             "canOptIn": self.can_opt_in,
             "canOptOut": self.can_opt_out,
+            "authenticatorApp": self.totp,
         }
 
 
@@ -146,6 +175,9 @@ def mfa_status(org: JSON, member: JSON) -> MfaStatus:
         enrolled=bool(member.get("mfa_enrolled")),
         phone=masked(phone) if phone else "",
         phone_verified=bool(member.get("mfa_phone_number_verified")),
+        totp=bool(member.get("totp_registration_id")),
+        sms_allowed=method_allowed(org, "sms_otp"),
+        totp_allowed=method_allowed(org, "totp"),
     )
 
 

@@ -69,7 +69,8 @@
     }
     var code = form.querySelector("input[name=code]");
     if (code && !CODE.test(code.value.replace(/\s/g, ""))) {
-      return invalid(code, "Enter the 6-digit code from the text message.");
+      return invalid(code, code.getAttribute("data-invalid") ||
+        "Enter the 6-digit code from the text message.");
     }
     return false;
   }
@@ -203,4 +204,26 @@
   }
 
   Array.prototype.forEach.call(document.querySelectorAll("form[data-api]"), enhance);
+
+  // Recovery codes: a Copy button, shown only where the clipboard can be written. Nothing is
+  // kept in the browser (no storage): the codes go to the clipboard when asked, that's all.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var note = document.querySelector("[data-copy-note]");
+    if (!source || !navigator.clipboard || !window.isSecureContext) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.textContent.trim() + "\n").then(function () {
+        if (note) {
+          note.textContent = "Copied. Paste them somewhere safe.";
+        }
+      }, function () {
+        if (note) {
+          note.textContent = "Couldn't copy: select the codes and copy them yourself.";
+        }
+      });
+    });
+  });
 })();
