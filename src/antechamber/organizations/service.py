@@ -173,10 +173,13 @@ def _apply(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
         wanted = domains.allowed_domains(fields["email_allowed_domains"])
         if wanted != org.email_allowed_domains:
             org.email_allowed_domains = wanted
-            org.domains = [
-                OrganizationDomain(domain=d, project_id=scope.project_id, position=i)
-                for i, d in enumerate(wanted)
-            ]
+            # Replacing the rows loads the old ones first; an autoflush then would write
+            # changes not yet checked (a slug `_ensure_unique` is about to refuse).
+            with scope.db.no_autoflush:
+                org.domains = [
+                    OrganizationDomain(domain=d, project_id=scope.project_id, position=i)
+                    for i, d in enumerate(wanted)
+                ]
     _check_combination(org)
 
 
