@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
@@ -23,6 +24,7 @@ from antechamber.errors import ServiceUnavailable
 log = logging.getLogger("antechamber.db")
 _ON_ROLLBACK = "antechamber.on_rollback"
 _AFTER_COMMIT = "antechamber.after_commit"
+_ON_COMMIT = "antechamber.on_commit"
 #: Execution option (and `Session.info` key) marking a read-only unit of work.
 READ_ONLY = "antechamber_read_only"
 
@@ -123,8 +125,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+#: How a unit of work hands on its `after_commit` writes when it must not make them itself.
+Defer = Callable[[Callable[[], None]], None]
+
+
 @contextmanager
-def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
+def transaction(
+    factory: sessionmaker[Session], *, read_only: bool = False, defer: Defer | None = None
+) -> Iterator[Session]:
     """One unit of work: commit if the block returns, roll back if it raises.
 
     Two ways for a failure to leave a trace: an `AntechamberError(keep_changes=True)` commits
@@ -135,7 +143,9 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
     `read_only=True` is for units that only read (a session check): on SQLite it reads a
     snapshot without taking the write lock, so it neither waits for writers nor holds them up;
     a flush of any change in it raises `ReadOnlyViolation`. Writes it must still make, such as
-    a last-used time, go through `after_commit`.
+    a last-used time, go through `after_commit`: they run in a new transaction once this one
+    commits, or, if `defer` is given, are handed to it as one job (a caller on the event loop
+    must never wait for the write lock, and passes a background task).
     """
     session = factory()
     rolled_back = False
@@ -156,14 +166,19 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
                 raise
             finally:
                 session.info.pop(READ_ONLY, None)
-        _run_deferred(session, _AFTER_COMMIT)
+        for callback in session.info.pop(_ON_COMMIT, []):
+            callback()
+        writes = session.info.pop(_AFTER_COMMIT, [])
+        if writes:
+            job = partial(_write_apart, factory, writes, "after the commit")
+            (defer or _now)(job)
     except BaseException:
         if rolled_back:
-            _run_deferred(session, _ON_ROLLBACK)
+            _write_apart(factory, session.info.pop(_ON_ROLLBACK, []), "after the rollback")
         raise
     finally:
-        session.info.pop(_ON_ROLLBACK, None)
-        session.info.pop(_AFTER_COMMIT, None)
+        for key in (_ON_ROLLBACK, _AFTER_COMMIT, _ON_COMMIT):
+            session.info.pop(key, None)
         session.close()
 
 
@@ -188,10 +203,25 @@ def after_commit(session: Session, write: Callable[[Session], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(write)
 
 
-def _run_deferred(session: Session, key: str) -> None:
-    writes: list[Callable[[Session], None]] = session.info.pop(key, [])
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Call `callback()` once the current unit of work has committed; never if it rolls back.
+
+    For process memory that may only learn what the database has kept (a cache of the
+    signing key). `callback` must not touch the database, and must not raise.
+    """
+    session.info.setdefault(_ON_COMMIT, []).append(callback)
+
+
+def _now(job: Callable[[], None]) -> None:
+    job()
+
+
+def _write_apart(
+    factory: sessionmaker[Session], writes: list[Callable[[Session], None]], when: str
+) -> None:
     if not writes:
         return
+    session = factory()
     try:
         with _writer_lock(session, read_only=False):
             for write in writes:
@@ -199,8 +229,10 @@ def _run_deferred(session: Session, key: str) -> None:
             session.commit()
     except Exception:
         # The unit of work's own outcome is what the caller must see; this is for the operator.
-        log.exception("could not make the writes deferred to after the unit of work (%s)", key)
+        log.exception("could not make the writes registered to run %s", when)
         session.rollback()
+    finally:
+        session.close()
 
 
 def _writer_lock(session: Session, read_only: bool) -> AbstractContextManager[None]:

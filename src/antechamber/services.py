@@ -40,13 +40,30 @@ class Services:
         engine = engine or db.make_engine(settings.database_url)
         return cls(settings, engine, db.session_factory(engine), clock or SystemClock())
 
+    @property
+    def reads_inline(self) -> bool:
+        """Whether a read-only unit of work may run on the event loop itself.
+
+        SQLite: a read in WAL mode never waits (no lock, no network), and the pool has a
+        connection for every thread, so a session check is cheaper inline than handed to a
+        worker thread (the hop and the GIL hand-offs cost more than the check). PostgreSQL: a
+        checkout may wait for a connection that a worker thread holds, so never inline.
+        """
+        return self.engine.dialect.name == "sqlite"
+
     @contextmanager
     def scope(
-        self, project_id: str, environment: Environment, actor: str, *, read_only: bool = False
+        self,
+        project_id: str,
+        environment: Environment,
+        actor: str,
+        *,
+        read_only: bool = False,
+        defer: db.Defer | None = None,
     ) -> Iterator[Scope]:
         """A unit of work in one project, committed when the block ends without error
-        (`read_only`: see `db.transaction`)."""
-        with db.transaction(self.sessions, read_only=read_only) as session:
+        (`read_only`, `defer`: see `db.transaction`)."""
+        with db.transaction(self.sessions, read_only=read_only, defer=defer) as session:
             yield Scope(
                 session,
                 project_id,

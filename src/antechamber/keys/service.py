@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, or_, select
 from antechamber import crypto
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
-from antechamber.db import after_commit
+from antechamber.db import on_commit
 from antechamber.errors import Unauthorized
 from antechamber.ids import new_id
 from antechamber.keys.models import SigningKey
@@ -145,11 +145,11 @@ def _load_signing_key(scope: Scope) -> tuple[str, rsa.RSAPrivateKey]:
     key = signing_key(scope)
     kid, project_id, read_at = key.id, scope.project_id, time.monotonic()
 
-    def remember(_db: object) -> None:
+    def remember() -> None:
         with _cache_lock:
             _signing_kids[project_id] = (kid, read_at)
 
-    after_commit(scope.db, remember)
+    on_commit(scope.db, remember)
     return kid, _private_key(scope, key)
 
 

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import DiscoveryCreate, DiscoveryList, IntermediateSessionExchange
 from antechamber.discovery import service as discovery
 
-router = APIRouter(prefix="/v1/b2b/discovery", tags=["discovery"])
+router = APIRouter(prefix="/v1/b2b/discovery", tags=["discovery"], route_class=ApiRoute)
 
 
 @router.post("/organizations", response_model=responses.DiscoveryListResponse)

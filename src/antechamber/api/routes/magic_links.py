@@ -6,14 +6,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import DiscoveryAuthenticate, DiscoverySend
 from antechamber.clock import rfc3339
 from antechamber.discovery import service as discovery
 from antechamber.magic_links import service as magic_links
 
-router = APIRouter(prefix="/v1/b2b/magic_links", tags=["magic links"])
+router = APIRouter(prefix="/v1/b2b/magic_links", tags=["magic links"], route_class=ApiRoute)
 
 
 @router.post("/email/discovery/send", response_model=responses.EmptyResponse)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import MemberFields, MemberSearch
 from antechamber.members import service
@@ -16,7 +16,7 @@ from antechamber.organizations.service import get_organization, organizations_by
 from antechamber.otp import flows
 from antechamber.scope import Scope
 
-router = APIRouter(prefix="/v1/b2b/organizations", tags=["members"])
+router = APIRouter(prefix="/v1/b2b/organizations", tags=["members"], route_class=ApiRoute)
 
 
 def _member_response(request: Request, scope: Scope, org: Organization, m: Member) -> JSONResponse:

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import OrganizationSearch, OrganizationSettings
 from antechamber.organizations import service
 
-router = APIRouter(prefix="/v1/b2b/organizations", tags=["organizations"])
+router = APIRouter(prefix="/v1/b2b/organizations", tags=["organizations"], route_class=ApiRoute)
 
 
 @router.post(

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import SmsAuthenticate, SmsSend
 from antechamber.otp import flows
 
-router = APIRouter(prefix="/v1/b2b/otps/sms", tags=["sms otp"])
+router = APIRouter(prefix="/v1/b2b/otps/sms", tags=["sms otp"], route_class=ApiRoute)
 
 
 @router.post("/send", response_model=responses.MemberResponse)

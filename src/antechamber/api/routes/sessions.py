@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ProjectScope, authenticated_scope, services_of
+from antechamber.api.auth import ApiRoute, ProjectScope, authenticated_scope, services_of
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import SessionAuthenticate, SessionExchange, SessionRevoke
+from antechamber.db import Defer
 from antechamber.errors import BadRequest
 from antechamber.ids import environment_of
 from antechamber.keys import service as keys
@@ -16,7 +18,7 @@ from antechamber.projects import service as projects
 from antechamber.sessions import login
 from antechamber.sessions import service as sessions
 
-router = APIRouter(prefix="/v1/b2b/sessions", tags=["sessions"])
+router = APIRouter(prefix="/v1/b2b/sessions", tags=["sessions"], route_class=ApiRoute)
 PUBLIC_ACTOR = "public"
 
 
@@ -29,13 +31,26 @@ class AuthorizationCheckNotSupported(BadRequest):
 
 
 @router.post("/authenticate", response_model=responses.SessionAuthenticateResponse)
-def authenticate(request: Request, body: SessionAuthenticate) -> JSONResponse:
+async def authenticate(request: Request, body: SessionAuthenticate) -> JSONResponse:
     if body.authorization_check is not None:
         # Refuse rather than answer without a verdict: a caller must never read "authorized".
         raise AuthorizationCheckNotSupported()
-    # The hot path: a plain check only reads, so it runs beside writers (db.transaction).
+    # The hot path. A plain check only reads, so it runs beside writers (db.transaction), and
+    # on SQLite right here on the event loop (Services.reads_inline); its bookkeeping write,
+    # if any, goes to a background task after the answer. Anything else goes to a thread.
     read_only = body.session_duration_minutes is None and body.session_custom_claims is None
-    with authenticated_scope(request, read_only=read_only) as scope:
+    if read_only and services_of(request).reads_inline:
+        background = BackgroundTasks()
+        response = _authenticate(request, body, read_only=True, defer=background.add_task)
+        response.background = background
+        return response
+    return await run_in_threadpool(_authenticate, request, body, read_only=read_only)
+
+
+def _authenticate(
+    request: Request, body: SessionAuthenticate, *, read_only: bool, defer: Defer | None = None
+) -> JSONResponse:
+    with authenticated_scope(request, read_only=read_only, defer=defer) as scope:
         found = sessions.authenticate(
             scope,
             session_token=body.session_token,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import (
     RecoveryCodeRecover,
@@ -16,7 +16,7 @@ from antechamber.api.schemas import (
 )
 from antechamber.totp import service
 
-router = APIRouter(prefix="/v1/b2b", tags=["totp"])
+router = APIRouter(prefix="/v1/b2b", tags=["totp"], route_class=ApiRoute)
 
 
 @router.post("/totp", response_model=responses.TotpCreateResponse)
