@@ -8,9 +8,8 @@ Antechamber (the Stytch B2B wire API, reference §2.8, §2.11, §3.1–3.5, §3.
      otps/sms/authenticate → session
   c  sessions/authenticate by session_token      d  by session_jwt
   e  GET the JWKS                                 f  baseline: GET /healthz (no DB, no auth)
-  g  GET an organization by id: an authenticated primary-key read that exists today, so the
-     cost of Basic auth + a unit of work + serialising a Stytch object is measured now (the
-     closest stand-in for c until sessions land), and how it grows with the number of orgs
+  g  GET an organization by id: an authenticated primary-key read (Basic auth + a unit of
+     work + serialising a Stytch object), and how it grows with the number of orgs
 The django-allauth peer (headless "app" API):
   a  login by emailed code      b  login by code, then TOTP
   c  GET the current session    f  baseline: GET /healthz (a trivial Django view)

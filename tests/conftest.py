@@ -28,8 +28,11 @@ from antechamber import db, migrations
 from antechamber.app import create_app
 from antechamber.clock import FrozenClock
 from antechamber.devmode import DemoProject, ensure_demo_project
+from antechamber.members.models import Member
+from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.settings import Settings
+from tests.factories import make_member, make_org
 
 PG_URL = os.environ.get("ANTECHAMBER_TEST_DATABASE_URL", "")
 USE_PG = PG_URL.startswith("postgresql")
@@ -216,3 +219,17 @@ def sdk(live_server: LiveServer, project: Credentials):  # type: ignore[no-untyp
     import stytch
 
     return stytch.B2BClient(project.project_id, project.secret, environment=live_server.url)
+
+
+@pytest.fixture
+def acme(services: Services, project: Credentials) -> Organization:
+    """An organization that leaves MFA to its members (the tutorial's first org)."""
+    return make_org(
+        services, project.project_id, organization_name="Acme", organization_slug="acme"
+    )
+
+
+@pytest.fixture
+def ada(services: Services, project: Credentials, acme: Organization) -> Member:
+    """A member of `acme` with no second factor yet."""
+    return make_member(services, project.project_id, acme, email_address="ada@acme.example")

@@ -4,6 +4,7 @@ queueing on one lock instead of polling the file lock."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -19,6 +20,15 @@ from tests.factories import make_org
 def _names(services: Services) -> list[str]:
     with db.transaction(services.sessions, read_only=True) as session:
         return sorted(session.scalars(select(Organization.name)))
+
+
+def _renaming(org_id: str) -> Callable[[Session], None]:
+    def rename(session: Session) -> None:
+        row = session.get(Organization, org_id)
+        assert row is not None
+        row.name = "After"
+
+    return rename
 
 
 def test_a_read_only_unit_refuses_to_write(services: Services, project: Credentials) -> None:
@@ -38,14 +48,8 @@ def test_after_commit_writes_run_once_the_unit_commits(
     services: Services, project: Credentials
 ) -> None:
     org = make_org(services, project.project_id, organization_name="Before")
-
-    def rename(session: Session) -> None:
-        row = session.get(Organization, org.id)
-        assert row is not None
-        row.name = "After"
-
     with db.transaction(services.sessions, read_only=True) as session:
-        db.after_commit(session, rename)
+        db.after_commit(session, _renaming(org.id))
         assert "After" not in _names(services)  # not yet: the read is still open
     assert "After" in _names(services)
 
@@ -54,14 +58,8 @@ def test_after_commit_writes_do_not_run_when_the_unit_rolls_back(
     services: Services, project: Credentials
 ) -> None:
     org = make_org(services, project.project_id, organization_name="Before")
-
-    def rename(session: Session) -> None:
-        row = session.get(Organization, org.id)
-        assert row is not None
-        row.name = "After"
-
     with pytest.raises(LookupError), db.transaction(services.sessions) as session:
-        db.after_commit(session, rename)
+        db.after_commit(session, _renaming(org.id))
         raise LookupError
     assert "Before" in _names(services)
 

@@ -15,25 +15,11 @@ from playwright.sync_api import Browser, expect
 
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
-from antechamber.services import Services
-from tests.conftest import Credentials, LiveServer
+from tests.conftest import LiveServer
 from tests.e2e.conftest import AppUnderTest, Person, ShiftedClock, person
-from tests.factories import make_member, make_org
 from tests.webapp.conftest import requires_sms
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def acme(services: Services, project: Credentials) -> Organization:
-    return make_org(
-        services, project.project_id, organization_name="Acme", organization_slug="acme"
-    )
-
-
-@pytest.fixture
-def ada(services: Services, project: Credentials, acme: Organization) -> Member:
-    return make_member(services, project.project_id, acme, email_address="ada@acme.example")
 
 
 def _shots(app: AppUnderTest, name: str) -> str | None:

@@ -21,11 +21,8 @@ from playwright.sync_api import Browser, expect
 
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
-from antechamber.services import Services
 from antechamber.settings import Settings
-from tests.conftest import Credentials
 from tests.e2e.conftest import AppUnderTest, Person, ShiftedClock, person
-from tests.factories import make_member, make_org
 
 pytestmark = pytest.mark.browser
 
@@ -34,18 +31,6 @@ pytestmark = pytest.mark.browser
 def settings(settings: Settings) -> Settings:
     """Four sign-ins by email within a minute: more than one address may get by default."""
     return settings.model_copy(update={"limit_email_per_recipient": "20/minute;100/hour"})
-
-
-@pytest.fixture
-def acme(services: Services, project: Credentials) -> Organization:
-    return make_org(
-        services, project.project_id, organization_name="Acme", organization_slug="acme"
-    )
-
-
-@pytest.fixture
-def ada(services: Services, project: Credentials, acme: Organization) -> Member:
-    return make_member(services, project.project_id, acme, email_address="ada@acme.example")
 
 
 def _on_dashboard(p: Person) -> None:

@@ -20,7 +20,7 @@ from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.webapp import cookies
 from tests.conftest import Credentials, LiveServer
-from tests.factories import make_member, make_org
+from tests.factories import make_member
 from tests.webapp.conftest import (
     BASE,
     JWT_SHAPE,
@@ -30,18 +30,6 @@ from tests.webapp.conftest import (
     requires_sms,
     stytch_app,
 )
-
-
-@pytest.fixture
-def acme(services: Services, project: Credentials) -> Organization:
-    return make_org(
-        services, project.project_id, organization_name="Acme", organization_slug="acme"
-    )
-
-
-@pytest.fixture
-def ada(services: Services, project: Credentials, acme: Organization) -> Member:
-    return make_member(services, project.project_id, acme, email_address="ada@acme.example")
 
 
 @pytest.fixture

@@ -3,26 +3,12 @@ fields, and what each step leaves in the cookies."""
 
 from __future__ import annotations
 
-import pytest
-
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import Credentials
-from tests.factories import make_member, make_org
+from tests.factories import make_member
 from tests.webapp.conftest import JWT_SHAPE, Web, requires_sms
-
-
-@pytest.fixture
-def acme(services: Services, project: Credentials) -> Organization:
-    return make_org(
-        services, project.project_id, organization_name="Acme", organization_slug="acme"
-    )
-
-
-@pytest.fixture
-def ada(services: Services, project: Credentials, acme: Organization) -> Member:
-    return make_member(services, project.project_id, acme, email_address="ada@acme.example")
 
 
 def test_start_sends_a_link_to_the_apps_callback(web: Web) -> None:

@@ -13,20 +13,8 @@ from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import Credentials
-from tests.factories import make_member, make_org
+from tests.factories import make_member
 from tests.webapp.conftest import Web
-
-
-@pytest.fixture
-def acme(services: Services, project: Credentials) -> Organization:
-    return make_org(
-        services, project.project_id, organization_name="Acme", organization_slug="acme"
-    )
-
-
-@pytest.fixture
-def ada(services: Services, project: Credentials, acme: Organization) -> Member:
-    return make_member(services, project.project_id, acme, email_address="ada@acme.example")
 
 
 class Markup(HTMLParser):

@@ -30,18 +30,6 @@ CODES = re.compile(r'<pre class="codes" id="recovery-codes">([^<]*)</pre>')
 
 
 @pytest.fixture
-def acme(services: Services, project: Credentials) -> Organization:
-    return make_org(
-        services, project.project_id, organization_name="Acme", organization_slug="acme"
-    )
-
-
-@pytest.fixture
-def ada(services: Services, project: Credentials, acme: Organization) -> Member:
-    return make_member(services, project.project_id, acme, email_address="ada@acme.example")
-
-
-@pytest.fixture
 def strict(services: Services, project: Credentials) -> Organization:
     return make_org(
         services,
