@@ -28,6 +28,19 @@ DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    limiter = sub.add_parser(
+        "limiter",
+        help="CPU of an in-memory rate limiter as its keys grow: the limits package's memory "
+        "storage against antechamber.ratelimit_memory.",
+    )
+    limiter.add_argument(
+        "--keys",
+        default="1000,10000,30000",
+        help="Key counts to measure, separated by commas (1000,10000,30000).",
+    )
+    limiter.add_argument(
+        "--seconds", type=float, default=3.0, help="Seconds of hits per measurement (3)."
+    )
     run = sub.add_parser("run", help="Run the benchmark and print the table.")
     run.add_argument(
         "--scenario",
@@ -278,6 +291,10 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "run":
         run(args)
+    elif args.command == "limiter":
+        from bench import limiter
+
+        limiter.run([int(k) for k in args.keys.split(",")], args.seconds)
 
 
 if __name__ == "__main__":

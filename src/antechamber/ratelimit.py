@@ -1,9 +1,9 @@
 """Rate limits: named limits from settings, counted with the `limits` package.
 
-Counters live in this process's memory, or in Redis when `ANTECHAMBER_REDIS_URL` is set (so
-several processes share them). A limit is a string in `limits`' syntax ("1/30 seconds;5/hour");
-each part is a moving window. Keys are hashed before they reach the storage, so Redis never holds
-an email address or a phone number.
+Counters live in this process's memory (`ratelimit_memory`), or in Redis when
+`ANTECHAMBER_REDIS_URL` is set (so several processes share them). A limit is a string in
+`limits`' syntax ("1/30 seconds;5/hour"); each part is a moving window. Keys are hashed
+before they reach the storage, so Redis never holds an email address or a phone number.
 
 Use:
 
@@ -14,7 +14,7 @@ Use:
 
 A refusal raises `TooManyRequests` with `retry_after` in seconds and counts in the
 `antechamber_rate_limited_total{limit=…}` metric. Windows follow the wall clock (the `limits`
-package reads `time.time()`), not the injected `Clock`.
+package reads `time.time()`, and Redis is shared by processes), not the injected `Clock`.
 """
 
 from __future__ import annotations
@@ -23,17 +23,19 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import limits
 from limits.errors import ConfigurationError, StorageError
-from limits.storage import storage_from_string
+from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from limits.util import WindowStats
 
 from antechamber.errors import ServiceUnavailable, TooManyRequests
 from antechamber.metrics import Metrics
+from antechamber.ratelimit_memory import MemoryWindows
 from antechamber.settings import Settings, SettingsError
 
 log = logging.getLogger("antechamber.ratelimit")
@@ -70,6 +72,12 @@ class RateLimitUnavailable(ServiceUnavailable):
     default_message = "The service cannot check its rate limits right now. Try again shortly."
 
 
+class _Windows(Protocol):
+    def test(self, item: limits.RateLimitItem, *identifiers: str) -> bool: ...
+    def hit(self, item: limits.RateLimitItem, *identifiers: str) -> bool: ...
+    def get_window_stats(self, item: limits.RateLimitItem, *identifiers: str) -> WindowStats: ...
+
+
 @dataclass(frozen=True)
 class Check:
     """One limit to apply: its name, the key it counts per, and its value if not a setting."""
@@ -93,7 +101,18 @@ class RateLimiter:
         self.settings = settings
         self.metrics = metrics
         self.namespace = namespace or settings.redis_key_prefix
+        self._parsed: dict[str, list[limits.RateLimitItem]] = {}
         uri = storage_uri or settings.redis_url or "memory://"
+        self.strategy: _Windows
+        self._reset: Callable[[], object]
+        if uri == "memory://":
+            memory = MemoryWindows()
+            self.strategy, self._reset = memory, memory.reset
+        else:
+            storage = self._shared_storage(uri)
+            self.strategy, self._reset = MovingWindowRateLimiter(storage), storage.reset
+
+    def _shared_storage(self, uri: str) -> Storage:
         options: dict[str, Any] = {"wrap_exceptions": True}
         if uri.startswith(("redis", "rediss")):
             options |= {
@@ -102,13 +121,14 @@ class RateLimiter:
                 "socket_connect_timeout": 2,
             }
         try:
-            self.storage = storage_from_string(uri, **options)
+            storage = storage_from_string(uri, **options)
         except ConfigurationError as exc:
             raise SettingsError(
                 f"ANTECHAMBER_REDIS_URL: {exc} (Redis needs: pip install 'antechamber[redis]')"
             ) from None
-        self.strategy = MovingWindowRateLimiter(self.storage)
-        self._parsed: dict[str, list[limits.RateLimitItem]] = {}
+        if not isinstance(storage, Storage):
+            raise SettingsError(f"ANTECHAMBER_REDIS_URL: {uri.split(':')[0]} is asynchronous only")
+        return storage
 
     def hit(self, name: str, key: str, *, limit: str | None = None) -> None:
         """Count one event for `key` under `name`; raise `TooManyRequests` if over the limit."""
@@ -167,7 +187,7 @@ class RateLimiter:
 
     def reset(self) -> None:
         """Forget every counter (tests; an operator clearing a lockout)."""
-        self.storage.reset()
+        self._reset()
 
     def _items(self, check: Check) -> Sequence[limits.RateLimitItem]:
         text = check.limit if check.limit is not None else self._setting(check.name)
