@@ -3,6 +3,8 @@ queueing on one lock instead of polling the file lock."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
@@ -128,3 +130,36 @@ def test_concurrent_writers_all_land(services: Services, project: Credentials) -
         thread.join(60)
     assert errors == []
     assert len([n for n in _names(services) if n.startswith("T")]) == 60
+
+
+_TRY_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("free")
+except BlockingIOError:
+    print("held")
+"""
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's writers only")
+def test_writers_of_other_processes_queue_on_a_lock_file_beside_the_database(
+    services: Services, project: Credentials
+) -> None:
+    """`serve --workers 2` on one SQLite file: another process's writer finds the queue taken
+    while a unit of work writes, and free once it commits (rather than polling SQLite)."""
+    database = services.engine.url.database
+    assert database
+    lock_file = f"{database}-writer.lock"
+
+    def other_process_sees() -> str:
+        probe = [sys.executable, "-c", _TRY_LOCK, lock_file]
+        return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+
+    with db.transaction(services.sessions) as session:
+        session.execute(select(func.count()).select_from(Organization))  # BEGIN IMMEDIATE
+        assert other_process_sees() == "held"
+    assert other_process_sees() == "free"
+    with db.transaction(services.sessions, read_only=True) as session:
+        assert other_process_sees() == "free"  # readers take no lock

@@ -6,7 +6,9 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -43,22 +45,59 @@ class DatabaseBusy(ServiceUnavailable):
 class _WriterLock:
     """One per SQLite engine, taken by every writing unit of work before it touches the database.
 
-    SQLite admits one writer at a time; without this, the threads of a process compete for the
-    file lock through SQLite's busy handler, which polls with sleeps of up to 100 ms (the
-    seconds-long p99 of docs/performance.md). Waiting here wakes the next writer as soon as the
-    last one commits. Other processes still meet at the file lock. A plain lock, not an RLock:
-    FastAPI enters a dependency in one worker thread and leaves it in another.
+    SQLite admits one writer at a time; without this, writers compete for the file lock through
+    SQLite's busy handler, which polls with sleeps of up to 100 ms (the seconds-long p99 of
+    docs/performance.md). Here the threads of a process queue on a lock, and the processes on
+    the same database file (`serve --workers N`) on an exclusive `flock` of a file beside it,
+    so the next writer wakes as soon as the last one commits. A plain lock, not an RLock, and
+    a `flock`, which belongs to the open file rather than a thread: FastAPI enters a dependency
+    in one worker thread and leaves it in another.
+
+    The thread lock gives up after `BUSY_TIMEOUT_SECONDS` (`DatabaseBusy`); the `flock` waits
+    without a bound, as it is held only by a unit of work that is running (SQLite's own busy
+    timeout ends a stuck one) and the kernel releases it when its process dies.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, database_path: str | None = None) -> None:
         self._lock = threading.Lock()
+        self._path = f"{database_path}-writer.lock" if database_path else None
+        self._held: int | None = None  # the locked file; one holder at a time (the lock above)
 
     def __enter__(self) -> None:
         if not self._lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
             raise DatabaseBusy()
+        try:
+            self._held = self._lock_file()
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __exit__(self, *_exc: object) -> None:
-        self._lock.release()
+        held, self._held = self._held, None
+        try:
+            if held is not None:
+                os.close(held)  # releases the flock
+        finally:
+            self._lock.release()
+
+    def _lock_file(self) -> int | None:
+        # Opened per unit of work (microseconds): no descriptor to leak with the engine, and
+        # none shared with a forked child, whose flock would then be ours.
+        if self._path is None:
+            return None
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            # SQLite's file lock still keeps writers apart; they just queue less well.
+            log.warning("cannot open %s (%s); writers queue in SQLite", self._path, exc)
+            self._path = None
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
 
 _writer_locks: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
@@ -113,7 +152,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-        _writer_locks[engine] = _WriterLock()
+        path = engine.url.database
+        _writer_locks[engine] = _WriterLock(path if path not in (None, "", ":memory:") else None)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
