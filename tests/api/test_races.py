@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from antechamber.keys.models import SigningKey
 from antechamber.members.models import Member
 from antechamber.services import Services
 from antechamber.sessions.models import IntermediateSession, MemberSession
@@ -38,19 +39,21 @@ def race(
         return sorted(pool.map(attempt, range(RACERS)))
 
 
-@pytest.fixture
-def ist(live_server: LiveServer, project: Credentials, services: Services) -> str:
-    allow_redirect(services, project.project_id)
+def ist_of(live_server: LiveServer, project: Credentials, services: Services, email: str) -> str:
     with httpx.Client(base_url=live_server.url, auth=project.auth) as client:
-        client.post(
-            "/v1/b2b/magic_links/email/discovery/send", json={"email_address": "ada@acme.example"}
-        )
-        token = magic_token(services, "ada@acme.example")
+        client.post("/v1/b2b/magic_links/email/discovery/send", json={"email_address": email})
+        token = magic_token(services, email)
         found = client.post(
             "/v1/b2b/magic_links/discovery/authenticate",
             json={"discovery_magic_links_token": token},
         )
     return str(found.json()["intermediate_session_token"])
+
+
+@pytest.fixture
+def ist(live_server: LiveServer, project: Credentials, services: Services) -> str:
+    allow_redirect(services, project.project_id)
+    return ist_of(live_server, project, services, "ada@acme.example")
 
 
 def test_twenty_redemptions_of_one_link_one_success(
@@ -113,3 +116,35 @@ def test_twenty_creates_from_one_ist_one_organization(
     assert codes == [200] + [404] * (RACERS - 1)
     with services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(MemberSession)) == 1
+
+
+@pytest.mark.postgres_only
+def test_the_first_logins_of_a_new_project_all_succeed_and_make_one_signing_key(
+    live_server: LiveServer, project: Credentials, services: Services
+) -> None:
+    """The first login of a project makes its signing key. Twenty first logins at once each
+    hold a reference to the project row (their new session's foreign key) when they ask for
+    the key: locking the row FOR UPDATE then deadlocked them in pairs (500s)."""
+    allow_redirect(services, project.project_id)
+    org = make_org(
+        services,
+        project.project_id,
+        email_allowed_domains=["acme.example"],
+        email_jit_provisioning="RESTRICTED",
+    )
+    ists = [ist_of(live_server, project, services, f"user{i}@acme.example") for i in range(RACERS)]
+    start = threading.Barrier(RACERS)
+
+    def attempt(i: int) -> int:
+        with httpx.Client(base_url=live_server.url, auth=project.auth, timeout=60) as client:
+            start.wait()
+            return client.post(
+                "/v1/b2b/discovery/intermediate_sessions/exchange",
+                json={"intermediate_session_token": ists[i], "organization_id": org.id},
+            ).status_code
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        codes = list(pool.map(attempt, range(RACERS)))
+    assert codes == [200] * RACERS
+    with services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SigningKey)) == 1

@@ -234,8 +234,12 @@ def _newest_active(scope: Scope) -> SigningKey | None:
 
 def _lock_project(scope: Scope) -> None:
     # PostgreSQL: serialise key creation per project. SQLite: a no-op; BEGIN IMMEDIATE already
-    # serialises every writing transaction.
-    scope.db.execute(select(Project.id).where(Project.id == scope.project_id).with_for_update())
+    # serialises every writing transaction. FOR NO KEY UPDATE, not FOR UPDATE: a login asking
+    # for the key has usually inserted a row referencing the project, whose foreign key holds
+    # FOR KEY SHARE on it; FOR UPDATE conflicts with that, and two such logins deadlocked.
+    scope.db.execute(
+        select(Project.id).where(Project.id == scope.project_id).with_for_update(key_share=True)
+    )
 
 
 def _create(scope: Scope) -> SigningKey:
