@@ -13,8 +13,8 @@ Use:
     limiter.check("authenticate:ip", key); …; limiter.count("authenticate:ip", key)  # failures
 
 A refusal raises `TooManyRequests` with `retry_after` in seconds and counts in the
-`antechamber_rate_limited_total{limit=…}` metric. Windows follow the wall clock (the `limits`
-package reads `time.time()`, and Redis is shared by processes), not the injected `Clock`.
+`antechamber_rate_limited_total{limit=…}` metric. Windows follow the wall clock
+(`time.time()`, the one clock the processes sharing Redis agree on), not the injected `Clock`.
 """
 
 from __future__ import annotations
