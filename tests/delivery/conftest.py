@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import ipaddress
 import json
+import logging
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -33,6 +34,10 @@ from antechamber.delivery.worker import BatchResult, DeliveryWorker
 from antechamber.services import Services
 from antechamber.settings import Settings
 from tests.conftest import _free_port
+
+# aiosmtpd reports every connection's end at INFO from its own thread, sometimes after pytest
+# has closed the stream a test's log handler writes to ("--- Logging error ---" in the output).
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 # --- outbox helpers -------------------------------------------------------------------------
 
