@@ -15,11 +15,16 @@ from typing import Any
 import anyio.to_thread
 import pytest
 from fastapi import FastAPI, Request
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from antechamber import db
 from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
-from tests.conftest import Credentials
+from antechamber.organizations.models import Organization
+from antechamber.services import Services
+from tests.conftest import USE_PG, Credentials
+from tests.factories import make_org
 
 
 def test_a_write_request_makes_one_hop_to_the_thread_pool(
@@ -57,3 +62,51 @@ def test_a_handler_sees_its_scope_and_keeps_its_own_parameters(
     assert seen["project"] == project.project_id
     assert seen["name"] == "ada"
     assert unauthenticated.status_code == 401
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's single writer")
+def test_an_authenticated_read_does_not_queue_behind_a_writer(
+    api: TestClient, services: Services, project: Credentials
+) -> None:
+    """A GET's unit of work is read-only: it answers while a login holds the write lock."""
+    org = make_org(services, project.project_id)
+    writing, done = threading.Event(), threading.Event()
+    held_during_read: list[bool] = []
+
+    def writer() -> None:
+        with db.transaction(services.sessions) as session:
+            session.execute(select(func.count()).select_from(Organization))  # BEGIN IMMEDIATE
+            writing.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        response = api.get(f"/v1/b2b/organizations/{org.id}")
+        held_during_read.append(not done.is_set() and thread.is_alive())
+    finally:
+        done.set()
+        thread.join(10)
+    assert response.status_code == 200
+    assert held_during_read == [True]
+
+
+def test_a_get_route_that_tries_to_write_fails_instead_of_writing(
+    app: FastAPI, services: Services, project: Credentials
+) -> None:
+    org = make_org(services, project.project_id, organization_name="Before")
+
+    def handler(request: Request, scope: ProjectScope) -> Any:
+        row = scope.db.get(Organization, org.id)
+        assert row is not None
+        row.name = "After"
+        scope.db.flush()
+        return ok(request)
+
+    app.router.routes.append(ApiRoute("/v1/test/get-writes", handler, methods=["GET"]))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/v1/test/get-writes", auth=project.auth)
+    assert response.status_code == 500
+    with services.sessions() as session:
+        assert session.get(Organization, org.id).name == "Before"  # type: ignore[union-attr]

@@ -102,13 +102,18 @@ class ApiRoute(APIRoute):
     the server stalled until the 30 s lock timeout. Here authentication, the handler and the
     commit run in one hop, so whoever holds the lock can always finish. One hop instead of
     three is also cheaper (the GIL hand-offs between the threads cost more than the work).
+
+    A `GET` route's unit of work is read-only (`db.transaction(read_only=True)`): on SQLite it
+    reads beside the writer instead of queueing behind every login for the write lock, and a
+    write it attempted would fail loudly (`ReadOnlyViolation`) rather than slip in.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, _in_one_hop(endpoint), **kwargs)
+        read_only = set(kwargs.get("methods") or ()) == {"GET"}
+        super().__init__(path, _in_one_hop(endpoint, read_only=read_only), **kwargs)
 
 
-def _in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+def _in_one_hop(endpoint: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
     if getattr(endpoint, "_in_one_hop", False) or inspect.iscoroutinefunction(endpoint):
         return endpoint
     hints = get_type_hints(endpoint, include_extras=True)
@@ -130,7 +135,7 @@ def _in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
     def run(**values: Any) -> Any:
         request = values["request"] if takes_request else values.pop("request")
-        with authenticated_scope(request) as scope:
+        with authenticated_scope(request, read_only=read_only) as scope:
             return endpoint(**values, **{scope_name: scope})
 
     run.__signature__ = signature.replace(  # type: ignore[attr-defined]
