@@ -45,6 +45,23 @@ def test_a_write_request_makes_one_hop_to_the_thread_pool(
     assert len(hops) == 1, hops
 
 
+def test_a_read_runs_on_the_event_loop_where_reads_never_wait(
+    api: TestClient, services: Services, project: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = make_org(services, project.project_id)
+    hops: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    response = api.get(f"/v1/b2b/organizations/{org.id}")
+    assert response.status_code == 200
+    assert len(hops) == (1 if USE_PG else 0), hops
+
+
 def test_a_handler_sees_its_scope_and_keeps_its_own_parameters(
     app: FastAPI, project: Credentials
 ) -> None:

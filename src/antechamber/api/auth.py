@@ -11,6 +11,7 @@ from typing import Annotated, Any, get_type_hints
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from antechamber import db
 from antechamber.client_address import client_address
@@ -105,7 +106,10 @@ class ApiRoute(APIRoute):
 
     A `GET` route's unit of work is read-only (`db.transaction(read_only=True)`): on SQLite it
     reads beside the writer instead of queueing behind every login for the write lock, and a
-    write it attempted would fail loudly (`ReadOnlyViolation`) rather than slip in.
+    write it attempted would fail loudly (`ReadOnlyViolation`) rather than slip in. Like the
+    session check, it runs on the event loop itself where `Services.reads_inline` says a read
+    never waits (SQLite): side by side in many threads, reads spent their time handing the GIL
+    to each other (one worker, GET organization: 1.7 → 2.4 ms of server CPU each).
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
@@ -133,11 +137,18 @@ def _in_one_hop(endpoint: Callable[..., Any], *, read_only: bool) -> Callable[..
             inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
         )
 
-    def run(**values: Any) -> Any:
+    def run_sync(**values: Any) -> Any:
         request = values["request"] if takes_request else values.pop("request")
         with authenticated_scope(request, read_only=read_only) as scope:
             return endpoint(**values, **{scope_name: scope})
 
+    async def run_read(**values: Any) -> Any:
+        request: Request = values["request"]
+        if services_of(request).reads_inline:
+            return run_sync(**values)
+        return await run_in_threadpool(run_sync, **values)
+
+    run: Callable[..., Any] = run_read if read_only else run_sync
     run.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=parameters, return_annotation=hints.get("return", Any)
     )
