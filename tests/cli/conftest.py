@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,11 @@ from antechamber.cli import context, main
 def cli_env(
     database_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """Run commands against the test database, from an empty working directory."""
+    """Run commands against the test database, from an empty working directory. Commands that
+    configure logging point the root logger at this test's captured stderr; it is put back
+    afterwards, or later tests' servers would log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ANTECHAMBER_DATABASE_URL", database_url)
     monkeypatch.setenv("ANTECHAMBER_STATE_DIR", str(tmp_path / "state"))
@@ -23,6 +28,9 @@ def cli_env(
     context.services.cache_clear()
     yield
     context.services.cache_clear()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = False
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
