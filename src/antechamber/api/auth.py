@@ -7,7 +7,7 @@ import dataclasses
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
@@ -21,10 +21,20 @@ from antechamber.projects import service as projects
 from antechamber.scope import Scope
 from antechamber.services import Services
 
+T = TypeVar("T")
+
 
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def run_read(request: Request, read: Callable[..., T], /, **kwargs: Any) -> T:
+    """Run `read`, which opens only read-only units of work: on the event loop itself where
+    `Services.reads_inline` says a read never waits (SQLite), else in a worker thread."""
+    if services_of(request).reads_inline:
+        return read(**kwargs)
+    return await run_in_threadpool(read, **kwargs)
 
 
 def client_ip_of(request: Request, services: Services) -> str | None:
@@ -142,13 +152,10 @@ def _in_one_hop(endpoint: Callable[..., Any], *, read_only: bool) -> Callable[..
         with authenticated_scope(request, read_only=read_only) as scope:
             return endpoint(**values, **{scope_name: scope})
 
-    async def run_read(**values: Any) -> Any:
-        request: Request = values["request"]
-        if services_of(request).reads_inline:
-            return run_sync(**values)
-        return await run_in_threadpool(run_sync, **values)
+    async def run_async(**values: Any) -> Any:
+        return await run_read(values["request"], run_sync, **values)
 
-    run: Callable[..., Any] = run_read if read_only else run_sync
+    run: Callable[..., Any] = run_async if read_only else run_sync
     run.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=parameters, return_annotation=hints.get("return", Any)
     )

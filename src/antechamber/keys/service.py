@@ -100,11 +100,15 @@ def rotate(scope: Scope) -> tuple[SigningKey, list[SigningKey]]:
     return _create(scope), retired
 
 
-def published_keys(scope: Scope) -> list[SigningKey]:
-    """Keys a verifier may need: the signing key and keys retired too recently to drop."""
-    signing_key(scope)
+def published_keys(scope: Scope, *, make_first: bool = True) -> list[SigningKey]:
+    """Keys a verifier may need: the signing key and keys retired too recently to drop.
+
+    A project without a key gets its first one here (a write); with `make_first=False` it gets
+    an empty list instead, so that a read-only unit of work stays read-only."""
+    if make_first:
+        signing_key(scope)
     cutoff = scope.clock.now() - PUBLISHED_AFTER_RETIREMENT
-    return list(
+    found = list(
         scope.db.scalars(
             select(SigningKey)
             .where(
@@ -114,11 +118,13 @@ def published_keys(scope: Scope) -> list[SigningKey]:
             .order_by(SigningKey.created_at.desc(), SigningKey.id)
         )
     )
+    return found if any(key.retired_at is None for key in found) else []
 
 
-def jwks(scope: Scope) -> list[dict[str, Any]]:
-    """The JWKS `keys`: public parts only (n, e, x5c …), never a private component."""
-    return [dict(key.public_jwk) for key in published_keys(scope)]
+def jwks(scope: Scope, *, make_first: bool = True) -> list[dict[str, Any]]:
+    """The JWKS `keys`: public parts only (n, e, x5c …), never a private component
+    (`make_first`: see `published_keys`)."""
+    return [dict(key.public_jwk) for key in published_keys(scope, make_first=make_first)]
 
 
 def sign(scope: Scope, claims: dict[str, Any]) -> str:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, BackgroundTasks, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ApiRoute, ProjectScope, authenticated_scope, services_of
+from antechamber.api.auth import (
+    ApiRoute,
+    ProjectScope,
+    authenticated_scope,
+    run_read,
+    services_of,
+)
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import SessionAuthenticate, SessionExchange, SessionRevoke
 from antechamber.db import Defer
@@ -15,6 +23,7 @@ from antechamber.errors import BadRequest
 from antechamber.ids import environment_of
 from antechamber.keys import service as keys
 from antechamber.projects import service as projects
+from antechamber.services import Services
 from antechamber.sessions import login
 from antechamber.sessions import service as sessions
 
@@ -108,12 +117,23 @@ def exchange(request: Request, scope: ProjectScope, body: SessionExchange) -> JS
 
 
 @router.get("/jwks/{project_id}", response_model=responses.JwksResponse)
-def jwks(request: Request, project_id: str) -> JSONResponse:
-    """Public (no Basic auth): the SDKs fetch it anonymously to verify JWTs offline."""
+async def jwks(request: Request, project_id: str) -> JSONResponse:
+    """Public (no Basic auth): the SDKs fetch it anonymously to verify JWTs offline. A read
+    (beside the writer, on the event loop on SQLite), but for a project's very first request,
+    which makes its first key."""
     services = services_of(request)
-    with services.scope(project_id, environment_of(project_id), PUBLIC_ACTOR) as scope:
-        projects.get_project(scope.db, project_id)
-        published = keys.jwks(scope)
+    published = await run_read(request, _jwks, services=services, project_id=project_id)
+    if not published:
+        published = await run_in_threadpool(
+            _jwks, services=services, project_id=project_id, make_first=True
+        )
     response = ok(request, keys=published)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+def _jwks(services: Services, project_id: str, make_first: bool = False) -> list[dict[str, Any]]:
+    environment = environment_of(project_id)
+    with services.scope(project_id, environment, PUBLIC_ACTOR, read_only=not make_first) as scope:
+        projects.get_project(scope.db, project_id)
+        return keys.jwks(scope, make_first=make_first)
