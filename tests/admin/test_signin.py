@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
@@ -30,10 +31,12 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def ask_for_link(browser: TestClient, email: str) -> str:
-    page = browser.get("/admin/signin")
+def ask_for_link(browser: TestClient, email: str, next_: str = "") -> str:
+    page = browser.get("/admin/signin", params={"next": next_} if next_ else None)
     response = browser.post(
-        "/admin/signin", data={"email": email, "csrf_token": csrf_of(page.text)}, headers=ORIGIN
+        "/admin/signin",
+        data={"email": email, "next": next_, "csrf_token": csrf_of(page.text)},
+        headers=ORIGIN,
     )
     assert response.status_code == 200
     assert "Check your email" in response.text
@@ -60,26 +63,55 @@ def open_link(browser: TestClient, token: str) -> str:
     return response.text
 
 
-def test_operator_signs_in_with_link_and_code(
-    browser: TestClient, services: Services, operator: OperatorInfo
-) -> None:
-    assert browser.get("/admin/projects", follow_redirects=False).status_code in (302, 303)
+def sign_in(
+    browser: TestClient, services: Services, operator: OperatorInfo, next_: str = ""
+) -> httpx.Response:
+    """The whole sign-in from the form to the code; the answer to the code."""
     seen = message_ids(services, operator.email)
-    ask_for_link(browser, operator.email)
+    ask_for_link(browser, operator.email, next_)
     texts = sms_ids(services, PHONE)
     code_page = open_link(browser, link_token(services, operator.email, seen))
     assert "Enter your code" in code_page
     assert "0123" in code_page  # the masked phone
-    code = last_code(services, PHONE, seen=texts)
-    done = browser.post(
+    return browser.post(
         "/admin/signin/code",
-        data={"code": code, "csrf_token": csrf_of(code_page)},
+        data={"code": last_code(services, PHONE, seen=texts), "csrf_token": csrf_of(code_page)},
         headers=ORIGIN,
         follow_redirects=False,
     )
+
+
+def test_operator_signs_in_with_link_and_code(
+    browser: TestClient, services: Services, operator: OperatorInfo
+) -> None:
+    assert browser.get("/admin/projects", follow_redirects=False).status_code in (302, 303)
+    done = sign_in(browser, services, operator)
     assert done.status_code == 303
     assert done.headers["location"] == "/admin/projects"
     assert browser.get("/admin/projects").status_code == 200
+
+
+def test_sign_in_ends_on_the_page_asked_for(
+    browser: TestClient, services: Services, operator: OperatorInfo
+) -> None:
+    asked = "/admin/projects?shown=all"
+    bounced = browser.get(asked, follow_redirects=False)
+    next_ = parse_qs(urlsplit(bounced.headers["location"]).query)["next"][0]
+    assert next_ == asked
+    done = sign_in(browser, services, operator, next_)
+    assert done.headers["location"] == asked
+    assert browser.get(asked).status_code == 200
+    # Used once: it does not steer a later sign-in in this browser.
+    assert not [c for c in browser.cookies.jar if c.name.endswith("antechamber_console_next")]
+
+
+@pytest.mark.parametrize(
+    "hostile", ["https://evil.example/", "//evil.example/admin", "/admin\\@evil.example"]
+)
+def test_sign_in_never_ends_on_another_site(
+    browser: TestClient, services: Services, operator: OperatorInfo, hostile: str
+) -> None:
+    assert sign_in(browser, services, operator, hostile).headers["location"] == "/admin/projects"
 
 
 def test_wrong_code_keeps_the_door_shut(

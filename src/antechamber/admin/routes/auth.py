@@ -91,11 +91,39 @@ def signin_submit(
             status_code=exc.status_code,
             error=form_error(exc, {"invalid_email": "email"}),
         )
-    return _signin_page(request, email=email, next_=next, sent=True)
+    response = _signin_page(request, email=email, next_=next, sent=True)
+    # The link opens in a new tab without the page asked for; the code step reads it back.
+    _set_signin_cookie(
+        response, _next_cookie(services.settings), safe_next(next), services.settings
+    )
+    return response
 
 
 def _pending_cookie(settings: Settings) -> str:
     return "antechamber_console_signin" if settings.dev else "__Secure-antechamber_console_signin"
+
+
+def _next_cookie(settings: Settings) -> str:
+    """Where to go once signed in (`safe_next`, checked again when read)."""
+    return "antechamber_console_next" if settings.dev else "__Secure-antechamber_console_next"
+
+
+def _set_signin_cookie(response: Response, name: str, value: str, settings: Settings) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=600,
+        path="/admin/signin",
+        secure=not settings.dev,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def _delete_signin_cookie(response: Response, name: str, settings: Settings) -> None:
+    response.delete_cookie(
+        name, path="/admin/signin", secure=not settings.dev, httponly=True, samesite="strict"
+    )
 
 
 def _code_page(
@@ -159,14 +187,8 @@ def signin_callback_submit(request: Request, token: Annotated[str, Form()] = "")
             error=form_error(exc),
         )
     response = _code_page(request, pending)
-    response.set_cookie(
-        _pending_cookie(settings),
-        signin.seal_pending(settings, nonce, pending),
-        max_age=600,
-        path="/admin/signin",
-        secure=not settings.dev,
-        httponly=True,
-        samesite="strict",
+    _set_signin_cookie(
+        response, _pending_cookie(settings), signin.seal_pending(settings, nonce, pending), settings
     )
     return response
 
@@ -196,15 +218,10 @@ def signin_code_submit(request: Request, code: Annotated[str, Form()] = "") -> R
             status_code=exc.status_code,
             error=form_error(exc, {"otp_code_not_found": "code", "invalid_code": "code"}),
         )
-    response = render.redirect("/admin/projects")
+    response = render.redirect(safe_next(request.cookies.get(_next_cookie(settings))))
     signin.admit(response, issued, settings)
-    response.delete_cookie(
-        _pending_cookie(settings),
-        path="/admin/signin",
-        secure=not settings.dev,
-        httponly=True,
-        samesite="strict",
-    )
+    for name in (_pending_cookie(settings), _next_cookie(settings)):
+        _delete_signin_cookie(response, name, settings)
     return response
 
 
