@@ -15,12 +15,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
@@ -36,6 +37,30 @@ from tests.factories import make_member, make_org
 
 PG_URL = os.environ.get("ANTECHAMBER_TEST_DATABASE_URL", "")
 USE_PG = PG_URL.startswith("postgresql")
+
+
+@contextmanager
+def another_thread_writing(services: Services) -> Iterator[threading.Event]:
+    """While the block runs, another thread's unit of work holds the write lock (on SQLite,
+    `BEGIN IMMEDIATE` and `db._WriterLock`). The event yielded is set once that thread has
+    given up waiting (10 s): a block that finds it set was queued behind the writer."""
+    writing, released = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with db.transaction(services.sessions) as session:
+            session.execute(select(func.count()).select_from(Organization))
+            writing.set()
+            released.wait(10)
+            released.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        yield released
+    finally:
+        released.set()
+        thread.join(10)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from antechamber import db
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
-from tests.conftest import USE_PG, Credentials
+from tests.conftest import USE_PG, Credentials, another_thread_writing
 from tests.factories import make_org
 
 
@@ -92,23 +92,10 @@ def test_a_read_only_unit_reads_while_a_writer_holds_the_lock(
     services: Services, project: Credentials
 ) -> None:
     make_org(services, project.project_id, organization_name="Committed")
-    writing, done = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with db.transaction(services.sessions) as session:
-            session.execute(select(func.count()).select_from(Organization))  # BEGIN IMMEDIATE
-            writing.set()
-            done.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert writing.wait(10)
+    with another_thread_writing(services) as writer_gave_up:
         # A session check must not queue behind writes: this returns while the writer waits.
         assert _names(services) == ["Committed"]
-    finally:
-        done.set()
-        thread.join(10)
+        assert not writer_gave_up.is_set()
 
 
 def test_concurrent_writers_all_land(services: Services, project: Credentials) -> None:

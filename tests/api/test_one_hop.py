@@ -15,29 +15,33 @@ from typing import Any
 import anyio.to_thread
 import pytest
 from fastapi import FastAPI, Request
-from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from antechamber import db
 from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
-from tests.conftest import USE_PG, Credentials
+from tests.conftest import USE_PG, Credentials, another_thread_writing
 from tests.factories import make_org
 
 
-def test_a_write_request_makes_one_hop_to_the_thread_pool(
-    client: TestClient, project: Credentials, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    hops: list[str] = []
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The functions handed to a worker thread (FastAPI's thread pool) from here on."""
+    seen: list[str] = []
     run_sync = anyio.to_thread.run_sync
 
     async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
-        hops.append(getattr(func, "__name__", repr(func)))
+        seen.append(getattr(func, "__name__", repr(func)))
         return await run_sync(func, *args, **kwargs)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return seen
+
+
+def test_a_write_request_makes_one_hop_to_the_thread_pool(
+    client: TestClient, project: Credentials, hops: list[str]
+) -> None:
     response = client.post(
         "/v1/b2b/organizations", json={"organization_name": "One hop"}, auth=project.auth
     )
@@ -55,17 +59,9 @@ def read_paths(api: TestClient, services: Services, project: Credentials) -> lis
 
 
 def test_reads_run_on_the_event_loop_where_reads_never_wait(
-    api: TestClient, services: Services, project: Credentials, monkeypatch: pytest.MonkeyPatch
+    api: TestClient, services: Services, project: Credentials, hops: list[str]
 ) -> None:
     paths = read_paths(api, services, project)
-    hops: list[str] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
-        hops.append(getattr(func, "__name__", repr(func)))
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
     for path in paths:
         hops.clear()
         response = api.get(path)
@@ -98,26 +94,9 @@ def test_reads_do_not_queue_behind_a_writer(
 ) -> None:
     """A GET's unit of work is read-only: it answers while a login holds the write lock."""
     paths = read_paths(api, services, project)
-    writing, done = threading.Event(), threading.Event()
-    answered_while_held: list[tuple[str, int, bool]] = []
-
-    def writer() -> None:
-        with db.transaction(services.sessions) as session:
-            session.execute(select(func.count()).select_from(Organization))  # BEGIN IMMEDIATE
-            writing.set()
-            done.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert writing.wait(10)
-        for path in paths:
-            status = api.get(path).status_code
-            answered_while_held.append((path, status, not done.is_set() and thread.is_alive()))
-    finally:
-        done.set()
-        thread.join(10)
-    assert answered_while_held == [(path, 200, True) for path in paths]
+    with another_thread_writing(services) as writer_gave_up:
+        answered = [(path, api.get(path).status_code, writer_gave_up.is_set()) for path in paths]
+    assert answered == [(path, 200, False) for path in paths]
 
 
 def test_a_get_route_that_tries_to_write_fails_instead_of_writing(
