@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -19,11 +21,49 @@ def _config() -> Config:
     return config
 
 
+class ForeignKeysBroken(RuntimeError):
+    """A migration left rows whose foreign keys point nowhere; it was rolled back."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
-        config = _config()
-        config.attributes["connection"] = connection
+    with _migrating(engine) as config:
         command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    with _migrating(engine) as config:
+        command.downgrade(config, revision)
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Config]:
+    """Alembic's config on one connection, in one transaction, committed at the end.
+
+    On SQLite, foreign keys are off while migrations run, as SQLite's own procedure for
+    altering a table asks: batch mode rebuilds a table by copy, drop and rename, and dropping
+    it with foreign keys on first deletes every row that cascades from it (rebuilding
+    `members` took every console session with it). They are checked before the commit
+    instead."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        # Outside any transaction: SQLite ignores this pragma inside one.
+        driver = connection.connection.driver_connection
+        assert driver is not None  # checked out: it has one
+        if sqlite:
+            driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config = _config()
+                config.attributes["connection"] = connection
+                yield config
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        tables = sorted({row[0] for row in broken})
+                        raise ForeignKeysBroken(f"dangling references in {', '.join(tables)}")
+        finally:
+            if sqlite:
+                driver.execute("PRAGMA foreign_keys=ON")
 
 
 def current(engine: Engine) -> str | None:
