@@ -21,8 +21,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Plain ALTER TABLE on every database: SQLite adds and drops a column in place, whereas a
-    # batch table rebuild would drop `organizations` and cascade to its members and domains.
+    # Plain ALTER TABLE on every database: SQLite adds and drops a column in place, where a
+    # batch rebuild would copy the whole table.
     op.add_column(
         "organizations",
         sa.Column("email_allowed_domains", sa.JSON(), nullable=False, server_default="[]"),
