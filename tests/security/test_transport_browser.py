@@ -132,15 +132,26 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def console_link(server: Server, client: TestClient) -> str:
-    """Ask for the operator's sign-in link in `client`; the token from the email."""
+def ask_for_console_link(server: Server, client: TestClient, next_: str = "") -> httpx.Response:
+    """Ask for the operator's sign-in link in `client`; the page that says it was sent."""
     form = client.get("/admin/signin")
     sent = client.post(
         "/admin/signin",
-        data={"email": server.operator_email, "csrf_token": csrf_of(form.text)},
+        data={"email": server.operator_email, "next": next_, "csrf_token": csrf_of(form.text)},
         headers=server.same_origin,
     )
     assert "Check your email" in sent.text
+    return sent
+
+
+def console_link(server: Server, client: TestClient) -> str:
+    """Ask for the operator's sign-in link in `client`; the token from the email."""
+    ask_for_console_link(server, client)
+    return console_token(server)
+
+
+def console_token(server: Server) -> str:
+    """The token of the newest sign-in link sent to the operator."""
     with server.services.sessions() as session:
         message = outbox.recent(session, recipient=server.operator_email)[0]
         url = outbox.context_of(message, server.services.settings.key_bytes())["url"]
@@ -321,12 +332,14 @@ def test_the_sms_steps_carry_no_token_in_their_address(server: Server) -> None:
 
 
 def test_console_cookies_through_a_real_sign_in(server: Server) -> None:
-    """Pre-session (Lax: the link arrives from a mail client), the pending sign-in and the
-    session (Strict): HttpOnly always; Secure with the `__Secure-` prefix outside development
-    (not `__Host-`: that would widen Path to /, and the console's cookies stay under /admin)."""
+    """Pre-session (Lax: the link arrives from a mail client), the page to return to, the
+    pending sign-in and the session (Strict): HttpOnly always; Secure with the `__Secure-`
+    prefix outside development (not `__Host-`: that would widen Path to /, and the console's
+    cookies stay under /admin)."""
     with server.client() as c:
         first = c.get("/admin/signin")
-        token = console_link(server, c)
+        sent = ask_for_console_link(server, c, next_="/admin/projects?shown=all")
+        token = console_token(server)
         code_page = c.post(
             "/admin/signin/callback",
             data={"token": token, "csrf_token": csrf_of(first.text)},
@@ -345,11 +358,13 @@ def test_console_cookies_through_a_real_sign_in(server: Server) -> None:
         prefix = "__Secure-" if server.production else ""
         found = {
             "pre": cookie_attributes(first, f"{prefix}antechamber_console_pre"),
+            "next": cookie_attributes(sent, f"{prefix}antechamber_console_next"),
             "pending": cookie_attributes(code_page, f"{prefix}antechamber_console_signin"),
             "session": cookie_attributes(done, f"{prefix}antechamber_console"),
         }
         expected = {
             "pre": ("lax", "/admin"),
+            "next": ("strict", "/admin/signin"),
             "pending": ("strict", "/admin/signin"),
             "session": ("strict", "/admin"),
         }
@@ -360,6 +375,10 @@ def test_console_cookies_through_a_real_sign_in(server: Server) -> None:
             assert "domain" not in attrs, name
         assert "max-age" not in found["session"]  # dies with the browser; the server times it
         assert int(found["pending"]["max-age"]) <= 600
+        assert int(found["next"]["max-age"]) <= 600
+        # Both sign-in cookies end with the sign-in.
+        for name in ("antechamber_console_next", "antechamber_console_signin"):
+            assert int(cookie_attributes(done, prefix + name)["max-age"]) == 0, name
         # The session token is only ever in Set-Cookie, never in a page or a URL.
         assert found["session"]["value"] not in done.text
         assert found["session"]["value"] not in done.headers["location"]

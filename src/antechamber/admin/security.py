@@ -57,14 +57,18 @@ def services_of(request: Request) -> Services:
     return services
 
 
-def session_cookie_name(settings: Settings) -> str:
+def console_cookie_name(settings: Settings, name: str) -> str:
     # Browsers accept a __Secure- cookie only with Secure, which development over plain
     # http cannot have. (__Host- would also demand Path=/, wider than the console needs.)
-    return "antechamber_console" if settings.dev else "__Secure-antechamber_console"
+    return name if settings.dev else f"__Secure-{name}"
+
+
+def session_cookie_name(settings: Settings) -> str:
+    return console_cookie_name(settings, "antechamber_console")
 
 
 def pre_session_cookie_name(settings: Settings) -> str:
-    return "antechamber_console_pre" if settings.dev else "__Secure-antechamber_console_pre"
+    return console_cookie_name(settings, "antechamber_console_pre")
 
 
 def set_session_cookie(response: Response, token: str, settings: Settings) -> None:

@@ -14,6 +14,7 @@ from antechamber.admin.routes import console_router, public_router
 from antechamber.admin.security import (
     ConsoleDep,
     clear_session_cookie,
+    console_cookie_name,
     csrf_token,
     pre_session,
     remember_pre_session,
@@ -100,12 +101,12 @@ def signin_submit(
 
 
 def _pending_cookie(settings: Settings) -> str:
-    return "antechamber_console_signin" if settings.dev else "__Secure-antechamber_console_signin"
+    return console_cookie_name(settings, "antechamber_console_signin")
 
 
 def _next_cookie(settings: Settings) -> str:
     """Where to go once signed in (`safe_next`, checked again when read)."""
-    return "antechamber_console_next" if settings.dev else "__Secure-antechamber_console_next"
+    return console_cookie_name(settings, "antechamber_console_next")
 
 
 def _set_signin_cookie(response: Response, name: str, value: str, settings: Settings) -> None:
