@@ -44,7 +44,8 @@ def _session(url: str, key: str, project_id: str, org_id: str, member_id: str) -
             scope = Scope(session, project_id, "test", "bench", SystemClock(), settings)
             org = session.get(Organization, org_id)
             member = session.get(Member, member_id)
-            assert org is not None and member is not None
+            assert org is not None
+            assert member is not None
             factor = factors.magic_link("test", project_id, member.email_address, scope.clock.now())
             started = sessions.start(scope, org, member, [factor])
             return started.session_token, started.session_jwt
@@ -83,9 +84,9 @@ def run(rounds: int, database: str, pg_admin_url: str) -> dict[str, Any]:
                 ),
                 200,
             )["organization"]
-            made = _ok(
-                api.post(f"/v1/b2b/scim/{org['organization_id']}/connection", json={}), 200
-            )["connection"]
+            made = _ok(api.post(f"/v1/b2b/scim/{org['organization_id']}/connection", json={}), 200)[
+                "connection"
+            ]
             path = httpx.URL(made["base_url"]).path
             scim = httpx.Client(
                 base_url=target.base_url + path,
@@ -99,9 +100,7 @@ def run(rounds: int, database: str, pg_admin_url: str) -> dict[str, Any]:
             jwt_ms: list[float] = []
             for i in range(rounds):
                 email = f"leaver{i}@bench.example"
-                user = _ok(
-                    scim.post("/Users", json={"schemas": [USER], "userName": email}), 201
-                )
+                user = _ok(scim.post("/Users", json={"schemas": [USER], "userName": email}), 201)
                 member = _ok(
                     api.get(
                         f"/v1/b2b/organizations/{org['organization_id']}/member",

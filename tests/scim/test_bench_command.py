@@ -4,7 +4,6 @@ time is printed, never asserted: speed is measured, not tested)."""
 from __future__ import annotations
 
 import pytest
-
 from bench.__main__ import main
 
 

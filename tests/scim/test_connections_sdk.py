@@ -17,9 +17,7 @@ from tests.dbsnap import dump_everything
 
 def scim_status(live_server: LiveServer, base_url: str, token: str) -> int:
     path = httpx.URL(base_url).path
-    r = httpx.get(
-        f"{live_server.url}{path}/Users", headers={"Authorization": f"Bearer {token}"}
-    )
+    r = httpx.get(f"{live_server.url}{path}/Users", headers={"Authorization": f"Bearer {token}"})
     return r.status_code
 
 
@@ -101,9 +99,7 @@ def test_update_groups_and_delete(sdk: Any, acme: Organization, live_server: Liv
     assert r.status_code == 201, r.text
     group_id = r.json()["id"]
 
-    groups = sdk.scim.connection.get_groups(
-        organization_id=acme.id, connection_id=c.connection_id
-    )
+    groups = sdk.scim.connection.get_groups(organization_id=acme.id, connection_id=c.connection_id)
     assert [(g.group_id, g.group_name) for g in groups.scim_groups] == [(group_id, "Eng")]
     assert groups.next_cursor is None
 

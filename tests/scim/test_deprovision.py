@@ -40,7 +40,9 @@ def login(services: Services, project: Credentials, org: Organization, member: M
         row = scope.db.get(Member, member.id)
         assert row_org is not None
         assert row is not None
-        factor = factors.magic_link("test", project.project_id, row.email_address, scope.clock.now())
+        factor = factors.magic_link(
+            "test", project.project_id, row.email_address, scope.clock.now()
+        )
         sessions.start(scope, row_org, row, [factor])
 
 
@@ -52,7 +54,9 @@ def login(services: Services, project: Credentials, org: Organization, member: M
             f"/Users/{uid}", {"op": "replace", "path": "active", "value": False}
         ),
         # Entra ID: no path, capitalised op, and the boolean as a string.
-        lambda scim, uid: scim.patch(f"/Users/{uid}", {"op": "Replace", "value": {"active": "False"}}),
+        lambda scim, uid: scim.patch(
+            f"/Users/{uid}", {"op": "Replace", "value": {"active": "False"}}
+        ),
         # A full replacement with active false.
         lambda scim, uid: scim.put(
             f"/Users/{uid}",

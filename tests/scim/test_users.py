@@ -89,7 +89,11 @@ def test_duplicate_user_name_is_a_uniqueness_conflict(scim: Scim) -> None:
     scim.create_user("ada@acme.example")
     r = scim.post(
         "/Users",
-        {"schemas": [USER], "userName": "ADA@acme.example", "emails": [{"value": "x@acme.example"}]},
+        {
+            "schemas": [USER],
+            "userName": "ADA@acme.example",
+            "emails": [{"value": "x@acme.example"}],
+        },
     )
     assert r.status_code == 409
     assert r.json() == {
@@ -119,3 +123,10 @@ def test_an_existing_member_is_taken_over_by_email(
     created = scim.create_user("ada@acme.example")
     assert created["userName"] == "ada@acme.example"
     assert member_by_email(services, "ada@acme.example").id == ada.id
+
+
+def test_a_value_of_the_wrong_type_is_invalid_value(scim: Scim) -> None:
+    r = scim.post("/Users", {"schemas": [USER], "userName": 5, "emails": "x"})
+    assert r.status_code == 400
+    assert r.json()["scimType"] in ("invalidValue", "invalidSyntax")
+    assert r.json()["detail"]

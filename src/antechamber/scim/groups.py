@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scim2_models import Context
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from antechamber.audit import service as audit
 from antechamber.clock import rfc3339
@@ -187,7 +187,7 @@ def model_of(
         data["externalId"] = group.external_id
     if with_members:
         rows = scope.db.execute(
-            select(ScimUser.id, ScimUser.attributes)
+            select(ScimUser.id, ScimUser.attributes, ScimGroupMember.display)
             .join(ScimGroupMember, ScimGroupMember.user_id == ScimUser.id)
             .where(ScimGroupMember.group_id == group.id)
             .order_by(ScimUser.created_at, ScimUser.id)
@@ -196,11 +196,11 @@ def model_of(
             data["members"] = [
                 {
                     "value": user_id,
-                    "display": attrs.get("displayName") or attrs.get("userName") or "",
+                    "display": display or attrs.get("displayName") or attrs.get("userName") or "",
                     "type": "User",
                     "$ref": location(scope, connection, "Users", user_id),
                 }
-                for user_id, attrs in rows
+                for user_id, attrs, display in rows
             ]
     return resources.parse(resources.GroupResource, data, Context.RESOURCE_QUERY_RESPONSE)
 
@@ -230,9 +230,13 @@ def _save(
 
 
 def _set_members(
-    scope: Scope, connection: ScimConnection, group: ScimGroup, wanted: Iterable[str]
+    scope: Scope,
+    connection: ScimConnection,
+    group: ScimGroup,
+    wanted: Iterable[tuple[str, str]],
 ) -> tuple[int, int]:
-    target = list(dict.fromkeys(wanted))
+    displays = dict(wanted)
+    target = list(displays)
     if len(target) > MAX_MEMBERS:
         raise errors.ScimInvalidValue(f"A group holds at most {MAX_MEMBERS} members.")
     if target:
@@ -248,9 +252,22 @@ def _set_members(
             raise errors.ScimInvalidValue(
                 f"Group members must be users of this connection; unknown: {unknown[0][:80]}"
             )
-    current = set(member_ids(scope, group))
+    current = dict(
+        scope.db.execute(
+            select(ScimGroupMember.user_id, ScimGroupMember.display).where(
+                ScimGroupMember.group_id == group.id
+            )
+        ).all()
+    )
     to_add = [t for t in target if t not in current]
-    to_remove = current - set(target)
+    to_remove = set(current) - set(target)
+    for user_id in target:
+        if user_id in current and current[user_id] != displays[user_id]:
+            scope.db.execute(
+                update(ScimGroupMember)
+                .where(ScimGroupMember.group_id == group.id, ScimGroupMember.user_id == user_id)
+                .values(display=displays[user_id])
+            )
     if to_remove:
         scope.db.execute(
             delete(ScimGroupMember).where(
@@ -258,13 +275,18 @@ def _set_members(
             )
         )
     for user_id in to_add:
-        scope.db.add(ScimGroupMember(group_id=group.id, user_id=user_id))
+        scope.db.add(ScimGroupMember(group_id=group.id, user_id=user_id, display=displays[user_id]))
     scope.db.flush()
     return len(to_add), len(to_remove)
 
 
-def _member_ids(resource: Any) -> list[str]:
-    return [str(m.value) for m in (resource.members or []) if getattr(m, "value", None)]
+def _member_ids(resource: Any) -> list[tuple[str, str]]:
+    """(user id, display) of each member the resource lists."""
+    return [
+        (str(m.value), str(m.display or "")[:256])
+        for m in (resource.members or [])
+        if getattr(m, "value", None)
+    ]
 
 
 def _display_name(resource: Any) -> str:

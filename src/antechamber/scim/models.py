@@ -105,6 +105,8 @@ class ScimGroupMember(Base):
     user_id: Mapped[str] = mapped_column(
         ForeignKey("scim_users.id", ondelete="CASCADE"), primary_key=True
     )
+    # The member's `display` as the directory sent it ("" when it sent none).
+    display: Mapped[str] = mapped_column(String(256), default="")
 
 
 class ScimRequest(Base):

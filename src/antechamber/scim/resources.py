@@ -65,10 +65,10 @@ def scim_error(exc: Exception) -> errors.ScimError:
         cls = _BY_SCIM_TYPE.get(exc.scim_type) or _BY_STATUS.get(exc.status)
         return (cls or errors.ScimInvalidValue)(_short(exc.detail))
     if isinstance(exc, ValidationError):
-        found = Error.from_validation_error(exc)
-        first = found[0] if isinstance(found, list) and found else found
-        scim_type = getattr(first, "scim_type", None) or "invalidValue"
-        detail = getattr(first, "detail", None) or "A value in the request is not valid."
+        found = Error.from_validation_errors(exc)
+        first = found[0] if found else None
+        scim_type = (first.scim_type if first else None) or "invalidValue"
+        detail = (first.detail if first else None) or "A value in the request is not valid."
         return _BY_SCIM_TYPE.get(scim_type, errors.ScimInvalidValue)(_short(str(detail)))
     return errors.ScimInvalidValue()
 

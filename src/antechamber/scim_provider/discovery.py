@@ -68,6 +68,8 @@ def schemas(base: str) -> list[dict[str, Any]]:
         item: dict[str, Any] = model.to_schema().model_dump(
             scim_ctx=Context.RESOURCE_QUERY_RESPONSE
         )
+        if model is User:
+            _require_email(item)
         item["meta"] = {"resourceType": "Schema", "location": f"{base}/Schemas/{item['id']}"}
         found.append(item)
     return found
@@ -81,3 +83,15 @@ def list_response(items: list[dict[str, Any]]) -> dict[str, Any]:
         "itemsPerPage": len(items),
         "Resources": items,
     }
+
+
+def _require_email(schema: dict[str, Any]) -> None:
+    """A user becomes a member, and a member has an email address: `emails` (with a value) is
+    required here, unlike in RFC 7643's User schema. A userName that is an email address
+    stands in for it (`scim.users`), so a directory keyed on email works either way."""
+    for attribute in schema.get("attributes", []):
+        if attribute.get("name") == "emails":
+            attribute["required"] = True
+            for sub in attribute.get("subAttributes", []):
+                if sub.get("name") == "value":
+                    sub["required"] = True

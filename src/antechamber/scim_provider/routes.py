@@ -89,6 +89,9 @@ def dispatch(
     if kind == "Schemas":
         _only(method, "GET")
         return _listed_or_one(discovery.schemas(base), parts)
+    if kind == ".search" and len(parts) == 1:
+        _only(method, "POST")
+        return _search_all(scope, connection, _search_body(request.payload))
     if kind in ("Bulk", "Me"):
         raise errors.ScimNotImplemented(f"/{kind} is not supported.")
     if kind not in ("Users", "Groups") or len(parts) > 2:
@@ -200,6 +203,37 @@ def _search(scope: Scope, connection: ScimConnection, kind: str, query: _Query) 
             "schemas": [discovery.LIST_SCHEMA],
             "totalResults": total,
             "startIndex": first,
+            "itemsPerPage": len(dumped),
+            "Resources": dumped,
+        }
+    )
+
+
+def _search_all(scope: Scope, connection: ScimConnection, query: _Query) -> Response:
+    """POST /.search at the base URL (RFC 7644 §3.4.3): users, then groups. A filter must
+    hold for the resource type it is checked against; one naming an attribute that only one
+    type has is refused as invalidFilter by the other's parser, so such a search is sent to
+    /Users/.search or /Groups/.search instead."""
+    params = resources.response_parameters(query.get("attributes"), query.get("excludedAttributes"))
+    start = max(1, query.integer("startIndex") or 1)
+    count = query.integer("count")
+    size = users.DEFAULT_COUNT if count is None else max(0, min(count, users.MAX_COUNT))
+    found_users = users.search(scope, connection, query.get("filter"), 1, users.MAX_COUNT)
+    members = _wants_members(params)
+    found_groups = groups.search(
+        scope, connection, query.get("filter"), 1, users.MAX_COUNT, with_members=members
+    )
+    items: list[Any] = [users.model_of(scope, connection, r) for r in found_users.rows]
+    items += [
+        groups.model_of(scope, connection, g, with_members=members) for g in found_groups.rows
+    ]
+    page = items[start - 1 : start - 1 + size]
+    dumped = [resources.dump(i, Context.SEARCH_RESPONSE, params) for i in page]
+    return _json(
+        {
+            "schemas": [discovery.LIST_SCHEMA],
+            "totalResults": found_users.total + found_groups.total,
+            "startIndex": start,
             "itemsPerPage": len(dumped),
             "Resources": dumped,
         }

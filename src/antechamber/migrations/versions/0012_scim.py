@@ -85,6 +85,7 @@ def upgrade() -> None:
         "scim_group_members",
         sa.Column("group_id", sa.String(length=80), nullable=False),
         sa.Column("user_id", sa.String(length=80), nullable=False),
+        sa.Column("display", sa.String(length=256), nullable=False),
         sa.ForeignKeyConstraint(["group_id"], ["scim_groups.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["user_id"], ["scim_users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("group_id", "user_id"),
