@@ -112,9 +112,20 @@ def get(scope: Scope, organization_ref: str) -> ScimConnection | None:
     return scope.db.scalar(select(ScimConnection).where(ScimConnection.organization_id == org.id))
 
 
-def connection_of(scope: Scope, organization_ref: str, connection_id: str) -> ScimConnection:
+def connection_of(
+    scope: Scope, organization_ref: str, connection_id: str, *, lock: bool = False
+) -> ScimConnection:
+    """The organization's connection `connection_id`; `lock` takes its row lock (PostgreSQL),
+    so two rotations of one connection run one after the other."""
     org = get_organization(scope, organization_ref)
-    connection = scope.db.get(ScimConnection, connection_id) if connection_id else None
+    if connection_id and lock:
+        connection = scope.db.scalar(
+            select(ScimConnection)
+            .where(ScimConnection.id == connection_id)
+            .with_for_update(of=ScimConnection)
+        )
+    else:
+        connection = scope.db.get(ScimConnection, connection_id) if connection_id else None
     if connection is None or connection.organization_id != org.id:
         raise errors.ScimConnectionNotFound()
     return connection
@@ -131,7 +142,7 @@ def update(
 ) -> ScimConnection:
     """Change the name, the IdP or the group → role assignments (each {group_id, role_id};
     the group must be one of this connection's, the role one the project knows)."""
-    connection = connection_of(scope, organization_ref, connection_id)
+    connection = connection_of(scope, organization_ref, connection_id, lock=True)
     changed: list[str] = []
     if display_name is not None:
         connection.display_name = _display_name(display_name)
@@ -156,7 +167,7 @@ def update(
 
 def delete_connection(scope: Scope, organization_ref: str, connection_id: str) -> str:
     """Delete the connection and its SCIM users and groups; the members stay."""
-    connection = connection_of(scope, organization_ref, connection_id)
+    connection = connection_of(scope, organization_ref, connection_id, lock=True)
     scope.db.delete(connection)
     scope.db.flush()
     audit.record(
@@ -171,7 +182,7 @@ def delete_connection(scope: Scope, organization_ref: str, connection_id: str) -
 def rotate_start(scope: Scope, organization_ref: str, connection_id: str) -> WithToken:
     """A next token, valid beside the current one until the rotation ends. Starting again
     replaces the pending next token (the one shown before stops working)."""
-    connection = connection_of(scope, organization_ref, connection_id)
+    connection = connection_of(scope, organization_ref, connection_id, lock=True)
     token = tokens.new_token(TOKEN_BYTES)
     connection.next_token_digest = tokens.digest(token)
     connection.next_token_last_four = token[-4:]
@@ -188,7 +199,7 @@ def rotate_start(scope: Scope, organization_ref: str, connection_id: str) -> Wit
 
 def rotate_complete(scope: Scope, organization_ref: str, connection_id: str) -> ScimConnection:
     """The next token becomes the only one; the old token stops authenticating now."""
-    connection = connection_of(scope, organization_ref, connection_id)
+    connection = connection_of(scope, organization_ref, connection_id, lock=True)
     if connection.next_token_digest is None:
         raise errors.ScimConnectionNotRotatingToken()
     next_digest = connection.next_token_digest
@@ -212,7 +223,7 @@ def rotate_complete(scope: Scope, organization_ref: str, connection_id: str) -> 
 
 def rotate_cancel(scope: Scope, organization_ref: str, connection_id: str) -> ScimConnection:
     """Forget the next token; the current one stays."""
-    connection = connection_of(scope, organization_ref, connection_id)
+    connection = connection_of(scope, organization_ref, connection_id, lock=True)
     if connection.next_token_digest is None:
         raise errors.ScimConnectionNotRotatingToken()
     connection.next_token_digest = None

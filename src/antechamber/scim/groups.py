@@ -66,8 +66,16 @@ def create(scope: Scope, connection: ScimConnection, org: Organization, payload:
     return group
 
 
-def get(scope: Scope, connection: ScimConnection, group_id: str) -> ScimGroup:
-    group = scope.db.get(ScimGroup, group_id) if group_id else None
+def get(
+    scope: Scope, connection: ScimConnection, group_id: str, *, lock: bool = False
+) -> ScimGroup:
+    """The connection's group; `lock` takes its row lock (PostgreSQL) for a change."""
+    if group_id and lock:
+        group = scope.db.scalar(
+            select(ScimGroup).where(ScimGroup.id == group_id).with_for_update(of=ScimGroup)
+        )
+    else:
+        group = scope.db.get(ScimGroup, group_id) if group_id else None
     if group is None or group.connection_id != connection.id:
         raise errors.ScimNotFound(f"Group {group_id} not found.")
     return group
@@ -76,7 +84,7 @@ def get(scope: Scope, connection: ScimConnection, group_id: str) -> ScimGroup:
 def replace(
     scope: Scope, connection: ScimConnection, org: Organization, group_id: str, payload: Any
 ) -> ScimGroup:
-    group = get(scope, connection, group_id)
+    group = get(scope, connection, group_id, lock=True)
     resource = resources.parse(
         resources.GroupResource, payload, Context.RESOURCE_REPLACEMENT_REQUEST
     )
@@ -86,7 +94,7 @@ def replace(
 def patch(
     scope: Scope, connection: ScimConnection, org: Organization, group_id: str, payload: Any
 ) -> ScimGroup:
-    group = get(scope, connection, group_id)
+    group = get(scope, connection, group_id, lock=True)
     operations = resources.parse_patch(resources.GroupResource, _without_own_id(payload, group))
     resource = model_of(scope, connection, group, with_members=True)
     resources.apply_patch(operations, resource)
@@ -96,7 +104,7 @@ def patch(
 def delete_group(
     scope: Scope, connection: ScimConnection, org: Organization, group_id: str
 ) -> None:
-    group = get(scope, connection, group_id)
+    group = get(scope, connection, group_id, lock=True)
     scope.db.execute(delete(ScimGroupMember).where(ScimGroupMember.group_id == group.id))
     scope.db.delete(group)
     # An implicit role assignment of a deleted group goes with it.

@@ -104,8 +104,16 @@ def create(scope: Scope, connection: ScimConnection, org: Organization, payload:
     return row
 
 
-def get(scope: Scope, connection: ScimConnection, user_id: str) -> ScimUser:
-    row = scope.db.get(ScimUser, user_id) if user_id else None
+def get(scope: Scope, connection: ScimConnection, user_id: str, *, lock: bool = False) -> ScimUser:
+    """The connection's user `user_id`; `lock` takes its row lock (PostgreSQL) for a change,
+    so concurrent changes of one user run one after the other and each sees the last."""
+    row = (
+        scope.db.scalar(select(ScimUser).where(ScimUser.id == user_id).with_for_update(of=ScimUser))
+        if user_id and lock
+        else scope.db.get(ScimUser, user_id)
+        if user_id
+        else None
+    )
     if row is None or row.connection_id != connection.id:
         raise errors.ScimNotFound(f"User {user_id} not found.")
     return row
@@ -114,7 +122,7 @@ def get(scope: Scope, connection: ScimConnection, user_id: str) -> ScimUser:
 def replace(
     scope: Scope, connection: ScimConnection, org: Organization, user_id: str, payload: Any
 ) -> ScimUser:
-    row = get(scope, connection, user_id)
+    row = get(scope, connection, user_id, lock=True)
     resource = resources.parse(
         resources.UserResource, payload, Context.RESOURCE_REPLACEMENT_REQUEST
     )
@@ -124,7 +132,7 @@ def replace(
 def patch(
     scope: Scope, connection: ScimConnection, org: Organization, user_id: str, payload: Any
 ) -> ScimUser:
-    row = get(scope, connection, user_id)
+    row = get(scope, connection, user_id, lock=True)
     operations = resources.parse_patch(resources.UserResource, payload)
     resource = model_of(scope, connection, row)
     resources.apply_patch(operations, resource)
@@ -132,7 +140,7 @@ def patch(
 
 
 def delete_user(scope: Scope, connection: ScimConnection, org: Organization, user_id: str) -> None:
-    row = get(scope, connection, user_id)
+    row = get(scope, connection, user_id, lock=True)
     member = scope.db.get(Member, row.member_id)
     if member is not None:
         deprovision.deactivate(scope, connection, member, reason="deleted")

@@ -20,6 +20,7 @@ import logging
 import re
 from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -152,6 +153,16 @@ class ScimProvider:
         except AntechamberError as exc:
             response = error_response(exc)
             outcome.scim_type = getattr(exc, "scim_type", "")
+        except IntegrityError:
+            # Uniqueness is checked before writing; this is a race with a concurrent request
+            # (two creates of one userName): the retry gets the ordinary answer.
+            response = error_response(errors.ScimUniqueness("A concurrent request conflicted."))
+            outcome.scim_type = "uniqueness"
+        except DataError:
+            response = error_response(
+                errors.ScimInvalidValue("A value holds characters that cannot be stored.")
+            )
+            outcome.scim_type = "invalidValue"
         except Exception:
             log.exception("SCIM %s %s failed", request.method, request.operation)
             response = error_response(_Internal())
