@@ -17,6 +17,7 @@ from antechamber.errors import AntechamberError
 from antechamber.organizations import service as organizations
 from antechamber.projects import service as projects
 from antechamber.scim import connections
+from antechamber.scim import errors as scim_errors
 from antechamber.scim.models import ScimConnection
 from antechamber.scope import Scope
 
@@ -109,7 +110,7 @@ def scim_create(
             status_code=exc.status_code,
         )
     # Shown on this answer only: the token is not stored.
-    return _page(request, console, project_id, org_id, token=token, token_kind="bearer")
+    return _page(request, console, project_id, org_id, token=token, token_kind="bearer")  # noqa: S106 (a label)
 
 
 @router.post("/projects/{project_id}/orgs/{org_id}/scim/rotate")
@@ -125,7 +126,7 @@ def scim_rotate(
         with console.project(project_id) as scope:
             found = connections.get(scope, org_id)
             if found is None:
-                raise connections.errors.ScimConnectionNotFound()
+                raise scim_errors.ScimConnectionNotFound()
             if step == "start":
                 token = connections.rotate_start(scope, org_id, found.id).token
             elif step == "complete":
@@ -133,7 +134,7 @@ def scim_rotate(
             elif step == "cancel":
                 connections.rotate_cancel(scope, org_id, found.id)
             else:
-                raise connections.errors.ScimConnectionNotRotatingToken("Unknown step.")
+                raise scim_errors.ScimConnectionNotRotatingToken("Unknown step.")
     except AntechamberError as exc:
         return _page(
             request,
@@ -144,7 +145,7 @@ def scim_rotate(
             status_code=exc.status_code,
         )
     if token:
-        return _page(request, console, project_id, org_id, token=token, token_kind="next")
+        return _page(request, console, project_id, org_id, token=token, token_kind="next")  # noqa: S106 (a label)
     console.flash_next(
         "Rotation complete: only the new token works now."
         if step == "complete"
@@ -159,7 +160,7 @@ def scim_delete(request: Request, console: ConsoleDep, project_id: str, org_id: 
         with console.project(project_id) as scope:
             found = connections.get(scope, org_id)
             if found is None:
-                raise connections.errors.ScimConnectionNotFound()
+                raise scim_errors.ScimConnectionNotFound()
             connections.delete_connection(scope, org_id, found.id)
     except AntechamberError as exc:
         return _page(
