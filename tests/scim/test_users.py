@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from antechamber.members.models import Member
@@ -130,3 +132,29 @@ def test_a_value_of_the_wrong_type_is_invalid_value(scim: Scim) -> None:
     assert r.status_code == 400
     assert r.json()["scimType"] in ("invalidValue", "invalidSyntax")
     assert r.json()["detail"]
+
+
+def test_other_operators_and_logic(scim: Scim) -> None:
+    scim.create_user("ada@acme.example")
+    scim.create_user("bob@acme.example")
+    for expression, expected in (
+        ('not (userName eq "ada@acme.example")', 1),
+        ('userName eq "ada@acme.example" or userName eq "bob@acme.example"', 2),
+        ('userName sw "ADA"', 1),
+        ('userName ew "@acme.example"', 2),
+        ('userName co "b@acme"', 1),
+        ("externalId pr", 0),
+        ('userName ne "ada@acme.example"', 1),
+    ):
+        r = scim.get("/Users", params={"filter": expression})
+        assert r.status_code == 200, (expression, r.text)
+        assert r.json()["totalResults"] == expected, expression
+
+
+def test_a_member_deleted_through_the_api_takes_its_scim_user_along(
+    scim: Scim, api: Any, services: Services, acme: Any
+) -> None:
+    created = scim.create_user("ada@acme.example")
+    member = member_by_email(services, "ada@acme.example")
+    assert api.delete(f"/v1/b2b/organizations/{acme.id}/members/{member.id}").status_code == 200
+    assert scim.get(f"/Users/{created['id']}").status_code == 404
