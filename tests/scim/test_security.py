@@ -271,3 +271,14 @@ def test_discovery_needs_the_token(client: TestClient, connection: Connection) -
     assert config["patch"]["supported"] is True
     assert config["bulk"]["supported"] is False
     assert config["filter"] == {"supported": True, "maxResults": 1000}
+
+
+def test_metrics_label_scim_requests_by_template_never_by_id(
+    scim: Scim, client: TestClient, populated: dict[str, Any]
+) -> None:
+    scim.get(f"/Users/{populated['user']['id']}")
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    assert "/v1/b2b/scim/{connection_id}/Users/{id}" in metrics.text
+    assert populated["user"]["id"] not in metrics.text
+    assert scim.connection.connection_id not in metrics.text

@@ -98,6 +98,8 @@ class ScimProvider:
             await self.app(scope, receive, send)
             return
         connection_id, rest = found
+        # The access log and metrics label requests by route template, never by ids.
+        scope["route"] = _Route(_template(rest))
         response = await self._handle(scope, receive, connection_id, rest)
         await response(scope, receive, send)
 
@@ -215,6 +217,22 @@ class ScimProvider:
                 )
         except Exception:  # the log is for operators; never fail the directory's request
             log.exception("could not log a SCIM request outcome")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Route:
+    path: str
+
+
+def _template(rest: str) -> str:
+    parts = [p for p in rest.split("/") if p]
+    known = ("Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search")
+    if not parts or parts[0] not in known:
+        return "/v1/b2b/scim/{connection_id}/(unknown)"
+    shown = [parts[0]] + (
+        ["{id}" if parts[1] != ".search" else ".search"] if len(parts) > 1 else []
+    )
+    return "/v1/b2b/scim/{connection_id}/" + "/".join(shown) + ("/…" if len(parts) > 2 else "")
 
 
 class _Internal(AntechamberError):
