@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "scim_connections",
         sa.Column("id", sa.String(length=80), nullable=False),
-        sa.Column("project_id", sa.String(length=80), nullable=False),
+        sa.Column("project_id", sa.String(length=64), nullable=False),
         sa.Column("organization_id", sa.String(length=80), nullable=False),
         sa.Column("display_name", sa.String(length=256), nullable=False),
         sa.Column("identity_provider", sa.String(length=32), nullable=False),
@@ -41,7 +41,7 @@ def upgrade() -> None:
     op.create_table(
         "scim_users",
         sa.Column("id", sa.String(length=80), nullable=False),
-        sa.Column("project_id", sa.String(length=80), nullable=False),
+        sa.Column("project_id", sa.String(length=64), nullable=False),
         sa.Column("connection_id", sa.String(length=80), nullable=False),
         sa.Column("member_id", sa.String(length=80), nullable=False),
         sa.Column("user_name_key", sa.String(length=320), nullable=False),
@@ -65,7 +65,7 @@ def upgrade() -> None:
     op.create_table(
         "scim_groups",
         sa.Column("id", sa.String(length=80), nullable=False),
-        sa.Column("project_id", sa.String(length=80), nullable=False),
+        sa.Column("project_id", sa.String(length=64), nullable=False),
         sa.Column("connection_id", sa.String(length=80), nullable=False),
         sa.Column("organization_id", sa.String(length=80), nullable=False),
         sa.Column("display_name", sa.String(length=256), nullable=False),
@@ -94,7 +94,7 @@ def upgrade() -> None:
     op.create_table(
         "scim_requests",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("project_id", sa.String(length=80), nullable=False),
+        sa.Column("project_id", sa.String(length=64), nullable=False),
         sa.Column("connection_id", sa.String(length=80), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("method", sa.String(length=8), nullable=False),
