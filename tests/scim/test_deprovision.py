@@ -135,3 +135,69 @@ def test_user_created_inactive_is_deactivated(scim: Scim, services: Services) ->
         member = db.scalar(select(Member).where(Member.email_address == "eve@acme.example"))
         assert member is not None
         assert member.status == "deactivated"
+
+
+def test_a_login_waiting_for_mfa_is_ended_too(
+    scim: Scim,
+    api: TestClient,
+    services: Services,
+    project: Credentials,
+    acme: Organization,
+    ada: Member,
+) -> None:
+    from antechamber.sessions import intermediate
+    from antechamber.sessions.models import IntermediateSession
+
+    user = scim.create_user("ada@acme.example")
+    with services.scope(project.project_id, "test", "test") as scope:
+        factor = factors.magic_link(
+            "test", project.project_id, ada.email_address, scope.clock.now()
+        )
+        row, ist = intermediate.issue(
+            scope,
+            email=ada.email_address,
+            factors=[factor],
+            organization_id=acme.id,
+            member_id=ada.id,
+        )
+        ist_id = row.id
+    scim.patch(f"/Users/{user['id']}", {"op": "replace", "path": "active", "value": False})
+    with services.sessions() as db:
+        ended = db.get(IntermediateSession, ist_id)
+        assert ended is not None
+        assert ended.consumed_at is not None
+    r = api.post(
+        "/v1/b2b/discovery/intermediate_sessions/exchange",
+        json={"intermediate_session_token": ist, "organization_id": acme.id},
+    )
+    assert r.status_code in (400, 401, 404)
+
+
+def test_discovery_cannot_log_a_deactivated_member_back_in(
+    scim: Scim,
+    api: TestClient,
+    services: Services,
+    project: Credentials,
+    acme: Organization,
+    ada: Member,
+) -> None:
+    from antechamber.sessions import intermediate
+
+    user = scim.create_user("ada@acme.example")
+    scim.delete(f"/Users/{user['id']}")
+    with services.scope(project.project_id, "test", "test") as scope:
+        factor = factors.magic_link(
+            "test", project.project_id, ada.email_address, scope.clock.now()
+        )
+        _, ist = intermediate.issue(scope, email=ada.email_address, factors=[factor])
+    listed = api.post(
+        "/v1/b2b/discovery/organizations", json={"intermediate_session_token": ist}
+    ).json()
+    assert listed["discovered_organizations"] == []
+    r = api.post(
+        "/v1/b2b/discovery/intermediate_sessions/exchange",
+        json={"intermediate_session_token": ist, "organization_id": acme.id},
+    )
+    assert r.status_code == 401
+    assert r.json()["error_type"] == "member_deactivated"
+    assert member_row(services, ada.id).status == "deactivated"
