@@ -282,3 +282,19 @@ def test_metrics_label_scim_requests_by_template_never_by_id(
     assert "/v1/b2b/scim/{connection_id}/Users/{id}" in metrics.text
     assert populated["user"]["id"] not in metrics.text
     assert scim.connection.connection_id not in metrics.text
+
+
+def test_numbers_and_strings_json_cannot_carry_back(
+    scim: Scim, services: Services, populated: dict[str, Any]
+) -> None:
+    def post(raw: bytes) -> Any:
+        return scim.client.post(
+            f"{scim.connection.path}/Users",
+            content=raw,
+            headers={"Authorization": f"Bearer {scim.token}", "Content-Type": SCIM_JSON},
+            auth=None,
+        )
+
+    head = b'{"schemas": ["' + USER.encode() + b'"], "userName": "n@acme.example", "title": '
+    for value in (b"1e999", b"NaN", b"-Infinity", b'"\\ud800"'):
+        refused(services, lambda v=value: post(head + v + b"}"), 400, "invalidValue")

@@ -187,18 +187,38 @@ def search(
         elif key == "emails.value":
             base = base.where(ScimUser.email == value.strip().lower())
     candidates = scope.db.scalars(base.order_by(*order)).all()
-    found = [r for r in candidates if resources.matches(parsed, model_of(scope, connection, r))]
+    # Group memberships only when the filter reads them, fetched in one query.
+    wanted = "groups" in str(parsed).lower()
+    memberships = groups_of(scope, [r.id for r in candidates]) if wanted else {}
+    found = [
+        r
+        for r in candidates
+        if resources.matches(parsed, model_of(scope, connection, r, memberships.get(r.id, [])))
+    ]
     return ListPage(found[start - 1 : start - 1 + size], len(found), start)
 
 
-def model_of(scope: Scope, connection: ScimConnection, row: ScimUser) -> Any:
-    """The stored user as a scim2-models resource, with id, meta and its groups."""
+def models_of(scope: Scope, connection: ScimConnection, rows: Sequence[ScimUser]) -> list[Any]:
+    """`model_of` for a page of users, their groups fetched in one query."""
+    memberships = groups_of(scope, [r.id for r in rows])
+    return [model_of(scope, connection, r, memberships.get(r.id, [])) for r in rows]
+
+
+def model_of(
+    scope: Scope,
+    connection: ScimConnection,
+    row: ScimUser,
+    memberships: Sequence[ScimGroup] | None = None,
+) -> Any:
+    """The stored user as a scim2-models resource, with id, meta and its groups
+    (`memberships` when the caller fetched them for many users at once)."""
     data: dict[str, Any] = {
         **row.attributes,
         "id": row.id,
         "meta": _meta(scope, connection, row),
     }
-    memberships = groups_of(scope, [row.id]).get(row.id, [])
+    if memberships is None:
+        memberships = groups_of(scope, [row.id]).get(row.id, [])
     if memberships:
         data["groups"] = [
             {"value": g.id, "display": g.display_name, "$ref": _group_ref(scope, connection, g)}

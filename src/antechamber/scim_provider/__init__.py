@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from antechamber.api.guard import unrepresentable
 from antechamber.errors import AntechamberError, TooManyRequests
 from antechamber.ids import environment_of
 from antechamber.scim import connections, errors
@@ -143,6 +144,11 @@ class ScimProvider:
                     payload = json.loads(body)
                 except (ValueError, RecursionError):
                     raise errors.ScimInvalidSyntax("The request body is not valid JSON.") from None
+                if unrepresentable(body):
+                    raise errors.ScimInvalidValue(
+                        "The body holds a value JSON cannot carry back (NaN, Infinity, 1e999 "
+                        "or half of a UTF-16 surrogate pair)."
+                    )
                 request = dataclasses.replace(request, payload=payload)
         except errors.ScimError as exc:
             return error_response(exc)

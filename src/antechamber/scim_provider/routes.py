@@ -184,7 +184,7 @@ def _search(scope: Scope, connection: ScimConnection, kind: str, query: _Query) 
     if kind == "Users":
         page = users.search(scope, connection, query.get("filter"), start, count)
         total, first = page.total, page.start_index
-        items = [users.model_of(scope, connection, r) for r in page.rows]
+        items = users.models_of(scope, connection, page.rows)
     else:
         gpage = groups.search(
             scope,
@@ -223,7 +223,7 @@ def _search_all(scope: Scope, connection: ScimConnection, query: _Query) -> Resp
     found_groups = groups.search(
         scope, connection, query.get("filter"), 1, users.MAX_COUNT, with_members=members
     )
-    items: list[Any] = [users.model_of(scope, connection, r) for r in found_users.rows]
+    items: list[Any] = users.models_of(scope, connection, found_users.rows)
     items += [
         groups.model_of(scope, connection, g, with_members=members) for g in found_groups.rows
     ]
