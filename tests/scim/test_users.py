@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from antechamber.delivery.models import OutboxMessage
 from antechamber.members.models import Member
 from antechamber.services import Services
 from tests.scim.conftest import SCIM_JSON, USER, Scim
@@ -29,6 +30,8 @@ def test_create_user_makes_an_active_member_without_an_invite(
     assert created["meta"]["location"].endswith(f"/Users/{created['id']}")
     member = member_by_email(services, "grace@acme.example")
     assert member.status == "active"
+    with services.sessions() as db:  # no invitation, no email of any kind
+        assert db.scalars(select(OutboxMessage)).all() == []
     assert member.name == "Ada Lovelace"
     assert member.external_id == "00u1"
     assert member.email_address_verified is False
