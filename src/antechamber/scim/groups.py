@@ -95,7 +95,9 @@ def patch(
     scope: Scope, connection: ScimConnection, org: Organization, group_id: str, payload: Any
 ) -> ScimGroup:
     group = get(scope, connection, group_id, lock=True)
-    operations = resources.parse_patch(resources.GroupResource, _without_own_id(payload, group))
+    operations = resources.parse_patch(
+        resources.GroupResource, resources.without_own_id(payload, group.id)
+    )
     resource = model_of(scope, connection, group, with_members=True)
     resources.apply_patch(operations, resource)
     return _save(scope, connection, org, group, resource)
@@ -314,24 +316,3 @@ def _ensure_free(scope: Scope, connection: ScimConnection, name: str, group_id: 
         )
     if clash is not None and clash != group_id:
         raise errors.ScimUniqueness("A group with this displayName already exists.")
-
-
-def _without_own_id(payload: Any, group: ScimGroup) -> Any:
-    """Okta's `replace` without a path carries the group's own `id` in its value; that
-    writes nothing, so it is dropped rather than refused as a change of a read-only value."""
-    if not isinstance(payload, dict):
-        return payload
-    ops = payload.get("Operations")
-    if not isinstance(ops, list):
-        return payload
-    cleaned = []
-    for op in ops:
-        if (
-            isinstance(op, dict)
-            and not op.get("path")
-            and isinstance(op.get("value"), dict)
-            and op["value"].get("id") == group.id
-        ):
-            op = {**op, "value": {k: v for k, v in op["value"].items() if k != "id"}}
-        cleaned.append(op)
-    return {**payload, "Operations": cleaned}

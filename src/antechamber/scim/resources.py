@@ -204,3 +204,25 @@ def indexable_equalities(node: Any) -> list[tuple[str, str]]:
 
 def first(values: list[T], keep: Callable[[T], bool]) -> T | None:
     return next((v for v in values if keep(v)), None)
+
+
+def without_own_id(payload: Any, resource_id: str) -> Any:
+    """A PatchOp without the resource's own `id` in the value of a path-less operation: Okta
+    sends it (`replace` of a group with `{"id": …, "displayName": …}`); it writes nothing, so
+    it is dropped rather than refused as a change of a read-only attribute."""
+    if not isinstance(payload, dict):
+        return payload
+    ops = payload.get("Operations")
+    if not isinstance(ops, list):
+        return payload
+    cleaned = []
+    for op in ops:
+        if (
+            isinstance(op, dict)
+            and not op.get("path")
+            and isinstance(op.get("value"), dict)
+            and op["value"].get("id") == resource_id
+        ):
+            op = {**op, "value": {k: v for k, v in op["value"].items() if k != "id"}}
+        cleaned.append(op)
+    return {**payload, "Operations": cleaned}

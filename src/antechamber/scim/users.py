@@ -85,7 +85,8 @@ def create(scope: Scope, connection: ScimConnection, org: Organization, payload:
     )
     scope.db.add(row)
     scope.db.flush()
-    _apply_to_member(scope, connection, org, member, resource, email, reason="active_false")
+    _apply_to_member(scope, connection, org, member, resource, email)
+    previous_status = member.status
     if member.status != deprovision.DEACTIVATED and member.status != "active" and row.active:
         # An invited or pending member the directory now vouches for.
         member.status = "active"
@@ -100,6 +101,7 @@ def create(scope: Scope, connection: ScimConnection, org: Organization, payload:
         member_id=member.id,
         connection_id=connection.id,
         scim_user_id=row.id,
+        previous_status=previous_status,
     )
     return row
 
@@ -133,7 +135,9 @@ def patch(
     scope: Scope, connection: ScimConnection, org: Organization, user_id: str, payload: Any
 ) -> ScimUser:
     row = get(scope, connection, user_id, lock=True)
-    operations = resources.parse_patch(resources.UserResource, payload)
+    operations = resources.parse_patch(
+        resources.UserResource, resources.without_own_id(payload, row.id)
+    )
     resource = model_of(scope, connection, row)
     resources.apply_patch(operations, resource)
     return _save(scope, connection, org, row, resource)
@@ -282,7 +286,7 @@ def _save(
     row.version += 1
     row.updated_at = scope.clock.now()
     scope.db.flush()
-    _apply_to_member(scope, connection, org, member, resource, email, reason="active_false")
+    _apply_to_member(scope, connection, org, member, resource, email)
     if was_active and not row.active:
         deprovision.deactivate(scope, connection, member, reason="active_false")
     elif row.active:
@@ -305,10 +309,11 @@ def _apply_to_member(
     member: Member,
     resource: Any,
     email: str,
-    *,
-    reason: str,
 ) -> None:
-    fields: dict[str, Any] = {"name": _name_of(resource)}
+    fields: dict[str, Any] = {}
+    name = _name_of(resource)
+    if name:
+        fields["name"] = name
     if email != member.email_address:
         fields["email_address"] = email
     external = resource.external_id
