@@ -71,3 +71,33 @@ def test_the_organization_page_links_to_scim(
 ) -> None:
     html = console.get(f"/admin/projects/{project.project_id}/orgs/{acme.id}").text
     assert f"/admin/projects/{project.project_id}/orgs/{acme.id}/scim" in html
+
+
+def test_the_scim_page_keeps_the_console_rules(
+    console: Console, project: Credentials, acme: Organization
+) -> None:
+    from tests.admin.test_pages import PAGE_CSP
+
+    page = f"/admin/projects/{project.project_id}/orgs/{acme.id}/scim"
+    without = console.get(page)
+    with_token = console.post(page, {"display_name": "Okta", "identity_provider": "okta"})
+    with_connection = console.get(page)
+    for response in (without, with_token, with_connection):
+        assert response.status_code == 200
+        assert response.headers["content-security-policy"] == PAGE_CSP
+        assert response.headers["cache-control"] == "no-store"
+        html = response.text
+        assert not re.search(r"<script|<style|\sstyle=|\son[a-z]+=", html, re.I)
+        for field_id in re.findall(r'<(?:input|select|textarea)[^>]*\sid="([^"]+)"', html):
+            assert f'for="{field_id}"' in html, field_id
+        for form in re.findall(r'<form method="post".*?</form>', html, re.S):
+            assert 'name="csrf_token"' in form
+
+
+def test_console_posts_need_the_csrf_token(
+    console: Console, project: Credentials, acme: Organization
+) -> None:
+    page = f"/admin/projects/{project.project_id}/orgs/{acme.id}/scim"
+    refused = console.post(page, {"display_name": "Okta"}, csrf="forged")
+    assert refused.status_code in (400, 403)
+    assert "Create the SCIM connection" in console.get(page).text
