@@ -76,7 +76,7 @@ def test_the_organization_page_links_to_scim(
 def test_the_scim_page_keeps_the_console_rules(
     console: Console, project: Credentials, acme: Organization
 ) -> None:
-    from tests.admin.test_pages import PAGE_CSP
+    from antechamber.headers import PAGE_CSP
 
     page = f"/admin/projects/{project.project_id}/orgs/{acme.id}/scim"
     without = console.get(page)
