@@ -41,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     limiter.add_argument(
         "--seconds", type=float, default=3.0, help="Seconds of hits per measurement (3)."
     )
+    scim = sub.add_parser(
+        "scim-deprovision",
+        help="Time from a SCIM deprovisioning call (PATCH active=false) to the first refusal of "
+        "the member's session token and JWT, on a real server (target: under one second).",
+    )
+    scim.add_argument("--rounds", type=int, default=20, help="Members deprovisioned (20).")
+    scim.add_argument(
+        "--database", choices=("sqlite", "postgres"), default="sqlite", help="sqlite or postgres."
+    )
+    scim.add_argument(
+        "--pg-admin-url",
+        default=DEFAULT_PG_ADMIN,
+        help="PostgreSQL admin URL for --database postgres (a fresh database is made).",
+    )
     run = sub.add_parser("run", help="Run the benchmark and print the table.")
     run.add_argument(
         "--scenario",
@@ -291,6 +305,10 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "run":
         run(args)
+    elif args.command == "scim-deprovision":
+        from bench import scim_deprovision
+
+        scim_deprovision.run(args.rounds, args.database, args.pg_admin_url)
     elif args.command == "limiter":
         from bench import limiter
 

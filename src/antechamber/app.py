@@ -23,6 +23,7 @@ from antechamber.clock import Clock
 from antechamber.delivery.worker import DeliveryWorker
 from antechamber.headers import SecurityHeaders
 from antechamber.logs import AccessLog
+from antechamber.scim_provider import ScimProvider
 from antechamber.services import Services
 from antechamber.settings import Settings
 
@@ -72,6 +73,8 @@ def create_app(
         # Last: its not-found page covers the paths no other face claims.
         webapp.install(app, reference_app)
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
+    # Outside ApiGuard: the SCIM paths speak application/scim+json and SCIM's error format.
+    app.add_middleware(ScimProvider, services=services)
     app.add_middleware(SecurityHeaders, hsts=not settings.dev)
     app.add_middleware(AccessLog, metrics=services.metrics if settings.metrics else None)
     return app

@@ -10,6 +10,13 @@ from antechamber.organizations.models import Organization, OrganizationDomain
 from antechamber.otp.models import SmsOtp
 from antechamber.projects.models import Project, ProjectSecret
 from antechamber.redirects.models import RedirectUrl
+from antechamber.scim.models import (
+    ScimConnection,
+    ScimGroup,
+    ScimGroupMember,
+    ScimRequest,
+    ScimUser,
+)
 from antechamber.sessions.models import IntermediateSession, MemberSession
 from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
 
@@ -26,6 +33,11 @@ __all__ = [
     "Project",
     "ProjectSecret",
     "RedirectUrl",
+    "ScimConnection",
+    "ScimGroup",
+    "ScimGroupMember",
+    "ScimRequest",
+    "ScimUser",
     "SigningKey",
     "SmsOtp",
     "TotpRecoveryCode",

@@ -173,6 +173,18 @@ class Settings(BaseSettings):
         "one client address (an IPv6 /64 counts as one); beyond it the address is refused "
         "before any lookup (token guessing).",
     )
+    limit_scim_per_connection: str = Field(
+        "600/minute;20000/hour",
+        description="Requests to one SCIM connection's endpoint (its directory's whole "
+        "traffic); beyond it the directory gets a SCIM 429 with Retry-After and retries.",
+    )
+    scim_max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body a SCIM endpoint accepts (a group replaced with all "
+        "its members is the largest thing a directory sends).",
+    )
 
     # --- Delivery: the worker -----------------------------------------------------------------
     delivery_worker: bool = Field(
@@ -324,6 +336,7 @@ class Settings(BaseSettings):
         "limit_sms_per_member",
         "limit_discovery_send_per_ip",
         "limit_authenticate_failures_per_ip",
+        "limit_scim_per_connection",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

@@ -19,6 +19,7 @@ from antechamber.cli import (
     orgs,
     projects,
     redirect_urls,
+    scim,
     server,
     sessions,
     webapp,
@@ -51,6 +52,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(audit.app, name="audit")
 app.add_typer(operators.app, name="operators")
+app.add_typer(scim.app, name="scim")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ from antechamber.members.models import Member
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
+from antechamber.scim.errors import MemberDeactivated
 from antechamber.scope import Scope
 from antechamber.sessions import errors, factors
 from antechamber.sessions.factors import Factor
@@ -135,6 +136,10 @@ def start(
         # A second factor of a method the organization allows: an SMS code, a TOTP code or a
         # TOTP recovery code (sessions.factors.mfa_methods).
         raise errors.InsufficientFactors()
+    if member.status == "deactivated":
+        # Deprovisioned by the organization's directory (scim.deprovision): only the
+        # directory brings the member back; a login must not reactivate them.
+        raise MemberDeactivated()
     minutes = duration(duration_minutes) or DEFAULT_DURATION_MINUTES
     now = scope.clock.now()
     activated = member.status != "active"

@@ -194,7 +194,7 @@ def membership_of(web: Webapp, signed: Signed) -> Membership:
     if signed.membership is not None:
         return signed.membership
     try:
-        return web.backend.get_member(signed.organization_id, signed.member_id)
+        found = web.backend.get_member(signed.organization_id, signed.member_id)
     except BackendError as exc:
         failure = from_backend(exc)
         if exc.error_type in ("member_not_found", "organization_not_found"):
@@ -205,6 +205,16 @@ def membership_of(web: Webapp, signed: Signed) -> Membership:
                 cookie_ops=[lambda r: cookies.clear_session(config, r)],
             )
         raise failure from exc
+    if found.member.get("status") == "deactivated":
+        # Deprovisioned by the organization's directory (SCIM): the server has revoked the
+        # session already; a read trusting the JWT must not outlive that by five minutes.
+        config = web.config
+        raise Failure(
+            "session_expired",
+            redirect="/?error=session_expired",
+            cookie_ops=[lambda r: cookies.clear_session(config, r)],
+        )
+    return found
 
 
 def login_in_progress(web: Webapp, call: Call, *, waiting_for_mfa: bool = False) -> Pending:
