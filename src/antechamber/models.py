@@ -2,6 +2,7 @@
 
 from antechamber.audit.models import AuditEvent
 from antechamber.delivery.models import OutboxMessage
+from antechamber.email_auth.models import EmailOtp
 from antechamber.keys.models import SigningKey
 from antechamber.magic_links.models import MagicLink
 from antechamber.members.models import Member
@@ -16,6 +17,7 @@ from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
 __all__ = [
     "AuditEvent",
     "ConsoleSession",
+    "EmailOtp",
     "IntermediateSession",
     "MagicLink",
     "Member",

@@ -8,6 +8,8 @@ from antechamber.api import errors
 from antechamber.api.responses import ERROR_RESPONSES
 from antechamber.api.routes import (
     discovery,
+    email_otps,
+    invites,
     magic_links,
     members,
     organizations,
@@ -29,5 +31,7 @@ def install(app: FastAPI) -> None:
         sessions.router,
         otps.router,
         totps.router,
+        invites.router,
+        email_otps.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -40,9 +40,18 @@ class Page:
 
 
 def create_member(
-    scope: Scope, org: Organization, fields: Mapping[str, Any], *, verified: bool = False
+    scope: Scope,
+    org: Organization,
+    fields: Mapping[str, Any],
+    *,
+    verified: bool = False,
+    status: str | None = None,
 ) -> Member:
-    """Add a member to `org`. `verified` marks the email as proven (discovery, JIT)."""
+    """Add a member to `org`. `verified` marks the email as proven (discovery, JIT).
+
+    `status` is `active` (default), `pending` (also `create_member_as_pending`) or `invited`
+    (an invitation, `email_auth.links.invite`).
+    """
     now = scope.clock.now()
     member = Member(
         id=new_id("member", scope.environment),
@@ -50,7 +59,7 @@ def create_member(
         organization_id=org.id,
         email_address=canonical_email(fields.get("email_address")),
         email_address_verified=verified,
-        status="pending" if fields.get("create_member_as_pending") else "active",
+        status=status or ("pending" if fields.get("create_member_as_pending") else "active"),
         name="",
         trusted_metadata={},
         untrusted_metadata={},
@@ -129,6 +138,34 @@ def delete_member(scope: Scope, org: Organization, member_id: str) -> str:
     audit.record(scope, EventType.MEMBER_DELETED, organization_id=org.id, member_id=member_id)
     scope.db.flush()
     return member_id
+
+
+def set_status(scope: Scope, member: Member, status: str) -> Member:
+    """Move a member to `status` (`active`, `pending`, `invited`); audited when it changes.
+
+    `active` also marks the email verified: every path here has just proven it (a redeemed
+    invite or login link, an email code).
+    """
+    if status not in STATUSES:
+        raise ValueError(f"unknown member status {status!r}")
+    changed = member.status != status
+    if status == "active" and not member.email_address_verified:
+        member.email_address_verified = True
+        changed = True
+    if member.status != status:
+        audit.record(
+            scope,
+            EventType.MEMBER_STATUS_CHANGED,
+            organization_id=member.organization_id,
+            member_id=member.id,
+            before=member.status,
+            after=status,
+        )
+        member.status = status
+    if changed:
+        member.updated_at = scope.clock.now()
+        scope.db.flush()
+    return member
 
 
 def roles_with_admin(member: Member, is_admin: bool) -> list[str]:
