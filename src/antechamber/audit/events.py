@@ -18,6 +18,7 @@ class EventType(StrEnum):
     MEMBER_JIT_PROVISIONED = "member.jit_provisioned"
     MEMBER_MFA_PENDING = "member.mfa_pending"
     MEMBER_INVITED = "member.invited"
+    MEMBER_INVITE_REVOKED = "member.invite_revoked"
     MEMBER_STATUS_CHANGED = "member.status_changed"
     EMAIL_OTP_SENT = "email_otp.sent"
     EMAIL_OTP_AUTHENTICATED = "email_otp.authenticated"

@@ -38,3 +38,13 @@ class InviteRevoked(Unauthorized):
         "The magic link could not be authenticated because the invitation or login it was "
         "sent for was revoked."
     )
+
+
+class MemberNotInvited(BadRequest):
+    """Resending or revoking an invitation of a member who is not `invited`."""
+
+    error_type = "member_not_invited"
+    default_message = (
+        "This member has no open invitation (their status is not invited); delete the member "
+        "instead to remove them."
+    )

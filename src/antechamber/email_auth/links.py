@@ -161,6 +161,32 @@ def invite(
     return Sent(org, member, created)
 
 
+def resend_invite(
+    scope: Scope, *, organization_id: str, member_id: str, locale: str | None = None
+) -> Sent:
+    """Invite an `invited` member again (a new link; the earlier one ends), with the project's
+    default invite URL and lifetime. `member_not_invited` for any other status."""
+    org = get_organization(scope, organization_id)
+    member = members.get_member(scope, org, member_id=member_id)
+    if member.status != "invited":
+        raise errors.MemberNotInvited()
+    return invite(scope, organization_id=org.id, email_address=member.email_address, locale=locale)
+
+
+def revoke_invite(scope: Scope, *, organization_id: str, member_id: str) -> str:
+    """Withdraw an open invitation: the `invited` member is deleted, which kills every link
+    sent to them (see the module docstring). `member_not_invited` for any other status, so a
+    slip never removes an active member. Returns the member id."""
+    org = get_organization(scope, organization_id)
+    member = members.get_member(scope, org, member_id=member_id)
+    if member.status != "invited":
+        raise errors.MemberNotInvited()
+    audit.record(
+        scope, EventType.MEMBER_INVITE_REVOKED, organization_id=org.id, member_id=member.id
+    )
+    return members.delete_member(scope, org, member.id)
+
+
 def check_invitable(org: Organization, email: str) -> None:
     """The organization's `email_invites` rule for the canonical `email`."""
     if org.email_invites == "NOT_ALLOWED":
