@@ -271,3 +271,26 @@ def test_a_verified_phone_member_gets_the_sms_with_the_mfa_answer(
     assert pending["mfa_required"]["secondary_auth_initiated"] == "sms_otp"
     done = authenticate_sms(api, pending, last_code(services, "+12025550199"))
     assert done.json()["member_authenticated"] is True
+
+
+def test_login_or_signup_answers_known_and_unknown_addresses_alike(
+    api: TestClient, services: Services, project: Credentials
+) -> None:
+    """Where the organization lets the domain join, a stranger gets the same status and the
+    same shape as a member (Stytch's `member_created` is the one difference it defines)."""
+    org = make_org(
+        services,
+        project.project_id,
+        email_jit_provisioning="RESTRICTED",
+        email_allowed_domains=["acme.example"],
+    )
+    make_member(services, project.project_id, org, email_address="known@acme.example")
+    known = api.post(
+        LOGIN_OR_SIGNUP, json={"organization_id": org.id, "email_address": "known@acme.example"}
+    )
+    unknown = api.post(
+        LOGIN_OR_SIGNUP, json={"organization_id": org.id, "email_address": "new@acme.example"}
+    )
+    assert known.status_code == unknown.status_code == 200
+    assert set(known.json()) == set(unknown.json())
+    assert set(known.json()["member"]) == set(unknown.json()["member"])
