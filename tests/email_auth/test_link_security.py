@@ -14,10 +14,11 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from antechamber.clock import FrozenClock
+from antechamber.magic_links.service import pkce_challenge
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import Credentials
-from tests.email_auth.conftest import INVITE, invited_token, login_token, redeem
+from tests.email_auth.conftest import INVITE, invited_token, link_token, login_token, redeem
 from tests.factories import magic_token, make_member, make_org, message_ids
 from tests.flows import AUTHENTICATE as DISCOVERY_AUTHENTICATE
 from tests.flows import EXCHANGE, SEND, ist_for
@@ -172,3 +173,24 @@ def test_a_newer_discovery_link_ends_the_older_one(
     assert "newer link" in body["error_message"]
     found = api.post(DISCOVERY_AUTHENTICATE, json={"discovery_magic_links_token": newer})
     assert found.status_code == 200
+
+
+def test_a_login_link_sent_with_pkce_needs_its_verifier(
+    api: TestClient, services: Services, engine: Engine, acme: Organization, ada: object
+) -> None:
+    verifier = "v" * 43
+    seen = message_ids(services, "ada@acme.example")
+    sent = api.post(
+        "/v1/b2b/magic_links/email/login_or_signup",
+        json={
+            "organization_id": acme.id,
+            "email_address": "ada@acme.example",
+            "pkce_code_challenge": pkce_challenge(verifier),
+        },
+    )
+    assert sent.status_code == 200, sent.json()
+    token = link_token(services, "ada@acme.example", seen)
+    with unchanged(engine):
+        assert_refused(redeem(api, token), 400, "pkce_expected_code_verifier")
+        assert_refused(redeem(api, token, pkce_code_verifier="w" * 43), 400, "pkce_mismatch")
+    assert redeem(api, token, pkce_code_verifier=verifier).status_code == 200

@@ -7,10 +7,16 @@ from sqlalchemy import func, select
 
 from antechamber.members.models import Member
 from antechamber.services import Services
-from antechamber.sessions.models import MemberSession
+from antechamber.sessions.models import IntermediateSession, MemberSession
 from tests.api.test_races import RACERS, race
 from tests.conftest import Credentials, LiveServer
-from tests.email_auth.conftest import AUTHENTICATE, INVITE, allow_org_links, link_token
+from tests.email_auth.conftest import (
+    AUTHENTICATE,
+    INVITE,
+    allow_org_links,
+    email_code,
+    link_token,
+)
 from tests.factories import make_org
 
 
@@ -33,3 +39,24 @@ def test_twenty_redemptions_of_one_invite_one_session(
         member = session.scalar(select(Member).where(Member.organization_id == org.id))
         assert member is not None
         assert member.status == "active"
+
+
+def test_twenty_uses_of_one_email_code_one_ist(
+    live_server: LiveServer, project: Credentials, services: Services
+) -> None:
+    sent = httpx.post(
+        f"{live_server.url}/v1/b2b/otps/email/discovery/send",
+        json={"email_address": "ada@acme.example"},
+        auth=project.auth,
+    )
+    assert sent.status_code == 200, sent.json()
+    code = email_code(services, "ada@acme.example")
+    codes = race(
+        live_server,
+        project,
+        "/v1/b2b/otps/email/discovery/authenticate",
+        {"email_address": "ada@acme.example", "code": code},
+    )
+    assert codes == [200] + [401] * (RACERS - 1)
+    with services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(IntermediateSession)) == 1
