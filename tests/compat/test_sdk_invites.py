@@ -179,3 +179,16 @@ def test_node_email_otp_discovery_and_organization_login(
         assert wrong["error"]["status_code"] in (401, 404)
     finally:
         node.close()
+
+
+def test_python_delete_then_reactivate(sdk: Any, services: Services, project: Credentials) -> None:
+    org = make_org(services, project.project_id)
+    sdk.magic_links.email.invite(organization_id=org.id, email_address=CAROL)
+    done = sdk.magic_links.authenticate(magic_links_token=link_token(services, CAROL))
+    sdk.organizations.members.delete(organization_id=org.id, member_id=done.member_id)
+    back = sdk.organizations.members.reactivate(organization_id=org.id, member_id=done.member_id)
+    assert back.member.status == "active"
+    assert back.member_id == done.member_id
+    with pytest.raises(StytchError) as refused:
+        sdk.organizations.members.reactivate(organization_id=org.id, member_id=done.member_id)
+    assert refused.value.details.error_type == "no_deleted_member_found_for_reactivation"

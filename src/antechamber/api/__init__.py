@@ -32,6 +32,7 @@ def install(app: FastAPI) -> None:
         otps.router,
         totps.router,
         invites.router,
+        invites.members_router,
         email_otps.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

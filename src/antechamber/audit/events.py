@@ -19,6 +19,7 @@ class EventType(StrEnum):
     MEMBER_MFA_PENDING = "member.mfa_pending"
     MEMBER_INVITED = "member.invited"
     MEMBER_INVITE_REVOKED = "member.invite_revoked"
+    MEMBER_REACTIVATED = "member.reactivated"
     MEMBER_STATUS_CHANGED = "member.status_changed"
     EMAIL_OTP_SENT = "email_otp.sent"
     EMAIL_OTP_AUTHENTICATED = "email_otp.authenticated"

@@ -17,7 +17,7 @@ from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc
 from antechamber.ids import new_id
-from antechamber.members import errors
+from antechamber.members import deleted, errors
 from antechamber.members.emails import canonical_email
 from antechamber.members.models import Member
 from antechamber.members.phones import canonical_phone
@@ -133,11 +133,19 @@ def update_member(
 
 
 def delete_member(scope: Scope, org: Organization, member_id: str) -> str:
+    """Remove the member (sessions, codes and authenticator app go with them); a copy is kept
+    for `reactivate_member` (`members.deleted`)."""
     member = get_member(scope, org, member_id=member_id)
+    deleted.remember(scope, member)
     scope.db.delete(member)
     audit.record(scope, EventType.MEMBER_DELETED, organization_id=org.id, member_id=member_id)
     scope.db.flush()
     return member_id
+
+
+def reactivate_member(scope: Scope, org: Organization, member_id: str) -> Member:
+    """A deleted member of `org` back, active, under the same id (`members.deleted`)."""
+    return deleted.reactivate(scope, org, member_id)
 
 
 def set_status(scope: Scope, member: Member, status: str) -> Member:

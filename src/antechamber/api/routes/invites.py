@@ -1,5 +1,5 @@
-"""An organization's own email links: invite, login or sign-up, authenticate
-(stytch-b2b-api-more.md §1); rules in `email_auth.links`."""
+"""An organization's own email links: invite, login or sign-up, authenticate; and reactivating
+a deleted member (stytch-b2b-api-more.md §1); rules in `email_auth.links`, `members.deleted`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import MagicLinkAuthenticate, MagicLinkInvite, MagicLinkLoginOrSignup
 from antechamber.email_auth import links
+from antechamber.members import service as members
+from antechamber.organizations.service import get_organization
 
 router = APIRouter(prefix="/v1/b2b/magic_links", tags=["magic links"], route_class=ApiRoute)
 
@@ -84,4 +86,23 @@ def authenticate(
         organization_id=done.result.organization.id,
         reset_sessions=False,
         member_device=None,
+    )
+
+
+members_router = APIRouter(prefix="/v1/b2b/organizations", tags=["members"], route_class=ApiRoute)
+
+
+@members_router.put(
+    "/{organization_id}/members/{member_id}/reactivate", response_model=responses.MemberResponse
+)
+def reactivate(
+    request: Request, scope: ProjectScope, organization_id: str, member_id: str
+) -> JSONResponse:
+    org = get_organization(scope, organization_id)
+    member = members.reactivate_member(scope, org, member_id)
+    return ok(
+        request,
+        member_id=member.id,
+        member=serializers.member(member, scope.clock.now()),
+        organization=serializers.organization(org),
     )
