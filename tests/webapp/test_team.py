@@ -135,3 +135,19 @@ def test_the_code_page_without_javascript(web: Web) -> None:
     done = web.form("/api/discovery/code/authenticate", {"code": code})
     assert done.status_code == 303
     assert done.headers["location"] == "/discovery"
+
+
+def test_accept_invite_on_the_discovery_page_completes_the_invitation(web: Web) -> None:
+    org_id = admin_of_new_org(web)
+    invite(web)  # the invitation email stays unused: the colleague signs in by discovery
+    web.post("/api/auth/logout")
+    web.reset_limits()
+    found = web.discover(COLLEAGUE)
+    [listed] = found["discovered_organizations"]
+    assert listed["membership"]["type"] == "invited_member"
+    page = html.unescape(web.get("/discovery").text)
+    assert "Accept invite for Acme Labs" in page
+    entered = web.select(org_id)
+    assert entered.json()["redirectPath"] == "/dashboard", entered.text
+    me = web.post("/api/discovery/get-organization").json()["member"]
+    assert me["status"] == "active"
