@@ -27,7 +27,7 @@ from antechamber.webapp.actions import (
 )
 from antechamber.webapp.backend import JSON, Membership
 from antechamber.webapp.config import Webapp
-from antechamber.webapp.errors import Failure
+from antechamber.webapp.errors import CookieOp, Failure
 from antechamber.webapp.routing import WebappRoute
 from antechamber.webapp.views import member_json, mfa_status
 
@@ -97,7 +97,7 @@ def _row(org: JSON, member: JSON) -> Row:
     )
 
 
-def _admin(web: Webapp, call: Call) -> tuple[Membership, str, list[Any]]:
+def _admin(web: Webapp, call: Call) -> tuple[Membership, str, list[CookieOp]]:
     """The signed-in admin (checked with the server now); `not_admin` (403) otherwise."""
     signed = signed_in(web, call, fresh=True)
     membership = membership_of(web, signed)
