@@ -21,7 +21,8 @@ def test_dev_mode_allows_the_reference_callback(
     with dev.scope(demo.project_id, "test", "test") as scope:
         rows = redirects.list_redirect_urls(scope)
         assert [(r.url, r.type, r.is_default) for r in rows] == [
-            ("http://testserver/auth/callback", "discovery", True)
+            ("http://testserver/auth/callback", "discovery", True),
+            ("http://testserver/auth/callback", "invite", True),  # the Members section's
         ]
 
 

@@ -53,10 +53,12 @@ def ensure_demo_project(services: Services) -> DemoProject:
 
 
 def ensure_demo_redirect_urls(services: Services, demo: DemoProject) -> None:
-    """Allow the reference app's callback (`{public_base_url}/auth/callback`) for discovery."""
+    """Allow the reference app's callback (`{public_base_url}/auth/callback`) for discovery
+    links and for invitations (the app's Members section sends them there)."""
     callback = f"{services.settings.public_base_url}/auth/callback"
     with services.scope(demo.project_id, environment_of(demo.project_id), CLI_ACTOR) as scope:
         redirects.add_redirect_url(scope, callback, kind="discovery")
+        redirects.add_redirect_url(scope, callback, kind="invite")
 
 
 def _create_demo_project(services: Services) -> DemoProject:

@@ -2,8 +2,10 @@
 
 from antechamber.audit.models import AuditEvent
 from antechamber.delivery.models import OutboxMessage
+from antechamber.email_auth.models import EmailOtp
 from antechamber.keys.models import SigningKey
 from antechamber.magic_links.models import MagicLink
+from antechamber.members.deleted import DeletedMember
 from antechamber.members.models import Member
 from antechamber.operators.models import ConsoleSession
 from antechamber.organizations.models import Organization, OrganizationDomain
@@ -23,6 +25,8 @@ from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
 __all__ = [
     "AuditEvent",
     "ConsoleSession",
+    "DeletedMember",
+    "EmailOtp",
     "IntermediateSession",
     "MagicLink",
     "Member",

@@ -50,6 +50,9 @@ NAMED_LIMITS: dict[str, str] = {
     "sms:member": "limit_sms_per_member",
     "discovery:ip": "limit_discovery_send_per_ip",
     "authenticate:ip": "limit_authenticate_failures_per_ip",
+    "invite:inviter": "limit_invites_per_inviter",
+    "invite:organization": "limit_invites_per_organization",
+    "invite:recipient": "limit_invites_per_recipient",
 }
 
 #: What a refusal says to the caller, by limit name.
@@ -62,6 +65,10 @@ MESSAGES: dict[str, str] = {
     "sms:member": "Too many codes have been sent to this member. Try again later.",
     "discovery:ip": "Too many login emails have been requested from this address. Try again later.",
     "authenticate:ip": "Too many failed login attempts from this address. Try again later.",
+    "invite:inviter": "This inviter has sent too many invitations. Try again later.",
+    "invite:organization": "Too many invitations have been sent into this organization. "
+    "Try again later.",
+    "invite:recipient": "Too many invitations have been sent to this address. Try again later.",
 }
 
 

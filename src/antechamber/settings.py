@@ -185,6 +185,19 @@ class Settings(BaseSettings):
         description="Largest request body a SCIM endpoint accepts (a group replaced with all "
         "its members is the largest thing a directory sends).",
     )
+    limit_invites_per_inviter: str = Field(
+        "20/hour;100/day",
+        description="Invitations sent by one inviter: the invited_by member, else the console "
+        "operator or the CLI (an API call naming no inviter counts only per organization and "
+        "per recipient).",
+    )
+    limit_invites_per_organization: str = Field(
+        "100/hour;500/day", description="Invitations sent into one organization."
+    )
+    limit_invites_per_recipient: str = Field(
+        "5/hour;10/day",
+        description="Invitations (and re-invitations) to one address, across organizations.",
+    )
 
     # --- Delivery: the worker -----------------------------------------------------------------
     delivery_worker: bool = Field(
@@ -231,7 +244,17 @@ class Settings(BaseSettings):
         "last one sends nothing new: the code already on its way stays the one to use.",
     )
     otp_max_attempts_per_code: int = Field(
-        5, ge=1, le=10, description="Wrong guesses at one code before that code is dead."
+        5,
+        ge=1,
+        le=10,
+        description="Wrong guesses at one code (SMS or email) before that code is dead.",
+    )
+    email_otp_lifetime_minutes: int = Field(
+        10,
+        ge=2,
+        le=15,
+        description="How long an emailed one-time code is valid when the request names no "
+        "expiration (Stytch's default 10; requests may ask for 2 to 15).",
     )
     mfa_lockout_threshold: int = Field(
         10,
@@ -337,6 +360,9 @@ class Settings(BaseSettings):
         "limit_discovery_send_per_ip",
         "limit_authenticate_failures_per_ip",
         "limit_scim_per_connection",
+        "limit_invites_per_inviter",
+        "limit_invites_per_organization",
+        "limit_invites_per_recipient",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

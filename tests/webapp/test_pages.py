@@ -147,7 +147,7 @@ def test_the_callback_page_does_not_redeem_the_link(
 @pytest.mark.parametrize(
     ("query", "words"),
     [
-        ("stytch_token_type=multi_tenant_magic_links&token=abc", "isn't a sign-in link"),
+        ("stytch_token_type=oauth&token=abc", "isn't a sign-in link"),
         ("stytch_token_type=discovery", "isn't valid"),
         ("", "isn't a sign-in link"),
     ],

@@ -8,6 +8,8 @@ from antechamber.api import errors
 from antechamber.api.responses import ERROR_RESPONSES
 from antechamber.api.routes import (
     discovery,
+    email_otps,
+    invites,
     magic_links,
     members,
     organizations,
@@ -31,5 +33,8 @@ def install(app: FastAPI) -> None:
         otps.router,
         totps.router,
         scim.router,
+        invites.router,
+        invites.members_router,
+        email_otps.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

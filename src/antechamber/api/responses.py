@@ -246,6 +246,33 @@ class SmsAuthenticateResponse(AuthResultResponse):
     member_device: dict[str, Any] | None
 
 
+class MagicLinkSendResponse(Envelope):
+    """An organization login link or email code was sent (`member_created` says if the member
+    is new)."""
+
+    member_id: str
+    member_created: bool
+    member: Member
+    organization: Organization
+
+
+class MagicLinkAuthenticateResponse(SmsAuthenticateResponse):
+    """`magic_links.authenticate`: the shared login shape plus the email's method id, the
+    organization id and Stytch's deprecated `reset_sessions` (always false)."""
+
+    method_id: str
+    organization_id: str
+    reset_sessions: bool
+
+
+class EmailOtpAuthenticateResponse(SmsAuthenticateResponse):
+    """`otps.email.authenticate`: the shared login shape plus the email's method id and the
+    organization id."""
+
+    method_id: str
+    organization_id: str
+
+
 class TotpCreateResponse(Envelope):
     """The secret, QR code and recovery codes are shown this once."""
 

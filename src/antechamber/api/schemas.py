@@ -191,3 +191,71 @@ class RecoveryCodeRecover(SessionFields):
 class RecoveryCodesRotate(Body):
     organization_id: str
     member_id: str
+
+
+class MagicLinkInvite(Body):
+    organization_id: str
+    email_address: str
+    invite_redirect_url: str | None = None
+    invited_by_member_id: str | None = None
+    name: str | None = None
+    trusted_metadata: dict[str, Any] | None = None
+    untrusted_metadata: dict[str, Any] | None = None
+    invite_template_id: str | None = None
+    locale: str | None = None
+    roles: list[str] | None = None
+    invite_expiration_minutes: int | None = None
+
+
+class MagicLinkLoginOrSignup(Body):
+    organization_id: str
+    email_address: str
+    login_redirect_url: str | None = None
+    signup_redirect_url: str | None = None
+    pkce_code_challenge: str | None = None
+    login_template_id: str | None = None
+    signup_template_id: str | None = None
+    locale: str | None = None
+    login_expiration_minutes: int | None = None
+    signup_expiration_minutes: int | None = None
+
+
+class MagicLinkAuthenticate(SessionFields):
+    magic_links_token: str
+    pkce_code_verifier: str | None = None
+    session_token: str | None = None
+    session_jwt: str | None = None
+    intermediate_session_token: str | None = None
+    locale: str | None = None
+
+
+class EmailOtpLoginOrSignup(Body):
+    organization_id: str
+    email_address: str
+    login_template_id: str | None = None
+    signup_template_id: str | None = None
+    locale: str | None = None
+    login_expiration_minutes: int | None = None
+    signup_expiration_minutes: int | None = None
+
+
+class EmailOtpAuthenticate(SessionFields):
+    organization_id: str
+    email_address: str
+    code: str
+    session_token: str | None = None
+    session_jwt: str | None = None
+    intermediate_session_token: str | None = None
+    locale: str | None = None
+
+
+class EmailOtpDiscoverySend(Body):
+    email_address: str
+    login_template_id: str | None = None
+    locale: str | None = None
+    discovery_expiration_minutes: int | None = None
+
+
+class EmailOtpDiscoveryAuthenticate(Body):
+    email_address: str
+    code: str

@@ -13,6 +13,7 @@ import typer
 from antechamber.cli import (
     audit,
     delivery,
+    invites,  # noqa: F401 - registers `members invite | resend | revoke`
     keys,
     members,
     operators,

@@ -16,6 +16,12 @@ class UnableToAuthMagicLink(Unauthorized):
     )
 
 
+SUPERSEDED_MESSAGE = (
+    "The magic link could not be authenticated because a newer link was sent to this address "
+    "since; use the newest link."
+)
+
+
 class InvalidExpiration(BadRequest):
     error_type = "invalid_expiration"
     default_message = "discovery_expiration_minutes must be between 5 and 10080 (one week)."

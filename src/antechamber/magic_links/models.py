@@ -12,9 +12,13 @@ class MagicLink(Base):
     """An emailed magic link. Only the SHA-256 digest of its token is stored.
 
     Single use: `used_at` is set by one atomic conditional UPDATE, so of any number of
-    concurrent redemptions exactly one succeeds. `kind` is `discovery` (more kinds later).
+    concurrent redemptions exactly one succeeds. `kind` is `discovery`, or for an
+    organization's own links (`email_auth.links`) `invite`, `login` or `signup`, which carry the
+    `organization_id` and `member_id` they were sent for (no foreign key: a deleted member's
+    link stays unusable because redemption looks the member up again).
     `pkce_code_challenge` (base64url SHA-256 of the verifier), when set, must be answered by
-    the verifier on redemption.
+    the verifier on redemption. `superseded_at` is set when a newer link of the same kind went
+    to the same address for the same destination (project, or organization): one live link each.
     """
 
     __tablename__ = "magic_links"
@@ -30,3 +34,6 @@ class MagicLink(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    organization_id: Mapped[str | None] = mapped_column(String(80))
+    member_id: Mapped[str | None] = mapped_column(String(80))
+    superseded_at: Mapped[datetime | None]

@@ -17,7 +17,7 @@ from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc
 from antechamber.ids import new_id
-from antechamber.members import errors
+from antechamber.members import deleted, errors
 from antechamber.members.emails import canonical_email
 from antechamber.members.models import Member
 from antechamber.members.phones import canonical_phone
@@ -40,9 +40,18 @@ class Page:
 
 
 def create_member(
-    scope: Scope, org: Organization, fields: Mapping[str, Any], *, verified: bool = False
+    scope: Scope,
+    org: Organization,
+    fields: Mapping[str, Any],
+    *,
+    verified: bool = False,
+    status: str | None = None,
 ) -> Member:
-    """Add a member to `org`. `verified` marks the email as proven (discovery, JIT)."""
+    """Add a member to `org`. `verified` marks the email as proven (discovery, JIT).
+
+    `status` is `active` (default), `pending` (also `create_member_as_pending`) or `invited`
+    (an invitation, `email_auth.links.invite`).
+    """
     now = scope.clock.now()
     member = Member(
         id=new_id("member", scope.environment),
@@ -50,7 +59,7 @@ def create_member(
         organization_id=org.id,
         email_address=canonical_email(fields.get("email_address")),
         email_address_verified=verified,
-        status="pending" if fields.get("create_member_as_pending") else "active",
+        status=status or ("pending" if fields.get("create_member_as_pending") else "active"),
         name="",
         trusted_metadata={},
         untrusted_metadata={},
@@ -124,11 +133,47 @@ def update_member(
 
 
 def delete_member(scope: Scope, org: Organization, member_id: str) -> str:
+    """Remove the member (sessions, codes and authenticator app go with them); a copy is kept
+    for `reactivate_member` (`members.deleted`)."""
     member = get_member(scope, org, member_id=member_id)
+    deleted.remember(scope, member)
     scope.db.delete(member)
     audit.record(scope, EventType.MEMBER_DELETED, organization_id=org.id, member_id=member_id)
     scope.db.flush()
     return member_id
+
+
+def reactivate_member(scope: Scope, org: Organization, member_id: str) -> Member:
+    """A deleted member of `org` back, active, under the same id (`members.deleted`)."""
+    return deleted.reactivate(scope, org, member_id)
+
+
+def set_status(scope: Scope, member: Member, status: str) -> Member:
+    """Move a member to `status` (`active`, `pending`, `invited`); audited when it changes.
+
+    `active` also marks the email verified: every path here has just proven it (a redeemed
+    invite or login link, an email code).
+    """
+    if status not in STATUSES:
+        raise ValueError(f"unknown member status {status!r}")
+    changed = member.status != status
+    if status == "active" and not member.email_address_verified:
+        member.email_address_verified = True
+        changed = True
+    if member.status != status:
+        audit.record(
+            scope,
+            EventType.MEMBER_STATUS_CHANGED,
+            organization_id=member.organization_id,
+            member_id=member.id,
+            before=member.status,
+            after=status,
+        )
+        member.status = status
+    if changed:
+        member.updated_at = scope.clock.now()
+        scope.db.flush()
+    return member
 
 
 def roles_with_admin(member: Member, is_admin: bool) -> list[str]:

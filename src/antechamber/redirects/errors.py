@@ -15,7 +15,9 @@ class InvalidDiscoveryRedirectUrl(InvalidRedirectUrl):
 
 class InvalidRedirectUrlType(BadRequest):
     error_type = "invalid_redirect_url_type"
-    default_message = "Unknown redirect URL type; the known type is: discovery."
+    default_message = (
+        "Unknown redirect URL type; the known types are: discovery, invite, login, signup."
+    )
 
 
 class NoDiscoveryRedirectUrlsSet(BadRequest):
@@ -36,3 +38,39 @@ class NoMatchForRedirectUrl(BadRequest):
 class RedirectUrlNotFound(NotFound):
     error_type = "redirect_url_not_found"
     default_message = "The project has no such redirect URL of this type."
+
+
+class InvalidInviteRedirectUrl(InvalidRedirectUrl):
+    error_type = "invalid_invite_redirect_url"
+
+
+class InvalidLoginRedirectUrl(InvalidRedirectUrl):
+    error_type = "invalid_login_redirect_url"
+
+
+class InvalidSignupRedirectUrl(InvalidRedirectUrl):
+    error_type = "invalid_signup_redirect_url"
+
+
+class NoInviteRedirectUrlsSet(BadRequest):
+    error_type = "no_invite_redirect_urls_set"
+    default_message = (
+        "No invite_redirect_url was given and the project has no default invite redirect URL. "
+        "Register one with: antechamber redirect-urls add URL --type invite"
+    )
+
+
+class NoLoginRedirectUrlsSet(BadRequest):
+    error_type = "no_login_redirect_urls_set"
+    default_message = (
+        "No login_redirect_url was given and the project has no default login redirect URL. "
+        "Register one with: antechamber redirect-urls add URL --type login"
+    )
+
+
+class NoSignupRedirectUrlsSet(BadRequest):
+    error_type = "no_signup_redirect_urls_set"
+    default_message = (
+        "No signup_redirect_url was given and the project has no default signup redirect URL. "
+        "Register one with: antechamber redirect-urls add URL --type signup"
+    )

@@ -21,12 +21,15 @@ from antechamber.redirects import errors
 from antechamber.redirects.models import RedirectUrl
 from antechamber.scope import Scope
 
-TYPES = ("discovery",)
+TYPES = ("discovery", "invite", "login", "signup")
 MAX_URL_LENGTH = 2048
 
 # Per type: (malformed URL, nothing registered and none given).
 _TYPE_ERRORS: dict[str, tuple[type[errors.InvalidRedirectUrl], type[AntechamberError]]] = {
     "discovery": (errors.InvalidDiscoveryRedirectUrl, errors.NoDiscoveryRedirectUrlsSet),
+    "invite": (errors.InvalidInviteRedirectUrl, errors.NoInviteRedirectUrlsSet),
+    "login": (errors.InvalidLoginRedirectUrl, errors.NoLoginRedirectUrlsSet),
+    "signup": (errors.InvalidSignupRedirectUrl, errors.NoSignupRedirectUrlsSet),
 }
 
 

@@ -49,6 +49,19 @@ def magic_link(environment: Environment, project_id: str, email: str, at: dateti
     )
 
 
+def email_otp(environment: Environment, project_id: str, email: str, at: datetime) -> Factor:
+    """The factor of an emailed one-time code: proves `email` (a primary factor)."""
+    return _factor(
+        "email_otp",
+        "email",
+        at,
+        email_factor={
+            "email_id": email_id(environment, project_id, email),
+            "email_address": email,
+        },
+    )
+
+
 def sms_otp(phone_id: str, phone_number: str, at: datetime) -> Factor:
     """The factor of an SMS one-time code sent to `phone_number` (an MFA factor)."""
     return _factor(

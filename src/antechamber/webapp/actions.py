@@ -63,6 +63,8 @@ _RECOVERY_CODE = re.compile(r"^[A-Za-z0-9 \-]{16,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 START_LIMIT_NAME = "webapp:start"
+#: The token type of invitation and organization login links (Stytch's).
+ORGANIZATION_LINK = "multi_tenant_magic_links"
 
 
 @dataclass(frozen=True)
@@ -309,9 +311,11 @@ def callback(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     pending-login cookie only (seed-app.md §4 item 5).
     """
     kind = body.get("stytch_token_type", "discovery")
-    if kind not in ("discovery", None, ""):
+    if kind not in ("discovery", ORGANIZATION_LINK, None, ""):
         raise Failure("unsupported_link", redirect="/?error=unsupported_link")
     token = text(body, "token", "link_invalid", max_length=MAX_TOKEN_LENGTH)
+    if kind == ORGANIZATION_LINK:
+        return organization_link(web, call, token)
     found = web.backend.authenticate_discovery_link(token)
     config = web.config
     _end_previous_session(web, call)
@@ -328,6 +332,16 @@ def callback(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
             lambda r: cookies.clear_session(config, r),
         ],
     )
+
+
+def organization_link(web: Webapp, call: Call, token: str) -> Reply:
+    """An invitation or an organization login link (`multi_tenant_magic_links`): it names its
+    organization, so there is no discovery step: the member is in (accepting an invitation
+    makes them active), or at the MFA step of that organization."""
+    step = web.backend.authenticate_link(token)
+    _end_previous_session(web, call)
+    login = Pending(ist="", email=str(step.member.get("email_address", ""))[:MAX_EMAIL_LENGTH])
+    return conclude(web, login, step, "Auth complete", "2FA started")
 
 
 def create(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:

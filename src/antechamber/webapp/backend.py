@@ -163,7 +163,8 @@ class Backend(Protocol):
     def create_organization(
         self, intermediate_session_token: str, *, name: str, mfa_policy: str
     ) -> LoginStep:
-        """`discovery.organizations.create` (the creator becomes its admin), then
+        """`discovery.organizations.create` (the creator becomes its admin; invitations to any
+        domain allowed, `email_invites: ALL_ALLOWED`), then
         `organizations.update` so that people at the creator's email domain may join
         (`email_allowed_domains` = [that domain], `email_jit_provisioning: RESTRICTED`), which
         is skipped for consumer webmail domains (`organization_settings_domain_too_common`).
@@ -259,4 +260,39 @@ class Backend(Protocol):
 
     def jwks(self) -> list[JSON]:
         """`sessions.get_jwks`: the project's public keys, for checking JWTs locally."""
+        ...
+
+    # -- invitations, organization links and email codes (webapp.team, webapp.email_code) ----
+
+    def send_discovery_code(self, email_address: str) -> None:
+        """`otps.email.discovery.send`: email a six-digit sign-in code."""
+        ...
+
+    def authenticate_discovery_code(self, email_address: str, code: str) -> Discovery:
+        """`otps.email.discovery.authenticate`: a right code (once) for an IST and the orgs."""
+        ...
+
+    def authenticate_link(self, token: str) -> LoginStep:
+        """`magic_links.authenticate`: redeem an invitation or organization login link
+        (once); the member becomes active, then a session or the MFA step."""
+        ...
+
+    def list_members(self, organization_id: str) -> list[JSON]:
+        """`organizations.members.search`: the organization's members (at most 200)."""
+        ...
+
+    def invite_member(
+        self,
+        organization_id: str,
+        email_address: str,
+        *,
+        name: str,
+        invited_by_member_id: str,
+        redirect_url: str,
+    ) -> JSON:
+        """`magic_links.email.invite`: the invited member (a re-invite sends a new link)."""
+        ...
+
+    def delete_member(self, organization_id: str, member_id: str) -> None:
+        """`organizations.members.delete` (for an invited member: revokes the invitation)."""
         ...

@@ -203,6 +203,21 @@ MESSAGES: dict[str, tuple[int, str]] = {
     ),
     "unavailable": (503, "The service is busy right now. Try again in a moment."),
     "server_error": (500, "Something went wrong on our side. Try again in a moment."),
+    # members and invitations (webapp.team)
+    "not_admin": (403, "Only an admin of your organization can manage its members."),
+    "not_invited": (400, "That person has no open invitation."),
+    "invite_not_allowed": (
+        403,
+        "Your organization's settings don't allow inviting this email address.",
+    ),
+    "already_member": (409, "That person is already a member of your organization."),
+    # email codes (webapp.email_code)
+    "invalid_email_code": (400, "Enter the 6-digit code from the email."),
+    "wrong_email_code": (401, "That code isn't right. Check the email and try again."),
+    "email_code_expired": (
+        401,
+        "That code has expired or was already used. Ask for a new code and enter that one.",
+    ),
 }
 
 #: Notices (not failures) a page may show after a redirect: `?info=<code>`.
@@ -215,6 +230,9 @@ NOTICES: dict[str, str] = {
         "You signed in with a recovery code. It won't work again; if you're running low, "
         "get a new set below."
     ),
+    "invite_sent": "Invitation sent. It names you and works for a week.",
+    "invite_resent": "Invitation sent again. Only the newest link works.",
+    "invite_revoked": "Invitation revoked. Its link no longer works.",
     "recovery_none_left": (
         "You signed in with your last recovery code. Get a new set below now, in case you "
         "lose your authenticator app."
@@ -265,6 +283,10 @@ BACKEND_CODES: dict[str, str] = {
     "no_match_for_provided_magic_link_url": "callback_not_registered",
     "invalid_discovery_redirect_url": "callback_not_registered",
     "no_discovery_redirect_urls_set": "callback_not_registered",
+    "invalid_email_for_invites": "invite_not_allowed",
+    "duplicate_member_email": "already_member",
+    "no_invite_redirect_urls_set": "callback_not_registered",
+    "invalid_invite_redirect_url": "callback_not_registered",
     NOT_CONFIGURED: "not_configured",
     SMS_UNAVAILABLE: "sms_unavailable",
     UNREACHABLE: "unreachable",
@@ -274,6 +296,13 @@ BACKEND_CODES: dict[str, str] = {
 TOTP_CODES: dict[str, str] = {
     "operation_restricted_by_organization_mfa_methods": "totp_not_allowed",
     "invalid_code": "invalid_totp_code",
+}
+
+#: The same server error_type means something else for an emailed code than for SMS.
+EMAIL_CODES: dict[str, str] = {
+    "otp_code_not_found": "wrong_email_code",
+    "unable_to_auth_otp_code": "email_code_expired",
+    "invalid_code": "invalid_email_code",
 }
 
 #: Failures after which the login must start again from the email: sent to the sign-in page.

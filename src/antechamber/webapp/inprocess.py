@@ -25,6 +25,8 @@ from antechamber import devmode
 from antechamber.api import serializers
 from antechamber.clock import as_utc
 from antechamber.discovery import service as discovery
+from antechamber.email_auth import links as email_links
+from antechamber.email_auth import otps as email_otps
 from antechamber.errors import AntechamberError, TooManyRequests
 from antechamber.ids import environment_of
 from antechamber.keys import service as keys
@@ -151,7 +153,12 @@ class InProcessBackend:
             result = discovery.create_organization(
                 scope,
                 intermediate_session_token,
-                {"organization_name": name, "mfa_policy": mfa_policy},
+                # Admins invite colleagues from any domain (the dashboard's Members section).
+                {
+                    "organization_name": name,
+                    "mfa_policy": mfa_policy,
+                    "email_invites": "ALL_ALLOWED",
+                },
             )
             _allow_email_domain(scope, result.organization, result.member.email_address)
             return self._step(scope, result)
@@ -313,6 +320,60 @@ class InProcessBackend:
     def jwks(self) -> list[JSON]:
         with self._unit() as scope:
             return keys.jwks(scope)
+
+    # -- invitations, organization links and email codes ----------------------------------------
+
+    def send_discovery_code(self, email_address: str) -> None:
+        with self._unit() as scope:
+            email_otps.discovery_send(scope, email_address=email_address)
+
+    def authenticate_discovery_code(self, email_address: str, code: str) -> Discovery:
+        with self._unit() as scope:
+            login = email_otps.discovery_authenticate(scope, email_address=email_address, code=code)
+            now = scope.clock.now()
+            return Discovery(
+                email_address=login.email_address,
+                organizations=[
+                    serializers.discovered_organization(d, now)
+                    for d in login.discovered_organizations
+                ],
+                intermediate_session_token=login.intermediate_session_token,
+            )
+
+    def authenticate_link(self, token: str) -> LoginStep:
+        with self._unit() as scope:
+            return self._step(scope, email_links.authenticate_link(scope, token).result)
+
+    def list_members(self, organization_id: str) -> list[JSON]:
+        with self._unit() as scope:
+            page = members.search_members(scope, [organization_id], None, None, 200)
+            now = scope.clock.now()
+            return [serializers.member(m, now) for m in page.members]
+
+    def invite_member(
+        self,
+        organization_id: str,
+        email_address: str,
+        *,
+        name: str,
+        invited_by_member_id: str,
+        redirect_url: str,
+    ) -> JSON:
+        with self._unit(actor=f"member:{invited_by_member_id}") as scope:
+            sent = email_links.invite(
+                scope,
+                organization_id=organization_id,
+                email_address=email_address,
+                name=name or None,
+                invited_by_member_id=invited_by_member_id,
+                invite_redirect_url=redirect_url,
+            )
+            return serializers.member(sent.member, scope.clock.now())
+
+    def delete_member(self, organization_id: str, member_id: str) -> None:
+        with self._unit() as scope:
+            org = organizations.get_organization(scope, organization_id)
+            members.delete_member(scope, org, member_id)
 
     # -- plumbing -----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from antechamber.organizations.domains import is_common
-from antechamber.webapp import actions, cookies, render
+from antechamber.webapp import actions, cookies, render, team
 from antechamber.webapp.actions import Call, Enrolment, NewCodes
 from antechamber.webapp.api import read_body, with_error
 from antechamber.webapp.backend import BackendError
@@ -135,7 +135,7 @@ def callback(request: Request) -> Response:
     token = request.query_params.get("token", "")
     kind = request.query_params.get("stytch_token_type", "")
     problem = None
-    if kind != "discovery":
+    if kind not in ("discovery", actions.ORGANIZATION_LINK):
         problem = "unsupported_link"
     elif not token or len(token) > actions.MAX_TOKEN_LENGTH:
         problem = "link_invalid"
@@ -145,6 +145,7 @@ def callback(request: Request) -> Response:
         status_code=400 if problem else 200,
         referrer_policy="no-referrer",
         token=token if problem is None else "",
+        token_type=kind if problem is None else "",
         problem=message_of(problem) if problem else None,
     )
 
@@ -226,6 +227,7 @@ def dashboard(request: Request) -> Response:
         organization=org,
         member=member_json(membership.member),
         status=mfa_status(membership.organization, membership.member),
+        team=team.section(web, membership),
         **_notes(request),
     )
 

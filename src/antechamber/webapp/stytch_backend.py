@@ -118,6 +118,9 @@ class StytchBackend:
                 organization_name=name,
                 mfa_policy=mfa_policy,
                 email_allowed_domains=[],
+                # Admins invite colleagues from any domain (the dashboard's Members section);
+                # Stytch's default is NOT_ALLOWED once auth settings are given.
+                email_invites="ALL_ALLOWED",
             )
         )
         step = _step(created)
@@ -287,6 +290,63 @@ class StytchBackend:
         return [_dump(key) for key in response.keys]
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    # -- invitations, organization links and email codes ----------------------------------------
+
+    def send_discovery_code(self, email_address: str) -> None:
+        self._call(lambda: self.client.otps.email.discovery.send(email_address=email_address))
+
+    def authenticate_discovery_code(self, email_address: str, code: str) -> Discovery:
+        response = self._call(
+            lambda: self.client.otps.email.discovery.authenticate(
+                email_address=email_address, code=code
+            )
+        )
+        return Discovery(
+            email_address=response.email_address,
+            organizations=[_dump(d) for d in response.discovered_organizations],
+            intermediate_session_token=response.intermediate_session_token,
+        )
+
+    def authenticate_link(self, token: str) -> LoginStep:
+        return _step(
+            self._call(lambda: self.client.magic_links.authenticate(magic_links_token=token))
+        )
+
+    def list_members(self, organization_id: str) -> list[JSON]:
+        response = self._call(
+            lambda: self.client.organizations.members.search(
+                organization_ids=[organization_id], limit=200
+            )
+        )
+        return [_dump(m) for m in response.members]
+
+    def invite_member(
+        self,
+        organization_id: str,
+        email_address: str,
+        *,
+        name: str,
+        invited_by_member_id: str,
+        redirect_url: str,
+    ) -> JSON:
+        response = self._call(
+            lambda: self.client.magic_links.email.invite(
+                organization_id=organization_id,
+                email_address=email_address,
+                name=name or None,
+                invited_by_member_id=invited_by_member_id,
+                invite_redirect_url=redirect_url,
+            )
+        )
+        return _dump(response.member)
+
+    def delete_member(self, organization_id: str, member_id: str) -> None:
+        self._call(
+            lambda: self.client.organizations.members.delete(
+                organization_id=organization_id, member_id=member_id
+            )
+        )
 
     def _allow_email_domain(self, organization_id: str, email: str) -> JSON | None:
         """The tutorial's second step: the creator's domain may join (JIT RESTRICTED).

@@ -163,6 +163,22 @@ const steps = {
     }),
 };
 
+// Invitations, organization login links and email codes (tests/compat/test_sdk_invites.py).
+Object.assign(steps, {
+  invite: (organizationId, email, name) =>
+    client.magicLinks.email.invite({ organization_id: organizationId, email_address: email, name }),
+  loginLink: (organizationId, email) =>
+    client.magicLinks.email.loginOrSignup({ organization_id: organizationId, email_address: email }),
+  authenticateLink: (token) => client.magicLinks.authenticate({ magic_links_token: token }),
+  otpLoginOrSignup: (organizationId, email) =>
+    client.otps.email.loginOrSignup({ organization_id: organizationId, email_address: email }),
+  otpAuthenticate: (organizationId, email, code) =>
+    client.otps.email.authenticate({ organization_id: organizationId, email_address: email, code }),
+  otpDiscoverySend: (email) => client.otps.email.discovery.send({ email_address: email }),
+  otpDiscoveryAuthenticate: (email, code) =>
+    client.otps.email.discovery.authenticate({ email_address: email, code }),
+});
+
 async function serve() {
   for await (const line of readline.createInterface({ input: process.stdin })) {
     const { step, args } = JSON.parse(line);

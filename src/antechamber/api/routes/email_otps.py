@@ -1,0 +1,96 @@
+"""Email one-time codes as a primary factor (stytch-b2b-api-more.md §2); rules in
+`email_auth.otps`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from antechamber.api import responses, serializers
+from antechamber.api.auth import ApiRoute, ProjectScope
+from antechamber.api.envelope import ok
+from antechamber.api.schemas import (
+    EmailOtpAuthenticate,
+    EmailOtpDiscoveryAuthenticate,
+    EmailOtpDiscoverySend,
+    EmailOtpLoginOrSignup,
+)
+from antechamber.clock import rfc3339
+from antechamber.email_auth import otps
+
+router = APIRouter(prefix="/v1/b2b/otps/email", tags=["email otp"], route_class=ApiRoute)
+
+
+@router.post("/login_or_signup", response_model=responses.MagicLinkSendResponse)
+def login_or_signup(
+    request: Request, scope: ProjectScope, body: EmailOtpLoginOrSignup
+) -> JSONResponse:
+    sent = otps.login_or_signup(
+        scope,
+        organization_id=body.organization_id,
+        email_address=body.email_address,
+        locale=body.locale,
+        login_expiration_minutes=body.login_expiration_minutes,
+        signup_expiration_minutes=body.signup_expiration_minutes,
+    )
+    return ok(
+        request,
+        member_id=sent.member.id,
+        member_created=sent.member_created,
+        member=serializers.member(sent.member, scope.clock.now()),
+        organization=serializers.organization(sent.organization),
+    )
+
+
+@router.post("/authenticate", response_model=responses.EmailOtpAuthenticateResponse)
+def authenticate(request: Request, scope: ProjectScope, body: EmailOtpAuthenticate) -> JSONResponse:
+    done = otps.authenticate(
+        scope,
+        organization_id=body.organization_id,
+        email_address=body.email_address,
+        code=body.code,
+        intermediate_session_token=body.intermediate_session_token,
+        session_token=body.session_token,
+        session_jwt=body.session_jwt,
+        session_duration_minutes=body.session_duration_minutes,
+        session_custom_claims=body.session_custom_claims,
+        locale=body.locale,
+    )
+    return ok(
+        request,
+        **serializers.auth_result(done.result, scope.clock.now()),
+        method_id=done.method_id,
+        organization_id=done.result.organization.id,
+        member_device=None,
+    )
+
+
+@router.post("/discovery/send", response_model=responses.EmptyResponse)
+def discovery_send(
+    request: Request, scope: ProjectScope, body: EmailOtpDiscoverySend
+) -> JSONResponse:
+    # The same answer whether or not anyone has this email: nothing is looked up.
+    otps.discovery_send(
+        scope,
+        email_address=body.email_address,
+        locale=body.locale,
+        discovery_expiration_minutes=body.discovery_expiration_minutes,
+    )
+    return ok(request)
+
+
+@router.post("/discovery/authenticate", response_model=responses.DiscoveryAuthenticateResponse)
+def discovery_authenticate(
+    request: Request, scope: ProjectScope, body: EmailOtpDiscoveryAuthenticate
+) -> JSONResponse:
+    found = otps.discovery_authenticate(scope, email_address=body.email_address, code=body.code)
+    now = scope.clock.now()
+    return ok(
+        request,
+        intermediate_session_token=found.intermediate_session_token,
+        intermediate_session_token_expires_at=rfc3339(found.intermediate_session_expires_at),
+        email_address=found.email_address,
+        discovered_organizations=[
+            serializers.discovered_organization(d, now) for d in found.discovered_organizations
+        ],
+    )
