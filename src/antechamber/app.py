@@ -22,6 +22,7 @@ from antechamber.api.guard import ApiGuard
 from antechamber.clock import Clock
 from antechamber.delivery.worker import DeliveryWorker
 from antechamber.headers import SecurityHeaders
+from antechamber.hosts import HostPolicy, PublicHost
 from antechamber.logs import AccessLog
 from antechamber.services import Services
 from antechamber.settings import Settings
@@ -74,4 +75,8 @@ def create_app(
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=not settings.dev)
     app.add_middleware(AccessLog, metrics=services.metrics if settings.metrics else None)
+    app.add_middleware(
+        PublicHost,
+        policy=HostPolicy(settings.public_base_url, settings.allowed_hosts, dev=settings.dev),
+    )
     return app

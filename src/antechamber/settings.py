@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         "default): the connecting address is the client, whatever the headers say.",
     )
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Host names (comma-separated, host or host:port) this server answers for "
+        "besides the public base URL's host and loopback names. Outside development mode a "
+        "request addressed to any other Host is refused (400), so a forged Host header never "
+        "reaches a redirect or a link.",
+    )
 
     # --- Delivery: email over SMTP ------------------------------------------------------------
     smtp_host: str | None = Field(
@@ -345,6 +352,18 @@ class Settings(BaseSettings):
                 value = [str(ipaddress.ip_network(str(part), strict=False)) for part in value]
             except ValueError as exc:
                 raise ValueError(f"not an address or network: {exc}") from None
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _allowed_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", "").split(",") if part]
+        if isinstance(value, list):
+            for host in value:
+                if not host or any(c in str(host) for c in "/@?#") or "://" in str(host):
+                    raise ValueError(f"{host!r} is not a host name like auth.example[:443]")
+            value = [str(host).lower() for host in value]
         return value
 
     @field_validator("redis_url")
