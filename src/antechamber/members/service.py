@@ -357,7 +357,8 @@ def _filter(operand: Any) -> ColumnElement[bool]:
     if name == "member_email_fuzzy":
         if not isinstance(value, str) or len(value) < 3:
             raise errors.InvalidMemberSearch("member_email_fuzzy needs at least 3 characters.")
-        return Member.email_address.like(f"%{value.lower()}%")
+        # Escaped: % and _ in the filter match themselves, not every address.
+        return Member.email_address.contains(value.lower(), autoescape=True)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise errors.InvalidMemberSearch(f"{name} needs a list of strings.")
     match name:
@@ -375,4 +376,4 @@ def _filter(operand: Any) -> ColumnElement[bool]:
             if not value:
                 return Member.id.is_(None)
             as_text = cast(Member.roles, String)
-            return or_(*(as_text.like(f'%"{role}"%') for role in value))
+            return or_(*(as_text.contains(f'"{role}"', autoescape=True) for role in value))

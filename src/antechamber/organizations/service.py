@@ -283,7 +283,8 @@ def _filter(scope: Scope, operand: Any) -> ColumnElement[bool]:
             raise errors.InvalidSearchQuery(
                 f"{name} needs at least 3 characters.",
             )
-        pattern = f"%{value.lower()}%"
+        # `contains(autoescape=True)` escapes LIKE's % and _ : the filter matches its text.
+        literal = value.lower()
     elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise errors.InvalidSearchQuery(f"{name} needs a list of strings.")
     in_project = OrganizationDomain.project_id == scope.project_id
@@ -296,9 +297,9 @@ def _filter(scope: Scope, operand: Any) -> ColumnElement[bool]:
         case "organization_external_ids":
             return Organization.external_id.in_(value)
         case "organization_name_fuzzy":
-            return func.lower(Organization.name).like(pattern)
+            return func.lower(Organization.name).contains(literal, autoescape=True)
         case "organization_slug_fuzzy":
-            return Organization.slug.like(pattern)
+            return Organization.slug.contains(literal, autoescape=True)
         case "mfa_policies":
             return Organization.mfa_policy.in_(value)
         case "allowed_domains":
@@ -310,7 +311,7 @@ def _filter(scope: Scope, operand: Any) -> ColumnElement[bool]:
         case "allowed_domain_fuzzy":
             return Organization.id.in_(
                 select(OrganizationDomain.organization_id).where(
-                    in_project, OrganizationDomain.domain.like(pattern)
+                    in_project, OrganizationDomain.domain.contains(literal, autoescape=True)
                 )
             )
         case "member_emails":
@@ -318,4 +319,6 @@ def _filter(scope: Scope, operand: Any) -> ColumnElement[bool]:
                 member_orgs.where(Member.email_address.in_([v.lower() for v in value]))
             )
         case _:  # member_email_fuzzy
-            return Organization.id.in_(member_orgs.where(Member.email_address.like(pattern)))
+            return Organization.id.in_(
+                member_orgs.where(Member.email_address.contains(literal, autoescape=True))
+            )
