@@ -58,7 +58,7 @@ LOCALES = (
     "vi",
     "cs",
 )
-_PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def send_discovery(
@@ -214,7 +214,7 @@ def _locale(value: str | None) -> str:
 def _challenge(value: str | None) -> str | None:
     if not value:
         return None
-    if not _PKCE_CHALLENGE.match(value):
+    if not _PKCE_CHALLENGE.fullmatch(value):
         raise errors.InvalidPkceCodeChallenge()
     return value
 

@@ -27,7 +27,7 @@ from antechamber.otp.errors import InvalidCodeFormat, OtpCodeNotFound, UnableToA
 from antechamber.otp.models import SmsOtp
 from antechamber.scope import Scope
 
-_CODE = re.compile(r"^[0-9]{6}$")
+_CODE = re.compile(r"[0-9]{6}")
 _PURPOSE = "sms-otp"
 
 
@@ -67,7 +67,7 @@ def issue_code(scope: Scope, member: Member, phone_number: str) -> IssuedCode:
 
 def verify_code(scope: Scope, member: Member, code: str) -> str:
     """Redeem `code`; returns the phone number it was sent to. Raises on any failure."""
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise InvalidCodeFormat()
     lockout.ensure_not_locked(scope, member)
     now = scope.clock.now()
