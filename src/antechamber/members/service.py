@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, delete, or_, select
 
-from antechamber import metadata, pagination
+from antechamber import metadata, pagination, text
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc
@@ -226,6 +226,8 @@ def _find_by_email(scope: Scope, org_id: str, email: str) -> Member | None:
 
 
 def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str, Any]) -> None:
+    # Refused here, not by the database: PostgreSQL refuses NUL, SQLite would store it.
+    text.refuse_nul(fields)
     if fields.get("name") is not None:
         member.name = str(fields["name"])[:256]
     for column in ("trusted_metadata", "untrusted_metadata"):

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 
-from antechamber import metadata, pagination
+from antechamber import metadata, pagination, text
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.ids import new_id
@@ -144,6 +144,8 @@ def organizations_by_ids(scope: Scope, ids: Sequence[str]) -> dict[str, Organiza
 
 
 def _apply(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
+    # Refused here, not by the database: PostgreSQL refuses NUL, SQLite would store it.
+    text.refuse_nul(fields)
     for column in _ENUM_COLUMNS:
         if fields.get(column):
             setattr(org, column, rules.enum(column, fields[column]))
