@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from antechamber import migrations
-from antechamber.devmode import demo_project
+from antechamber.devmode import beside_dev_server, demo_project
 from antechamber.ids import environment_of
 from antechamber.projects import service as projects
 from antechamber.scope import CLI_ACTOR, Scope
@@ -25,7 +25,7 @@ class Failure(Exception):
 
 @cache
 def services() -> Services:
-    svc = Services.build(load_settings())
+    svc = Services.build(beside_dev_server(load_settings()))
     if not migrations.is_current(svc.engine):
         raise Failure("the database is not migrated; run: antechamber migrate")
     return svc

@@ -9,7 +9,12 @@ import typer
 import uvicorn
 
 from antechamber import logs, migrations
-from antechamber.devmode import ensure_demo_project
+from antechamber.devmode import (
+    beside_dev_server,
+    ensure_demo_project,
+    forget_dev_server,
+    mark_dev_server,
+)
 from antechamber.services import Services
 from antechamber.settings import load_settings
 
@@ -62,6 +67,8 @@ def serve(
 ) -> None:
     settings = load_settings()
     settings.key_bytes()  # outside development this must be set; fail before binding
+    if not settings.dev:
+        forget_dev_server(settings)
     _run(host, port, workers)
 
 
@@ -102,6 +109,7 @@ def dev(
     services = Services.build(settings)
     migrations.upgrade(services.engine)
     demo = ensure_demo_project(services)
+    mark_dev_server(settings)
     base = f"http://{_url_host(host or settings.host)}:{port or settings.port}"
     typer.echo(
         "\nAntechamber is running in development mode.\n"
@@ -130,7 +138,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def migrate() -> None:
-    services = Services.build(load_settings())
+    services = Services.build(beside_dev_server(load_settings()))
     before = migrations.current(services.engine)
     migrations.upgrade(services.engine)
     after = migrations.current(services.engine)
