@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
 SmtpTls = Literal["starttls", "implicit", "none"]
 
 
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     log_level: LogLevel = Field("info", description="debug, info, warning or error.")
+    log_format: LogFormat | None = Field(
+        None,
+        description="text (short lines for a person at a terminal) or json (one object a "
+        "line, for a log pipeline). Default: text in development mode, json otherwise.",
+    )
     dev: bool = Field(
         False,
         description="Development mode: demo project, development inbox, relaxed cookie security.",
@@ -414,6 +420,11 @@ class Settings(BaseSettings):
                 "ANTECHAMBER_DELIVERY_SEND_TIMEOUT_SECONDS"
             )
         return self
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        """`log_format`, or its default: text in development mode, json otherwise."""
+        return self.log_format or ("text" if self.dev else "json")
 
     @property
     def smtp_configured(self) -> bool:

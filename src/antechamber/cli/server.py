@@ -35,7 +35,7 @@ def _run(host: str | None, port: int | None, workers: int) -> None:
     if port:
         os.environ["ANTECHAMBER_PORT"] = str(port)
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.effective_log_format)
     services = Services.build(settings)
     if not migrations.is_current(services.engine):
         raise typer.BadParameter("the database is not migrated; run: antechamber migrate")
