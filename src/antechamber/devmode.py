@@ -57,10 +57,15 @@ def ensure_demo_project(services: Services) -> DemoProject:
 
 
 def ensure_demo_redirect_urls(services: Services, demo: DemoProject) -> None:
-    """Allow the reference app's callback (`{public_base_url}/auth/callback`) for discovery."""
+    """Allow the reference app's callback (`{public_base_url}/auth/callback`, and
+    `{webapp_public_url}/auth/callback` when the app's links go to a separate frontend) for
+    discovery."""
     callback = f"{services.settings.public_base_url}/auth/callback"
     with services.scope(demo.project_id, environment_of(demo.project_id), CLI_ACTOR) as scope:
         redirects.add_redirect_url(scope, callback, kind="discovery")
+        if services.settings.webapp_public_url:
+            frontend = f"{services.settings.webapp_public_url}/auth/callback"
+            redirects.add_redirect_url(scope, frontend, kind="discovery")
 
 
 def _create_demo_project(services: Services) -> DemoProject:

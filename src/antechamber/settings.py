@@ -280,6 +280,24 @@ class Settings(BaseSettings):
         "http://localhost:5173.",
     )
 
+    webapp_public_url: str | None = Field(
+        None,
+        description="The origin people use the reference app at, when it is not this server's "
+        "(the tutorial's React frontend at http://localhost:5173, say): sign-in links go to "
+        "{webapp_public_url}/auth/callback and form posts may come from it. Unset: the "
+        "public base URL.",
+    )
+
+    @field_validator("webapp_public_url")
+    @classmethod
+    def _webapp_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(f"{value!r} is not a URL like https://app.example")
+        return value.rstrip("/")
+
     @field_validator("webapp_cors_origins", mode="before")
     @classmethod
     def _cors_origins(cls, value: object) -> object:
