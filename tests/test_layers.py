@@ -74,3 +74,14 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     assert imports_of("antechamber.db") <= {"antechamber.errors"}
     assert "antechamber.models" not in imports_of("antechamber.migrations")
     assert "antechamber.models" in imports_of("antechamber.migrations.env")
+
+
+def test_canonical_forms_are_ground_level() -> None:
+    # Delivery, discovery and the faces use them: they are not the members package's rules.
+    for module in all_modules():
+        assert not imports_of(module) & {"antechamber.members.emails", "antechamber.members.phones"}
+    assert imports_of("antechamber.emails") <= {"antechamber.errors"}
+    assert imports_of("antechamber.phones") <= {"antechamber.errors"}
+    assert not any(
+        m.startswith("antechamber.members") for m in imports_of("antechamber.delivery.outbox")
+    )

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from antechamber import db
 from antechamber.delivery.models import OutboxMessage
+from antechamber.emails import mailbox_of
 from antechamber.errors import TooManyRequests
-from antechamber.members.emails import mailbox_of
 from antechamber.services import Services
 from tests.conftest import Credentials
 from tests.delivery.conftest import magic_link

@@ -28,10 +28,10 @@ from antechamber.delivery.errors import (
 )
 from antechamber.delivery.messages import Channel
 from antechamber.delivery.models import OutboxMessage
+from antechamber.emails import canonical_email, mailbox_of
 from antechamber.errors import AntechamberError
 from antechamber.ids import new_id
-from antechamber.members.emails import canonical_email, mailbox_of
-from antechamber.members.phones import canonical_phone, masked
+from antechamber.phones import canonical_phone, masked
 from antechamber.ratelimit import Check, RateLimiter
 from antechamber.scope import Scope
 

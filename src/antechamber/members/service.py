@@ -1,6 +1,6 @@
 """Members of an organization: create, read, update, delete, search.
 
-Emails are canonicalised by `members.emails` and unique within an organization; phone numbers
+Emails are canonicalised by `emails` and unique within an organization; phone numbers
 are E.164 and unique within an organization.
 """
 
@@ -16,17 +16,17 @@ from antechamber import metadata, pagination, text
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc
+from antechamber.emails import canonical_email
 from antechamber.ids import new_id
 from antechamber.members import errors
-from antechamber.members.emails import canonical_email
 from antechamber.members.models import Member
-from antechamber.members.phones import canonical_phone
 from antechamber.mfa import lockout, policy
 from antechamber.organizations import rules
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.otp.errors import MfaPhoneNumberMismatch
 from antechamber.otp.models import SmsOtp
+from antechamber.phones import canonical_phone
 from antechamber.scope import Scope
 
 STATUSES = ("active", "pending", "invited")

@@ -28,7 +28,7 @@ from typing import Any
 from starlette.responses import Response
 
 from antechamber.errors import AntechamberError, TooManyRequests
-from antechamber.members.phones import masked
+from antechamber.phones import masked
 from antechamber.webapp import cookies, enrolment
 from antechamber.webapp.backend import (
     JSON,
