@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from antechamber import migrations
 from antechamber.devmode import beside_dev_server, demo_project
@@ -26,7 +27,12 @@ class Failure(Exception):
 @cache
 def services() -> Services:
     svc = Services.build(beside_dev_server(load_settings()))
-    if not migrations.is_current(svc.engine):
+    try:
+        current = migrations.is_current(svc.engine)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "unreachable"
+        raise Failure(f"the database cannot be reached: {reason}") from None
+    if not current:
         raise Failure("the database is not migrated; run: antechamber migrate")
     return svc
 
