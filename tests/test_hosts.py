@@ -73,6 +73,7 @@ def test_production_refuses_a_host_it_does_not_serve(
         page = client.get("/dashboard/", follow_redirects=False)
         assert page.status_code == 400
         assert "location" not in page.headers
+        assert page.headers["x-content-type-options"] == "nosniff"
         api = client.post("/v1/b2b/organizations/search", json={}, auth=project.auth)
         assert api.status_code == 400
         assert api.json()["error_type"] == "host_not_allowed"

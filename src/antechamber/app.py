@@ -73,10 +73,11 @@ def create_app(
         # Last: its not-found page covers the paths no other face claims.
         webapp.install(app, reference_app)
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders, hsts=not settings.dev)
-    app.add_middleware(AccessLog, metrics=services.metrics if settings.metrics else None)
+    # Inside the headers and the access log: a refused Host is logged and carries the headers.
     app.add_middleware(
         PublicHost,
         policy=HostPolicy(settings.public_base_url, settings.allowed_hosts, dev=settings.dev),
     )
+    app.add_middleware(SecurityHeaders, hsts=not settings.dev)
+    app.add_middleware(AccessLog, metrics=services.metrics if settings.metrics else None)
     return app
