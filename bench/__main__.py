@@ -18,7 +18,7 @@ SRC = BENCH_DIR.parent / "src"
 # Serve and import the code of this checkout, whichever checkout the venv was installed from.
 sys.path.insert(0, str(SRC))
 
-from bench import dataset, driver, report, servers  # noqa: E402
+from bench import dataset, driver, faults, report, servers  # noqa: E402
 from bench.dataset import Shape  # noqa: E402
 from bench.scenarios import CATALOGUE, ORDER, Scenario, Target  # noqa: E402
 
@@ -143,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--keep", action="store_true", help="Keep the run directory (databases, server logs)."
     )
+    faults.add_parser(sub)
     return parser
 
 
@@ -309,6 +310,8 @@ def main(argv: list[str] | None = None) -> None:
         from bench import scim_deprovision
 
         scim_deprovision.run(args.rounds, args.database, args.pg_admin_url)
+    elif args.command == "faults":
+        sys.exit(faults.run(args))
     elif args.command == "limiter":
         from bench import limiter
 

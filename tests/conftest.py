@@ -25,7 +25,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
-from antechamber import db, migrations
+from antechamber import db, migrations, models
 from antechamber.app import create_app
 from antechamber.clock import FrozenClock
 from antechamber.devmode import DemoProject, ensure_demo_project
@@ -126,8 +126,7 @@ def database_url(database_template: str, tmp_path: Path) -> str:
 def engine(database_url: str) -> Iterator[Engine]:
     engine = db.make_engine(database_url)
     if USE_PG:
-        db.import_models()
-        tables = ", ".join(f'"{t.name}"' for t in db.Base.metadata.sorted_tables)
+        tables = ", ".join(f'"{t.name}"' for t in models.metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield engine

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from antechamber import db
+from antechamber import models
 
 # What a login or an MFA step could change. The audit trail is left out on purpose: refusals
 # are recorded there (that is a change we want).
@@ -24,11 +24,10 @@ LOGIN_TABLES = (
 
 def snapshot(engine: Engine, tables: tuple[str, ...] = LOGIN_TABLES) -> dict[str, list[Any]]:
     """Every row of `tables`, all columns, in primary-key order."""
-    db.import_models()
     found: dict[str, list[Any]] = {}
     with engine.connect() as conn:
         for name in tables:
-            table = db.Base.metadata.tables[name]
+            table = models.metadata.tables[name]
             rows = conn.execute(select(table).order_by(*table.primary_key.columns))
             found[name] = [tuple(row) for row in rows]
     return found
@@ -36,5 +35,4 @@ def snapshot(engine: Engine, tables: tuple[str, ...] = LOGIN_TABLES) -> dict[str
 
 def dump_everything(engine: Engine) -> str:
     """All rows of all tables, all columns, as one text (for searching for secrets)."""
-    db.import_models()
-    return repr(snapshot(engine, tuple(t.name for t in db.Base.metadata.sorted_tables)))
+    return repr(snapshot(engine, tuple(t.name for t in models.metadata.sorted_tables)))

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from antechamber import db
+from antechamber import models
 
 Row = tuple[tuple[str, str], ...]
 
@@ -39,8 +39,7 @@ def _plain(value: Any) -> str:
 
 
 def table_names() -> list[str]:
-    db.import_models()
-    return [t.name for t in db.Base.metadata.sorted_tables]
+    return [t.name for t in models.metadata.sorted_tables]
 
 
 def read_tables(engine: Engine, tables: Collection[str] | None = None) -> dict[str, list[Row]]:

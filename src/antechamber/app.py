@@ -22,6 +22,7 @@ from antechamber.api.guard import ApiGuard
 from antechamber.clock import Clock
 from antechamber.delivery.worker import DeliveryWorker
 from antechamber.headers import SecurityHeaders
+from antechamber.hosts import HostPolicy, PublicHost
 from antechamber.logs import AccessLog
 from antechamber.scim_provider import ScimProvider
 from antechamber.services import Services
@@ -75,6 +76,11 @@ def create_app(
     app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
     # Outside ApiGuard: the SCIM paths speak application/scim+json and SCIM's error format.
     app.add_middleware(ScimProvider, services=services)
+    # Inside the headers and the access log: a refused Host is logged and carries the headers.
+    app.add_middleware(
+        PublicHost,
+        policy=HostPolicy(settings.public_base_url, settings.allowed_hosts, dev=settings.dev),
+    )
     app.add_middleware(SecurityHeaders, hsts=not settings.dev)
     app.add_middleware(AccessLog, metrics=services.metrics if settings.metrics else None)
     return app

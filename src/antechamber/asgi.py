@@ -11,5 +11,5 @@ from antechamber.settings import load_settings
 
 def app_factory() -> FastAPI:
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.effective_log_format)
     return create_app(settings)

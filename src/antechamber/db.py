@@ -288,8 +288,3 @@ def _refuse_writes_when_read_only(session: Session, _context: Any, _instances: A
         session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
     ):
         raise ReadOnlyViolation("a read-only unit of work tried to write")
-
-
-def import_models() -> None:
-    """Import every models module so `Base.metadata` knows every table (Alembic, tests)."""
-    import antechamber.models  # noqa: F401

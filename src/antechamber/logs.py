@@ -1,14 +1,18 @@
-"""Structured JSON logs, one object per line, and the access log middleware.
+"""Logs: JSON lines in production, short readable lines for a person at a terminal
+(`ANTECHAMBER_LOG_FORMAT=text|json`; text by default in development), and the access log
+middleware.
 
 Never log a token, code, secret or a URL's query string (magic links carry tokens there): the
 access log records the route *template* (`/v1/b2b/organizations/{organization_id}`), not the
-raw path, and JSON encoding escapes CR/LF so no caller can forge log lines.
+raw path, and both formats escape CR/LF so no caller can forge log lines. Terminal colour
+codes (uvicorn's `color_message`) never enter a line.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -20,7 +24,19 @@ from antechamber.metrics import Metrics
 
 access_log = logging.getLogger("antechamber.access")
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "color_message",  # uvicorn's copy of the message with terminal colour codes
+}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _plain(value: object) -> object:
+    return _ANSI.sub("", value) if isinstance(value, str) else value
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in record.__dict__.items() if k not in _RESERVED}
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,18 +45,50 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _plain(record.getMessage()),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+        entry.update(_extras(record))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
-def configure(level: str) -> None:
-    """Route every logger (ours, uvicorn's, SQLAlchemy's) through one JSON handler on stderr."""
+class TextFormatter(logging.Formatter):
+    """One short line a person reads: `12:00:01 INFO  POST /v1/b2b/… 200 3.1ms`.
+
+    Control characters in the message and values are escaped (`\\n`), so a line is one line.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        extras = _extras(record)
+        if record.name == access_log.name and {"method", "route", "status"} <= set(extras):
+            text = (
+                f"{extras.pop('method')} {extras.pop('route')} {extras.pop('status')} "
+                f"{extras.pop('duration_ms', '?')}ms"
+            )
+            extras = {k: v for k, v in extras.items() if v is not None}
+        else:
+            text = str(_plain(record.getMessage()))
+            if not record.name.startswith(("antechamber", "uvicorn")):
+                text = f"{record.name}: {text}"
+        parts = [f"{clock} {record.levelname:<7} {_escape(text)}"]
+        parts += [f"{k}={_escape(str(v))}" for k, v in extras.items()]
+        line = " ".join(parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _escape(text: str) -> str:
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+
+
+def configure(level: str, log_format: str = "json") -> None:
+    """Route every logger (ours, uvicorn's, SQLAlchemy's) through one handler on stderr, in
+    `log_format` ("json" or "text")."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TextFormatter() if log_format == "text" else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

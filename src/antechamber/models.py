@@ -1,6 +1,12 @@
-"""Every table, imported in one place for Alembic and `Base.metadata`."""
+"""The registry: every table, imported in one place for what needs them all (Alembic's
+environment, tests that create or read every table). `db.py` (the ground floor) never imports
+it; import this module, then use `metadata`.
+"""
+
+from sqlalchemy import MetaData
 
 from antechamber.audit.models import AuditEvent
+from antechamber.db import Base
 from antechamber.delivery.models import OutboxMessage
 from antechamber.email_auth.models import EmailOtp
 from antechamber.keys.models import SigningKey
@@ -21,6 +27,9 @@ from antechamber.scim.models import (
 )
 from antechamber.sessions.models import IntermediateSession, MemberSession
 from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
+
+#: `db.Base.metadata`, with every table registered (importing this module did that).
+metadata: MetaData = Base.metadata
 
 __all__ = [
     "AuditEvent",
@@ -46,4 +55,5 @@ __all__ = [
     "SmsOtp",
     "TotpRecoveryCode",
     "TotpRegistration",
+    "metadata",
 ]

@@ -83,6 +83,7 @@ class _Windows(Protocol):
     def test(self, item: limits.RateLimitItem, *identifiers: str) -> bool: ...
     def hit(self, item: limits.RateLimitItem, *identifiers: str) -> bool: ...
     def get_window_stats(self, item: limits.RateLimitItem, *identifiers: str) -> WindowStats: ...
+    def clear(self, item: limits.RateLimitItem, *identifiers: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,20 @@ class RateLimiter:
             self.strategy.get_window_stats(item, *self._identifiers(check)).remaining
             for item in self._items(check)
         )
+
+    def release(self, checks: Iterable[Check], *, windows_up_to: int) -> None:
+        """Forget the events of every window of `checks` no longer than `windows_up_to`
+        seconds (the short spacing between two events); longer windows keep counting.
+
+        Best effort: a storage failure is logged, never raised (callers run it after commit).
+        """
+        try:
+            for check in checks:
+                for item in self._items(check):
+                    if item.get_expiry() <= windows_up_to:
+                        self.strategy.clear(item, *self._identifiers(check))
+        except StorageError as exc:
+            log.error("rate-limit storage failed: %s", exc)
 
     def reset(self) -> None:
         """Forget every counter (tests; an operator clearing a lockout)."""

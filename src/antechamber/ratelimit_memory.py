@@ -8,7 +8,7 @@ threads need. Here a key's old entries are dropped when the key is used, and key
 for their whole window are swept at most once a minute, on the caller's thread.
 
 Same contract as `limits.strategies.MovingWindowRateLimiter` for the calls `RateLimiter` makes:
-`test`, `hit`, `get_window_stats`, and `reset` (which the Redis path finds on its storage).
+`test`, `hit`, `get_window_stats`, `clear`, and `reset` (which the Redis path finds on its storage).
 """
 
 from __future__ import annotations
@@ -61,6 +61,11 @@ class MemoryWindows:
             events = self._events(item, identifiers, now)
             oldest = events[0] if events else now
             return WindowStats(oldest + item.get_expiry(), max(0, item.amount - len(events)))
+
+    def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        """Forget the events of one window."""
+        with self._lock:
+            self._windows.pop(item.key_for(*identifiers), None)
 
     def reset(self) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
 SmtpTls = Literal["starttls", "implicit", "none"]
 
 
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     log_level: LogLevel = Field("info", description="debug, info, warning or error.")
+    log_format: LogFormat | None = Field(
+        None,
+        description="text (short lines for a person at a terminal) or json (one object a "
+        "line, for a log pipeline). Default: text in development mode, json otherwise.",
+    )
     dev: bool = Field(
         False,
         description="Development mode: demo project, development inbox, relaxed cookie security.",
@@ -84,6 +90,13 @@ class Settings(BaseSettings):
         "default): the connecting address is the client, whatever the headers say.",
     )
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Host names (comma-separated, host or host:port) this server answers for "
+        "besides the public base URL's host and loopback names. Outside development mode a "
+        "request addressed to any other Host is refused (400), so a forged Host header never "
+        "reaches a redirect or a link.",
+    )
 
     # --- Delivery: email over SMTP ------------------------------------------------------------
     smtp_host: str | None = Field(
@@ -302,6 +315,24 @@ class Settings(BaseSettings):
         "http://localhost:5173.",
     )
 
+    webapp_public_url: str | None = Field(
+        None,
+        description="The origin people use the reference app at, when it is not this server's "
+        "(the tutorial's React frontend at http://localhost:5173, say): sign-in links go to "
+        "{webapp_public_url}/auth/callback and form posts may come from it. Unset: the "
+        "public base URL.",
+    )
+
+    @field_validator("webapp_public_url")
+    @classmethod
+    def _webapp_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(f"{value!r} is not a URL like https://app.example")
+        return value.rstrip("/")
+
     @field_validator("webapp_cors_origins", mode="before")
     @classmethod
     def _cors_origins(cls, value: object) -> object:
@@ -386,6 +417,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"not an address or network: {exc}") from None
         return value
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _allowed_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", "").split(",") if part]
+        if isinstance(value, list):
+            for host in value:
+                if not host or any(c in str(host) for c in "/@?#") or "://" in str(host):
+                    raise ValueError(f"{host!r} is not a host name like auth.example[:443]")
+            value = [str(host).lower() for host in value]
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
@@ -434,6 +477,11 @@ class Settings(BaseSettings):
                 "ANTECHAMBER_DELIVERY_SEND_TIMEOUT_SECONDS"
             )
         return self
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        """`log_format`, or its default: text in development mode, json otherwise."""
+        return self.log_format or ("text" if self.dev else "json")
 
     @property
     def smtp_configured(self) -> bool:

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from antechamber import db, migrations
+from antechamber import db, migrations, models
 
 TABLES = {"scim_connections", "scim_users", "scim_groups", "scim_group_members", "scim_requests"}
 
@@ -16,9 +16,8 @@ TABLES = {"scim_connections", "scim_users", "scim_groups", "scim_group_members",
 def test_0012_matches_the_models_and_downgrades(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
     migrations.upgrade(engine)
-    db.import_models()
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), models.metadata)
     assert [d for d in diff if "scim" in str(d)] == []
     assert set(inspect(engine).get_table_names()) >= TABLES
     migrations.downgrade(engine, "0007")

@@ -35,17 +35,17 @@ from antechamber.admin.security import (
 )
 from antechamber.clock import Clock
 from antechamber.discovery import service as discovery
+from antechamber.emails import canonical_email
 from antechamber.errors import AntechamberError
 from antechamber.ids import environment_of
 from antechamber.magic_links import service as magic_links
 from antechamber.members import service as members
-from antechamber.members.emails import canonical_email
-from antechamber.members.phones import masked
 from antechamber.operators import service as operators
 from antechamber.operators import sessions
 from antechamber.operators.service import Home
 from antechamber.operators.sessions import IssuedConsoleSession
 from antechamber.otp import flows as otp_flows
+from antechamber.phones import masked
 from antechamber.redirects import service as redirects
 from antechamber.scope import Scope
 from antechamber.services import Services

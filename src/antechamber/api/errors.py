@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +21,7 @@ from antechamber.errors import (
     InvalidJson,
     MethodNotAllowed,
     RouteNotFound,
+    ServiceUnavailable,
 )
 
 log = logging.getLogger("antechamber.api")
@@ -32,6 +33,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _integrity_error)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _database_down)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -91,6 +93,33 @@ async def _data_error(request: Request, exc: DataError) -> Response:
         InvalidArgument("A value in the request contains characters that are not allowed."),
         request_id_of(request),
     )
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    error_type = "database_unavailable"
+    default_message = "The database could not be reached (or broke off); try again shortly."
+
+
+#: Seconds a client is asked to wait after `database_unavailable` (a restart takes a few).
+DATABASE_RETRY_AFTER = 2
+
+
+async def _database_down(request: Request, exc: OperationalError) -> Response:
+    # The connection failed or broke (PostgreSQL restarting, a network cut, a deadlock
+    # victim): nothing was committed, and the same request may be sent again. A 503 that says
+    # so, rather than a 500 that says nothing (bench faults: PostgreSQL crash and restart).
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc.orig).__name__ if exc.orig is not None else "OperationalError",
+    )
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if not request.url.path.startswith(API_PREFIX):
+        return JSONResponse({"error": "service_unavailable"}, status_code=503, headers=headers)
+    response = error_response(DatabaseUnavailable(), request_id_of(request))
+    response.headers.update(headers)
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

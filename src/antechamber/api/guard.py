@@ -1,5 +1,6 @@
 """An ASGI guard in front of `/v1/`: request ids, body size limit (413), JSON only (415),
-and JSON the server could take in but never store or give back (400).
+and JSON the server could take in but never store or give back (400), NUL included (every
+database refuses it the same way: `text.NulCharacter`).
 
 It buffers the body (bounded by the limit) so a body without Content-Length cannot slip past
 the limit, and answers with Stytch's error envelope itself.
@@ -21,8 +22,11 @@ from antechamber.errors import (
     UnsupportedMediaType,
 )
 from antechamber.ids import request_id as new_request_id
+from antechamber.text import NulCharacter, has_nul
 
 API_PREFIX = "/v1/"
+# The escape of NUL, which PostgreSQL refuses in text and JSON (SQLite would store it).
+_NUL_ESCAPE = re.compile(rb"\\u0000")
 # A \uD800-\uDFFF escape: half of a surrogate pair, maybe alone (no other way to get one).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -75,6 +79,17 @@ def unrepresentable(body: bytes) -> bool:
     return bool(_SURROGATE_ESCAPE.search(body)) and _has_surrogate(value)
 
 
+def holds_nul(body: bytes) -> bool:
+    """Whether `body` is JSON with a NUL character in a key or a string value."""
+    if not _NUL_ESCAPE.search(body):
+        return False
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return has_nul(value)
+
+
 class ApiGuard:
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -108,6 +123,12 @@ class ApiGuard:
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if body.strip() and content_type not in (b"application/json", b""):
             await self._refuse(UnsupportedMediaType(), rid, scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+            await self._refuse(NulCharacter(), rid, scope, receive, send)
+            return
+        if body.strip() and holds_nul(body):
+            await self._refuse(NulCharacter(), rid, scope, receive, send)
             return
         if body.strip() and unrepresentable(body):
             await self._refuse(UnrepresentableJson(), rid, scope, receive, send)

@@ -12,9 +12,9 @@ from typing import Any
 from antechamber.clock import as_utc, rfc3339
 from antechamber.discovery.service import Discovered
 from antechamber.members.models import Member
-from antechamber.members.phones import masked
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
+from antechamber.phones import masked
 from antechamber.sessions.login import AuthResult
 from antechamber.sessions.models import MemberSession
 

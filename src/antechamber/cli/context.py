@@ -9,9 +9,10 @@ from functools import cache
 from typing import Any
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from antechamber import migrations
-from antechamber.devmode import demo_project
+from antechamber.devmode import beside_dev_server, demo_project
 from antechamber.ids import environment_of
 from antechamber.projects import service as projects
 from antechamber.scope import CLI_ACTOR, Scope
@@ -25,8 +26,13 @@ class Failure(Exception):
 
 @cache
 def services() -> Services:
-    svc = Services.build(load_settings())
-    if not migrations.is_current(svc.engine):
+    svc = Services.build(beside_dev_server(load_settings()))
+    try:
+        current = migrations.is_current(svc.engine)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "unreachable"
+        raise Failure(f"the database cannot be reached: {reason}") from None
+    if not current:
         raise Failure("the database is not migrated; run: antechamber migrate")
     return svc
 

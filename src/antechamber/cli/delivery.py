@@ -19,9 +19,9 @@ from antechamber.delivery import inbox, outbox
 from antechamber.delivery.inbox import InboxEntry
 from antechamber.delivery.models import OutboxMessage
 from antechamber.delivery.worker import DeliveryWorker
+from antechamber.emails import canonical_email
 from antechamber.errors import InvalidEmail
 from antechamber.ids import environment_of
-from antechamber.members.emails import canonical_email
 from antechamber.scope import CLI_ACTOR
 
 

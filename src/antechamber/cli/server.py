@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 import typer
 import uvicorn
 
 from antechamber import logs, migrations
-from antechamber.devmode import ensure_demo_project
+from antechamber.devmode import (
+    beside_dev_server,
+    ensure_demo_project,
+    forget_dev_server,
+    mark_dev_server,
+)
 from antechamber.services import Services
 from antechamber.settings import load_settings
 
@@ -29,7 +35,7 @@ def _run(host: str | None, port: int | None, workers: int) -> None:
     if port:
         os.environ["ANTECHAMBER_PORT"] = str(port)
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.effective_log_format)
     services = Services.build(settings)
     if not migrations.is_current(services.engine):
         raise typer.BadParameter("the database is not migrated; run: antechamber migrate")
@@ -61,26 +67,50 @@ def serve(
 ) -> None:
     settings = load_settings()
     settings.key_bytes()  # outside development this must be set; fail before binding
+    if not settings.dev:
+        forget_dev_server(settings)
     _run(host, port, workers)
 
 
 def dev(
     host: str = typer.Option(None, help="Address to bind (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port to bind (default 8000).", min=1, max=65535),
+    allow_network: bool = typer.Option(
+        False,
+        "--allow-network",
+        help="Allow a non-loopback --host. The development inbox (every live link and code) "
+        "then answers anyone who can reach this machine, without a password.",
+    ),
 ) -> None:
     os.environ["ANTECHAMBER_DEV"] = "true"
+    chosen = host or load_settings().host
+    if not _is_loopback(chosen):
+        if not allow_network:
+            raise typer.BadParameter(
+                f"{chosen} is reachable from the network, and development mode serves every "
+                "live sign-in link and code at /dev/outbox without a password. Bind 127.0.0.1, "
+                "or pass --allow-network if you mean it.",
+                param_hint="--host",
+            )
+        typer.echo(
+            f"WARNING: development server on {chosen}: anyone who can reach it can read every "
+            "sign-in link and code in the development inbox (/dev/outbox) and sign in as "
+            "anyone. Use it only on a network you trust.",
+            err=True,
+        )
     if "ANTECHAMBER_PUBLIC_BASE_URL" not in os.environ and (host or port):
         # Links in emails (and the reference app's registered callback) must point where this
         # server listens, not at the default port.
         defaults = load_settings()
         os.environ["ANTECHAMBER_PUBLIC_BASE_URL"] = (
-            f"http://{host or defaults.host}:{port or defaults.port}"
+            f"http://{_url_host(host or defaults.host)}:{port or defaults.port}"
         )
     settings = load_settings()
     services = Services.build(settings)
     migrations.upgrade(services.engine)
     demo = ensure_demo_project(services)
-    base = f"http://{host or settings.host}:{port or settings.port}"
+    mark_dev_server(settings)
+    base = f"http://{_url_host(host or settings.host)}:{port or settings.port}"
     typer.echo(
         "\nAntechamber is running in development mode.\n"
         f"  Stytch API base URL: {base}\n"
@@ -93,8 +123,22 @@ def dev(
     _run(host, port, 1)
 
 
+def _url_host(host: str) -> str:
+    """`host` as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that may resolve anywhere
+
+
 def migrate() -> None:
-    services = Services.build(load_settings())
+    services = Services.build(beside_dev_server(load_settings()))
     before = migrations.current(services.engine)
     migrations.upgrade(services.engine)
     after = migrations.current(services.engine)

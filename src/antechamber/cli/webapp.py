@@ -76,7 +76,8 @@ def webapp(
     if not url.startswith(("http://", "https://")):
         raise Failure("--public-url must start with http:// or https://")
     settings = load_settings()
-    logs.configure(settings.log_level)
+    log_format = settings.log_format or ("text" if dev or settings.dev else "json")
+    logs.configure(settings.log_level, log_format)
     origins = frozenset(o.rstrip("/") for o in cors_origin)
     running: Webapp
     if backend == "stytch":

@@ -28,10 +28,10 @@ from antechamber.delivery.errors import (
 )
 from antechamber.delivery.messages import Channel
 from antechamber.delivery.models import OutboxMessage
+from antechamber.emails import canonical_email, mailbox_of
 from antechamber.errors import AntechamberError
 from antechamber.ids import new_id
-from antechamber.members.emails import canonical_email
-from antechamber.members.phones import canonical_phone, masked
+from antechamber.phones import canonical_phone, masked
 from antechamber.ratelimit import Check, RateLimiter
 from antechamber.scope import Scope
 
@@ -113,8 +113,12 @@ def _admit(scope: Scope, channel: Channel, recipient: str) -> str:
     limiter: RateLimiter = scope.limiter
     if channel == "email":
         address = canonical_email(recipient)
+        # Counted per mailbox: alice+1@d, alice+2@d … all reach alice@d's inbox.
         limiter.hit_all(
-            [Check("email:recipient", address), Check("email:project", scope.project_id)]
+            [
+                Check("email:recipient", mailbox_of(address)),
+                Check("email:project", scope.project_id),
+            ]
         )
         return address
     # Count and store the canonical number: limits keyed on the raw text would let

@@ -3,7 +3,7 @@
 SMS costs money per message, and "SMS pumping" (toll fraud) makes an open sender pay for
 premium-rate or foreign numbers an attacker profits from. So a number must be:
 
-- valid E.164 (`members.phones.canonical_phone`);
+- valid E.164 (`phones.canonical_phone`);
 - of a region on `ANTECHAMBER_SMS_ALLOWED_REGIONS` (default US, CA; Stytch's default too);
 - a mobile number: `phonenumbers`' MOBILE, or FIXED_LINE_OR_MOBILE for numbering plans that
   cannot tell them apart (North America). Never premium-rate, shared-cost, toll-free, VoIP
@@ -19,7 +19,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from antechamber.delivery.errors import SmsNumberTypeNotAllowed, SmsRegionNotAllowed
-from antechamber.members.phones import canonical_phone
+from antechamber.phones import canonical_phone
 from antechamber.settings import Settings
 
 ALLOWED_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})

@@ -30,12 +30,14 @@ import random
 import secrets
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import jinja2
 from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from antechamber import db
 from antechamber.clock import as_utc
@@ -129,6 +131,8 @@ class DeliveryWorker:
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Pause between two tries at recording an outcome while the database is away.
+        self.record_retry_seconds = 0.5
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -353,13 +357,33 @@ class DeliveryWorker:
         return "failed"
 
     def _mark(self, message: _Claimed, token: str, **values: Any) -> None:
-        """Record an outcome, but only while this batch still holds the claim."""
-        with db.transaction(self.services.sessions) as session:
-            result = session.execute(
-                update(TABLE)
-                .where(T.id == message.id, T.claimed_by == token, T.status == "sending")
-                .values(**values)
-            )
+        """Record an outcome, but only while this batch still holds the claim.
+
+        If the database is unreachable (PostgreSQL restarting), keep trying for the length of
+        a lease: the message has already gone to its provider, and an outcome not recorded
+        would have it sent again once the claim expires (seen under `bench faults`). Past
+        that, or when told to stop, the error is raised and the claim left to expire.
+        """
+        deadline = time.monotonic() + self.settings.delivery_lease_seconds
+        while True:
+            try:
+                with db.transaction(self.services.sessions) as session:
+                    result = session.execute(
+                        update(TABLE)
+                        .where(T.id == message.id, T.claimed_by == token, T.status == "sending")
+                        .values(**values)
+                    )
+                break
+            except OperationalError as exc:
+                if time.monotonic() >= deadline or self._stopping.is_set():
+                    raise
+                log.warning(
+                    "%s %s: recording its outcome failed (%s); trying again",
+                    message.channel,
+                    message.id,
+                    type(exc.orig).__name__ if exc.orig is not None else "OperationalError",
+                )
+                self._stopping.wait(self.record_retry_seconds)
         if not getattr(result, "rowcount", 1):
             log.warning(
                 "%s %s: the claim expired before its outcome was recorded; another worker may "

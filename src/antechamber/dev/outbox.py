@@ -16,8 +16,8 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import HTMLResponse
 
 from antechamber.delivery import inbox, outbox
+from antechamber.emails import canonical_email
 from antechamber.errors import InvalidEmail
-from antechamber.members.emails import canonical_email
 from antechamber.services import Services
 
 PAGE_SIZE = 100

@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.discovery import errors
+from antechamber.emails import domain_of
 from antechamber.magic_links import service as magic_links
 from antechamber.members import service as members
-from antechamber.members.emails import domain_of
 from antechamber.members.errors import DuplicateMemberEmail
 from antechamber.members.models import Member
 from antechamber.mfa import policy

@@ -32,10 +32,10 @@ from antechamber.audit.events import EventType
 from antechamber.delivery import outbox
 from antechamber.discovery import errors as discovery_errors
 from antechamber.email_auth import errors
+from antechamber.emails import canonical_email, domain_of
 from antechamber.magic_links import service as magic_links
 from antechamber.magic_links.service import INVITE, LOGIN, ORGANIZATION_KINDS, SIGNUP
 from antechamber.members import service as members
-from antechamber.members.emails import canonical_email, domain_of
 from antechamber.members.errors import DuplicateMemberEmail
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization

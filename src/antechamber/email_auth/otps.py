@@ -47,9 +47,9 @@ from antechamber.email_auth.links import (
     member_for_login,
 )
 from antechamber.email_auth.models import EmailOtp
+from antechamber.emails import canonical_email
 from antechamber.magic_links import service as magic_links
 from antechamber.members import service as members
-from antechamber.members.emails import canonical_email
 from antechamber.members.models import Member
 from antechamber.mfa import lockout
 from antechamber.organizations.models import Organization

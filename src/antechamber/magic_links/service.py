@@ -27,10 +27,10 @@ from antechamber import client_limits, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.delivery import outbox
+from antechamber.emails import canonical_email
 from antechamber.ids import new_id
 from antechamber.magic_links import errors
 from antechamber.magic_links.models import MagicLink
-from antechamber.members.emails import canonical_email
 from antechamber.redirects import service as redirects
 from antechamber.scope import Scope
 

@@ -12,7 +12,7 @@ from antechamber.db import Base
 class Member(Base):
     """A person's membership of one organization (Stytch's Member).
 
-    `email_address` is stored in canonical form (`members.emails.canonical_email`), which is
+    `email_address` is stored in canonical form (`emails.canonical_email`), which is
     also the uniqueness key within an organization.
     """
 

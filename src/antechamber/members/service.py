@@ -1,6 +1,6 @@
 """Members of an organization: create, read, update, delete, search.
 
-Emails are canonicalised by `members.emails` and unique within an organization; phone numbers
+Emails are canonicalised by `emails` and unique within an organization; phone numbers
 are E.164 and unique within an organization.
 """
 
@@ -12,21 +12,21 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, delete, or_, select
 
-from antechamber import metadata, pagination
+from antechamber import metadata, pagination, text
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc
+from antechamber.emails import canonical_email
 from antechamber.ids import new_id
 from antechamber.members import deleted, errors
-from antechamber.members.emails import canonical_email
 from antechamber.members.models import Member
-from antechamber.members.phones import canonical_phone
 from antechamber.mfa import lockout, policy
 from antechamber.organizations import rules
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.otp.errors import MfaPhoneNumberMismatch
 from antechamber.otp.models import SmsOtp
+from antechamber.phones import canonical_phone
 from antechamber.scope import Scope
 
 STATUSES = ("active", "pending", "invited")
@@ -271,6 +271,8 @@ def _find_by_email(scope: Scope, org_id: str, email: str) -> Member | None:
 
 
 def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str, Any]) -> None:
+    # Refused here, not by the database: PostgreSQL refuses NUL, SQLite would store it.
+    text.refuse_nul(fields)
     if fields.get("name") is not None:
         member.name = str(fields["name"])[:256]
     for column in ("trusted_metadata", "untrusted_metadata"):
@@ -402,7 +404,8 @@ def _filter(operand: Any) -> ColumnElement[bool]:
     if name == "member_email_fuzzy":
         if not isinstance(value, str) or len(value) < 3:
             raise errors.InvalidMemberSearch("member_email_fuzzy needs at least 3 characters.")
-        return Member.email_address.like(f"%{value.lower()}%")
+        # Escaped: % and _ in the filter match themselves, not every address.
+        return Member.email_address.contains(value.lower(), autoescape=True)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise errors.InvalidMemberSearch(f"{name} needs a list of strings.")
     match name:
@@ -420,4 +423,4 @@ def _filter(operand: Any) -> ColumnElement[bool]:
             if not value:
                 return Member.id.is_(None)
             as_text = cast(Member.roles, String)
-            return or_(*(as_text.like(f'%"{role}"%') for role in value))
+            return or_(*(as_text.contains(f'"{role}"', autoescape=True) for role in value))

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from antechamber.db import Base, import_models
-
-import_models()
+from antechamber.models import metadata  # every table
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )

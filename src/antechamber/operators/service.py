@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from antechamber.clock import Clock
+from antechamber.emails import canonical_email
 from antechamber.members import service as members
-from antechamber.members.emails import canonical_email
 from antechamber.members.errors import DuplicateMemberEmail
 from antechamber.members.models import Member
 from antechamber.operators.errors import OperatorExists, OperatorNotFound

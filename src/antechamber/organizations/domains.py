@@ -60,7 +60,7 @@ COMMON_EMAIL_DOMAINS = frozenset(
     ]
 )
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 class InvalidDomain(BadRequest):
@@ -91,7 +91,7 @@ def canonical_domain(raw: str) -> str:
     except UnicodeError:
         raise InvalidDomain(f"{raw!r} is not a valid domain name.") from None
     labels = value.split(".")
-    if len(value) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+    if len(value) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         raise InvalidDomain(f"{raw!r} is not a valid domain name.")
     if labels[-1].isdigit():
         raise InvalidDomain(f"{raw!r} is not a valid domain name.")

@@ -42,11 +42,11 @@ ENUM_FIELDS: dict[str, tuple[str, ...]] = {
     "third_party_connected_apps_allowed_type": CONNECTED_APPS,
 }
 
-_SLUG = re.compile(r"^[A-Za-z0-9\-._~]{2,128}$")
+_SLUG = re.compile(r"[A-Za-z0-9\-._~]{2,128}")
 # What SDKs send for a missing value; `get_organization` refuses them as references, so an
 # organization with such a slug or external id could never be named by it.
 RESERVED_REFERENCES = frozenset({"null", "undefined"})
-_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._\-|]{1,128}$")
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9._\-|]{1,128}")
 
 
 def name(value: str) -> str:
@@ -59,7 +59,7 @@ def name(value: str) -> str:
 def slug(value: str) -> str:
     """Slugs compare case-insensitively, so they are stored lowercase (no `Acme` vs `acme`)."""
     if (
-        not _SLUG.match(value)
+        not _SLUG.fullmatch(value)
         or not any(c.isalnum() for c in value)
         or value.lower() in RESERVED_REFERENCES
     ):
@@ -75,7 +75,7 @@ def slug_from_name(value: str) -> str:
 
 
 def external_id(value: str) -> str:
-    if not _EXTERNAL_ID.match(value) or value.lower() in RESERVED_REFERENCES:
+    if not _EXTERNAL_ID.fullmatch(value) or value.lower() in RESERVED_REFERENCES:
         raise errors.InvalidExternalId()
     return value
 

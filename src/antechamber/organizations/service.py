@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 
-from antechamber import metadata, pagination
+from antechamber import metadata, pagination, text
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.ids import new_id
@@ -144,6 +144,8 @@ def organizations_by_ids(scope: Scope, ids: Sequence[str]) -> dict[str, Organiza
 
 
 def _apply(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
+    # Refused here, not by the database: PostgreSQL refuses NUL, SQLite would store it.
+    text.refuse_nul(fields)
     for column in _ENUM_COLUMNS:
         if fields.get(column):
             setattr(org, column, rules.enum(column, fields[column]))
@@ -283,7 +285,8 @@ def _filter(scope: Scope, operand: Any) -> ColumnElement[bool]:
             raise errors.InvalidSearchQuery(
                 f"{name} needs at least 3 characters.",
             )
-        pattern = f"%{value.lower()}%"
+        # `contains(autoescape=True)` escapes LIKE's % and _ : the filter matches its text.
+        literal = value.lower()
     elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise errors.InvalidSearchQuery(f"{name} needs a list of strings.")
     in_project = OrganizationDomain.project_id == scope.project_id
@@ -296,9 +299,9 @@ def _filter(scope: Scope, operand: Any) -> ColumnElement[bool]:
         case "organization_external_ids":
             return Organization.external_id.in_(value)
         case "organization_name_fuzzy":
-            return func.lower(Organization.name).like(pattern)
+            return func.lower(Organization.name).contains(literal, autoescape=True)
         case "organization_slug_fuzzy":
-            return Organization.slug.like(pattern)
+            return Organization.slug.contains(literal, autoescape=True)
         case "mfa_policies":
             return Organization.mfa_policy.in_(value)
         case "allowed_domains":
@@ -310,7 +313,7 @@ def _filter(scope: Scope, operand: Any) -> ColumnElement[bool]:
         case "allowed_domain_fuzzy":
             return Organization.id.in_(
                 select(OrganizationDomain.organization_id).where(
-                    in_project, OrganizationDomain.domain.like(pattern)
+                    in_project, OrganizationDomain.domain.contains(literal, autoescape=True)
                 )
             )
         case "member_emails":
@@ -318,4 +321,6 @@ def _filter(scope: Scope, operand: Any) -> ColumnElement[bool]:
                 member_orgs.where(Member.email_address.in_([v.lower() for v in value]))
             )
         case _:  # member_email_fuzzy
-            return Organization.id.in_(member_orgs.where(Member.email_address.like(pattern)))
+            return Organization.id.in_(
+                member_orgs.where(Member.email_address.contains(literal, autoescape=True))
+            )

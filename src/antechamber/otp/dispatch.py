@@ -27,11 +27,11 @@ from antechamber.clock import as_utc
 from antechamber.delivery import outbox
 from antechamber.errors import AntechamberError
 from antechamber.members.models import Member
-from antechamber.members.phones import masked
 from antechamber.mfa import lockout, policy
 from antechamber.organizations.models import Organization
 from antechamber.otp import sms
 from antechamber.otp.models import SmsOtp
+from antechamber.phones import masked
 from antechamber.scope import Scope
 
 TEMPLATE = "sms_otp"

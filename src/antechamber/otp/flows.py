@@ -40,11 +40,11 @@ from antechamber.errors import AntechamberError
 from antechamber.ids import new_id
 from antechamber.members import service as members
 from antechamber.members.models import Member
-from antechamber.members.phones import canonical_phone, masked
 from antechamber.mfa import lockout, policy
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.otp import dispatch, errors, sms
+from antechamber.phones import canonical_phone, masked
 from antechamber.scope import Scope
 from antechamber.sessions import errors as session_errors
 from antechamber.sessions import factors, intermediate, login

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from antechamber import tokens
+from antechamber import db, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc
@@ -25,9 +25,10 @@ from antechamber.members.models import Member
 from antechamber.mfa import lockout
 from antechamber.otp.errors import InvalidCodeFormat, OtpCodeNotFound, UnableToAuthOtpCode
 from antechamber.otp.models import SmsOtp
+from antechamber.ratelimit import Check
 from antechamber.scope import Scope
 
-_CODE = re.compile(r"^[0-9]{6}$")
+_CODE = re.compile(r"[0-9]{6}")
 _PURPOSE = "sms-otp"
 
 
@@ -67,7 +68,7 @@ def issue_code(scope: Scope, member: Member, phone_number: str) -> IssuedCode:
 
 def verify_code(scope: Scope, member: Member, code: str) -> str:
     """Redeem `code`; returns the phone number it was sent to. Raises on any failure."""
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise InvalidCodeFormat()
     lockout.ensure_not_locked(scope, member)
     now = scope.clock.now()
@@ -84,6 +85,7 @@ def verify_code(scope: Scope, member: Member, code: str) -> str:
     ).scalar_one_or_none()
     if phone is not None:
         lockout.reset(scope, member)
+        _release_spacing(scope, member.id, str(phone))
         return str(phone)
 
     live = scope.db.execute(
@@ -113,3 +115,19 @@ def verify_code(scope: Scope, member: Member, code: str) -> str:
         locked=locked,
     )
     raise OtpCodeNotFound(keep_changes=True)
+
+
+#: Windows at most this long are spacing between two texts, not a volume cap.
+SPACING_SECONDS = 60
+
+
+def _release_spacing(scope: Scope, member_id: str, phone: str) -> None:
+    """Once a code is used (and its unit of work committed), the short spacing its send
+    imposed on the member and the number is over: the member's next login (a sign-out and
+    back in within 30 seconds) gets its code. The hourly and daily caps keep counting, and a
+    code never used still holds back the next one, so SMS pumping gains nothing."""
+    limiter = scope.limiter
+    if limiter is None:
+        return
+    checks = [Check("sms:member", member_id), Check("sms:recipient", phone)]
+    db.on_commit(scope.db, lambda: limiter.release(checks, windows_up_to=SPACING_SECONDS))

@@ -24,10 +24,10 @@ from sqlalchemy import delete, func, select
 
 from antechamber.audit import service as audit
 from antechamber.clock import rfc3339
+from antechamber.emails import canonical_email
 from antechamber.errors import AntechamberError, Conflict
 from antechamber.ids import new_id
 from antechamber.members import service as members
-from antechamber.members.emails import canonical_email
 from antechamber.members.models import Member
 from antechamber.organizations import rules
 from antechamber.organizations.models import Organization

@@ -28,9 +28,9 @@ RECOVERY_CODE_COUNT = 10
 RECOVERY_GROUPS = 4
 RECOVERY_GROUP_LENGTH = 6
 
-_CODE = re.compile(rf"^[0-9]{{{DIGITS}}}$")
+_CODE = re.compile(rf"[0-9]{{{DIGITS}}}")
 _BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
-_RECOVERY = re.compile(rf"^[a-z2-7]{{{RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH}}}$")
+_RECOVERY = re.compile(rf"[a-z2-7]{{{RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH}}}")
 _SEPARATORS = re.compile(r"[\s\-]+")
 
 
@@ -48,7 +48,7 @@ def code_at_step(secret: str, step: int) -> str:
 
 
 def is_code_shaped(value: object) -> bool:
-    return isinstance(value, str) and bool(_CODE.match(value))
+    return isinstance(value, str) and bool(_CODE.fullmatch(value))
 
 
 def matching_step(secret: str, code: str, at: datetime) -> int | None:
@@ -102,4 +102,4 @@ def normalised_recovery_code(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > 64:
         return None
     plain = _SEPARATORS.sub("", value).lower()
-    return plain if _RECOVERY.match(plain) else None
+    return plain if _RECOVERY.fullmatch(plain) else None

@@ -56,7 +56,7 @@ def for_services(services: Services) -> Webapp | None:
     if not settings.webapp or not (settings.dev or settings.webapp_project_id):
         return None
     config = WebappConfig(
-        public_url=settings.public_base_url,
+        public_url=settings.webapp_public_url or settings.public_base_url,
         cookie_key=derived_key(settings.key_bytes(), "cookies"),
         dev=settings.dev,
         cors_origins=frozenset(settings.webapp_cors_origins),

@@ -28,7 +28,7 @@ from typing import Any
 from starlette.responses import Response
 
 from antechamber.errors import AntechamberError, TooManyRequests
-from antechamber.members.phones import masked
+from antechamber.phones import masked
 from antechamber.webapp import cookies, enrolment
 from antechamber.webapp.backend import (
     JSON,
@@ -55,11 +55,11 @@ MAX_EMAIL_LENGTH = 254
 MAX_TOKEN_LENGTH = 256
 MAX_ID_LENGTH = 128
 MIN_ORG_NAME, MAX_ORG_NAME = 3, 128
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 _PHONE_NOISE = re.compile(r"[\s().\-]")
-_CODE = re.compile(r"^[0-9]{6}$")
+_CODE = re.compile(r"[0-9]{6}")
 #: What a person may type as a recovery code (the server normalises case and dashes).
-_RECOVERY_CODE = re.compile(r"^[A-Za-z0-9 \-]{16,64}$")
+_RECOVERY_CODE = re.compile(r"[A-Za-z0-9 \-]{16,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 START_LIMIT_NAME = "webapp:start"
@@ -120,7 +120,7 @@ def flag(body: Mapping[str, Any], key: str, code: str, *, default: bool | None =
 def phone_number(raw: str) -> str:
     """E.164 from what a person typed (spaces, dashes, dots and brackets allowed)."""
     value = _PHONE_NOISE.sub("", raw)
-    if not _PHONE.match(value):
+    if not _PHONE.fullmatch(value):
         raise Failure("invalid_phone")
     return value
 
@@ -434,7 +434,7 @@ def authenticate_code(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply
     login = login_in_progress(web, call, waiting_for_mfa=True)
     raw = body.get("code")
     code = raw.replace(" ", "").strip() if isinstance(raw, str) else ""
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         raise Failure("invalid_code")
     step = web.backend.authenticate_sms_code(
         organization_id=login.organization_id,
@@ -551,10 +551,10 @@ def authenticate_totp(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply
     login = login_in_progress(web, call, waiting_for_mfa=True)
     typed = _typed_code(body, "code")
     code = typed.replace(" ", "")
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         # A recovery code typed here: say where it goes (the server would refuse it too).
         raise Failure(
-            "recovery_code_as_totp" if _RECOVERY_CODE.match(typed) else "invalid_totp_code"
+            "recovery_code_as_totp" if _RECOVERY_CODE.fullmatch(typed) else "invalid_totp_code"
         )
     with _totp_failures():
         step = web.backend.authenticate_totp(
@@ -577,9 +577,9 @@ def recover(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     recovery codes, which is then used up. The dashboard says so (and when none are left)."""
     login = login_in_progress(web, call, waiting_for_mfa=True)
     typed = _typed_code(body, "recoveryCode")
-    if _CODE.match(typed.replace(" ", "")):
+    if _CODE.fullmatch(typed.replace(" ", "")):
         raise Failure("totp_code_as_recovery")
-    if not _RECOVERY_CODE.match(typed):
+    if not _RECOVERY_CODE.fullmatch(typed):
         raise Failure("invalid_recovery_code")
     with _totp_failures():
         step = web.backend.recover(
@@ -673,7 +673,7 @@ def confirm_totp(web: Webapp, opened: Enrolment, body: Mapping[str, Any]) -> New
     the page shows the same setup again."""
     typed = _typed_code(body, "code")
     code = typed.replace(" ", "")
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         raise Failure("invalid_totp_code")
     member = opened.membership.member
     organization_id = str(member.get("organization_id", ""))

@@ -26,7 +26,7 @@ class WebappConfig:
     `public_url` is the origin people use (sign-in links come back to
     `{public_url}/auth/callback`, and it is the origin form posts must come from). `dev` is
     development mode: cookies without `Secure` and without the `__Host-` prefix (plain http),
-    and a link to the development inbox (`inbox_url`). `cookie_key` signs the pending-login
+    and a link to the development inbox (`inbox_url`). `cookie_key` seals the pending-login
     cookie. `cors_origins` may call `/api/*` with cookies from their own pages.
     """
 

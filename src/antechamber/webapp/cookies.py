@@ -6,19 +6,16 @@ Outside development mode they are also `Secure` and carry the `__Host-` prefix, 
 browsers refuse them from plain http, from another path and with a `Domain`.
 
 - `session`: the member's session JWT; lives as long as the session (refreshed in place).
-- `intermediate_session`: the login in progress, signed by the app (HMAC-SHA256): the IST,
+- `intermediate_session`: the login in progress, sealed by the app (AES-256-GCM): the IST,
   and once an organization asks for MFA, which organization and member it waits in, the
-  masked phone number and when a code was last sent. The browser carries it but cannot
-  change it: the pending organization and member come from here, never from a request body
-  or a URL (seed-app.md §4, items 6 and 21).
+  masked phone number and when a code was last sent. The browser carries it but can neither
+  read it (the IST is a credential) nor change it: the pending organization and member come
+  from here, never from a request body or a URL (seed-app.md §4, items 6 and 21).
 - `login_hint`: the address the last sign-in email went to, for the "check your email" page.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import math
 from dataclasses import asdict, dataclass, replace
@@ -28,6 +25,7 @@ from urllib.parse import quote, unquote
 
 from starlette.responses import Response
 
+from antechamber import crypto
 from antechamber.webapp.config import WebappConfig
 
 SESSION = "session"
@@ -135,27 +133,28 @@ _FIELDS = {
 }
 
 
-def _mac(config: WebappConfig, payload: str) -> str:
-    digest = hmac.new(config.cookie_key, f"{PENDING}.{payload}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+#: Cookie values made before encryption (`payload.mac`) carry no prefix and are not read.
+_PREFIX = "v2."
+_PURPOSE = "webapp-pending-login"
 
 
 def encode_pending(config: WebappConfig, pending: Pending) -> str:
+    """The login, sealed (AES-256-GCM under a key of the app's own): the IST inside is a
+    bearer credential for the rest of the login, so the browser may carry it but not read it
+    (nor change anything in it)."""
     data = json.dumps(asdict(pending), separators=(",", ":")).encode()
-    payload = base64.urlsafe_b64encode(data).decode().rstrip("=")
-    return f"{payload}.{_mac(config, payload)}"
+    return _PREFIX + crypto.seal(config.cookie_key, _PURPOSE, data).rstrip("=")
 
 
 def decode_pending(config: WebappConfig, value: str) -> Pending | None:
-    """The login in the cookie, or None if it is absent, malformed or not signed by us."""
-    if not value or len(value) > MAX_COOKIE_LENGTH or value.count(".") != 1:
+    """The login in the cookie, or None if it is absent, malformed or not sealed by us."""
+    if not value or len(value) > MAX_COOKIE_LENGTH or not value.startswith(_PREFIX):
         return None
-    payload, mac = value.split(".")
-    if not hmac.compare_digest(mac.encode(), _mac(config, payload).encode()):
-        return None
+    sealed = value.removeprefix(_PREFIX)
     try:
-        data: Any = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
+        plain = crypto.unseal(config.cookie_key, _PURPOSE, sealed + "=" * (-len(sealed) % 4))
+        data: Any = json.loads(plain)
+    except (crypto.Unsealable, ValueError):
         return None
     if not isinstance(data, dict) or set(data) != set(_FIELDS):
         return None

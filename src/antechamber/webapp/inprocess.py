@@ -27,12 +27,12 @@ from antechamber.clock import as_utc
 from antechamber.discovery import service as discovery
 from antechamber.email_auth import links as email_links
 from antechamber.email_auth import otps as email_otps
+from antechamber.emails import domain_of
 from antechamber.errors import AntechamberError, TooManyRequests
 from antechamber.ids import environment_of
 from antechamber.keys import service as keys
 from antechamber.magic_links import service as magic_links
 from antechamber.members import service as members
-from antechamber.members.emails import domain_of
 from antechamber.organizations import domains
 from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization

@@ -58,19 +58,6 @@ def _notes(request: Request) -> dict[str, Any]:
     }
 
 
-def failure_page(request: Request, failure: Failure) -> Response:
-    if failure.redirect:
-        return render.redirect(failure.redirect, failure.cookie_ops)
-    return render.page(
-        request,
-        "error.html",
-        status_code=failure.status,
-        cookie_ops=failure.cookie_ops,
-        title=_title(failure.status),
-        message=failure.text,
-    )
-
-
 def not_found_page(request: Request, status_code: int = 404) -> Response:
     code = "not_found" if status_code == 404 else "method_not_allowed"
     return render.page(
@@ -80,18 +67,6 @@ def not_found_page(request: Request, status_code: int = 404) -> Response:
         title="Page not found" if status_code == 404 else "Not allowed",
         message=message_of(code),
     )
-
-
-def _title(status: int) -> str:
-    if status in (401, 403, 423):
-        return "You can't do that right now"
-    if status == 404:
-        return "Not found"
-    if status == 429:
-        return "Slow down a little"
-    if status >= 500:
-        return "Something went wrong"
-    return "That didn't work"
 
 
 @router.get("/")

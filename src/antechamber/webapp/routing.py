@@ -1,7 +1,7 @@
 """`WebappRoute`: the route class of every app route, the safety net under `webapp.errors`.
 
 Handlers answer their own failures (the API through `api.run`, pages through
-`pages.failure_page`); whatever still escapes one is answered here in the app's shapes, and
+`failure_page`); whatever still escapes one is answered here in the app's shapes, and
 anything unexpected becomes a 500 with a plain sentence (the traceback goes to the log, never
 to the client).
 """
@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse, Response
 
+from antechamber.webapp import render
 from antechamber.webapp.backend import BackendError
 from antechamber.webapp.errors import Failure, from_backend
 
@@ -34,9 +35,32 @@ def answer(request: Request, failure: Failure) -> Response:
         for op in failure.cookie_ops:
             op(response)
         return response
-    from antechamber.webapp.pages import failure_page  # pages build on this module
-
     return failure_page(request, failure)
+
+
+def failure_page(request: Request, failure: Failure) -> Response:
+    if failure.redirect:
+        return render.redirect(failure.redirect, failure.cookie_ops)
+    return render.page(
+        request,
+        "error.html",
+        status_code=failure.status,
+        cookie_ops=failure.cookie_ops,
+        title=_title(failure.status),
+        message=failure.text,
+    )
+
+
+def _title(status: int) -> str:
+    if status in (401, 403, 423):
+        return "You can't do that right now"
+    if status == 404:
+        return "Not found"
+    if status == 429:
+        return "Slow down a little"
+    if status >= 500:
+        return "Something went wrong"
+    return "That didn't work"
 
 
 class WebappRoute(APIRoute):

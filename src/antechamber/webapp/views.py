@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from antechamber.members.phones import masked
+from antechamber.phones import masked
 from antechamber.webapp.backend import JSON, OPTIONAL, REQUIRED_FOR_ALL
 
 

@@ -26,3 +26,15 @@ def canonical_email(raw: object) -> str:
 
 def domain_of(email: str) -> str:
     return email.rsplit("@", 1)[1]
+
+
+def mailbox_of(email: str) -> str:
+    """The mailbox a canonical address reaches: its local part without a `+tag`.
+
+    Only for counting what one mailbox receives (`alice+x@d` and `alice+y@d` land in
+    `alice@d`'s inbox, so a limit per address must not give each its own allowance); the
+    identity stays the full canonical address.
+    """
+    local, _, domain = email.rpartition("@")
+    base = local.split("+", 1)[0]
+    return f"{base or local}@{domain}"

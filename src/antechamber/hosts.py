@@ -1,0 +1,160 @@
+"""The Host header is the client's word: never let it into a response (docs/security.md).
+
+`PublicHost` sits in front of every face. It does two things:
+
+- **Outside development mode it refuses a request addressed to a host it does not serve**
+  (400): the host of `ANTECHAMBER_PUBLIC_BASE_URL`, the names in `ANTECHAMBER_ALLOWED_HOSTS`,
+  and loopback names (`localhost`, `127.0.0.1`, `[::1]`, any port: a probe or a process on the
+  same machine, which no attacker's link can reach). The liveness and readiness probes answer
+  whatever the Host (load balancers often probe by address); they carry no URL.
+- **In every mode it rewrites a redirect built from the request's own Host** (the framework's
+  trailing-slash redirect builds `Location` from it) to the public base URL, so no response
+  carries a host other than the configured public one. Redirects elsewhere (a frontend's
+  origin, an identity provider) are left alone: they were not built from the request.
+
+Every other redirect the faces make is relative or built from the public base URL.
+
+The reference app on its own (`antechamber webapp`) knows no host list, and its public URL
+may be a separate frontend's origin: it refuses no Host (`dev=True` here) and turns such a
+redirect into a relative one (`relative_redirects`), which no Host can point elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from antechamber.api.envelope import error_response
+from antechamber.errors import BadRequest
+from antechamber.ids import request_id as new_request_id
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class HostNotAllowed(BadRequest):
+    error_type = "host_not_allowed"
+    default_message = (
+        "This server does not answer for that host name; use the public base URL "
+        "(or add the name to ANTECHAMBER_ALLOWED_HOSTS)."
+    )
+
+
+def split_host(value: str, scheme: str = "http") -> tuple[str, int | None]:
+    """(lower-case name, port or None for the scheme's default) of a Host header value."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        name, rest = (value[: end + 1], value[end + 1 :]) if end != -1 else (value, "")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif value.count(":") == 1:
+        name, port_text = value.split(":", 1)
+    else:
+        name, port_text = value, ""
+    name = name.rstrip(".")
+    port: int | None
+    try:
+        port = int(port_text) if port_text else None
+    except ValueError:
+        port = -1  # no real host has it: never matches
+    if port == _DEFAULT_PORTS.get(scheme):
+        port = None
+    return name, port
+
+
+def _has_port(entry: str) -> bool:
+    entry = entry.strip()
+    return "]:" in entry if entry.startswith("[") else entry.count(":") == 1
+
+
+class HostPolicy:
+    """Which Host values a server answers for (see the module docstring)."""
+
+    def __init__(
+        self,
+        public_base_url: str,
+        allowed_hosts: Iterable[str],
+        *,
+        dev: bool,
+        relative_redirects: bool = False,
+    ) -> None:
+        public = urlsplit(public_base_url)
+        self.public_scheme = public.scheme
+        self.public_netloc = public.netloc
+        self.dev = dev
+        self.relative_redirects = relative_redirects
+        self._exact = {split_host(public.netloc, public.scheme)}
+        self._names: set[str] = set()  # entries without a port: any port
+        for entry in allowed_hosts:
+            name, port = split_host(entry, public.scheme)
+            if _has_port(entry):
+                self._exact.add((name, port))
+            else:
+                self._names.add(name)
+
+    def allows(self, host: str | None, scheme: str) -> bool:
+        if self.dev:
+            return True
+        if not host:
+            return False
+        name, port = split_host(host, scheme)
+        return name in LOOPBACK_NAMES or name in self._names or (name, port) in self._exact
+
+    def public_location(self, location: str, request_hosts: set[str]) -> str | None:
+        """`location` moved onto the public base URL if it was built from the request's host."""
+        parts = urlsplit(location)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return None
+        netloc = parts.netloc.lower()
+        if netloc not in request_hosts:
+            return None
+        if self.relative_redirects:
+            return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+        if netloc == self.public_netloc.lower() and parts.scheme == self.public_scheme:
+            return None
+        return urlunsplit(
+            (self.public_scheme, self.public_netloc, parts.path, parts.query, parts.fragment)
+        )
+
+
+class PublicHost:
+    def __init__(self, app: ASGIApp, *, policy: HostPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host")
+        if scope["path"] not in PROBE_PATHS and not self.policy.allows(host, scope["scheme"]):
+            response: Response
+            if scope["path"].startswith("/v1/"):
+                response = error_response(HostNotAllowed(), new_request_id())
+            else:
+                response = PlainTextResponse(HostNotAllowed.default_message, status_code=400)
+            await response(scope, receive, send)
+            return
+
+        request_hosts = {host.lower()} if host else set()
+        server = scope.get("server")
+        if server:
+            request_hosts.add(f"{server[0]}:{server[1]}".lower())
+            request_hosts.add(str(server[0]).lower())
+
+        async def rewrite(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                location = headers.get("location")
+                if location:
+                    moved = self.policy.public_location(location, request_hosts)
+                    if moved is not None:
+                        headers["location"] = moved
+            await send(message)
+
+        await self.app(scope, receive, rewrite)
