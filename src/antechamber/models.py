@@ -9,6 +9,7 @@ from antechamber.operators.models import ConsoleSession
 from antechamber.organizations.models import Organization, OrganizationDomain
 from antechamber.otp.models import SmsOtp
 from antechamber.projects.models import Project, ProjectSecret
+from antechamber.rbac.models import RbacPolicy
 from antechamber.redirects.models import RedirectUrl
 from antechamber.sessions.models import IntermediateSession, MemberSession
 from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
@@ -25,6 +26,7 @@ __all__ = [
     "OutboxMessage",
     "Project",
     "ProjectSecret",
+    "RbacPolicy",
     "RedirectUrl",
     "SigningKey",
     "SmsOtp",

@@ -12,6 +12,7 @@ from antechamber.api.routes import (
     members,
     organizations,
     otps,
+    rbac,
     sessions,
     totps,
 )
@@ -29,5 +30,6 @@ def install(app: FastAPI) -> None:
         sessions.router,
         otps.router,
         totps.router,
+        rbac.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
