@@ -18,6 +18,7 @@ from antechamber.cli import (
     operators,
     orgs,
     projects,
+    rbac,
     redirect_urls,
     server,
     sessions,
@@ -51,6 +52,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(audit.app, name="audit")
 app.add_typer(operators.app, name="operators")
+app.add_typer(rbac.app, name="rbac")
 
 
 def main(argv: list[str] | None = None) -> int:
