@@ -71,9 +71,7 @@ def test_an_admin_promotes_a_colleague_and_requires_mfa(
     colleague.page.get_by_role("button", name="Verify").click()
     expect(colleague.page).to_have_url(re.compile(r"/dashboard"))
     # Now an admin too: the section is there for them.
-    expect(
-        colleague.page.get_by_role("region", name="Manage your organization")
-    ).to_be_visible()
+    expect(colleague.page.get_by_role("region", name="Manage your organization")).to_be_visible()
     admin.page.reload()
     admin.steps.shot("admin-section-after")
     assert admin.csp_violations == []
