@@ -118,3 +118,18 @@ def test_holding_a_role_means_holding_each_of_its_permissions() -> None:
     assert not holds_role(policy.roles, ["reader"], by_id["stytch_admin"])
     # A wildcard is held only through a wildcard: it covers actions added later.
     assert not holds_role(policy.roles, ["reader"], by_id["stytch_member"])
+
+
+def test_the_docs_worked_example_is_a_valid_policy() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "rbac.md").read_text()
+    block = re.search(r"```json\n(.*?)```", text, re.S)
+    assert block is not None
+    policy = parse_policy(json.loads(block.group(1)))
+    assert granting_roles(policy.roles, ["stytch_member"], "documents", "read") == ["stytch_member"]
+    assert granting_roles(policy.roles, ["stytch_member", "editor"], "documents", "write") == [
+        "editor"
+    ]
