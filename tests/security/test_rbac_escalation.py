@@ -224,6 +224,41 @@ def test_a_member_of_one_org_cannot_act_on_another(
             refused(engine, call, 403, "session_authorization_tenancy_error")
 
 
+def test_a_member_cannot_revoke_another_orgs_session_by_its_id(
+    api: TestClient,
+    engine: Engine,
+    services: Services,
+    project: Credentials,
+    people: dict[str, Any],
+) -> None:
+    from tests.factories import start_session
+
+    _, token, _ = people["admin"]
+    other = make_org(services, project.project_id, organization_slug="globex")
+    victim, _, _ = person(services, project.project_id, other, "vic@globex.example")
+    session_id, _, _ = start_session(services, project.project_id, other, victim)
+    refused(
+        engine,
+        lambda: api.post(
+            "/v1/b2b/sessions/revoke",
+            json={"member_session_id": session_id},
+            headers=as_member(token),
+        ),
+        403,
+        "session_authorization_tenancy_error",
+    )
+    _, plain_token, _ = people["plain"]
+    admin, _, _ = people["admin"]
+    refused(
+        engine,
+        lambda: api.post(
+            "/v1/b2b/sessions/revoke", json={"member_id": admin.id}, headers=as_member(plain_token)
+        ),
+        403,
+        "session_authorization_error",
+    )
+
+
 def test_a_revoked_sessions_header_is_refused(
     api: TestClient, engine: Engine, acme: Organization, people: dict[str, Any]
 ) -> None:

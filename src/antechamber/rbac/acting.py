@@ -82,6 +82,13 @@ def act_as_member(
     return dataclasses.replace(scope, actor=f"member:{member.id}", acting_member_id=member.id)
 
 
+def session_owner(scope: Scope, member_session_id: str) -> str | None:
+    """The member whose session `member_session_id` is (in this project), if any: the target
+    of a revoke by session id."""
+    found = scope.db.get(MemberSession, member_session_id)
+    return found.member_id if found is not None and found.project_id == scope.project_id else None
+
+
 def _resolve(
     scope: Scope, token: str | None, jwt: str | None
 ) -> tuple[MemberSession, Member, Organization]:

@@ -23,7 +23,7 @@ from antechamber.errors import InvalidArgument
 from antechamber.ids import environment_of
 from antechamber.keys import service as keys
 from antechamber.projects import service as projects
-from antechamber.rbac import needs
+from antechamber.rbac import acting, needs
 from antechamber.rbac import service as rbac
 from antechamber.services import Services
 from antechamber.sessions import login
@@ -102,14 +102,18 @@ def _authenticate(
 
 @router.post("/revoke", response_model=responses.EmptyResponse)
 def revoke(request: Request, scope: ProjectScope, body: SessionRevoke) -> JSONResponse:
-    # With a member's session: revoking a member's sessions needs revoke-sessions (on
-    # stytch.self for one's own); a session named by its own token or JWT needs nothing more.
+    # With a member's session: revoking a member's sessions, or one by its id, needs
+    # revoke-sessions (on stytch.self for one's own); a session named by its own token or JWT
+    # needs nothing more (holding it is the proof).
+    target = body.member_id or (
+        acting.session_owner(scope, body.member_session_id) if body.member_session_id else None
+    )
     scope = member_session.authorize(
         request,
         scope,
         [],
-        needs.revoke_sessions() if body.member_id else [],
-        target_member_id=body.member_id or None,
+        needs.revoke_sessions() if target else [],
+        target_member_id=target,
     )
     sessions.revoke(
         scope,
