@@ -66,7 +66,7 @@ def _forget_organizations(services: Services, project_id: str) -> None:
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -102,7 +102,16 @@ def test_local_and_server_verdicts_agree(
     client.rbac.organizations.set_org_policy(
         org.id, org_policy={"roles": [_role(data, r, everything) for r in org_roles]}
     )
-    held = data.draw(st.lists(st.sampled_from(["stytch_admin", *custom, *org_roles]), unique=True))
+    assignable = ["stytch_admin", *custom, *org_roles]
+    held = data.draw(st.lists(st.sampled_from(assignable), unique=True))
+    implied = data.draw(st.lists(st.sampled_from(assignable), unique=True, max_size=2))
+    if implied:  # roles the member's email domain implies, on top of the direct ones
+        client.organizations.update(
+            org.id,
+            rbac_email_implicit_role_assignments=[
+                {"domain": "example.com", "role_id": r} for r in implied
+            ],
+        )
     _, token, jwt = person(services, pid, org, f"p{len(held)}@example.com", *held)
     other = make_org(services, pid)
 
