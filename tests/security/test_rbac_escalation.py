@@ -49,6 +49,16 @@ POLICY: dict[str, Any] = {
             ],
         },
         {
+            "role_id": "email-editor",
+            "description": "Corrects email addresses",
+            "permissions": [
+                {
+                    "resource_id": "stytch.member",
+                    "actions": ["update.info.email", "update.settings.roles"],
+                }
+            ],
+        },
+        {
             "role_id": "domain-keeper",
             "description": "Edits implicit roles",
             "permissions": [
@@ -187,6 +197,43 @@ def test_implicit_roles_cannot_hand_out_more_than_the_member_holds(
         403,
         "session_authorization_error",  # it cannot manage roles at all
     )
+
+
+def test_an_email_change_cannot_bring_a_role_the_member_could_not_give(
+    api: TestClient,
+    engine: Engine,
+    services: Services,
+    project: Credentials,
+    acme: Organization,
+    people: dict[str, Any],
+) -> None:
+    implied = api.put(
+        f"/v1/b2b/organizations/{acme.id}",
+        json={
+            "rbac_email_implicit_role_assignments": [
+                {"domain": "boss.example", "role_id": "stytch_admin"}
+            ]
+        },
+    )
+    assert implied.status_code == 200, implied.json()
+    _, token, _ = person(services, project.project_id, acme, "eve@acme.example", "email-editor")
+    plain, _, _ = people["plain"]
+    refused(
+        engine,
+        lambda: api.put(
+            member_path(acme.id, plain.id),
+            json={"email_address": "pat@boss.example"},
+            headers=as_member(token),
+        ),
+        403,
+        "invalid_rbac_role_assignment",
+    )
+    moved = api.put(
+        member_path(acme.id, plain.id),
+        json={"email_address": "pat@elsewhere.example"},
+        headers=as_member(token),
+    )
+    assert moved.status_code == 200, moved.json()
 
 
 def test_a_member_of_one_org_cannot_act_on_another(

@@ -108,12 +108,15 @@ def update_member(
         if email != member.email_address:
             if _find_by_email(scope, org.id, email) is not None:
                 raise errors.DuplicateMemberEmail()
+            implied_before = policy.role_ids(member, org)
             member.email_address = email
             member.email_address_verified = False
+            # A new domain may imply other roles: only who could give them may do that.
+            rbac.check_implied_change(scope, org, implied_before, policy.role_ids(member, org))
     _apply(scope, org, member, fields)
     member.updated_at = scope.clock.now()
     changed = sorted(k for k, v in _snapshot(member).items() if before[k] != v)
-    if "roles" in changed:
+    if "roles" in changed or "email_address" in changed:
         # A member's session may not leave the organization without a manager of roles.
         rbac.ensure_role_manager(scope, org)
     audit.record(

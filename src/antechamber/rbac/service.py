@@ -151,28 +151,42 @@ def check_role_change(
     if not isinstance(after, list | tuple) or not all(isinstance(r, str) for r in after):
         raise errors.InvalidRoleId("roles must be a list of role ids.")
     wanted = assignment.direct_role_ids(list(after))
-    policy = get_policy(scope)
-    roles = all_roles(scope, org, policy)
-    by_id = {r.role_id: r for r in roles}
-    unknown = [r for r in wanted if r not in by_id]
+    roles = all_roles(scope, org)
+    unknown = [r for r in wanted if r not in {r.role_id for r in roles}]
     if unknown:
         raise errors.InvalidRoleId(f"Unknown roles: {', '.join(unknown)}.")
-    if scope.acting_member_id is not None:
-        changed = set(wanted) ^ set(assignment.direct_role_ids(list(before)))
-        if changed:
-            actor = _acting_member(scope, org)
-            subject = assignment.role_ids(org, actor)
-            if not is_authorized(roles, subject, *MANAGE_ROLES):
-                raise errors.SessionAuthorizationError(
-                    "Changing roles needs stytch.member: update.settings.roles."
-                )
-            for role_id in sorted(changed):
-                role = by_id.get(role_id)
-                if role is not None and not holds_role(roles, subject, role):
-                    raise errors.UnauthorizedRoleAssignment(
-                        f"The role {role_id!r} grants permissions this member does not hold."
-                    )
+    changed = set(wanted) ^ set(assignment.direct_role_ids(list(before)))
+    _check_actor_may_change(scope, org, roles, changed)
     return wanted
+
+
+def check_implied_change(
+    scope: Scope, org: Organization, before: Sequence[str], after: Sequence[str]
+) -> None:
+    """A change that alters the roles a member holds by implication (a new email address at
+    a domain with an implicit role) follows the same rule as giving those roles."""
+    changed = (set(before) ^ set(after)) - {defaults.MEMBER_ROLE}
+    _check_actor_may_change(scope, org, all_roles(scope, org), changed)
+
+
+def _check_actor_may_change(
+    scope: Scope, org: Organization, roles: Sequence[Role], changed: set[str]
+) -> None:
+    if scope.acting_member_id is None or not changed:
+        return
+    by_id = {r.role_id: r for r in roles}
+    actor = _acting_member(scope, org)
+    subject = assignment.role_ids(org, actor)
+    if not is_authorized(roles, subject, *MANAGE_ROLES):
+        raise errors.SessionAuthorizationError(
+            "Changing roles needs stytch.member: update.settings.roles."
+        )
+    for role_id in sorted(changed):
+        role = by_id.get(role_id)
+        if role is not None and not holds_role(roles, subject, role):
+            raise errors.UnauthorizedRoleAssignment(
+                f"The role {role_id!r} grants permissions this member does not hold."
+            )
 
 
 def check_implicit_roles(
