@@ -23,6 +23,11 @@ SESSION_HEADER = "x-stytch-member-session"
 JWT_HEADER = "x-stytch-member-sessionjwt"
 
 
+def present(request: Request) -> bool:
+    """Whether the request carries a member's session (the call acts as that member)."""
+    return bool(request.headers.get(SESSION_HEADER) or request.headers.get(JWT_HEADER))
+
+
 def authorize(
     request: Request,
     scope: Scope,

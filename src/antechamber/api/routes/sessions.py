@@ -106,7 +106,9 @@ def revoke(request: Request, scope: ProjectScope, body: SessionRevoke) -> JSONRe
     # revoke-sessions (on stytch.self for one's own); a session named by its own token or JWT
     # needs nothing more (holding it is the proof).
     target = body.member_id or (
-        acting.session_owner(scope, body.member_session_id) if body.member_session_id else None
+        acting.session_owner(scope, body.member_session_id)
+        if body.member_session_id and member_session.present(request)
+        else None
     )
     scope = member_session.authorize(
         request,
