@@ -199,6 +199,54 @@ def test_implicit_roles_cannot_hand_out_more_than_the_member_holds(
     )
 
 
+def test_moving_an_implied_role_to_another_domain_counts_as_giving_it(
+    api: TestClient,
+    engine: Engine,
+    services: Services,
+    project: Credentials,
+    acme: Organization,
+    people: dict[str, Any],
+) -> None:
+    implied = api.put(
+        f"/v1/b2b/organizations/{acme.id}",
+        json={
+            "rbac_email_implicit_role_assignments": [
+                {"domain": "board.example", "role_id": "stytch_admin"}
+            ]
+        },
+    )
+    assert implied.status_code == 200, implied.json()
+    _, token, _ = person(
+        services, project.project_id, acme, "kay@acme.example", "domain-keeper", "role-manager"
+    )
+    refused(
+        engine,
+        lambda: api.put(
+            f"/v1/b2b/organizations/{acme.id}",
+            json={
+                "rbac_email_implicit_role_assignments": [
+                    {"domain": "acme.example", "role_id": "stytch_admin"}
+                ]
+            },
+            headers=as_member(token),
+        ),
+        403,
+        "invalid_rbac_role_assignment",
+    )
+    # Unchanged assignments need nothing it does not hold; its own role it may hand out.
+    kept = api.put(
+        f"/v1/b2b/organizations/{acme.id}",
+        json={
+            "rbac_email_implicit_role_assignments": [
+                {"domain": "board.example", "role_id": "stytch_admin"},
+                {"domain": "acme.example", "role_id": "domain-keeper"},
+            ]
+        },
+        headers=as_member(token),
+    )
+    assert kept.status_code == 200, kept.json()
+
+
 def test_an_email_change_cannot_bring_a_role_the_member_could_not_give(
     api: TestClient,
     engine: Engine,

@@ -193,10 +193,22 @@ def check_implicit_roles(
     scope: Scope, org: Organization, before: Sequence[Mapping[str, Any]], after: Any
 ) -> None:
     """Email-implied role assignments follow the same rule as direct ones: the roles exist and
-    an acting member holds each role it adds or removes."""
-    old = [str(a.get("role_id")) for a in before]
-    new = [str(a.get("role_id")) for a in after if isinstance(a, Mapping)]
-    check_role_change(scope, org, old, new)
+    an acting member holds each role of every assignment it adds or removes (moving a role to
+    another domain gives it to other people, so it counts)."""
+
+    def pairs(items: Any) -> set[tuple[str, str]]:
+        return {
+            (str(a.get("domain", "")).lower(), str(a.get("role_id", "")))
+            for a in items
+            if isinstance(a, Mapping)
+        }
+
+    new = pairs(after)
+    unknown = unknown_role_ids(scope, org, sorted({role for _, role in new}))
+    if unknown:
+        raise errors.InvalidRoleId(f"Unknown roles: {', '.join(unknown)}.")
+    changed = {role for _, role in pairs(before) ^ new} - {defaults.MEMBER_ROLE}
+    _check_actor_may_change(scope, org, all_roles(scope, org), changed)
 
 
 def unknown_role_ids(scope: Scope, org: Organization, roles: Sequence[str]) -> list[str]:
