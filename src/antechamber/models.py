@@ -17,6 +17,7 @@ from antechamber.operators.models import ConsoleSession
 from antechamber.organizations.models import Organization, OrganizationDomain
 from antechamber.otp.models import SmsOtp
 from antechamber.projects.models import Project, ProjectSecret
+from antechamber.rbac.models import RbacPolicy
 from antechamber.redirects.models import RedirectUrl
 from antechamber.scim.models import (
     ScimConnection,
@@ -45,6 +46,7 @@ __all__ = [
     "OutboxMessage",
     "Project",
     "ProjectSecret",
+    "RbacPolicy",
     "RedirectUrl",
     "ScimConnection",
     "ScimGroup",

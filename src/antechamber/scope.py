@@ -29,6 +29,7 @@ class Scope:
     `client_ip` is the address of the client behind the request when a face knows it
     (`client_address.client_address`, which honours the trusted proxies), None otherwise (the
     CLI, the worker): limits per client address (`client_limits`) apply only when it is set.
+    `acting_member_id` is set only by `rbac.acting.act_as_member`, never from input.
     """
 
     db: Session
@@ -40,3 +41,7 @@ class Scope:
     limiter: RateLimiter | None = None
     metrics: Metrics | None = None
     client_ip: str | None = None
+    # The member whose session the request carries (`rbac.acting.act_as_member` sets it after
+    # checking that session and its permissions): domain rules that depend on who acts (who may
+    # give which role) read it. None: the application's backend, an operator, the CLI.
+    acting_member_id: str | None = None

@@ -281,7 +281,7 @@ def test_authenticate_needs_exactly_one_credential(
     assert response.json()["error_type"] == error
 
 
-def test_authorization_checks_are_refused_not_ignored(
+def test_authorization_checks_are_decided_not_ignored(
     api: TestClient, session: dict[str, Any], org: Any
 ) -> None:
     response = api.post(
@@ -291,8 +291,9 @@ def test_authorization_checks_are_refused_not_ignored(
             "authorization_check": {"organization_id": org.id, "resource_id": "x", "action": "y"},
         },
     )
-    assert response.status_code == 400
-    assert response.json()["error_type"] == "authorization_check_not_supported"
+    # A permission no role grants: Stytch's 403 (tests/rbac/ has the allowed cases).
+    assert response.status_code == 403
+    assert response.json()["error_type"] == "session_authorization_error"
 
 
 def test_get_lists_a_members_live_sessions(api: TestClient, services: Services, org: Any) -> None:

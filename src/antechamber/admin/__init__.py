@@ -22,6 +22,7 @@ from antechamber.admin.routes import (
     organizations,
     outbox,
     projects,
+    rbac,
     scim,
 )
 
@@ -37,6 +38,7 @@ CONSOLE_ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     outbox.router,
     scim.router,
+    rbac.router,
     fallback.router,
 )
 

@@ -14,6 +14,7 @@ from antechamber.api.routes import (
     members,
     organizations,
     otps,
+    rbac,
     scim,
     sessions,
     totps,
@@ -36,5 +37,6 @@ def install(app: FastAPI) -> None:
         invites.router,
         invites.members_router,
         email_otps.router,
+        rbac.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -9,12 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from antechamber.clock import as_utc, rfc3339
 from antechamber.discovery.service import Discovered
 from antechamber.members.models import Member
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
 from antechamber.phones import masked
+from antechamber.rbac import assignment
 from antechamber.sessions.login import AuthResult
 from antechamber.sessions.models import MemberSession
 
@@ -49,13 +52,22 @@ def organization(org: Organization) -> dict[str, Any]:
         "allowed_first_party_connected_apps": list(org.allowed_first_party_connected_apps),
         "third_party_connected_apps_allowed_type": org.third_party_connected_apps_allowed_type,
         "allowed_third_party_connected_apps": list(org.allowed_third_party_connected_apps),
-        "custom_roles": [],
+        "custom_roles": list(org.custom_roles or []),
         "created_at": rfc3339(org.created_at),
         "updated_at": rfc3339(org.updated_at),
     }
 
 
-def member(m: Member, now: datetime) -> dict[str, Any]:
+def _org_of(m: Member) -> Organization | None:
+    # The member's organization is in the unit of work's identity map wherever a member is
+    # answered (it was read to find the member): `get` then costs no query.
+    session = object_session(m)
+    return None if session is None else session.get(Organization, m.organization_id)
+
+
+def member(m: Member, now: datetime, org: Organization | None = None) -> dict[str, Any]:
+    org = org if org is not None and org.id == m.organization_id else _org_of(m)
+    roles = assignment.role_sources(org, m)
     locked = m.lock_expires_at is not None and as_utc(m.lock_expires_at) > now
     return {
         "organization_id": m.organization_id,
@@ -69,7 +81,7 @@ def member(m: Member, now: datetime) -> dict[str, Any]:
         "oauth_registrations": [],
         "email_address_verified": m.email_address_verified,
         "mfa_phone_number_verified": m.mfa_phone_number_verified,
-        "is_admin": "stytch_admin" in m.roles,
+        "is_admin": "stytch_admin" in roles,
         "totp_registration_id": getattr(m, "totp_registration_id", None) or "",
         "retired_email_addresses": [],
         "is_locked": locked,
@@ -78,10 +90,7 @@ def member(m: Member, now: datetime) -> dict[str, Any]:
         "mfa_enrolled": m.mfa_enrolled,
         "mfa_phone_number": m.mfa_phone_number or "",
         "default_mfa_method": m.default_mfa_method or "",
-        "roles": [
-            {"role_id": role, "sources": [{"type": "direct_assignment", "details": {}}]}
-            for role in policy.role_ids(m)
-        ],
+        "roles": [{"role_id": role, "sources": sources} for role, sources in roles.items()],
         "trusted_metadata": m.trusted_metadata or {},
         "untrusted_metadata": m.untrusted_metadata or {},
         "external_id": m.external_id or "",
@@ -99,7 +108,7 @@ def member_session(s: MemberSession, m: Member, org: Organization) -> dict[str, 
         "expires_at": rfc3339(s.expires_at),
         "authentication_factors": list(s.factors),
         "organization_id": s.organization_id,
-        "roles": policy.role_ids(m),
+        "roles": policy.role_ids(m, org),
         "organization_slug": org.slug,
         "custom_claims": dict(s.custom_claims or {}),
     }

@@ -53,3 +53,5 @@ class EventType(StrEnum):
     SESSION_STEPPED_UP = "session.stepped_up"
     SIGNING_KEY_CREATED = "signing_key.created"
     SIGNING_KEY_RETIRED = "signing_key.retired"
+    RBAC_POLICY_UPDATED = "rbac.policy_updated"
+    RBAC_ORG_ROLES_UPDATED = "rbac.org_roles_updated"

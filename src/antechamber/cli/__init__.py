@@ -19,6 +19,7 @@ from antechamber.cli import (
     operators,
     orgs,
     projects,
+    rbac,
     redirect_urls,
     scim,
     server,
@@ -54,6 +55,7 @@ app.add_typer(sessions.app, name="sessions")
 app.add_typer(audit.app, name="audit")
 app.add_typer(operators.app, name="operators")
 app.add_typer(scim.app, name="scim")
+app.add_typer(rbac.app, name="rbac")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from antechamber.organizations.service import get_organization
 from antechamber.otp.errors import MfaPhoneNumberMismatch
 from antechamber.otp.models import SmsOtp
 from antechamber.phones import canonical_phone
+from antechamber.rbac import service as rbac
 from antechamber.scope import Scope
 
 STATUSES = ("active", "pending", "invited")
@@ -82,7 +83,7 @@ def create_member(
         EventType.MEMBER_CREATED,
         organization_id=org.id,
         member_id=member.id,
-        roles=policy.role_ids(member),
+        roles=policy.role_ids(member, org),
     )
     return member
 
@@ -116,11 +117,17 @@ def update_member(
         if email != member.email_address:
             if _find_by_email(scope, org.id, email) is not None:
                 raise errors.DuplicateMemberEmail()
+            implied_before = policy.role_ids(member, org)
             member.email_address = email
             member.email_address_verified = False
+            # A new domain may imply other roles: only who could give them may do that.
+            rbac.check_implied_change(scope, org, implied_before, policy.role_ids(member, org))
     _apply(scope, org, member, fields)
     member.updated_at = scope.clock.now()
     changed = sorted(k for k, v in _snapshot(member).items() if before[k] != v)
+    if "roles" in changed or "email_address" in changed:
+        # A member's session may not leave the organization without a manager of roles.
+        rbac.ensure_role_manager(scope, org)
     audit.record(
         scope,
         EventType.MEMBER_UPDATED,
@@ -136,6 +143,7 @@ def delete_member(scope: Scope, org: Organization, member_id: str) -> str:
     """Remove the member (sessions, codes and authenticator app go with them); a copy is kept
     for `reactivate_member` (`members.deleted`)."""
     member = get_member(scope, org, member_id=member_id)
+    rbac.ensure_role_manager(scope, org, without=member.id)
     deleted.remember(scope, member)
     scope.db.delete(member)
     audit.record(scope, EventType.MEMBER_DELETED, organization_id=org.id, member_id=member_id)
@@ -295,10 +303,8 @@ def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str,
         if clash:
             raise errors.DuplicateMemberExternalId()
     if fields.get("roles") is not None:
-        unknown = [r for r in fields["roles"] if r not in rules.ROLES]
-        if unknown:
-            raise errors.InvalidRole(f"Unknown roles {unknown}.")
-        member.roles = [r for r in dict.fromkeys(fields["roles"]) if r != "stytch_member"]
+        # Roles exist (project or organization) and an acting member may give them (rbac).
+        member.roles = rbac.check_role_change(scope, org, list(member.roles), fields["roles"])
     if fields.get("mfa_phone_number"):
         phone = canonical_phone(fields["mfa_phone_number"])
         if phone != member.mfa_phone_number:

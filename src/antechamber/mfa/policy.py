@@ -13,20 +13,22 @@ from collections.abc import Iterable
 
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
+from antechamber.rbac import assignment
 from antechamber.sessions import factors as factor_kinds
 from antechamber.sessions.factors import Factor
 
 
-def role_ids(member: Member) -> list[str]:
-    """Every member has `stytch_member`; other roles are assigned directly."""
-    return ["stytch_member", *(r for r in member.roles if r != "stytch_member")]
+def role_ids(member: Member, org: Organization | None = None) -> list[str]:
+    """Every member has `stytch_member`, then the roles assigned directly and, given the
+    member's organization, those its email domain implies (`rbac.assignment`)."""
+    return assignment.role_ids(org, member)
 
 
 def required_by_policy(org: Organization, member: Member) -> bool:
     """MFA the member cannot opt out of."""
     if org.mfa_policy == "REQUIRED_FOR_ALL":
         return True
-    return any(role in org.mfa_required_roles for role in role_ids(member))
+    return any(role in org.mfa_required_roles for role in role_ids(member, org))
 
 
 def mfa_required(org: Organization, member: Member) -> bool:

@@ -38,6 +38,8 @@ class Organization(Base):
     # Beyond Stytch: roles whose members must pass MFA even when mfa_policy is OPTIONAL.
     mfa_required_roles: Mapped[list[str]] = mapped_column(default=list)
     rbac_email_implicit_role_assignments: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    # The organization's own RBAC roles (Stytch's org policy), checked by `rbac.service`.
+    custom_roles: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     oauth_tenant_jit_provisioning: Mapped[str] = mapped_column(String(32), default="NOT_ALLOWED")
     allowed_oauth_tenants: Mapped[dict[str, Any]] = mapped_column(default=dict)
     claimed_email_domains: Mapped[list[str]] = mapped_column(default=list)

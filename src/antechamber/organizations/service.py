@@ -16,6 +16,7 @@ from antechamber.ids import new_id
 from antechamber.members.models import Member
 from antechamber.organizations import domains, errors, rules
 from antechamber.organizations.models import Organization, OrganizationDomain
+from antechamber.rbac import service as rbac
 from antechamber.scope import Scope
 
 # Request fields that map one-to-one onto a column after validation.
@@ -23,7 +24,6 @@ _ENUM_COLUMNS = tuple(rules.ENUM_FIELDS)
 _LIST_COLUMNS = {
     "allowed_auth_methods": rules.AUTH_METHOD_NAMES,
     "allowed_mfa_methods": rules.MFA_METHOD_NAMES,
-    "mfa_required_roles": rules.ROLES,
 }
 _PLAIN_LIST_COLUMNS = (
     "allowed_first_party_connected_apps",
@@ -62,7 +62,13 @@ def create_organization(scope: Scope, fields: Mapping[str, Any]) -> Organization
     for column in _ENUM_COLUMNS:
         setattr(org, column, rules.ENUM_FIELDS[column][0])
     org.email_invites = "NOT_ALLOWED" if auth_given else "ALL_ALLOWED"
-    for column in (*_LIST_COLUMNS, *_PLAIN_LIST_COLUMNS, "rbac_email_implicit_role_assignments"):
+    for column in (
+        *_LIST_COLUMNS,
+        *_PLAIN_LIST_COLUMNS,
+        "mfa_required_roles",
+        "rbac_email_implicit_role_assignments",
+        "custom_roles",
+    ):
         setattr(org, column, [])
     org.allowed_oauth_tenants = {}
     _apply(scope, org, fields)
@@ -108,6 +114,8 @@ def update_organization(scope: Scope, ref: str, fields: Mapping[str, Any]) -> Or
     _ensure_unique(scope, org)
     org.updated_at = scope.clock.now()
     changed = sorted(k for k, v in _snapshot(org).items() if before[k] != v)
+    if "rbac_email_implicit_role_assignments" in changed:
+        rbac.ensure_role_manager(scope, org)
     audit.record(scope, EventType.ORGANIZATION_UPDATED, organization_id=org.id, changed=changed)
     scope.db.flush()
     return org
@@ -155,10 +163,25 @@ def _apply(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
     for column in _PLAIN_LIST_COLUMNS:
         if fields.get(column) is not None:
             setattr(org, column, [str(v) for v in fields[column]])
+    if fields.get("mfa_required_roles") is not None:
+        wanted = [str(r) for r in dict.fromkeys(fields["mfa_required_roles"])]
+        unknown = rbac.unknown_role_ids(scope, org, wanted)
+        if unknown:
+            raise errors.InvalidSetting(
+                f"mfa_required_roles has unknown values {unknown}; roles are those of the "
+                "project's RBAC policy and the organization's custom roles."
+            )
+        org.mfa_required_roles = wanted
     if fields.get("rbac_email_implicit_role_assignments") is not None:
-        org.rbac_email_implicit_role_assignments = rules.role_assignments(
-            fields["rbac_email_implicit_role_assignments"]
+        assignments = rules.role_assignments(fields["rbac_email_implicit_role_assignments"])
+        # The roles exist, and an acting member may give (or take) each (rbac).
+        unknown = rbac.unknown_role_ids(scope, org, [a["role_id"] for a in assignments])
+        if unknown:
+            raise errors.InvalidSetting(f"Unknown role {unknown[0]!r}.")
+        rbac.check_implicit_roles(
+            scope, org, list(org.rbac_email_implicit_role_assignments or []), assignments
         )
+        org.rbac_email_implicit_role_assignments = assignments
     if fields.get("allowed_oauth_tenants") is not None:
         org.allowed_oauth_tenants = metadata.checked(
             fields["allowed_oauth_tenants"], "allowed_oauth_tenants"
@@ -247,6 +270,8 @@ def _snapshot(org: Organization) -> dict[str, Any]:
         "email_allowed_domains": org.email_allowed_domains,
         **{c: getattr(org, c) for c in _ENUM_COLUMNS},
         **{c: list(getattr(org, c)) for c in (*_LIST_COLUMNS, *_PLAIN_LIST_COLUMNS)},
+        "mfa_required_roles": list(org.mfa_required_roles),
+        "rbac_email_implicit_role_assignments": list(org.rbac_email_implicit_role_assignments),
     }
 
 

@@ -409,7 +409,9 @@ def revoke_member_sessions(
     return revoke(scope, member_session_id=member_session_id)
 
 
-def session_claim(session: MemberSession, member: Member) -> dict[str, Any]:
+def session_claim(
+    session: MemberSession, member: Member, org: Organization | None = None
+) -> dict[str, Any]:
     return {
         "id": session.id,
         "started_at": rfc3339(session.started_at),
@@ -417,7 +419,7 @@ def session_claim(session: MemberSession, member: Member) -> dict[str, Any]:
         "expires_at": rfc3339(session.expires_at),
         "attributes": {"user_agent": "", "ip_address": ""},
         "authentication_factors": list(session.factors),
-        "roles": policy.role_ids(member),
+        "roles": policy.role_ids(member, org),
     }
 
 
@@ -435,7 +437,7 @@ def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organiza
         "aud": [scope.project_id],
         "iss": keys.issuer(scope.project_id),
         "sub": member.id,
-        SESSION_CLAIM: session_claim(session, member),
+        SESSION_CLAIM: session_claim(session, member, org),
         ORGANIZATION_CLAIM: {"organization_id": org.id, "slug": org.slug},
     }
     # The kid too: after a rotation, JWTs come from the new key at once.

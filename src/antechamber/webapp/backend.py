@@ -295,4 +295,23 @@ class Backend(Protocol):
 
     def delete_member(self, organization_id: str, member_id: str) -> None:
         """`organizations.members.delete` (for an invited member: revokes the invitation)."""
+
+    # -- an organization admin's calls: made *with the member's session* (Stytch's
+    # `method_options` authorization), so the server's RBAC decides, never the app.
+
+    def admin_members(self, session_jwt: str, organization_id: str) -> list[JSON]:
+        """`organizations.members.search` of the organization as the member: refused
+        (`session_authorization_error`) unless their roles grant `stytch.member: search`."""
+        ...
+
+    def admin_update_member(
+        self, session_jwt: str, organization_id: str, member_id: str, fields: JSON
+    ) -> JSON:
+        """`organizations.members.update` as the member; the updated member."""
+        ...
+
+    def admin_update_organization(
+        self, session_jwt: str, organization_id: str, fields: JSON
+    ) -> JSON:
+        """`organizations.update` as the member; the updated organization."""
         ...

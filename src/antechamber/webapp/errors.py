@@ -26,6 +26,12 @@ CookieOp = Callable[[Response], None]
 
 #: code → (HTTP status, what a person reads).
 MESSAGES: dict[str, tuple[int, str]] = {
+    # the organization admin section (webapp.admin_section)
+    "not_permitted": (403, "Your role in this organization does not allow that."),
+    "last_admin": (
+        409,
+        "Your organization needs at least one admin. Make someone else an admin first.",
+    ),
     # input
     "bad_request": (400, "That didn't work. Check what you entered and try again."),
     "invalid_body": (400, "The request could not be read. Send a JSON object."),
@@ -222,6 +228,10 @@ MESSAGES: dict[str, tuple[int, str]] = {
 
 #: Notices (not failures) a page may show after a redirect: `?info=<code>`.
 NOTICES: dict[str, str] = {
+    # the organization admin section (webapp.admin_section)
+    "role_changed": "The member's role was changed.",
+    "org_mfa_saved": "The organization's MFA setting was saved.",
+    "org_domains_saved": "The organization's allowed email domains were saved.",
     "signed_out": "You're signed out.",
     "code_sent": "We sent you a new code. Use the newest one: earlier codes no longer work.",
     "mfa_on": "MFA is on. Next time you sign in, you'll also enter a code sent to your phone.",
@@ -241,6 +251,11 @@ NOTICES: dict[str, str] = {
 
 #: Server error_type → code. Types not listed get a code by their HTTP status (`_by_status`).
 BACKEND_CODES: dict[str, str] = {
+    # RBAC: the member's roles do not allow it (webapp.admin_section)
+    "session_authorization_error": "not_permitted",
+    "session_authorization_tenancy_error": "not_permitted",
+    "invalid_rbac_role_assignment": "not_permitted",
+    "last_role_manager": "last_admin",
     "invalid_email": "invalid_email",
     "invalid_email_address": "invalid_email",
     "magic_link_not_found": "link_invalid",

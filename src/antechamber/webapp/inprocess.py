@@ -37,6 +37,7 @@ from antechamber.organizations import domains
 from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization
 from antechamber.projects import service as projects
+from antechamber.rbac import acting, needs
 from antechamber.scope import Scope
 from antechamber.services import Services
 from antechamber.sessions import service as sessions
@@ -298,6 +299,52 @@ class InProcessBackend:
             member = members.update_member(scope, org, member_id, {"mfa_enrolled": enrolled})
             return Membership(
                 serializers.organization(org), serializers.member(member, scope.clock.now())
+            )
+
+    # -- an organization admin's calls, as the member (rbac.acting decides) -----------------
+
+    def admin_members(self, session_jwt: str, organization_id: str) -> list[JSON]:
+        with self._unit() as unit:
+            scope = acting.act_as_member(
+                unit,
+                session_token=None,
+                session_jwt=session_jwt,
+                organization_ids=[organization_id],
+                needs=needs.member_search(),
+            )
+            page = members.search_members(scope, [organization_id], None, None, 100)
+            now = scope.clock.now()
+            return [serializers.member(m, now) for m in page.members]
+
+    def admin_update_member(
+        self, session_jwt: str, organization_id: str, member_id: str, fields: JSON
+    ) -> JSON:
+        with self._unit() as unit:
+            scope = acting.act_as_member(
+                unit,
+                session_token=None,
+                session_jwt=session_jwt,
+                organization_ids=[organization_id],
+                needs=needs.member_update(fields),
+                target_member_id=member_id,
+            )
+            org = organizations.get_organization(scope, organization_id)
+            member = members.update_member(scope, org, member_id, fields)
+            return serializers.member(member, scope.clock.now())
+
+    def admin_update_organization(
+        self, session_jwt: str, organization_id: str, fields: JSON
+    ) -> JSON:
+        with self._unit() as unit:
+            scope = acting.act_as_member(
+                unit,
+                session_token=None,
+                session_jwt=session_jwt,
+                organization_ids=[organization_id],
+                needs=needs.organization_update(fields),
+            )
+            return serializers.organization(
+                organizations.update_organization(scope, organization_id, fields)
             )
 
     # -- sessions -----------------------------------------------------------------------------

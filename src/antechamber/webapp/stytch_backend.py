@@ -20,7 +20,15 @@ from typing import Any, TypeVar
 import pydantic
 import requests
 import stytch
+from stytch.b2b.models.organizations import (
+    UpdateRequestOptions as OrganizationUpdateRequestOptions,
+)
+from stytch.b2b.models.organizations_members import SearchRequestOptions
+from stytch.b2b.models.organizations_members import (
+    UpdateRequestOptions as MemberUpdateRequestOptions,
+)
 from stytch.core.response_base import StytchError
+from stytch.shared.method_options import Authorization
 
 from antechamber.organizations.domains import is_common
 from antechamber.webapp.backend import (
@@ -269,6 +277,43 @@ class StytchBackend:
         )
         return Membership(_dump(response.organization), _dump(response.member))
 
+    # -- an organization admin's calls, with the member's session (method_options) -----------
+
+    def admin_members(self, session_jwt: str, organization_id: str) -> list[JSON]:
+        response = self._call(
+            lambda: self.client.organizations.members.search(
+                organization_ids=[organization_id],
+                limit=100,
+                method_options=SearchRequestOptions(authorization=_as(session_jwt)),
+            )
+        )
+        return [_dump(m) for m in response.members]
+
+    def admin_update_member(
+        self, session_jwt: str, organization_id: str, member_id: str, fields: JSON
+    ) -> JSON:
+        response = self._call(
+            lambda: self.client.organizations.members.update(
+                organization_id=organization_id,
+                member_id=member_id,
+                method_options=MemberUpdateRequestOptions(authorization=_as(session_jwt)),
+                **fields,
+            )
+        )
+        return _dump(response.member)
+
+    def admin_update_organization(
+        self, session_jwt: str, organization_id: str, fields: JSON
+    ) -> JSON:
+        response = self._call(
+            lambda: self.client.organizations.update(
+                organization_id=organization_id,
+                method_options=OrganizationUpdateRequestOptions(authorization=_as(session_jwt)),
+                **fields,
+            )
+        )
+        return _dump(response.organization)
+
     # -- sessions -----------------------------------------------------------------------------
 
     def authenticate_session(self, session_jwt: str) -> SessionCheck:
@@ -376,6 +421,11 @@ class StytchBackend:
     def _call(self, operation: Callable[[], T]) -> T:
         with _translated():
             return operation()
+
+
+def _as(session_jwt: str) -> Authorization:
+    """The member's session, sent as Stytch's X-Stytch-Member-SessionJWT header."""
+    return Authorization(session_jwt=session_jwt)
 
 
 @contextmanager

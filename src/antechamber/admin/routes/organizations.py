@@ -4,6 +4,7 @@ An organization's own page (its settings and its members) is in `routes/members.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Form, Request
@@ -20,6 +21,7 @@ from antechamber.members import service as members
 from antechamber.organizations import rules
 from antechamber.organizations import service as organizations
 from antechamber.projects import service as projects
+from antechamber.rbac import service as rbac
 
 router = console_router()
 
@@ -81,6 +83,7 @@ def _form_page(
     org: dict[str, Any] | None = None,
     error: FormError | None = None,
     status_code: int = 200,
+    roles: Sequence[str] = rules.ROLES,
 ) -> Response:
     return render.page(
         request,
@@ -94,7 +97,8 @@ def _form_page(
         form=form,
         error=error,
         mfa_method_names=rules.MFA_METHOD_NAMES,
-        roles=rules.ROLES,
+        # The project's roles and the organization's own (`mfa_required_roles` keys on them).
+        roles=[*roles, *(r["role_id"] for r in (org or {}).get("custom_roles", []))],
     )
 
 
@@ -102,7 +106,8 @@ def _form_page(
 def org_new(request: Request, console: ConsoleDep, project_id: str) -> Response:
     with console.project(project_id) as scope:
         name = projects.get_project(scope.db, project_id).name
-    return _form_page(request, project_id, name, OrganizationForm())
+        roles = rbac.get_policy(scope).role_ids()
+    return _form_page(request, project_id, name, OrganizationForm(), roles=roles)
 
 
 @router.post("/projects/{project_id}/orgs/new")
@@ -119,8 +124,15 @@ def org_create(
     except AntechamberError as exc:
         with console.project(project_id) as scope:
             name = projects.get_project(scope.db, project_id).name
+            roles = rbac.get_policy(scope).role_ids()
         return _form_page(
-            request, project_id, name, form, error=form_error(exc), status_code=exc.status_code
+            request,
+            project_id,
+            name,
+            form,
+            error=form_error(exc),
+            status_code=exc.status_code,
+            roles=roles,
         )
     console.flash_next(f"Organization {org_name} created.")
     return render.redirect(render.url("projects", project_id, "orgs", org_id))
@@ -130,10 +142,11 @@ def org_create(
 def org_edit(request: Request, console: ConsoleDep, project_id: str, org_id: str) -> Response:
     with console.project(project_id) as scope:
         name = projects.get_project(scope.db, project_id).name
+        roles = rbac.get_policy(scope).role_ids()
         org = organizations.get_organization(scope, org_id)
         data = serializers.organization(org)
         form = OrganizationForm.of(org)
-    return _form_page(request, project_id, name, form, org=data)
+    return _form_page(request, project_id, name, form, org=data, roles=roles)
 
 
 @router.post("/projects/{project_id}/orgs/{org_id}/edit")
@@ -153,6 +166,7 @@ def org_update(
         # the operator filled it in.
         with console.project(project_id) as scope:
             name = projects.get_project(scope.db, project_id).name
+            roles = rbac.get_policy(scope).role_ids()
             data = serializers.organization(organizations.get_organization(scope, org_id))
         return _form_page(
             request,
@@ -162,6 +176,7 @@ def org_update(
             org=data,
             error=form_error(exc),
             status_code=exc.status_code,
+            roles=roles,
         )
     console.flash_next(f"Organization {org_name} saved.")
     return render.redirect(render.url("projects", project_id, "orgs", org_id))

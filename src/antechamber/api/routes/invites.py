@@ -6,19 +6,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import responses, serializers
+from antechamber.api import member_session, responses, serializers
 from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import MagicLinkAuthenticate, MagicLinkInvite, MagicLinkLoginOrSignup
 from antechamber.email_auth import links
 from antechamber.members import service as members
 from antechamber.organizations.service import get_organization
+from antechamber.rbac import needs
 
 router = APIRouter(prefix="/v1/b2b/magic_links", tags=["magic links"], route_class=ApiRoute)
 
 
 @router.post("/email/invite", response_model=responses.MemberResponse)
 def invite(request: Request, scope: ProjectScope, body: MagicLinkInvite) -> JSONResponse:
+    # With a member's session, the roles the invite carries are checked against theirs.
+    scope = member_session.authorize(request, scope, [body.organization_id], needs.invite())
     sent = links.invite(
         scope,
         organization_id=body.organization_id,
@@ -98,6 +101,7 @@ members_router = APIRouter(prefix="/v1/b2b/organizations", tags=["members"], rou
 def reactivate(
     request: Request, scope: ProjectScope, organization_id: str, member_id: str
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.reactivate())
     org = get_organization(scope, organization_id)
     member = members.reactivate_member(scope, org, member_id)
     return ok(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import responses, serializers
+from antechamber.api import member_session, responses, serializers
 from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import MemberFields, MemberSearch
@@ -14,6 +14,7 @@ from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization, organizations_by_ids
 from antechamber.otp import flows
+from antechamber.rbac import needs
 from antechamber.scope import Scope
 
 router = APIRouter(prefix="/v1/b2b/organizations", tags=["members"], route_class=ApiRoute)
@@ -31,6 +32,9 @@ def _member_response(request: Request, scope: Scope, org: Organization, m: Membe
 @router.post("/members/search", response_model=responses.MemberSearchResponse)
 def search(request: Request, scope: ProjectScope, body: MemberSearch) -> JSONResponse:
     query = body.query.model_dump() if body.query else None
+    scope = member_session.authorize(
+        request, scope, list(body.organization_ids), needs.member_search()
+    )
     page = service.search_members(scope, body.organization_ids, query, body.cursor, body.limit)
     orgs = organizations_by_ids(scope, sorted({m.organization_id for m in page.members}))
     now = scope.clock.now()
@@ -50,8 +54,10 @@ def search(request: Request, scope: ProjectScope, body: MemberSearch) -> JSONRes
 def create(
     request: Request, scope: ProjectScope, organization_id: str, body: MemberFields
 ) -> JSONResponse:
+    fields = body.fields()
+    scope = member_session.authorize(request, scope, [organization_id], needs.member_create(fields))
     org = get_organization(scope, organization_id)
-    return _member_response(request, scope, org, service.create_member(scope, org, body.fields()))
+    return _member_response(request, scope, org, service.create_member(scope, org, fields))
 
 
 @router.get("/{organization_id}/member", response_model=responses.MemberResponse)
@@ -79,8 +85,12 @@ def update(
     member_id: str,
     body: MemberFields,
 ) -> JSONResponse:
+    fields = body.fields()
+    scope = member_session.authorize(
+        request, scope, [organization_id], needs.member_update(fields), target_member_id=member_id
+    )
     org = get_organization(scope, organization_id)
-    m = service.update_member(scope, org, member_id, body.fields())
+    m = service.update_member(scope, org, member_id, fields)
     return _member_response(request, scope, org, m)
 
 
@@ -91,6 +101,9 @@ def update(
 def delete_mfa_phone_number(
     request: Request, scope: ProjectScope, organization_id: str, member_id: str
 ) -> JSONResponse:
+    scope = member_session.authorize(
+        request, scope, [organization_id], needs.delete_mfa_phone(), target_member_id=member_id
+    )
     m = flows.delete_mfa_phone_number(scope, organization_id=organization_id, member_id=member_id)
     org = get_organization(scope, organization_id)
     return _member_response(request, scope, org, m)
@@ -102,5 +115,8 @@ def delete_mfa_phone_number(
 def delete(
     request: Request, scope: ProjectScope, organization_id: str, member_id: str
 ) -> JSONResponse:
+    scope = member_session.authorize(
+        request, scope, [organization_id], needs.member_delete(), target_member_id=member_id
+    )
     org = get_organization(scope, organization_id)
     return ok(request, member_id=service.delete_member(scope, org, member_id))

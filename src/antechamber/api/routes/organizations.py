@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import responses, serializers
+from antechamber.api import member_session, responses, serializers
 from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import OrganizationSearch, OrganizationSettings
 from antechamber.organizations import service
+from antechamber.rbac import needs
 
 router = APIRouter(prefix="/v1/b2b/organizations", tags=["organizations"], route_class=ApiRoute)
 
@@ -47,10 +48,15 @@ def get(request: Request, scope: ProjectScope, organization_id: str) -> JSONResp
 def update(
     request: Request, scope: ProjectScope, organization_id: str, body: OrganizationSettings
 ) -> JSONResponse:
-    org = service.update_organization(scope, organization_id, body.fields())
+    fields = body.fields()
+    scope = member_session.authorize(
+        request, scope, [organization_id], needs.organization_update(fields)
+    )
+    org = service.update_organization(scope, organization_id, fields)
     return ok(request, organization=serializers.organization(org))
 
 
 @router.delete("/{organization_id}", response_model=responses.OrganizationDeleteResponse)
 def delete(request: Request, scope: ProjectScope, organization_id: str) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.organization_delete())
     return ok(request, organization_id=service.delete_organization(scope, organization_id))

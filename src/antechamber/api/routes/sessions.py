@@ -8,7 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from antechamber.api import responses, serializers
+from antechamber.api import member_session, responses, serializers
 from antechamber.api.auth import (
     ApiRoute,
     ProjectScope,
@@ -19,10 +19,12 @@ from antechamber.api.auth import (
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import SessionAuthenticate, SessionExchange, SessionRevoke
 from antechamber.db import Defer
-from antechamber.errors import BadRequest
+from antechamber.errors import InvalidArgument
 from antechamber.ids import environment_of
 from antechamber.keys import service as keys
 from antechamber.projects import service as projects
+from antechamber.rbac import acting, needs
+from antechamber.rbac import service as rbac
 from antechamber.services import Services
 from antechamber.sessions import login
 from antechamber.sessions import service as sessions
@@ -31,19 +33,24 @@ router = APIRouter(prefix="/v1/b2b/sessions", tags=["sessions"], route_class=Api
 PUBLIC_ACTOR = "public"
 
 
-class AuthorizationCheckNotSupported(BadRequest):
-    error_type = "authorization_check_not_supported"
+class InvalidAuthorizationCheck(InvalidArgument):
     default_message = (
-        "RBAC authorization checks are not supported by this server yet; authenticate "
-        "without authorization_check and authorize in the application."
+        "authorization_check needs organization_id, resource_id and action, each a string."
     )
+
+
+def _authorization_check(value: dict[str, Any] | None) -> tuple[str, str, str] | None:
+    if value is None:
+        return None
+    fields = tuple(value.get(k) for k in ("organization_id", "resource_id", "action"))
+    if not all(isinstance(f, str) and f for f in fields):
+        raise InvalidAuthorizationCheck()
+    return (str(fields[0]), str(fields[1]), str(fields[2]))
 
 
 @router.post("/authenticate", response_model=responses.SessionAuthenticateResponse)
 async def authenticate(request: Request, body: SessionAuthenticate) -> JSONResponse:
-    if body.authorization_check is not None:
-        # Refuse rather than answer without a verdict: a caller must never read "authorized".
-        raise AuthorizationCheckNotSupported()
+    _authorization_check(body.authorization_check)  # a malformed check: 400 before anything
     # The hot path. A plain check only reads, so it runs beside writers (db.transaction), and
     # on SQLite right here on the event loop (Services.reads_inline); its bookkeeping write,
     # if any, goes to a background task after the answer. Anything else goes to a thread.
@@ -68,6 +75,20 @@ def _authenticate(
             session_custom_claims=body.session_custom_claims,
         )
         s, member, org = found.session, found.member, found.organization
+        verdict = None
+        check = _authorization_check(body.authorization_check)
+        if check is not None:
+            # The SDKs' local rule over the same roles (rbac.service.authorize); a refusal is
+            # a 403 and the session is left as it was (the unit of work rolls back).
+            granted = rbac.authorize(
+                scope,
+                org,
+                member,
+                organization_id=check[0],
+                resource_id=check[1],
+                action=check[2],
+            )
+            verdict = {"authorized": True, "granting_roles": granted}
         return ok(
             request,
             member_session=serializers.member_session(s, member, org),
@@ -75,12 +96,27 @@ def _authenticate(
             session_jwt=found.session_jwt,
             member=serializers.member(member, scope.clock.now()),
             organization=serializers.organization(org),
-            verdict=None,
+            verdict=verdict,
         )
 
 
 @router.post("/revoke", response_model=responses.EmptyResponse)
 def revoke(request: Request, scope: ProjectScope, body: SessionRevoke) -> JSONResponse:
+    # With a member's session: revoking a member's sessions, or one by its id, needs
+    # revoke-sessions (on stytch.self for one's own); a session named by its own token or JWT
+    # needs nothing more (holding it is the proof).
+    target = body.member_id or (
+        acting.session_owner(scope, body.member_session_id)
+        if body.member_session_id and member_session.present(request)
+        else None
+    )
+    scope = member_session.authorize(
+        request,
+        scope,
+        [],
+        needs.revoke_sessions() if target else [],
+        target_member_id=target,
+    )
     sessions.revoke(
         scope,
         member_session_id=body.member_session_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import responses, serializers
+from antechamber.api import member_session, responses, serializers
 from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import (
@@ -14,6 +14,7 @@ from antechamber.api.schemas import (
     TotpAuthenticate,
     TotpCreate,
 )
+from antechamber.rbac import needs
 from antechamber.totp import service
 
 router = APIRouter(prefix="/v1/b2b", tags=["totp"], route_class=ApiRoute)
@@ -112,6 +113,9 @@ def get(scope: ProjectScope, organization_id: str, member_id: str) -> JSONRespon
 def delete_member_totp(
     request: Request, scope: ProjectScope, organization_id: str, member_id: str
 ) -> JSONResponse:
+    scope = member_session.authorize(
+        request, scope, [organization_id], needs.delete_totp(), target_member_id=member_id
+    )
     org, member = service.delete_member_totp(scope, organization_id, member_id)
     return ok(
         request,
