@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from antechamber.admin import security
 from antechamber.members.models import Member
 from antechamber.services import Services
+from tests.cookiejar import replace_cookie
 from tests.factories import make_operator, open_console_session
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def signed_in_client(app: FastAPI, services: Services, member_id: str) -> Iterat
     with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
         token = open_console_session(services, member_id)
         name = security.session_cookie_name(services.settings)
-        client.cookies.set(name, token, path="/admin")
+        replace_cookie(client, name, token, path="/admin")
         yield Console(client, token)
 
 

@@ -21,6 +21,7 @@ from antechamber.operators.errors import NotAnOperator
 from antechamber.services import Services
 from tests.admin.conftest import BASE, ORIGIN, Console, OperatorInfo, signed_in_client
 from tests.conftest import Credentials
+from tests.cookiejar import replace_cookie
 from tests.factories import make_member, make_org, open_console_session
 
 
@@ -91,7 +92,9 @@ def test_without_a_session_every_form_is_refused(app: FastAPI, anonymous: TestCl
 
 def test_a_forged_cookie_is_sent_to_sign_in(app: FastAPI, services: Services) -> None:
     with TestClient(app, base_url=BASE) as client:
-        client.cookies.set(security.session_cookie_name(services.settings), "forged", path="/admin")
+        replace_cookie(
+            client, security.session_cookie_name(services.settings), "forged", path="/admin"
+        )
         response = client.get("/admin/projects", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/admin/signin")

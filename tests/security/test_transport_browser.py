@@ -40,6 +40,7 @@ from antechamber.projects import service as projects
 from antechamber.services import Services
 from antechamber.settings import Settings
 from tests.conftest import Credentials
+from tests.cookiejar import replace_cookie
 from tests.factories import (
     allow_redirect,
     last_code,
@@ -88,7 +89,8 @@ class Server:
 
     def console(self, client: TestClient) -> TestClient:
         """`client` with a console session (made through the sign-in's seam)."""
-        client.cookies.set(
+        replace_cookie(
+            client,
             security.session_cookie_name(self.services.settings),
             open_console_session(self.services, self.operator_id),
             path="/admin",

@@ -20,6 +20,7 @@ from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.webapp import cookies
 from tests.conftest import Credentials, LiveServer
+from tests.cookiejar import replace_cookie
 from tests.factories import make_member
 from tests.webapp.conftest import (
     BASE,
@@ -154,7 +155,7 @@ def test_4_the_session_cookie_is_checked(
     header = jwt.get_unverified_header(real)
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = jwt.encode(claims, other_key, algorithm="RS256", headers=header)
-    web.client.cookies.set("session", forged)
+    replace_cookie(web.client, "session", forged)
     answer = web.post("/api/discovery/get-organization")
     assert answer.status_code == 401
     assert cookie_attributes(answer, "session")["max-age"] == "0"
@@ -168,11 +169,11 @@ def test_4_the_session_cookie_is_checked(
         + base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
         + "."
     )
-    web.client.cookies.set("session", unsigned)
+    replace_cookie(web.client, "session", unsigned)
     assert web.post("/api/discovery/get-organization").status_code == 401
 
     # The real one, expired after 5 minutes: refreshed through the server, cookie re-set.
-    web.client.cookies.set("session", real)
+    replace_cookie(web.client, "session", real)
     clock.advance(minutes=6)
     refreshed = web.post("/api/discovery/get-organization")
     assert refreshed.status_code == 200
@@ -438,7 +439,7 @@ def test_18_logout_revokes_and_clears_both_cookies(
     assert cookie_attributes(out, "session")["max-age"] == "0"
     assert cookie_attributes(out, "intermediate_session")["max-age"] == "0"
     assert web.post("/api/auth/logout").status_code == 401  # nothing left to end
-    web.client.cookies.set("session", jwt_value)
+    replace_cookie(web.client, "session", jwt_value)
     assert web.post("/api/mfa/update", {"mfaOptIn": True}).status_code == 401  # revoked
 
 
@@ -486,7 +487,7 @@ def test_21_the_pending_login_cannot_be_edited(web: Web, acme: Organization) -> 
     # ciphertext (here: one character in the middle) makes the whole cookie worthless.
     middle = len(raw) // 2
     flipped = "A" if raw[middle] != "A" else "B"
-    web.client.cookies.set("intermediate_session", raw[:middle] + flipped + raw[middle + 1 :])
+    replace_cookie(web.client, "intermediate_session", raw[:middle] + flipped + raw[middle + 1 :])
     refused = web.post("/api/mfa/send", {"phoneNumber": "+12025550143"})
     assert refused.status_code == 401
     assert web.get("/smsmfa").status_code == 303
@@ -501,7 +502,7 @@ def test_18_a_new_login_ends_the_previous_session(
     web.discover("ada@acme.example")  # a second sign-in in the same browser
     assert web.cookie("session") is None
     assert before is not None
-    web.client.cookies.set("session", before)
+    replace_cookie(web.client, "session", before)
     assert web.post("/api/mfa/update", {"mfaOptIn": True}).status_code == 401
 
 
@@ -530,7 +531,8 @@ def test_11_a_locked_member_is_told_so(web: Web) -> None:
         pending = web.pending()
         assert pending is not None
         if round_:
-            web.client.cookies.set(
+            replace_cookie(
+                web.client,
                 "intermediate_session",
                 cookies.encode_pending(web.client.app.state.webapp.config, pending.sent(0)),  # type: ignore[attr-defined]
             )

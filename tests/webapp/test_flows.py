@@ -7,6 +7,7 @@ from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import Credentials
+from tests.cookiejar import replace_cookie
 from tests.factories import make_member
 from tests.webapp.conftest import JWT_SHAPE, Web, requires_sms
 
@@ -130,7 +131,7 @@ def test_logout_revokes_and_forgets(web: Web, acme: Organization, ada: Member) -
     # The JWT is dead on the server too: putting it back does not bring the session back
     # for anything that asks the server.
     assert session is not None
-    web.client.cookies.set("session", session)
+    replace_cookie(web.client, "session", session)
     assert web.post("/api/mfa/update", {"mfaOptIn": True}).status_code == 401
 
 

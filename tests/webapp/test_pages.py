@@ -13,6 +13,7 @@ from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import Credentials
+from tests.cookiejar import replace_cookie
 from tests.factories import make_member
 from tests.webapp.conftest import Web
 
@@ -193,7 +194,7 @@ def test_the_sms_code_form(inprocess: Web) -> None:
     config = inprocess.client.app.state.webapp.config  # type: ignore[attr-defined]
     now = int(config.clock.now().timestamp())
     sent = pending.sent(now, "+1******0143")
-    inprocess.client.cookies.set("intermediate_session", cookies.encode_pending(config, sent))
+    replace_cookie(inprocess.client, "intermediate_session", cookies.encode_pending(config, sent))
     page = inprocess.get("/smsmfa?sent=true")
     markup = check_page(page.text)
     [code] = markup.inputs
