@@ -1,0 +1,56 @@
+"""The values the SAML library consumes and produces. Plain frozen dataclasses: the sso domain
+builds them from its connection rows and stores what it needs of an `Assertion`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+NAMEID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+NAMEID_PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+
+
+@dataclass(frozen=True)
+class ServiceProvider:
+    """Us, for one connection. `entity_id` is the audience the IdP must put in
+    AudienceRestriction (Stytch's `audience_uri`); `acs_url` is where the IdP posts the
+    SAMLResponse (Stytch's `acs_url`), checked against Destination and Recipient.
+    `name_id_format`, when set, is asked for in the AuthnRequest's NameIDPolicy."""
+
+    entity_id: str
+    acs_url: str
+    name_id_format: str | None = None
+
+
+@dataclass(frozen=True)
+class IdentityProvider:
+    """The customer's IdP as configured on a connection. `certificates` are PEM X.509 signing
+    certificates; a signature is accepted only if one of them verifies it (several during a
+    rotation). A certificate inside a message is never trusted."""
+
+    entity_id: str
+    sso_url: str
+    certificates: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """What a validated SAMLResponse proves, read only from signed XML.
+
+    `assertion_id` is the Assertion's ID: store it until `not_on_or_after` and refuse it a
+    second time (replay; `validate_response` cannot, it has no storage). `attributes` maps each
+    Attribute's Name to its values in document order. `in_response_to` is None for an
+    IdP-initiated response. `not_on_or_after` is the earliest expiry among the Conditions and
+    the bearer SubjectConfirmationData: the assertion is useless after it, so a replay store
+    may forget the id then (plus the skew)."""
+
+    assertion_id: str
+    issuer: str
+    name_id: str
+    name_id_format: str | None
+    attributes: Mapping[str, tuple[str, ...]]
+    not_on_or_after: datetime
+    in_response_to: str | None
+    session_index: str | None
