@@ -11,6 +11,17 @@ from antechamber.otp.models import SmsOtp
 from antechamber.projects.models import Project, ProjectSecret
 from antechamber.redirects.models import RedirectUrl
 from antechamber.sessions.models import IntermediateSession, MemberSession
+from antechamber.sso.models import (
+    OidcConnection,
+    PublicToken,
+    SamlAssertionUse,
+    SamlCertificate,
+    SamlConnection,
+    SamlEncryptionKey,
+    SsoLogin,
+    SsoRegistration,
+    SsoToken,
+)
 from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
 
 __all__ = [
@@ -20,14 +31,23 @@ __all__ = [
     "MagicLink",
     "Member",
     "MemberSession",
+    "OidcConnection",
     "Organization",
     "OrganizationDomain",
     "OutboxMessage",
     "Project",
     "ProjectSecret",
+    "PublicToken",
     "RedirectUrl",
+    "SamlAssertionUse",
+    "SamlCertificate",
+    "SamlConnection",
+    "SamlEncryptionKey",
     "SigningKey",
     "SmsOtp",
+    "SsoLogin",
+    "SsoRegistration",
+    "SsoToken",
     "TotpRecoveryCode",
     "TotpRegistration",
 ]

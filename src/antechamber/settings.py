@@ -267,6 +267,29 @@ class Settings(BaseSettings):
         "http://localhost:5173.",
     )
 
+    # --- Single sign-on (sso/) --------------------------------------------------------------
+    sso_allow_private_addresses: bool = Field(
+        False,
+        description="Let SSO connections reach identity providers at private, loopback or "
+        "link-local addresses, and over plain http (metadata URL, OIDC discovery, token, "
+        "user info and JWKS endpoints). Off: only public https URLs, so an organization's "
+        "admin cannot make the server probe its own network.",
+    )
+    sso_http_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Timeout of each request to an identity provider (metadata, token, "
+        "user info, JWKS).",
+    )
+    sso_token_minutes: int = Field(
+        5,
+        ge=1,
+        le=10,
+        description="How long the SSO token handed to the app's redirect URL stays valid "
+        "(single use).",
+    )
+
     @field_validator("webapp_cors_origins", mode="before")
     @classmethod
     def _cors_origins(cls, value: object) -> object:

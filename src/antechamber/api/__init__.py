@@ -13,6 +13,8 @@ from antechamber.api.routes import (
     organizations,
     otps,
     sessions,
+    sso,
+    sso_browser,
     totps,
 )
 
@@ -29,5 +31,7 @@ def install(app: FastAPI) -> None:
         sessions.router,
         otps.router,
         totps.router,
+        sso.router,
+        sso_browser.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -181,6 +181,28 @@ def _apply(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
                     for i, d in enumerate(wanted)
                 ]
     _check_combination(org)
+    _apply_sso(scope, org, fields)
+
+
+def _apply_sso(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
+    """The SSO settings, which must name the organization's own connections (`sso/`)."""
+    sso_fields = (
+        "sso_default_connection_id",
+        "sso_jit_provisioning_allowed_connections",
+        "sso_jit_provisioning",
+    )
+    if not any(fields.get(k) is not None for k in sso_fields):
+        return
+    from antechamber.sso import connections  # sso/ builds on organizations, not the reverse
+
+    if fields.get("sso_default_connection_id") is not None:
+        org.sso_default_connection_id = str(fields["sso_default_connection_id"]) or None
+    if fields.get("sso_jit_provisioning_allowed_connections") is not None:
+        org.sso_jit_provisioning_allowed_connections = list(
+            dict.fromkeys(str(v) for v in fields["sso_jit_provisioning_allowed_connections"])
+        )
+    with scope.db.no_autoflush:
+        connections.check_organization_settings(scope, org)
 
 
 def _check_combination(org: Organization) -> None:

@@ -15,7 +15,7 @@ class InvalidDiscoveryRedirectUrl(InvalidRedirectUrl):
 
 class InvalidRedirectUrlType(BadRequest):
     error_type = "invalid_redirect_url_type"
-    default_message = "Unknown redirect URL type; the known type is: discovery."
+    default_message = "Unknown redirect URL type; the known types are: discovery, login, signup."
 
 
 class NoDiscoveryRedirectUrlsSet(BadRequest):
@@ -36,3 +36,19 @@ class NoMatchForRedirectUrl(BadRequest):
 class RedirectUrlNotFound(NotFound):
     error_type = "redirect_url_not_found"
     default_message = "The project has no such redirect URL of this type."
+
+
+class NoLoginRedirectUrlsSet(BadRequest):
+    error_type = "no_login_redirect_urls_set"
+    default_message = (
+        "No login redirect URL was given and the project has no default one. Register one "
+        "with: antechamber redirect-urls add URL --type login"
+    )
+
+
+class NoSignupRedirectUrlsSet(BadRequest):
+    error_type = "no_signup_redirect_urls_set"
+    default_message = (
+        "No signup redirect URL was given and the project has no default one. Register one "
+        "with: antechamber redirect-urls add URL --type signup"
+    )

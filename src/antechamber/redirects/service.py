@@ -21,12 +21,14 @@ from antechamber.redirects import errors
 from antechamber.redirects.models import RedirectUrl
 from antechamber.scope import Scope
 
-TYPES = ("discovery",)
+TYPES = ("discovery", "login", "signup")  # login, signup: where SSO logins land (sso/)
 MAX_URL_LENGTH = 2048
 
 # Per type: (malformed URL, nothing registered and none given).
 _TYPE_ERRORS: dict[str, tuple[type[errors.InvalidRedirectUrl], type[AntechamberError]]] = {
     "discovery": (errors.InvalidDiscoveryRedirectUrl, errors.NoDiscoveryRedirectUrlsSet),
+    "login": (errors.InvalidRedirectUrl, errors.NoLoginRedirectUrlsSet),
+    "signup": (errors.InvalidRedirectUrl, errors.NoSignupRedirectUrlsSet),
 }
 
 
