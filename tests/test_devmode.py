@@ -21,7 +21,10 @@ def test_dev_mode_allows_the_reference_callback(
     with dev.scope(demo.project_id, "test", "test") as scope:
         rows = redirects.list_redirect_urls(scope)
         assert [(r.url, r.type, r.is_default) for r in rows] == [
-            ("http://testserver/auth/callback", "discovery", True)
+            ("http://testserver/auth/callback", "discovery", True),
+            # Sign in with SSO lands on /auth/sso (sso/, webapp/sso.py).
+            ("http://testserver/auth/sso", "login", True),
+            ("http://testserver/auth/sso", "signup", True),
         ]
 
 

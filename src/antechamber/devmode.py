@@ -53,10 +53,15 @@ def ensure_demo_project(services: Services) -> DemoProject:
 
 
 def ensure_demo_redirect_urls(services: Services, demo: DemoProject) -> None:
-    """Allow the reference app's callback (`{public_base_url}/auth/callback`) for discovery."""
+    """Allow the reference app's callback (`{public_base_url}/auth/callback`) for discovery,
+    and its SSO landing page (`/auth/sso`) for SSO logins and signups."""
     callback = f"{services.settings.public_base_url}/auth/callback"
     with services.scope(demo.project_id, environment_of(demo.project_id), CLI_ACTOR) as scope:
         redirects.add_redirect_url(scope, callback, kind="discovery")
+        # Sign in with SSO lands on the app's /auth/sso (webapp/sso.py).
+        landing = f"{services.settings.public_base_url}/auth/sso"
+        redirects.add_redirect_url(scope, landing, kind="login")
+        redirects.add_redirect_url(scope, landing, kind="signup")
 
 
 def _create_demo_project(services: Services) -> DemoProject:

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from antechamber.services import Services
-from antechamber.webapp import api, pages
+from antechamber.webapp import api, pages, sso
 from antechamber.webapp.backend import Backend
 from antechamber.webapp.config import Webapp, WebappConfig, derived_key
 from antechamber.webapp.errors import message_of
@@ -74,6 +74,7 @@ def install(app: FastAPI, webapp: Webapp) -> None:
     app.state.webapp = webapp
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(sso.router)
     if webapp.config.cors_origins:
         app.add_middleware(Cors, origins=webapp.config.cors_origins)
     previous = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)

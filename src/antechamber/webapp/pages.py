@@ -226,6 +226,7 @@ def dashboard(request: Request) -> Response:
         organization=org,
         member=member_json(membership.member),
         status=mfa_status(membership.organization, membership.member),
+        sso_connections=list(membership.organization.get("sso_active_connections") or []),
         **_notes(request),
     )
 
