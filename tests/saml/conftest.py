@@ -1,0 +1,3 @@
+from tests.saml.idp import saml_idp
+
+__all__ = ["saml_idp"]
