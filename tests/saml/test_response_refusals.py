@@ -316,6 +316,15 @@ def test_a_duplicated_id_is_refused(real_login: RealLogin, validate: Validate) -
         validate(real_login, encode(root))
 
 
+def test_an_id_repeated_in_another_namespace_is_refused(
+    real_login: RealLogin, validate: Validate
+) -> None:
+    root = real_login.tree()
+    root.set("{urn:evil}Id", assertion_of(root).get("ID") or "")
+    with pytest.raises(saml.InvalidSamlSignature):
+        validate(real_login, encode(root))
+
+
 # -- time --------------------------------------------------------------------------------------
 
 

@@ -90,6 +90,8 @@ def validate_response(
     SubjectConfirmation with Recipient = `sp.acs_url`, NotOnOrAfter in the future and
     InResponseTo = `expected_request_id`, all with `skew` either way; a NameID; an
     AuthnStatement."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")  # a caller's bug, not the IdP's
     document = _decode(saml_response_b64)
     try:
         root = parse(document, max_bytes=MAX_RESPONSE_BYTES)
@@ -150,13 +152,14 @@ def _unique_ids(root: etree._Element) -> None:
     """Every ID attribute value occurs once: a reference must name one element."""
     seen: set[str] = set()
     for element in root.iter(etree.Element):
-        for name in ("ID", "Id", "id"):
-            value = element.get(name)
-            if value is None:
+        for name, value in element.attrib.items():
+            # signxml resolves `#x` against any attribute whose local name is Id, ID or id,
+            # in any namespace; so count them all.
+            if etree.QName(name).localname not in ("ID", "Id", "id"):
                 continue
-            if value in seen:
+            if str(value) in seen:
                 raise InvalidSamlSignature()
-            seen.add(value)
+            seen.add(str(value))
 
 
 def _certificates(idp: IdentityProvider) -> list[x509.Certificate]:
