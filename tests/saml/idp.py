@@ -167,9 +167,19 @@ class SimpleSamlIdp:
         *,
         sign_response: bool = False,
         sign_assertion: bool = True,
+        request_signing_certificate: str | None = None,
     ) -> None:
-        """Register (or replace) a service provider: where to post, what to sign."""
+        """Register (or replace) a service provider: where to post, what to sign. With
+        `request_signing_certificate` (PEM), the IdP requires AuthnRequests signed by it."""
+        extra: dict[str, object] = {}
+        if request_signing_certificate is not None:
+            der = x509.load_pem_x509_certificate(request_signing_certificate.encode())
+            extra = {
+                "validate.authnrequest": True,
+                "certData": base64.b64encode(der.public_bytes(serialization.Encoding.DER)).decode(),
+            }
         self._sps[entity_id] = {
+            **extra,
             "AssertionConsumerService": acs_url,
             "NameIDFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
             "simplesaml.nameidattribute": "email",

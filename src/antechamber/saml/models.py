@@ -17,11 +17,18 @@ class ServiceProvider:
     """Us, for one connection. `entity_id` is the audience the IdP must put in
     AudienceRestriction (Stytch's `audience_uri`); `acs_url` is where the IdP posts the
     SAMLResponse (Stytch's `acs_url`), checked against Destination and Recipient.
-    `name_id_format`, when set, is asked for in the AuthnRequest's NameIDPolicy."""
+    `name_id_format`, when set, is asked for in the AuthnRequest's NameIDPolicy.
+
+    `signing_key` (PEM RSA private key) and `signing_certificate` (its PEM certificate, what
+    Stytch lists as the connection's `signing_certificates`), when both are set, sign every
+    AuthnRequest (HTTP-Redirect binding signature, RSA-SHA256) and appear in `sp_metadata`.
+    `signing_keys.new_signing_key()` / `signing_certificate()` make them."""
 
     entity_id: str
     acs_url: str
     name_id_format: str | None = None
+    signing_key: str | None = field(default=None, repr=False)
+    signing_certificate: str | None = None
 
 
 @dataclass(frozen=True)
