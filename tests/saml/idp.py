@@ -25,7 +25,9 @@ button (`button#submit_button` / text "Login"); SimpleSAMLphp then posts `SAMLRe
 
 `add_sp` may be called at any time (the PHP reads its metadata files on every request), so a
 session-scoped IdP serves connections created per test. By default the IdP signs the assertion
-only (SimpleSAMLphp's default); `add_sp(..., sign_response=True)` signs the Response too.
+only (SimpleSAMLphp's default); `add_sp(..., sign_response=True)` signs the Response too,
+`request_signing_certificate=` makes it require signed AuthnRequests, and
+`encryption_certificate=` makes it encrypt the assertion.
 The default users: `alice` (alice@example.com, "Alice Example") and `bob`
 (bob@other.example, "Bob Other"); pass `users=` to `start` for others. The NameID is the
 `email` attribute with the emailAddress format; attributes are sent by their names (`email`,
@@ -117,6 +119,20 @@ def _php(value: object) -> str:
     raise TypeError(type(value))
 
 
+def _key_entry(
+    certificate_pem: str, *, signing: bool = False, encryption: bool = False
+) -> dict[str, object]:
+    der = x509.load_pem_x509_certificate(certificate_pem.encode()).public_bytes(
+        serialization.Encoding.DER
+    )
+    return {
+        "type": "X509Certificate",
+        "signing": signing,
+        "encryption": encryption,
+        "X509Certificate": base64.b64encode(der).decode(),
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -168,16 +184,22 @@ class SimpleSamlIdp:
         sign_response: bool = False,
         sign_assertion: bool = True,
         request_signing_certificate: str | None = None,
+        encryption_certificate: str | None = None,
     ) -> None:
         """Register (or replace) a service provider: where to post, what to sign. With
-        `request_signing_certificate` (PEM), the IdP requires AuthnRequests signed by it."""
+        `request_signing_certificate` (PEM), the IdP requires AuthnRequests signed by it; with
+        `encryption_certificate` (PEM), it encrypts the assertion to it (AES-128-CBC, the
+        content key wrapped with RSA-OAEP: SimpleSAMLphp's choice)."""
+        keys: list[dict[str, object]] = []
         extra: dict[str, object] = {}
         if request_signing_certificate is not None:
-            der = x509.load_pem_x509_certificate(request_signing_certificate.encode())
-            extra = {
-                "validate.authnrequest": True,
-                "certData": base64.b64encode(der.public_bytes(serialization.Encoding.DER)).decode(),
-            }
+            keys.append(_key_entry(request_signing_certificate, signing=True))
+            extra["validate.authnrequest"] = True
+        if encryption_certificate is not None:
+            keys.append(_key_entry(encryption_certificate, encryption=True))
+            extra["assertion.encryption"] = True
+        if keys:
+            extra["keys"] = keys
         self._sps[entity_id] = {
             **extra,
             "AssertionConsumerService": acs_url,

@@ -22,13 +22,19 @@ class ServiceProvider:
     `signing_key` (PEM RSA private key) and `signing_certificate` (its PEM certificate, what
     Stytch lists as the connection's `signing_certificates`), when both are set, sign every
     AuthnRequest (HTTP-Redirect binding signature, RSA-SHA256) and appear in `sp_metadata`.
-    `signing_keys.new_signing_key()` / `signing_certificate()` make them."""
+    `signing_keys.new_signing_key()` / `signing_certificate()` make them.
+
+    `decryption_keys` (PEM RSA private keys, Stytch's `encryption_private_keys`; several
+    during a rotation) decrypt EncryptedAssertions; `encryption_certificate` (PEM) is what
+    `sp_metadata` offers IdPs to encrypt to (a certificate of one of those keys)."""
 
     entity_id: str
     acs_url: str
     name_id_format: str | None = None
     signing_key: str | None = field(default=None, repr=False)
     signing_certificate: str | None = None
+    decryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    encryption_certificate: str | None = None
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,14 @@ from lxml import etree
 from signxml.exceptions import InvalidCertificate, InvalidDigest, SignXMLException
 from signxml.verifier import SignatureConfiguration, VerifyResult, XMLVerifier
 
+from antechamber.saml.decryption import decrypt_assertion, load_decryption_keys
 from antechamber.saml.errors import (
     EncryptedSamlAssertionUnsupported,
     ExpiredSamlResponse,
     FailedSamlResponse,
     InvalidSamlAudience,
     InvalidSamlDestination,
+    InvalidSamlEncryption,
     InvalidSamlInResponseTo,
     InvalidSamlIssuer,
     InvalidSamlRecipient,
@@ -83,6 +85,9 @@ def validate_response(
     `expected_request_id` is the ID of the AuthnRequest this login sent; `None` accepts only an
     IdP-initiated response (one without InResponseTo anywhere).
 
+    An EncryptedAssertion is decrypted with `sp.decryption_keys` (after the Response's
+    signature, if any, is verified); without keys it is refused as unsupported.
+
     Requires: a Response or Assertion signature by one of `idp.certificates` (RSA or ECDSA with
     SHA-256 or better; SHA-1 refused); Status Success; Issuer = `idp.entity_id`; Destination
     (required when the Response is signed) = `sp.acs_url`; an AudienceRestriction naming
@@ -101,26 +106,47 @@ def validate_response(
         raise InvalidSamlResponseXml() from e
     if root.tag != SAMLP + "Response":
         raise InvalidSamlResponseXml()
-    if any(True for _ in root.iter(SAML + "EncryptedAssertion")):
-        raise EncryptedSamlAssertionUnsupported()
     assertion_element = _only_assertion(root)
     _unique_ids(root)
 
     certificates = _certificates(idp)
-    response_signature = root.find("ds:Signature", NS)
-    if response_signature is None and assertion_element.find("ds:Signature", NS) is None:
+    response_signed = root.find("ds:Signature", NS) is not None
+    if (
+        not response_signed
+        and assertion_element.tag == SAML + "Assertion"
+        and assertion_element.find("ds:Signature", NS) is None
+    ):
         raise MissingSamlSignature()
 
     response = root
-    response_signed = response_signature is not None
     if response_signed:
         response = _verified(root, certificates, now)
         assertion_element = _only_assertion(response)
-    if assertion_element.find("ds:Signature", NS) is not None:
+    encrypted = assertion_element.tag == SAML + "EncryptedAssertion"
+    if encrypted:
+        assertion_element = _decrypted(response, assertion_element, sp)
+    if response_signed:
+        # Covered by the Response's signature: `response` is the signed copy (and an
+        # encrypted assertion's ciphertext was covered by it). Its own signature, if any,
+        # must verify too.
+        assertion = (
+            _verified(assertion_element, certificates, now)
+            if assertion_element.find("ds:Signature", NS) is not None
+            else assertion_element
+        )
+    elif encrypted:
+        # Decrypted from ciphertext anyone could have made: whether it failed to decrypt, to
+        # parse, or to verify, the sender gets one answer (no padding or parsing oracle).
+        try:
+            if assertion_element.find("ds:Signature", NS) is None:
+                raise MissingSamlSignature()
+            assertion = _verified(assertion_element, certificates, now)
+        except SamlResponseError as e:
+            raise InvalidSamlEncryption() from e
+    elif assertion_element.find("ds:Signature", NS) is not None:
         assertion = _verified(assertion_element, certificates, now)
     else:
-        # Covered by the Response's signature: `response` is the signed copy.
-        assertion = assertion_element
+        raise MissingSamlSignature()
 
     _check_response(response, sp, idp, expected_request_id, signed=response_signed)
     return _read_assertion(assertion, sp, idp, expected_request_id, now, skew)
@@ -138,14 +164,34 @@ def _decode(value: str | bytes) -> bytes:
 
 
 def _only_assertion(response: etree._Element) -> etree._Element:
-    """The one saml:Assertion, which must be a child of the Response. Any other Assertion
-    anywhere (inside Extensions, a Signature, another Assertion…) is a wrapping attempt."""
-    found = list(response.iter(SAML + "Assertion"))
+    """The one saml:Assertion or saml:EncryptedAssertion, which must be a child of the
+    Response. Any other anywhere (inside Extensions, a Signature, another Assertion…) is a
+    wrapping attempt."""
+    found = list(response.iter(SAML + "Assertion", SAML + "EncryptedAssertion"))
     if len(found) != 1 or found[0].getparent() is not response:
         raise InvalidSamlResponseXml(
             "The SAML response must contain exactly one assertion, directly in the Response."
         )
     return found[0]
+
+
+def _decrypted(
+    response: etree._Element, encrypted: etree._Element, sp: ServiceProvider
+) -> etree._Element:
+    """Decrypt the EncryptedAssertion with the SP's keys and put the Assertion in its place,
+    then hold the whole to the same structure rules as an unencrypted response."""
+    keys = load_decryption_keys(sp.decryption_keys)
+    if not keys:
+        raise EncryptedSamlAssertionUnsupported()
+    assertion = decrypt_assertion(encrypted, keys, max_bytes=MAX_RESPONSE_BYTES)
+    response.replace(encrypted, assertion)
+    try:
+        if _only_assertion(response) is not assertion:
+            raise InvalidSamlResponseXml()
+        _unique_ids(response)
+    except SamlResponseError as e:
+        raise InvalidSamlEncryption() from e
+    return assertion
 
 
 def _unique_ids(root: etree._Element) -> None:
