@@ -634,3 +634,22 @@ def test_refusals_never_echo_the_message(real_login: RealLogin, validate: Valida
         assert "script" not in str(refused.value)
         assert "script" not in repr(refused.value.details)
         assert not isinstance(refused.value, BadRequest)
+
+
+def test_the_alternative_audience_and_acs_url_are_accepted(
+    real_login: RealLogin, validate: Validate
+) -> None:
+    """Stytch's alternative_audience_uri / alternative_acs_url (a migration): the IdP still
+    names the old values, and the connection accepts them beside its own."""
+    migrating = saml.ServiceProvider(
+        "https://antechamber.test/saml/new",
+        "https://antechamber.test/v1/b2b/sso/callback/new",
+        alternative_audience=real_login.sp.entity_id,
+        alternative_acs_url=real_login.sp.acs_url,
+    )
+    assert validate(real_login, sp=migrating).name_id == "alice@example.com"
+    without = saml.ServiceProvider(
+        migrating.entity_id, migrating.acs_url, alternative_acs_url=real_login.sp.acs_url
+    )
+    with pytest.raises(saml.InvalidSamlAudience):
+        validate(real_login, sp=without)

@@ -90,9 +90,9 @@ def validate_response(
 
     Requires: a Response or Assertion signature by one of `idp.certificates` (RSA or ECDSA with
     SHA-256 or better; SHA-1 refused); Status Success; Issuer = `idp.entity_id`; Destination
-    (required when the Response is signed) = `sp.acs_url`; an AudienceRestriction naming
-    `sp.entity_id` (every one present must); Conditions NotBefore/NotOnOrAfter and a bearer
-    SubjectConfirmation with Recipient = `sp.acs_url`, NotOnOrAfter in the future and
+    (required when the Response is signed) in `sp.acs_urls`; an AudienceRestriction naming one
+    of `sp.audiences` (every one present must); Conditions NotBefore/NotOnOrAfter and a bearer
+    SubjectConfirmation with Recipient in `sp.acs_urls`, NotOnOrAfter in the future and
     InResponseTo = `expected_request_id`, all with `skew` either way; a NameID; an
     AuthnStatement."""
     if now.tzinfo is None:
@@ -303,7 +303,9 @@ def _check_response(
         detail = value if _STATUS_CODE.fullmatch(value) else "unknown"
         raise FailedSamlResponse(status=detail)
     destination = response.get("Destination")
-    if (destination is None and signed) or (destination is not None and destination != sp.acs_url):
+    if (destination is None and signed) or (
+        destination is not None and destination not in sp.acs_urls
+    ):
         raise InvalidSamlDestination()
     issuer = response.find("saml:Issuer", NS)
     if issuer is not None:
@@ -407,7 +409,7 @@ def _check_bearer(
     data = confirmation.find("saml:SubjectConfirmationData", NS)
     if data is None:
         raise InvalidSamlSubjectConfirmation()
-    if data.get("Recipient") != sp.acs_url:
+    if data.get("Recipient") not in sp.acs_urls:
         raise InvalidSamlRecipient()
     not_before = _instant(data.get("NotBefore"))
     if not_before is not None and now + skew < not_before:
@@ -445,7 +447,7 @@ def _check_conditions(
         raise InvalidSamlAudience()
     for restriction in restrictions:
         audiences = [text(a) for a in restriction.iterfind("saml:Audience", NS)]
-        if sp.entity_id not in audiences:
+        if not any(audience in sp.audiences for audience in audiences):
             raise InvalidSamlAudience()
     return not_on_or_after
 
