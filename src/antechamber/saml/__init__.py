@@ -7,7 +7,8 @@ and the replay store, and calls:
   (timeout, size limit, no redirects, no private addresses unless allowed);
 - `sp_metadata(sp) -> str`, the XML a customer's IT admin may upload to their IdP;
 - `new_request_id()` and `authn_request_redirect(sp, idp, …) -> str`, the URL to send the
-  browser to (HTTP-Redirect binding);
+  browser to (HTTP-Redirect binding; signed when `sp` has a signing key:
+  `new_signing_key()`, `signing_certificate(key, now=…)`);
 - `validate_response(saml_response_b64, sp, idp, …) -> Assertion`, or a `SamlResponseError`.
 
 See docs/architecture.md (SAML) for the choice of signxml and the defences.
@@ -19,6 +20,7 @@ from antechamber.saml.errors import (
     FailedSamlResponse,
     InvalidSamlAudience,
     InvalidSamlDestination,
+    InvalidSamlEncryption,
     InvalidSamlInResponseTo,
     InvalidSamlIssuer,
     InvalidSamlMetadataXml,
@@ -46,6 +48,12 @@ from antechamber.saml.models import (
 )
 from antechamber.saml.request import authn_request_redirect, new_request_id
 from antechamber.saml.response import MAX_RESPONSE_BYTES, validate_response
+from antechamber.saml.signing_keys import (
+    InvalidSigningKey,
+    load_signing_key,
+    new_signing_key,
+    signing_certificate,
+)
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
@@ -59,6 +67,7 @@ __all__ = [
     "IdentityProvider",
     "InvalidSamlAudience",
     "InvalidSamlDestination",
+    "InvalidSamlEncryption",
     "InvalidSamlInResponseTo",
     "InvalidSamlIssuer",
     "InvalidSamlMetadataXml",
@@ -66,6 +75,7 @@ __all__ = [
     "InvalidSamlResponseXml",
     "InvalidSamlSignature",
     "InvalidSamlSubjectConfirmation",
+    "InvalidSigningKey",
     "MissingSamlSignature",
     "NotYetValidSamlResponse",
     "SamlCertificateMismatch",
@@ -77,8 +87,11 @@ __all__ = [
     "UnsolicitedSamlResponse",
     "authn_request_redirect",
     "fetch_idp_metadata",
+    "load_signing_key",
     "new_request_id",
+    "new_signing_key",
     "parse_idp_metadata",
+    "signing_certificate",
     "sp_metadata",
     "validate_response",
 ]

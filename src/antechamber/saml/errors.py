@@ -57,10 +57,25 @@ class SamlCertificateMismatch(SamlResponseError):
 
 
 class EncryptedSamlAssertionUnsupported(SamlResponseError):
+    """The assertion is encrypted and the connection has no decryption key."""
+
     error_type = "encrypted_saml_assertion_not_supported"
     default_message = (
-        "Encrypted SAML assertions are not supported. Turn off assertion encryption "
-        "in the identity provider for this application."
+        "The SAML assertion is encrypted and this connection has no decryption key. Add an "
+        "encryption private key to the connection, or turn off assertion encryption in the "
+        "identity provider for this application."
+    )
+
+
+class InvalidSamlEncryption(SamlResponseError):
+    """The encrypted assertion could not be decrypted, or (in an unsigned Response) what it
+    decrypted to is not a signed assertion: whatever the reason, one error and one message
+    (a padding or parsing oracle needs to tell failures apart)."""
+
+    error_type = "invalid_encrypted_saml_assertion"
+    default_message = (
+        "The encrypted SAML assertion could not be decrypted and verified with this "
+        "connection's keys and certificates."
     )
 
 

@@ -86,16 +86,34 @@ def certificate_pem(value: str) -> str:
 
 def sp_metadata(sp: ServiceProvider) -> str:
     """Our SP metadata for one connection (SAML Metadata §2.4.4): entityID = `sp.entity_id`,
-    one AssertionConsumerService (HTTP-POST) at `sp.acs_url`, WantAssertionsSigned, no key
-    (we neither sign requests nor decrypt assertions yet)."""
-    entity = etree.Element(MD + "EntityDescriptor", nsmap={"md": NS["md"]}, entityID=sp.entity_id)
+    one AssertionConsumerService (HTTP-POST) at `sp.acs_url`, WantAssertionsSigned; no key
+    but our request-signing certificate when `sp` has one (then AuthnRequestsSigned) and our
+    encryption certificate when it has one."""
+    signs = bool(sp.signing_key and sp.signing_certificate)
+    entity = etree.Element(
+        MD + "EntityDescriptor", nsmap={"md": NS["md"], "ds": NS["ds"]}, entityID=sp.entity_id
+    )
     descriptor = etree.SubElement(
         entity,
         MD + "SPSSODescriptor",
-        AuthnRequestsSigned="false",
+        AuthnRequestsSigned="true" if signs else "false",
         WantAssertionsSigned="true",
         protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol",
     )
+    if signs and sp.signing_certificate:
+        key = etree.SubElement(descriptor, MD + "KeyDescriptor", use="signing")
+        data = etree.SubElement(etree.SubElement(key, DS + "KeyInfo"), DS + "X509Data")
+        der = x509.load_pem_x509_certificate(sp.signing_certificate.encode()).public_bytes(
+            Encoding.DER
+        )
+        etree.SubElement(data, DS + "X509Certificate").text = base64.b64encode(der).decode()
+    if sp.encryption_certificate:
+        key = etree.SubElement(descriptor, MD + "KeyDescriptor", use="encryption")
+        data = etree.SubElement(etree.SubElement(key, DS + "KeyInfo"), DS + "X509Data")
+        der = x509.load_pem_x509_certificate(sp.encryption_certificate.encode()).public_bytes(
+            Encoding.DER
+        )
+        etree.SubElement(data, DS + "X509Certificate").text = base64.b64encode(der).decode()
     if sp.name_id_format:
         etree.SubElement(descriptor, MD + "NameIDFormat").text = sp.name_id_format
     etree.SubElement(

@@ -17,11 +17,40 @@ class ServiceProvider:
     """Us, for one connection. `entity_id` is the audience the IdP must put in
     AudienceRestriction (Stytch's `audience_uri`); `acs_url` is where the IdP posts the
     SAMLResponse (Stytch's `acs_url`), checked against Destination and Recipient.
-    `name_id_format`, when set, is asked for in the AuthnRequest's NameIDPolicy."""
+    `name_id_format`, when set, is asked for in the AuthnRequest's NameIDPolicy.
+
+    `signing_key` (PEM RSA private key) and `signing_certificate` (its PEM certificate, what
+    Stytch lists as the connection's `signing_certificates`), when both are set, sign every
+    AuthnRequest (HTTP-Redirect binding signature, RSA-SHA256) and appear in `sp_metadata`.
+    `signing_keys.new_signing_key()` / `signing_certificate()` make them.
+
+    `decryption_keys` (PEM RSA private keys, Stytch's `encryption_private_keys`; several
+    during a rotation) decrypt EncryptedAssertions; `encryption_certificate` (PEM) is what
+    `sp_metadata` offers IdPs to encrypt to (a certificate of one of those keys).
+
+    `alternative_audience` and `alternative_acs_url` are Stytch's `alternative_audience_uri`
+    and `alternative_acs_url`: also accepted as Audience and as Destination/Recipient."""
 
     entity_id: str
     acs_url: str
     name_id_format: str | None = None
+    signing_key: str | None = field(default=None, repr=False)
+    signing_certificate: str | None = None
+    decryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    encryption_certificate: str | None = None
+    alternative_audience: str | None = None
+    alternative_acs_url: str | None = None
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        """`entity_id` and Stytch's `alternative_audience_uri` (a migration from another SP)."""
+        return tuple(a for a in (self.entity_id, self.alternative_audience) if a)
+
+    @property
+    def acs_urls(self) -> tuple[str, ...]:
+        """`acs_url` and Stytch's `alternative_acs_url` (the app proxies it to us during a
+        migration): a response addressed to either is for us. AuthnRequests name `acs_url`."""
+        return tuple(u for u in (self.acs_url, self.alternative_acs_url) if u)
 
 
 @dataclass(frozen=True)

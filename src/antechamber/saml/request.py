@@ -8,13 +8,17 @@ import zlib
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
 from antechamber.saml.models import IdentityProvider, ServiceProvider
+from antechamber.saml.signing_keys import load_signing_key
 from antechamber.saml.xml import NS, SAML, SAMLP
 
 POST_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 
 # SAML Bindings §3.4.3: RelayState "MUST NOT exceed 80 bytes".
 MAX_RELAY_STATE_BYTES = 80
@@ -66,9 +70,11 @@ def authn_request_redirect(
 
     The request carries ID=`request_id` (from `new_request_id()`), IssueInstant=`now`,
     Destination=`idp.sso_url`, AssertionConsumerServiceURL=`sp.acs_url` and asks for the
-    HTTP-POST binding back. It is not signed (signing AuthnRequests is optional in SAML and
-    not built yet). `relay_state` is at most 80 bytes (Bindings §3.4.3): an opaque handle to
-    the login, never a URL the browser chose. Raises ValueError for a longer one (a bug)."""
+    HTTP-POST binding back. When `sp` has a signing key and certificate, the URL is signed
+    as the binding says (§3.4.4.1: `SigAlg` RSA-SHA256 and `Signature` over the encoded
+    `SAMLRequest`, `RelayState` and `SigAlg`). `relay_state` is at most 80 bytes (Bindings
+    §3.4.3): an opaque handle to the login, never a URL the browser chose. Raises ValueError
+    for a longer one (a bug)."""
     if relay_state is not None and len(relay_state.encode()) > MAX_RELAY_STATE_BYTES:
         raise ValueError("RelayState is limited to 80 bytes")
     document = authn_request_xml(sp, idp, request_id=request_id, now=now)
@@ -77,6 +83,13 @@ def authn_request_redirect(
     params = [("SAMLRequest", base64.b64encode(deflated).decode("ascii"))]
     if relay_state is not None:
         params.append(("RelayState", relay_state))
+    encoded = urlencode(params)
+    if sp.signing_key and sp.signing_certificate:
+        encoded += "&" + urlencode([("SigAlg", RSA_SHA256)])
+        signature = load_signing_key(sp.signing_key).sign(
+            encoded.encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
+        )
+        encoded += "&" + urlencode([("Signature", base64.b64encode(signature).decode("ascii"))])
     parts = urlsplit(idp.sso_url)
-    query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
+    query = f"{parts.query}&{encoded}" if parts.query else encoded
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
