@@ -18,6 +18,7 @@ from antechamber.settings import Settings
 from antechamber.sso import connections, oidc, public_tokens
 from tests.conftest import Credentials
 from tests.factories import make_org
+from tests.saml.idp import saml_idp  # noqa: F401 - the session's SimpleSAMLphp IdP
 from tests.sso import fake_idp
 
 LOGIN_URL = "http://localhost:3000/sso/login"

@@ -706,9 +706,10 @@ def _pkcs1_key(pem: object) -> rsa.RSAPrivateKey:
 
 
 def _seal_key(scope: Scope, key: rsa.RSAPrivateKey) -> str:
+    # PKCS#1, the one form the SAML library (and Stytch's signing_private_key) takes.
     pem = key.private_bytes(
         serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
+        serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     )
     return crypto.seal(scope.settings.key_bytes(), SEAL_SAML_KEY, pem)

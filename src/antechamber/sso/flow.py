@@ -214,7 +214,7 @@ def pending(scope: Scope, connection_id: str, state: str | None) -> Pending:
         )
     )
     if row is None or row.connection_id != connection_id:
-        raise errors.SsoLoginNotFound()
+        raise _unsolicited(connection_id)
     connection = connections.get_connection(scope, connection_id)
     provider = _provider(scope, connection) if isinstance(connection, OidcConnection) else None
     return Pending(
@@ -225,6 +225,12 @@ def pending(scope: Scope, connection_id: str, state: str | None) -> Pending:
         code_verifier=row.code_verifier,
         request_id=row.request_id,
     )
+
+
+def _unsolicited(connection_id: str) -> errors.SsoLoginNotFound:
+    if connection_id.startswith("saml-"):
+        return errors.UnsolicitedSamlResponse()
+    return errors.SsoLoginNotFound()
 
 
 def oidc_identity(scope: Scope, login_: Pending, code: str | None) -> VerifiedIdentity:
@@ -272,7 +278,7 @@ def finish(scope: Scope, state: str, identity: VerifiedIdentity) -> str:
         execution_options={"populate_existing": True, "synchronize_session": False},
     ).one_or_none()
     if row is None or row.connection_id != identity.connection_id:
-        raise errors.SsoLoginNotFound()
+        raise _unsolicited(identity.connection_id)
     org = scope.db.get(Organization, row.organization_id)
     if org is None:  # pragma: no cover - the login row would have gone with it
         raise errors.SsoLoginNotFound()

@@ -25,11 +25,22 @@ SKEW = timedelta(minutes=2)
 
 
 def service_provider(scope: Scope, connection: SamlConnection) -> saml.ServiceProvider:
+    """The connection as the SAML library's service provider: our signing pair (AuthnRequests
+    are signed), the encryption keys, and Stytch's alternative audience and ACS URL."""
     url = connections.callback_url(scope, connection.id)
+    decryption = tuple(
+        connections.saml_private_key(scope, k.private_key).decode()
+        for k in connection.encryption_keys
+    )
     return saml.ServiceProvider(
-        entity_id=connection.alternative_audience_uri or url,
+        entity_id=url,
         acs_url=url,
         name_id_format=connection.nameid_format or None,
+        signing_key=connections.saml_private_key(scope, connection.signing_private_key).decode(),
+        signing_certificate=connection.signing_certificate,
+        decryption_keys=decryption,
+        alternative_audience=connection.alternative_audience_uri or None,
+        alternative_acs_url=connection.alternative_acs_url or None,
     )
 
 
