@@ -18,9 +18,11 @@ from antechamber.cli import (
     operators,
     orgs,
     projects,
+    public_tokens,
     redirect_urls,
     server,
     sessions,
+    sso,
     webapp,
 )
 from antechamber.cli.context import Failure
@@ -51,6 +53,8 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(audit.app, name="audit")
 app.add_typer(operators.app, name="operators")
+app.add_typer(sso.app, name="sso")
+app.add_typer(public_tokens.app, name="public-token")
 
 
 def main(argv: list[str] | None = None) -> int:
