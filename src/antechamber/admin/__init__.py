@@ -21,6 +21,7 @@ from antechamber.admin.routes import (
     organizations,
     outbox,
     projects,
+    sso,
 )
 
 # Sign-in and the stylesheet: no session needed (forms still need the pre-session's token).
@@ -33,6 +34,7 @@ CONSOLE_ROUTERS: tuple[APIRouter, ...] = (
     members.router,
     audit.router,
     outbox.router,
+    sso.router,
     fallback.router,
 )
 

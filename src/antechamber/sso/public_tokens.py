@@ -21,15 +21,19 @@ from antechamber.sso.events import SsoEvent
 from antechamber.sso.models import PublicToken
 
 
-def ensure(scope: Scope) -> PublicToken:
-    """The project's live public token, made now if it has none."""
-    live = scope.db.scalar(
+def live(scope: Scope) -> PublicToken | None:
+    """The project's live public token, if it has one (reads only)."""
+    return scope.db.scalar(
         select(PublicToken)
         .where(PublicToken.project_id == scope.project_id, PublicToken.revoked_at.is_(None))
         .order_by(PublicToken.created_at.desc())
         .limit(1)
     )
-    return live or _new(scope)
+
+
+def ensure(scope: Scope) -> PublicToken:
+    """The project's live public token, made now if it has none."""
+    return live(scope) or _new(scope)
 
 
 def rotate(scope: Scope) -> PublicToken:
