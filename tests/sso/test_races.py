@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from antechamber.errors import AntechamberError
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
@@ -82,3 +83,51 @@ def test_concurrent_first_logins_of_one_person_make_one_member(
     assert _count(services, Member) == 1
     assert _count(services, SsoRegistration) == 1
     assert _count(services, MemberSession) == 8
+
+
+def test_one_login_state_finished_concurrently_issues_one_token(
+    services: Services,
+    project: Credentials,
+    corp: Organization,
+    connection_id: str,
+) -> None:
+    """Two callbacks of one login (a double submit, a replayed redirect) racing to finish:
+    the login is claimed once, so exactly one SSO token exists."""
+    from antechamber.sso.models import SsoLogin, SsoToken
+
+    with services.scope(project.project_id, "test", "test") as scope:
+        from antechamber.redirects import service as redirects
+
+        for kind in ("login", "signup"):
+            redirects.add_redirect_url(scope, "http://localhost:3000/sso", kind=kind)
+        started = flow.start(scope, connection_id=connection_id)
+    identity = VerifiedIdentity(
+        connection_id=connection_id,
+        external_id="idp-user-1",
+        email="grace@acme.example",
+        email_verified=True,
+        name="Grace",
+        attributes={},
+    )
+    gate = threading.Barrier(RACERS)
+
+    def finish(_: int) -> str:
+        gate.wait()
+        try:
+            with services.scope(project.project_id, "test", "test") as scope:
+                return flow.finish(scope, started.state, identity)
+        except AntechamberError as exc:  # the losers' refusal is the point
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        outcomes = list(pool.map(finish, range(RACERS)))
+    assert sum(o.startswith("http") for o in outcomes) == 1
+    assert set(outcomes) - {o for o in outcomes if o.startswith("http")} == {"SsoLoginNotFound"}
+    assert _count(services, SsoToken) == 1
+    with services.sessions() as session:
+        assert (
+            session.scalar(
+                select(func.count()).select_from(SsoLogin).where(SsoLogin.used_at.is_(None))
+            )
+            == 0
+        )
