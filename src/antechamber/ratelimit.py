@@ -50,6 +50,7 @@ NAMED_LIMITS: dict[str, str] = {
     "sms:member": "limit_sms_per_member",
     "discovery:ip": "limit_discovery_send_per_ip",
     "authenticate:ip": "limit_authenticate_failures_per_ip",
+    "sso_start:ip": "limit_sso_start_per_ip",
 }
 
 #: What a refusal says to the caller, by limit name.
@@ -62,6 +63,7 @@ MESSAGES: dict[str, str] = {
     "sms:member": "Too many codes have been sent to this member. Try again later.",
     "discovery:ip": "Too many login emails have been requested from this address. Try again later.",
     "authenticate:ip": "Too many failed login attempts from this address. Try again later.",
+    "sso_start:ip": "Too many SSO logins have been started from this address. Try again later.",
 }
 
 

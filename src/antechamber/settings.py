@@ -282,6 +282,11 @@ class Settings(BaseSettings):
         description="Timeout of each request to an identity provider (metadata, token, "
         "user info, JWKS).",
     )
+    limit_sso_start_per_ip: str = Field(
+        "30/minute;300/hour",
+        description="SSO logins started from one client address (/v1/public/sso/start: each "
+        "keeps a pending login row for 10 minutes).",
+    )
     sso_token_minutes: int = Field(
         5,
         ge=1,
@@ -347,6 +352,7 @@ class Settings(BaseSettings):
         "limit_sms_per_member",
         "limit_discovery_send_per_ip",
         "limit_authenticate_failures_per_ip",
+        "limit_sso_start_per_ip",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

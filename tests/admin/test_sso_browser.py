@@ -1,7 +1,8 @@
 """An operator sets up a SAML connection in the console, in Chromium (JavaScript off), and
 the page shows what the customer's IT admin enters in their identity provider. With
-ANTECHAMBER_SCREENSHOTS set to a folder, the page is saved there as sso-console-*.png
-(docs/sso.md shows it: `ANTECHAMBER_SCREENSHOTS=docs/screenshots pytest tests/admin/test_sso_browser.py`)."""
+ANTECHAMBER_SCREENSHOTS set to a folder, the page is saved there as sso-console-*.png, which
+docs/sso.md shows. Refresh it with:
+ANTECHAMBER_SCREENSHOTS=docs/screenshots pytest tests/admin/test_sso_browser.py"""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import select, update
 
-from antechamber import tokens
+from antechamber import client_limits, tokens
 from antechamber.audit import service as audit
 from antechamber.magic_links import errors as pkce_errors
 from antechamber.magic_links.service import pkce_challenge
@@ -89,6 +89,7 @@ def start(
     """Begin a login through a connection (named, or the organization's default / only
     active one). Redirect URLs must be registered for the project (types `login`, `signup`)
     and default to the registered defaults."""
+    client_limits.count_sso_start(scope)
     if connection_id and organization_id:
         raise errors.TooManyConnectionLocators()
     if connection_id:
@@ -359,7 +360,9 @@ def authenticate(
     """
     del intermediate_session_token
     sessions.duration(session_duration_minutes)
-    row = _redeem(scope, sso_token, pkce_code_verifier)
+    # Guessing tokens counts against the client address, as for magic links and ISTs.
+    with client_limits.failures_counted(scope, errors.SsoTokenNotFound, pkce_errors.PkceMismatch):
+        row = _redeem(scope, sso_token, pkce_code_verifier)
     org = scope.db.get(Organization, row.organization_id)
     if org is None:  # pragma: no cover - cascade
         raise errors.SsoTokenNotFound()
