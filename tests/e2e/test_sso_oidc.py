@@ -169,3 +169,91 @@ def test_an_organization_requiring_mfa_still_asks_for_the_sms_code(
     p.page.get_by_label("Code").fill(code)
     p.page.get_by_role("button", name="Verify").click()
     expect(p.page.get_by_role("heading", name="Initech")).to_be_visible()
+
+
+@pytest.fixture
+def stytch_app(
+    live_server: LiveServer, services: Services, project: Credentials, tmp_path: Path
+) -> Iterator[str]:
+    """The reference app as its own process over the official SDK, with the public token."""
+    import os
+    import sys
+    import time
+
+    import httpx
+
+    import antechamber
+    from antechamber.redirects import service as redirects
+    from antechamber.sso import public_tokens
+
+    with services.scope(project.project_id, "test", "test") as scope:
+        token = public_tokens.ensure(scope).id
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with services.scope(project.project_id, "test", "test") as scope:
+        for kind in ("login", "signup"):
+            redirects.add_redirect_url(scope, f"{url}/auth/sso", kind=kind)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTECHAMBER_", "STYTCH_"))}
+    env["PYTHONPATH"] = str(Path(antechamber.__file__).parent.parent)
+    env["ANTECHAMBER_LOG_LEVEL"] = "warning"
+    env["STYTCH_PUBLIC_TOKEN"] = token
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "antechamber", "webapp", "--backend", "stytch",
+            "--base-url", live_server.url, "--project-id", project.project_id,
+            "--secret", project.secret, "--port", str(port), "--dev",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/assets/app.css", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("antechamber webapp did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_reference_app_over_the_sdk_signs_in_by_sso(
+    browser: Browser,
+    live_server: LiveServer,
+    provider: Provider,
+    stytch_app: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    p = person(browser, stytch_app, f"{live_server.url}/dev/outbox", request)
+    _sign_in_with_sso(p, "initech", "milton")
+    expect(p.page.get_by_role("heading", name="Initech")).to_be_visible()
+
+
+def test_an_admins_dashboard_lists_the_organizations_connections(
+    browser: Browser,
+    live_server: LiveServer,
+    provider: Provider,
+    services: Services,
+    project: Credentials,
+    corp: Organization,
+    request: pytest.FixtureRequest,
+) -> None:
+    make_member(
+        services,
+        project.project_id,
+        corp,
+        email_address="milton@initech.example",
+        roles=["stytch_admin"],
+    )
+    p = person(browser, live_server.url, f"{live_server.url}/dev/outbox", request)
+    _sign_in_with_sso(p, "initech", "milton")
+    connections_region = p.page.get_by_role("region", name="Single sign-on")
+    expect(connections_region).to_contain_text("Initech IdP")
+    expect(connections_region).to_contain_text(provider.connection_id)
