@@ -116,7 +116,7 @@ def _sign_in_with_sso(p: Person, slug: str, login: str) -> None:
     p.go("/")
     p.page.get_by_label("Organization slug").fill(slug)
     p.steps.shot("sign-in-with-sso")
-    p.page.get_by_role("button", name="Sign in with SSO").click()
+    p.page.get_by_role("button", name="Use SSO").click()
     p.page.get_by_role("link", name="Continue to your identity provider").click()
     # The provider's own login page (its development interactions).
     expect(p.page.locator("input[name=login]")).to_be_visible()

@@ -59,7 +59,7 @@ def example(
 def _sign_in_with_saml(p: Person, slug: str) -> None:
     p.go("/")
     p.page.get_by_label("Organization slug").fill(slug)
-    p.page.get_by_role("button", name="Sign in with SSO").click()
+    p.page.get_by_role("button", name="Use SSO").click()
     p.page.get_by_role("link", name="Continue to your identity provider").click()
     expect(p.page.locator("#username")).to_be_visible()
     p.steps.shot("simplesamlphp-login")
