@@ -18,6 +18,8 @@ Use (the sso tests can import this module):
         # Drive a login without a browser: follow the AuthnRequest redirect URL, post the form.
         posted = idp.login(redirect_url, "alice", "alice-password")
         posted.saml_response, posted.relay_state, posted.acs_url   # what the browser would POST
+        # IdP-initiated (no AuthnRequest; validate with expected_request_id=None):
+        posted = idp.login(idp.idp_initiated_url(sp_entity_id), "alice", "alice-password")
 
 With Playwright: `page.goto(redirect_url)`, fill `#username` and `#password`, click the
 button (`button#submit_button` / text "Login"); SimpleSAMLphp then posts `SAMLResponse` and
@@ -232,6 +234,14 @@ class SimpleSamlIdp:
             )
             answer.raise_for_status()
             return _posted_form(answer.text, str(answer.url))
+
+    def idp_initiated_url(self, sp_entity_id: str, relay_state: str | None = None) -> str:
+        """The IdP-initiated (unsolicited) login URL for a registered SP: the IdP's own
+        "open this app" link. The SAMLResponse it posts has no InResponseTo."""
+        params = {"spentityid": sp_entity_id}
+        if relay_state is not None:
+            params["RelayState"] = relay_state
+        return str(httpx.URL(self.sso_url, params=params))
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

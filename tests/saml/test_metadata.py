@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from antechamber import saml
@@ -236,3 +243,69 @@ def test_our_sp_metadata_names_the_audience_and_the_acs() -> None:
     descriptor = root.find(f"{MD}SPSSODescriptor")
     assert descriptor is not None
     assert descriptor.get("WantAssertionsSigned") == "true"
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, saml_idp: SimpleSamlIdp) -> Iterator[tuple[_Server, Path]]:
+    """The metadata server over TLS, with a certificate for the name `localhost` only (no IP
+    address in it), and the certificate's path to trust it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    httpd.body, httpd.paths = saml_idp.metadata_xml(), []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield httpd, tmp_path / "cert.pem"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_https_reaches_the_checked_address_under_the_urls_name(
+    tls_server: tuple[_Server, Path], saml_idp: SimpleSamlIdp
+) -> None:
+    """We connect to the address we resolved and checked, yet TLS (SNI and verification)
+    and the Host header use the URL's name: the certificate names only `localhost`."""
+    httpd, certificate = tls_server
+    trust = ssl.create_default_context(cafile=str(certificate))
+    body = saml.fetch_idp_metadata(
+        f"https://localhost:{httpd.server_address[1]}/metadata",
+        timeout=5,
+        max_bytes=1 << 16,
+        allow_private=True,
+        tls_context=trust,
+    )
+    assert saml.parse_idp_metadata(body).entity_id == saml_idp.entity_id
+
+
+def test_an_untrusted_tls_certificate_is_refused(tls_server: tuple[_Server, Path]) -> None:
+    httpd, _ = tls_server
+    with pytest.raises(saml.SamlMetadataUrlError) as refused:
+        _fetch(f"https://localhost:{httpd.server_address[1]}/metadata")
+    assert refused.value.details["reason"] == "connection"
+    assert httpd.paths == []

@@ -176,3 +176,25 @@ def test_a_signing_key_that_is_not_pkcs1_rsa_is_refused(pem: str) -> None:
     with pytest.raises(saml.InvalidSigningKey) as refused:
         saml.load_signing_key(pem)
     assert refused.value.error_type == "saml_signing_private_key_invalid"
+
+
+def test_an_idp_initiated_login_is_accepted_only_as_unsolicited(
+    saml_idp: SimpleSamlIdp, real_login: RealLogin
+) -> None:
+    posted = saml_idp.login(
+        saml_idp.idp_initiated_url(real_login.sp.entity_id), "bob", "bob-password"
+    )
+    now = datetime.now(UTC)
+    assertion = saml.validate_response(
+        posted.saml_response, real_login.sp, real_login.idp, expected_request_id=None, now=now
+    )
+    assert assertion.name_id == "bob@other.example"
+    assert assertion.in_response_to is None
+    with pytest.raises(saml.UnsolicitedSamlResponse):
+        saml.validate_response(
+            posted.saml_response,
+            real_login.sp,
+            real_login.idp,
+            expected_request_id=saml.new_request_id(),
+            now=now,
+        )

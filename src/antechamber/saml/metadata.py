@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import socket
+import ssl
 import time
 from urllib.parse import urlsplit
 
@@ -153,7 +154,14 @@ def _resolve(host: str, port: int) -> list[str]:
     return addresses
 
 
-def fetch_idp_metadata(url: str, *, timeout: float, max_bytes: int, allow_private: bool) -> bytes:
+def fetch_idp_metadata(
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    allow_private: bool,
+    tls_context: ssl.SSLContext | None = None,
+) -> bytes:
     """GET `url` and return the body, or raise `SamlMetadataUrlError` with a `reason`.
 
     - `http` or `https` only; plain `http` only when `allow_private` (a development setting):
@@ -165,7 +173,9 @@ def fetch_idp_metadata(url: str, *, timeout: float, max_bytes: int, allow_privat
     - No redirects: a 3xx is refused (it could point anywhere).
     - At most `max_bytes` of body, read as a stream; more is refused.
     - `timeout` seconds for the whole exchange, connection to last byte (a server dripping
-      bytes does not get to hold us)."""
+      bytes does not get to hold us).
+    - TLS verified against `tls_context` (default: httpx's, certifi's CAs), for the name in
+      the URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SamlMetadataUrlError(
@@ -197,7 +207,12 @@ def fetch_idp_metadata(url: str, *, timeout: float, max_bytes: int, allow_privat
     # iter_bytes() decodes gzip: the limit below counts decoded bytes, so a small compressed
     # body cannot expand past it.
     try:
-        with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client:
+        with httpx.Client(
+            follow_redirects=False,
+            timeout=timeout,
+            trust_env=False,
+            verify=tls_context if tls_context is not None else True,
+        ) as client:
             request = client.build_request(
                 "GET", target, headers=headers, extensions={"sni_hostname": host}
             )
