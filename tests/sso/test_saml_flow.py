@@ -212,3 +212,52 @@ def test_metadata_from_a_private_address_is_refused_unless_allowed(
     with services.scope(example.project_id, "test", "test") as scope:
         connection = connections.get_connection(scope, cid)
         assert connection.idp_entity_id == ""  # type: ignore[union-attr]
+
+
+def test_an_idp_initiated_sign_in_lands_on_the_default_url_once(
+    api: TestClient,
+    saml_idp: SimpleSamlIdp,
+    public_token: str,
+    example: Organization,
+    engine: Engine,
+) -> None:
+    connection = saml_connection(api, example, saml_idp)
+    cid = connection["connection_id"]
+    posted = saml_idp.login(
+        saml_idp.idp_initiated_url(connection["audience_uri"]), "alice", "alice-password"
+    )
+    assert posted.relay_state in (None, "")
+    answer = _post(api, cid, posted.saml_response, None)
+    assert answer.status_code == 302, answer.text
+    assert answer.headers["location"].startswith(SIGNUP_URL)
+    body = api.post(
+        "/v1/b2b/sso/authenticate", json={"sso_token": sso_token_of(answer.headers["location"])}
+    ).json()
+    assert body["member_authenticated"] is True
+    before = snapshot(engine, SSO_TABLES)
+    replay = _post(api, cid, posted.saml_response, None)
+    assert "duplicate_saml_response" in replay.text
+    assert snapshot(engine, SSO_TABLES) == before
+
+
+def test_idp_initiated_sign_in_can_be_turned_off(
+    api: TestClient,
+    saml_idp: SimpleSamlIdp,
+    public_token: str,
+    example: Organization,
+    engine: Engine,
+) -> None:
+    connection = saml_connection(api, example, saml_idp)
+    cid = connection["connection_id"]
+    api.put(
+        f"/v1/b2b/sso/saml/{example.id}/connections/{cid}",
+        json={"idp_initiated_auth_disabled": True},
+    )
+    posted = saml_idp.login(
+        saml_idp.idp_initiated_url(connection["audience_uri"]), "alice", "alice-password"
+    )
+    before = snapshot(engine, SSO_TABLES)
+    refused = _post(api, cid, posted.saml_response, None)
+    assert refused.status_code == 400
+    assert "unsolicited_saml_response" in refused.text
+    assert snapshot(engine, SSO_TABLES) == before

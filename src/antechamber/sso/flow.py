@@ -297,6 +297,35 @@ def finish(scope: Scope, state: str, identity: VerifiedIdentity) -> str:
     return with_query(target, stytch_token_type="sso", token=token)  # noqa: S106
 
 
+def finish_unsolicited(scope: Scope, connection_id: str, saml_response: str | None) -> str:
+    """IdP-initiated SAML: the person opened the app from their identity provider's
+    dashboard, so no login was started here. The response must carry no InResponseTo, the
+    connection must allow it (`idp_initiated_auth_disabled` false), and the token goes to the
+    project's default login or signup URL, without PKCE (there was no start to give a
+    challenge). Its assertion id is remembered like any other."""
+    connection = connections.get_connection(scope, connection_id)
+    if not isinstance(connection, SamlConnection) or connections.status(connection) != "active":
+        raise errors.UnsolicitedSamlResponse()
+    identity = saml_flow.unsolicited_identity(scope, connection, saml_response)
+    org = scope.db.get(Organization, connection.organization_id)
+    if org is None:  # pragma: no cover - cascade
+        raise errors.UnsolicitedSamlResponse()
+    decision = provisioning.decide(scope, org, identity)
+    kind = LOGIN_REDIRECT if decision.member else SIGNUP_REDIRECT
+    invalid = errors.InvalidLoginSsoUrl if decision.member else errors.InvalidSignupSsoUrl
+    target = _redirect(scope, kind, None, invalid)
+    token = issue_token(scope, org, identity, None)
+    audit.record(
+        scope,
+        SsoEvent.IDENTITY_VERIFIED,
+        organization_id=org.id,
+        member_id=decision.member.id if decision.member else None,
+        connection_id=connection.id,
+        idp_initiated=True,
+    )
+    return with_query(target, stytch_token_type="sso", token=token)  # noqa: S106
+
+
 def issue_token(
     scope: Scope, org: Organization, identity: VerifiedIdentity, challenge: str | None
 ) -> str:

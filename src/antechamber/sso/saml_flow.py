@@ -73,6 +73,24 @@ def identity(scope: Scope, pending: Any, saml_response: str | None) -> VerifiedI
     connection = pending.connection
     if not isinstance(connection, SamlConnection):
         raise errors.SsoLoginNotFound()
+    return _validated(scope, connection, saml_response, pending.request_id)
+
+
+def unsolicited_identity(
+    scope: Scope, connection: SamlConnection, saml_response: str | None
+) -> VerifiedIdentity:
+    """An IdP-initiated response (no login started here): accepted only without any
+    InResponseTo, and only where the connection allows IdP-initiated sign-in."""
+    if connection.idp_initiated_auth_disabled:
+        raise errors.UnsolicitedSamlResponse(
+            "This connection accepts only sign-ins started from the app."
+        )
+    return _validated(scope, connection, saml_response, None)
+
+
+def _validated(
+    scope: Scope, connection: SamlConnection, saml_response: str | None, request_id: str | None
+) -> VerifiedIdentity:
     if not saml_response:
         raise errors.SamlResponseInvalid("The identity provider posted no SAMLResponse.")
     now = scope.clock.now()
@@ -80,7 +98,7 @@ def identity(scope: Scope, pending: Any, saml_response: str | None) -> VerifiedI
         saml_response,
         service_provider(scope, connection),
         identity_provider(connection),
-        expected_request_id=pending.request_id,
+        expected_request_id=request_id,
         now=now,
         skew=SKEW,
     )

@@ -9,7 +9,9 @@ login it answers. The login's state is also set as a cookie at start and must co
 the callback (`oidc_csrf_cookie_mismatch` otherwise), so a callback URL made by someone else
 (their identity, their state) cannot sign a victim's browser in (login CSRF). The SAML POST
 is cross-site, so its cookie needs `SameSite=None; Secure`: it is set and checked only when
-the public base URL is https.
+the public base URL is https. A SAML POST without RelayState is IdP-initiated
+(`flow.finish_unsolicited`): accepted only without InResponseTo and where the connection
+allows it.
 
 Start refusals answer Stytch's error envelope (the app's developer reads them); callback
 refusals a short page for the person in the browser.
@@ -32,7 +34,7 @@ from antechamber.ids import environment_of
 from antechamber.scope import Scope
 from antechamber.sso import errors, flow, public_tokens, saml_flow
 from antechamber.sso.events import SsoEvent
-from antechamber.sso.models import SsoLogin
+from antechamber.sso.models import SamlConnection, SsoLogin
 
 # Not in the OpenAPI document: browser redirects and pages, not the JSON API the SDKs call.
 router = APIRouter(tags=["sso-browser"], include_in_schema=False)
@@ -125,10 +127,9 @@ def saml_callback(
 ) -> Response:
     def run() -> str:
         if not relay_state:
-            raise errors.UnsolicitedSamlResponse(
-                "Sign-ins started at the identity provider are not supported yet: start "
-                "from the app."
-            )
+            # IdP-initiated: no login of ours to answer (flow.finish_unsolicited).
+            with _connection_scope(request, connection_id) as scope:
+                return flow.finish_unsolicited(scope, connection_id, saml_response)
         if services_of(request).settings.public_base_url.startswith("https://"):
             _check_cookie(request, relay_state)
         with _login_scope(request, relay_state) as scope:
@@ -162,6 +163,20 @@ def _login_scope(request: Request, state: str, *, read_only: bool = False) -> It
         project_id = login.project_id
     environment = environment_of(project_id)
     with services.scope(project_id, environment, "public", read_only=read_only) as scope:
+        yield _with_ip(request, scope)
+
+
+@contextmanager
+def _connection_scope(request: Request, connection_id: str) -> Iterator[Scope]:
+    """A unit of work in the project of a SAML connection (an IdP-initiated response names
+    nothing else)."""
+    services = services_of(request)
+    with db.transaction(services.sessions, read_only=True) as session:
+        connection = session.get(SamlConnection, connection_id[:96])
+        if connection is None:
+            raise errors.UnsolicitedSamlResponse()
+        project_id = connection.project_id
+    with services.scope(project_id, environment_of(project_id), "public") as scope:
         yield _with_ip(request, scope)
 
 
