@@ -13,16 +13,11 @@ audience (SP entity id), and the OIDC redirect URL.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from antechamber import crypto
@@ -32,7 +27,7 @@ from antechamber.keys import service as keys
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.scope import Scope
-from antechamber.sso import errors
+from antechamber.sso import errors, rules, saml_keys
 from antechamber.sso.events import SsoEvent
 from antechamber.sso.models import (
     OidcConnection,
@@ -40,30 +35,13 @@ from antechamber.sso.models import (
     SamlConnection,
     SamlEncryptionKey,
 )
-from antechamber.sso.outbound import OutboundError, check_url, get_json
+from antechamber.sso.outbound import OutboundError, get_json
 
-IDENTITY_PROVIDERS = (
-    "classlink",
-    "cyberark",
-    "duo",
-    "generic",
-    "google-workspace",
-    "jumpcloud",
-    "keycloak",
-    "miniorange",
-    "microsoft-entra",
-    "okta",
-    "onelogin",
-    "pingfederate",
-    "rippling",
-    "salesforce",
-    "shibboleth",
-)
+IDENTITY_PROVIDERS = rules.IDENTITY_PROVIDERS
 DEFAULT_NAMEID_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 MAX_CONNECTIONS = 50
 MAX_VERIFICATION_CERTIFICATES = 5
-SIGNING_ISSUER = "Stytch"  # what Stytch's SDKs expect on the signing certificate
-SEAL_SAML_KEY = "sso-saml-private-key"
+SIGNING_ISSUER = saml_keys.SIGNING_ISSUER
 SEAL_CLIENT_SECRET = "sso-oidc-client-secret"  # noqa: S105 (a seal purpose)
 
 Connection = SamlConnection | OidcConnection
@@ -111,7 +89,7 @@ def client_secret(scope: Scope, connection: OidcConnection) -> str:
 
 
 def saml_private_key(scope: Scope, sealed: str) -> bytes:
-    return crypto.unseal(scope.settings.key_bytes(), SEAL_SAML_KEY, sealed)
+    return saml_keys.unseal(scope, sealed)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -169,8 +147,8 @@ def create_saml(
         id=connection_id,
         project_id=scope.project_id,
         organization_id=org.id,
-        display_name=_display_name(display_name),
-        identity_provider=_idp(identity_provider),
+        display_name=rules.display_name(display_name),
+        identity_provider=rules.idp(identity_provider),
         idp_entity_id="",
         idp_sso_url="",
         attribute_mapping={},
@@ -181,8 +159,8 @@ def create_saml(
         allow_gateway_callback=False,
         connection_role_assignments=[],
         group_role_assignments=[],
-        signing_certificate=_self_signed(key, connection_id, now),
-        signing_private_key=_seal_key(scope, key),
+        signing_certificate=saml_keys.self_signed(key, connection_id, now),
+        signing_private_key=saml_keys.seal_key(scope, key),
         created_at=now,
         updated_at=now,
         certificates=[],
@@ -211,31 +189,31 @@ def update_saml(
     connection = _saml(scope, org, connection_id)
     now = scope.clock.now()
     if fields.get("display_name") is not None:
-        connection.display_name = _display_name(fields["display_name"])
+        connection.display_name = rules.display_name(fields["display_name"])
     if fields.get("identity_provider"):
-        connection.identity_provider = _idp(fields["identity_provider"])
+        connection.identity_provider = rules.idp(fields["identity_provider"])
     if fields.get("idp_entity_id") is not None:
-        connection.idp_entity_id = _entity_id(fields["idp_entity_id"])
+        connection.idp_entity_id = rules.entity_id(fields["idp_entity_id"])
     if fields.get("idp_sso_url") is not None:
-        connection.idp_sso_url = _https_url(
+        connection.idp_sso_url = rules.https_url(
             scope, fields["idp_sso_url"], errors.InvalidIdpSsoUrl, allow_empty=True
         )
     if fields.get("attribute_mapping") is not None:
-        connection.attribute_mapping = _attribute_mapping(fields["attribute_mapping"])
+        connection.attribute_mapping = rules.attribute_mapping(fields["attribute_mapping"])
     if fields.get("nameid_format"):
-        connection.nameid_format = _short(fields["nameid_format"], 256)
+        connection.nameid_format = rules.short(fields["nameid_format"], 256)
     for name in ("alternative_audience_uri", "alternative_acs_url"):
         if fields.get(name) is not None:
-            setattr(connection, name, _short(fields[name], 2048))
+            setattr(connection, name, rules.short(fields[name], 2048))
     for name in ("idp_initiated_auth_disabled", "allow_gateway_callback"):
         if fields.get(name) is not None:
             setattr(connection, name, bool(fields[name]))
     if fields.get("saml_connection_implicit_role_assignments") is not None:
-        connection.connection_role_assignments = role_assignments(
+        connection.connection_role_assignments = rules.role_assignments(
             fields["saml_connection_implicit_role_assignments"], groups=False
         )
     if fields.get("saml_group_implicit_role_assignments") is not None:
-        connection.group_role_assignments = role_assignments(
+        connection.group_role_assignments = rules.role_assignments(
             fields["saml_group_implicit_role_assignments"], groups=True
         )
     if connection.group_role_assignments and "groups" not in connection.attribute_mapping:
@@ -243,15 +221,15 @@ def update_saml(
     if fields.get("x509_certificate"):
         add_verification_certificate(scope, connection, fields["x509_certificate"])
     if fields.get("signing_private_key"):
-        key = _pkcs1_key(fields["signing_private_key"])
-        connection.signing_private_key = _seal_key(scope, key)
-        connection.signing_certificate = _self_signed(key, connection.id, now)
+        key = rules.pkcs1_key(fields["signing_private_key"])
+        connection.signing_private_key = saml_keys.seal_key(scope, key)
+        connection.signing_certificate = saml_keys.self_signed(key, connection.id, now)
     if fields.get("saml_encryption_private_key"):
-        key = _pkcs1_key(fields["saml_encryption_private_key"])
+        key = rules.pkcs1_key(fields["saml_encryption_private_key"])
         connection.encryption_keys.append(
             SamlEncryptionKey(
                 id=f"saml-encryption-key-{scope.environment}-{uuid.uuid4()}",
-                private_key=_seal_key(scope, key),
+                private_key=saml_keys.seal_key(scope, key),
                 created_at=now,
             )
         )
@@ -282,8 +260,8 @@ def apply_idp_metadata(
     SAML library): entity id, SSO URL and signing certificates not yet on the connection."""
     org = get_organization(scope, organization_ref)
     connection = _saml(scope, org, connection_id)
-    connection.idp_entity_id = _entity_id(entity_id)
-    connection.idp_sso_url = _https_url(scope, sso_url, errors.InvalidIdpSsoUrl)
+    connection.idp_entity_id = rules.entity_id(entity_id)
+    connection.idp_sso_url = rules.https_url(scope, sso_url, errors.InvalidIdpSsoUrl)
     known = {c.certificate.strip() for c in connection.certificates}
     for pem in certificates:
         if pem.strip() not in known:
@@ -305,7 +283,7 @@ def apply_idp_metadata(
 def add_verification_certificate(scope: Scope, connection: SamlConnection, pem: object) -> None:
     if len(connection.certificates) >= MAX_VERIFICATION_CERTIFICATES:
         raise errors.TooManyVerificationCertificates()
-    certificate = parse_certificate(pem)
+    certificate = rules.parse_certificate(pem)
     connection.certificates.append(
         SamlCertificate(
             id=f"saml-verification-key-{scope.environment}-{uuid.uuid4()}",
@@ -379,8 +357,8 @@ def create_oidc(
         id=f"oidc-connection-{scope.environment}-{uuid.uuid4()}",
         project_id=scope.project_id,
         organization_id=org.id,
-        display_name=_display_name(display_name),
-        identity_provider=_idp(identity_provider),
+        display_name=rules.display_name(display_name),
+        identity_provider=rules.idp(identity_provider),
         client_id="",
         client_secret="",
         issuer="",
@@ -426,11 +404,11 @@ def update_oidc(
     connection = _oidc(scope, org, connection_id)
     warning = None
     if fields.get("display_name") is not None:
-        connection.display_name = _display_name(fields["display_name"])
+        connection.display_name = rules.display_name(fields["display_name"])
     if fields.get("identity_provider"):
-        connection.identity_provider = _idp(fields["identity_provider"])
+        connection.identity_provider = rules.idp(fields["identity_provider"])
     if fields.get("client_id") is not None:
-        connection.client_id = _short(fields["client_id"], 512)
+        connection.client_id = rules.short(fields["client_id"], 512)
     if fields.get("client_secret") is not None:
         secret = str(fields["client_secret"])
         if len(secret) > 1024:
@@ -441,19 +419,19 @@ def update_oidc(
             else ""
         )
     if fields.get("custom_scopes") is not None:
-        connection.custom_scopes = _short(fields["custom_scopes"], 1024)
+        connection.custom_scopes = rules.short(fields["custom_scopes"], 1024)
     if fields.get("attribute_mapping") is not None:
-        connection.attribute_mapping = _flat_mapping(fields["attribute_mapping"])
+        connection.attribute_mapping = rules.flat_mapping(fields["attribute_mapping"])
     for name in _OIDC_URLS:
         if fields.get(name) is not None:
             setattr(
                 connection,
                 name,
-                _https_url(scope, fields[name], errors.InvalidOidcUrl, allow_empty=True),
+                rules.https_url(scope, fields[name], errors.InvalidOidcUrl, allow_empty=True),
             )
     issuer = fields.get("issuer")
     if issuer is not None and issuer != connection.issuer:
-        connection.issuer = _https_url(scope, issuer, errors.InvalidOidcUrl, allow_empty=True)
+        connection.issuer = rules.https_url(scope, issuer, errors.InvalidOidcUrl, allow_empty=True)
         missing = [n for n in _OIDC_URLS if fields.get(n) is None]
         if connection.issuer and missing:
             warning = _discover(scope, connection, missing)
@@ -483,7 +461,7 @@ def _discover(scope: Scope, connection: OidcConnection, missing: list[str]) -> s
         value = document.get(_DISCOVERY_KEYS[name])
         if isinstance(value, str):
             try:
-                setattr(connection, name, _https_url(scope, value, errors.InvalidOidcUrl))
+                setattr(connection, name, rules.https_url(scope, value, errors.InvalidOidcUrl))
             except errors.InvalidOidcUrl:
                 return f"The OpenID configuration's {_DISCOVERY_KEYS[name]} is not usable."
     return None
@@ -549,42 +527,6 @@ def check_organization_settings(scope: Scope, org: Organization) -> None:
         raise errors.InvalidRestrictedSsoSetting()
 
 
-def role_assignments(values: object, *, groups: bool) -> list[dict[str, Any]]:
-    """Stytch's implicit role assignment lists, kept as given ({role_id} or {role_id, group}).
-
-    Role ids are checked for shape only: the roles themselves are the RBAC package's."""
-    if not isinstance(values, list):
-        raise errors.InvalidRoleAssignments()
-    result: list[dict[str, Any]] = []
-    for item in values:
-        if not isinstance(item, dict) or not isinstance(item.get("role_id"), str):
-            raise errors.InvalidRoleAssignments()
-        entry = {"role_id": item["role_id"][:128]}
-        if groups:
-            if not isinstance(item.get("group"), str) or not item["group"]:
-                raise errors.InvalidRoleAssignments()
-            entry["group"] = item["group"][:256]
-        if not entry["role_id"]:
-            raise errors.InvalidRoleAssignments()
-        result.append(entry)
-    return result
-
-
-def parse_certificate(pem: object) -> x509.Certificate:
-    if not isinstance(pem, str) or len(pem) > 16_384:
-        raise errors.InvalidX509Certificate()
-    text = pem.strip()
-    if not text.startswith("-----BEGIN"):
-        # Metadata and IdP consoles often give the base64 body alone.
-        text = (
-            "-----BEGIN CERTIFICATE-----\n" + "".join(text.split()) + "\n-----END CERTIFICATE-----"
-        )
-    try:
-        return x509.load_pem_x509_certificate(text.encode())
-    except ValueError:
-        raise errors.InvalidX509Certificate() from None
-
-
 def _saml(scope: Scope, org: Organization, connection_id: str) -> SamlConnection:
     found = scope.db.get(SamlConnection, connection_id)
     if found is None or found.project_id != scope.project_id or found.organization_id != org.id:
@@ -628,111 +570,3 @@ def _oidc_of(scope: Scope, organization_id: str) -> list[OidcConnection]:
 def _check_room(scope: Scope, org: Organization) -> None:
     if len(_saml_of(scope, org.id)) + len(_oidc_of(scope, org.id)) >= MAX_CONNECTIONS:
         raise errors.TooManySsoConnections()
-
-
-def _display_name(value: object) -> str:
-    return _short(value or "", 256).strip()
-
-
-def _idp(value: object) -> str:
-    if not value:
-        return "generic"
-    if value not in IDENTITY_PROVIDERS:
-        raise errors.InvalidSsoIdp()
-    return str(value)
-
-
-def _short(value: object, limit: int) -> str:
-    from antechamber.errors import InvalidArgument
-
-    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
-        raise InvalidArgument(f"Expected a string of at most {limit} characters.")
-    return value
-
-
-def _entity_id(value: object) -> str:
-    if not isinstance(value, str) or len(value) > 1024 or any(c.isspace() for c in value):
-        raise errors.InvalidIdpEntityId()
-    return value
-
-
-def _https_url(
-    scope: Scope, value: object, error: type[Exception], *, allow_empty: bool = False
-) -> str:
-    if value == "" and allow_empty:
-        return ""
-    if not isinstance(value, str) or len(value) > 2048 or any(c.isspace() for c in value):
-        raise error()
-    try:
-        parts = urlsplit(value)
-        check_url(value, scope.settings, resolve=False)
-    except (OutboundError, ValueError):
-        raise error() from None
-    if parts.fragment:
-        raise error()
-    return value
-
-
-def _flat_mapping(value: object) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise errors.InvalidAttributeMapping()
-    if any(not isinstance(v, str) or not isinstance(k, str) for k, v in value.items()):
-        raise errors.NestedAttributeMapping()
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _attribute_mapping(value: object) -> dict[str, str]:
-    mapping = _flat_mapping(value)
-    if not mapping:
-        return {}
-    named = "full_name" in mapping or {"first_name", "last_name"} <= mapping.keys()
-    if "email" not in mapping or not named:
-        raise errors.InvalidAttributeMapping()
-    return mapping
-
-
-def _pkcs1_key(pem: object) -> rsa.RSAPrivateKey:
-    if not isinstance(pem, str) or len(pem) > 8192:
-        raise errors.InvalidPrivateKey()
-    if not pem.strip().startswith("-----BEGIN RSA PRIVATE KEY-----"):
-        raise errors.PrivateKeyFormatNotSupported()
-    try:
-        key = serialization.load_pem_private_key(pem.encode(), password=None)
-    except (ValueError, TypeError):
-        raise errors.InvalidPrivateKey() from None
-    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
-        raise errors.InvalidPrivateKey()
-    return key
-
-
-def _seal_key(scope: Scope, key: rsa.RSAPrivateKey) -> str:
-    # PKCS#1, the one form the SAML library (and Stytch's signing_private_key) takes.
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    return crypto.seal(scope.settings.key_bytes(), SEAL_SAML_KEY, pem)
-
-
-def _self_signed(key: rsa.RSAPrivateKey, connection_id: str, now: dt.datetime) -> str:
-    """A ten-year self-signed certificate for the SP's signing key (IdPs pin it, they do not
-    check a chain)."""
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, SIGNING_ISSUER),
-            x509.NameAttribute(NameOID.COMMON_NAME, connection_id[:64]),
-        ]
-    )
-    start = now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start - dt.timedelta(minutes=5))
-        .not_valid_after(start + dt.timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
