@@ -120,3 +120,25 @@ def test_public_token_and_sso_redirect_urls(console: Console, project: Credentia
         console.get(page_path).text,
         re.S,
     )
+
+
+def test_testing_an_oidc_connection_reports_each_check(
+    console: Console, project: Credentials, acme: Organization, services: Services
+) -> None:
+    from tests.sso import fake_idp
+
+    base = f"/admin/projects/{project.project_id}/orgs/{acme.id}/sso"
+    services.settings.sso_allow_private_addresses = True
+    try:
+        with fake_idp.running() as idp:
+            created = console.post(base, {"kind": "oidc"}, csrf=console.csrf(base))
+            path = created.headers["location"]
+            fields = {"issuer": idp.issuer, "jwks_url": f"{idp.issuer}/jwks"}
+            assert console.post(path, fields, csrf=console.csrf(path)).status_code == 303
+            tested = console.post(f"{path}/test", {}, csrf=console.csrf(path))
+    finally:
+        services.settings.sso_allow_private_addresses = False
+    assert tested.status_code == 200
+    # The fake provider has a JWKS but no discovery document.
+    assert re.search(r"failed</span> <strong>discovery</strong>", tested.text)
+    assert re.search(r"ok</span> <strong>jwks</strong>: 1 signing key", tested.text)

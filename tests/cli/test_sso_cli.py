@@ -113,3 +113,17 @@ def test_public_token_show_and_rotate(
     assert first.startswith("public-token-test-")
     _, rotated, _ = run(capsys, "public-token", "rotate", "--project", project.project_id)
     assert rotated != first
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_testing_a_saml_connection_says_what_is_missing(
+    capsys: pytest.CaptureFixture[str], acme: Organization, project: Credentials
+) -> None:
+    _, out, _ = run(
+        capsys, "sso", "saml", "create", "acme", "--project", project.project_id, "--json"
+    )
+    cid = json.loads(out)["connection_id"]
+    code, out, _ = run(capsys, "sso", "test", "acme", cid, "--project", project.project_id)
+    assert code == 1
+    assert "FAIL  idp_sso_url: Not set." in out
+    assert "FAIL  certificates: No verification certificate." in out

@@ -45,6 +45,7 @@ class FakeIdp:
     id_token: str = ""
     token_requests: list[dict[str, str]] = field(default_factory=list)
     userinfo: dict[str, Any] = field(default_factory=dict)
+    discovery: bool = False  # serve /.well-known/openid-configuration
 
     @property
     def issuer(self) -> str:
@@ -117,6 +118,16 @@ def running() -> Iterator[FakeIdp]:
             idp = state["idp"]
             if self.path == "/jwks":
                 self._json({"keys": [public_jwk()]})
+            elif self.path == "/.well-known/openid-configuration" and idp.discovery:
+                self._json(
+                    {
+                        "issuer": idp.issuer,
+                        "authorization_endpoint": f"{idp.issuer}/authorize",
+                        "token_endpoint": f"{idp.issuer}/token",
+                        "userinfo_endpoint": f"{idp.issuer}/userinfo",
+                        "jwks_uri": f"{idp.issuer}/jwks",
+                    }
+                )
             elif self.path == "/userinfo":
                 self._json(idp.userinfo)
             else:

@@ -233,3 +233,24 @@ def test_another_organizations_connection_is_not_found(
             organization_id=acme.id, connection_id=created.connection_id, display_name="x"
         )
     assert error_type(exc) == "saml_connection_not_found"
+
+
+def test_oidc_issuer_discovery_fills_the_endpoint_urls(
+    sdk: Any, corp: Organization, idp: fake_idp.FakeIdp
+) -> None:
+    idp.discovery = True
+    created = sdk.sso.oidc.create_connection(organization_id=corp.id).connection
+    answer = sdk.sso.oidc.update_connection(
+        organization_id=corp.id,
+        connection_id=created.connection_id,
+        issuer=idp.issuer,
+        client_id="client-1",
+        client_secret="secret-1",
+        token_url=f"{idp.issuer}/custom-token",  # an explicit value wins
+    )
+    assert answer.warning is None
+    done = answer.connection
+    assert done.status == "active"
+    assert done.authorization_url == f"{idp.issuer}/authorize"
+    assert done.jwks_url == f"{idp.issuer}/jwks"
+    assert done.token_url == f"{idp.issuer}/custom-token"

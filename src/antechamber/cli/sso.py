@@ -13,7 +13,7 @@ import typer
 from antechamber.cli.context import JSON_OPTION, PROJECT_OPTION, emit, project_scope, services
 from antechamber.errors import InvalidArgument
 from antechamber.scope import Scope
-from antechamber.sso import connections, metadata
+from antechamber.sso import checks, connections, errors, metadata
 from antechamber.sso.models import OidcConnection, SamlConnection
 
 app = typer.Typer(
@@ -97,6 +97,34 @@ def show(
         )
         row = describe(scope, found)
     emit(row, as_json)
+
+
+@app.command("test", help="Test a connection without signing anyone in (exit 1 if a check fails).")
+def check_connection(
+    org: str = ORG_ARG,
+    connection_id: str = CONNECTION_ARG,
+    project: str = PROJECT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    endpoints = None
+    with project_scope(project) as scope:
+        found = connections.connection_of(
+            scope, connections.list_connections(scope, org)[0], connection_id
+        )
+        if isinstance(found, SamlConnection):
+            results = checks.check_saml(found, scope.clock.now())
+        else:
+            endpoints = checks.OidcEndpoints.of(found)
+    if endpoints is not None:  # the network, with no unit of work open
+        results = checks.check_oidc(endpoints, services().settings)
+    rows = [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in results]
+    emit(
+        rows,
+        as_json,
+        "\n".join(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}" for c in results),
+    )
+    if not all(c.ok for c in results):
+        raise errors.ConnectionCheckFailed()
 
 
 @app.command(help="Delete a connection (members stay; their registrations at it go). Audited.")
@@ -230,8 +258,9 @@ def oidc_update(
         "display_name": name,
         "identity_provider": idp,
     }
+    discovery = connections.discover(services().settings, issuer) if issuer else None
     with project_scope(project) as scope:
-        updated, warning = connections.update_oidc(scope, org, connection_id, fields)
+        updated, warning = connections.update_oidc(scope, org, connection_id, fields, discovery)
         row = describe(scope, updated)
     if warning:
         row["warning"] = warning

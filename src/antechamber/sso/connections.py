@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +28,7 @@ from antechamber.keys import service as keys
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.scope import Scope
+from antechamber.settings import Settings
 from antechamber.sso import errors, rules, saml_keys
 from antechamber.sso.events import SsoEvent
 from antechamber.sso.models import (
@@ -394,12 +396,16 @@ _DISCOVERY_KEYS = {
 
 
 def update_oidc(
-    scope: Scope, organization_ref: str, connection_id: str, fields: Mapping[str, Any]
+    scope: Scope,
+    organization_ref: str,
+    connection_id: str,
+    fields: Mapping[str, Any],
+    discovery: Discovery | None = None,
 ) -> tuple[OidcConnection, str | None]:
     """Apply Stytch's update fields (§3.3). When `issuer` changes, the provider's
-    `/.well-known/openid-configuration` fills the endpoint URLs the request leaves out (whose
-    issuer must equal the one given); if it cannot be read the update still succeeds and the
-    second value, `warning`, says why."""
+    `/.well-known/openid-configuration` (read beforehand by `discover`, passed as `discovery`)
+    fills the endpoint URLs the request leaves out; if it could not be read the update still
+    succeeds and the second value, `warning`, says why."""
     org = get_organization(scope, organization_ref)
     connection = _oidc(scope, org, connection_id)
     warning = None
@@ -434,7 +440,7 @@ def update_oidc(
         connection.issuer = rules.https_url(scope, issuer, errors.InvalidOidcUrl, allow_empty=True)
         missing = [n for n in _OIDC_URLS if fields.get(n) is None]
         if connection.issuer and missing:
-            warning = _discover(scope, connection, missing)
+            warning = _apply_discovery(scope, connection, missing, discovery)
     connection.updated_at = scope.clock.now()
     scope.db.flush()
     audit.record(
@@ -449,16 +455,44 @@ def update_oidc(
     return connection, warning
 
 
-def _discover(scope: Scope, connection: OidcConnection, missing: list[str]) -> str | None:
-    url = connection.issuer.rstrip("/") + "/.well-known/openid-configuration"
+@dataclass(frozen=True)
+class Discovery:
+    """An issuer's OpenID Provider Metadata, read before the unit of work (`discover`), or
+    why it could not be (`warning`)."""
+
+    issuer: str
+    document: dict[str, Any] | None
+    warning: str | None = None
+
+
+def discover(settings: Settings, issuer: str) -> Discovery:
+    """Read `{issuer}/.well-known/openid-configuration` (the network: call it with no unit of
+    work open). Never raises for the provider's failings: they become the warning."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
-        document = get_json(url, scope.settings)
+        document = get_json(url, settings)
     except OutboundError as exc:
-        return f"The OpenID configuration at {url} could not be read ({exc}); set the URLs."
-    if not isinstance(document, dict) or document.get("issuer") != connection.issuer:
-        return f"The OpenID configuration at {url} names another issuer; set the URLs."
+        return Discovery(
+            issuer,
+            None,
+            f"The OpenID configuration at {url} could not be read ({exc}); set the URLs.",
+        )
+    if not isinstance(document, dict) or document.get("issuer") != issuer:
+        return Discovery(
+            issuer, None, f"The OpenID configuration at {url} names another issuer; set the URLs."
+        )
+    return Discovery(issuer, document)
+
+
+def _apply_discovery(
+    scope: Scope, connection: OidcConnection, missing: list[str], found: Discovery | None
+) -> str | None:
+    if found is None or found.issuer != connection.issuer:
+        return "The issuer's OpenID configuration was not read; set the URLs."
+    if found.document is None:
+        return found.warning
     for name in missing:
-        value = document.get(_DISCOVERY_KEYS[name])
+        value = found.document.get(_DISCOVERY_KEYS[name])
         if isinstance(value, str):
             try:
                 setattr(connection, name, rules.https_url(scope, value, errors.InvalidOidcUrl))

@@ -332,3 +332,10 @@ class AuthMethodNotAllowed(Forbidden):
 class SsoRegistrationConflict(Conflict):
     error_type = "sso_registration_conflict"
     default_message = "Another member already holds this identity at this connection."
+
+
+class ConnectionCheckFailed(BadRequest):
+    """`antechamber sso test`: at least one check failed (each is listed above the error)."""
+
+    error_type = "sso_connection_check_failed"
+    default_message = "The connection is not ready: see the failed checks."

@@ -20,7 +20,7 @@ from antechamber.errors import AntechamberError
 from antechamber.organizations import service as organizations
 from antechamber.projects import service as projects
 from antechamber.scope import Scope
-from antechamber.sso import connections, metadata, public_tokens
+from antechamber.sso import checks, connections, metadata, public_tokens
 from antechamber.sso.models import OidcConnection, SamlConnection
 
 router = console_router()
@@ -111,6 +111,7 @@ def _detail(
     error: FormError | None = None,
     form: dict[str, Any] | None = None,
     status_code: int = 200,
+    check_results: list[checks.Check] | None = None,
 ) -> Response:
     project = projects.get_project(scope.db, project_id)
     org = organizations.get_organization(scope, org_id)
@@ -133,6 +134,7 @@ def _detail(
         kind="saml" if isinstance(found, SamlConnection) else "oidc",
         secret_set=isinstance(found, OidcConnection) and bool(found.client_secret),
         form=form or {},
+        checks=check_results,
         error=error,
     )
 
@@ -166,12 +168,16 @@ def _apply(
 ) -> Response:
     """The form's fields: metadata (URL or pasted XML, fetched before any unit of work) then
     the fields typed in; a refusal shows the form again as filled, without the secret."""
+    warning: str | None = None
     try:
         parsed = None
         if form.get("metadata_url"):
             parsed = metadata.fetch(console.settings, form["metadata_url"])
         elif form.get("metadata_xml"):
             parsed = metadata.parse(form["metadata_xml"].encode())
+        discovery = (
+            connections.discover(console.settings, form["issuer"]) if form.get("issuer") else None
+        )
         with console.project(project_id) as scope:
             org = organizations.get_organization(scope, org_id)
             found = connections.connection_of(scope, org, connection_id)
@@ -204,9 +210,9 @@ def _apply(
                         "custom_scopes",
                     )
                 }
-                _, warning = connections.update_oidc(scope, org_id, connection_id, oidc_fields)
-                if warning:
-                    console.flash_next(warning)
+                _, warning = connections.update_oidc(
+                    scope, org_id, connection_id, oidc_fields, discovery
+                )
     except AntechamberError as exc:
         form.pop("client_secret", None)
         with console.project(project_id) as scope:
@@ -220,8 +226,29 @@ def _apply(
                 form=form,
                 status_code=exc.status_code,
             )
-    console.flash_next("Connection saved.")
+    # After the unit of work: the flash is a write of its own (the console's session).
+    console.flash_next(f"Connection saved. {warning}" if warning else "Connection saved.")
     return render.redirect(render.url("projects", project_id, "orgs", org_id, "sso", connection_id))
+
+
+@router.post("/projects/{project_id}/orgs/{org_id}/sso/{connection_id}/test")
+def sso_test(
+    request: Request, console: ConsoleDep, project_id: str, org_id: str, connection_id: str
+) -> Response:
+    """Run the connection's checks (sso.checks) and show them on its page; changes nothing."""
+    endpoints = None
+    with console.project(project_id) as scope:
+        found = connections.connection_of(
+            scope, organizations.get_organization(scope, org_id), connection_id
+        )
+        if isinstance(found, SamlConnection):
+            results = checks.check_saml(found, scope.clock.now())
+        else:
+            endpoints = checks.OidcEndpoints.of(found)
+    if endpoints is not None:  # the network, with no unit of work open
+        results = checks.check_oidc(endpoints, console.settings)
+    with console.project(project_id) as scope:
+        return _detail(request, scope, project_id, org_id, connection_id, check_results=results)
 
 
 @router.post("/projects/{project_id}/orgs/{org_id}/sso/{connection_id}/delete")

@@ -141,15 +141,26 @@ def create_oidc(
 )
 def update_oidc(
     request: Request,
-    scope: ProjectScope,
     organization_id: str,
     connection_id: str,
     body: shapes.OidcUpdate,
 ) -> JSONResponse:
-    updated, warning = connections.update_oidc(scope, organization_id, connection_id, body.fields())
-    if warning:
-        return ok(request, connection=shapes.oidc_connection(scope, updated), warning=warning)
-    return ok(request, connection=shapes.oidc_connection(scope, updated))
+    """Three steps when the issuer is given, so no lock is held while the provider answers:
+    check the caller (read only), read the issuer's discovery document, then write."""
+    fields = body.fields()
+    discovery = None
+    if fields.get("issuer"):
+        with authenticated_scope(request, read_only=True) as scope:
+            connections.list_connections(scope, organization_id)
+            settings = scope.settings
+        discovery = connections.discover(settings, str(fields["issuer"]))
+    with authenticated_scope(request) as scope:
+        updated, warning = connections.update_oidc(
+            scope, organization_id, connection_id, fields, discovery
+        )
+        if warning:
+            return ok(request, connection=shapes.oidc_connection(scope, updated), warning=warning)
+        return ok(request, connection=shapes.oidc_connection(scope, updated))
 
 
 @router.post("/authenticate", response_model=shapes.SsoAuthenticateResponse)
