@@ -23,6 +23,9 @@ def test_dev_mode_allows_the_reference_callback(
         assert [(r.url, r.type, r.is_default) for r in rows] == [
             ("http://testserver/auth/callback", "discovery", True),
             ("http://testserver/auth/callback", "invite", True),  # the Members section's
+            # Sign in with SSO lands on /auth/sso (sso/, webapp/sso.py).
+            ("http://testserver/auth/sso", "login", True),
+            ("http://testserver/auth/sso", "signup", True),
         ]
 
 

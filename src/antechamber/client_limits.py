@@ -25,11 +25,18 @@ from antechamber.scope import Scope
 
 DISCOVERY_SEND = "discovery:ip"
 AUTHENTICATE_FAILURES = "authenticate:ip"
+SSO_START = "sso_start:ip"
 
 
 def count_discovery_send(scope: Scope) -> None:
     if scope.limiter is not None and scope.client_ip:
         scope.limiter.hit(DISCOVERY_SEND, limit_key(scope.client_ip))
+
+
+def count_sso_start(scope: Scope) -> None:
+    """One more SSO login started from this address (`sso.flow.start`), or `TooManyRequests`."""
+    if scope.limiter is not None and scope.client_ip:
+        scope.limiter.hit(SSO_START, limit_key(scope.client_ip))
 
 
 @contextmanager

@@ -59,7 +59,8 @@ def ensure_demo_project(services: Services) -> DemoProject:
 def ensure_demo_redirect_urls(services: Services, demo: DemoProject) -> None:
     """Allow the reference app's callback (`{public_base_url}/auth/callback`, and
     `{webapp_public_url}/auth/callback` when the app's links go to a separate frontend) for
-    discovery links and for invitations (the app's Members section sends them there)."""
+    discovery links and for invitations (the app's Members section sends them there), and its
+    SSO landing page (`/auth/sso`) for SSO logins and signups."""
     callbacks = [f"{services.settings.public_base_url}/auth/callback"]
     if services.settings.webapp_public_url:
         callbacks.append(f"{services.settings.webapp_public_url}/auth/callback")
@@ -67,6 +68,10 @@ def ensure_demo_redirect_urls(services: Services, demo: DemoProject) -> None:
         for callback in callbacks:
             redirects.add_redirect_url(scope, callback, kind="discovery")
             redirects.add_redirect_url(scope, callback, kind="invite")
+        # Sign in with SSO lands on the app's /auth/sso (webapp/sso.py).
+        landing = f"{services.settings.public_base_url}/auth/sso"
+        redirects.add_redirect_url(scope, landing, kind="login")
+        redirects.add_redirect_url(scope, landing, kind="signup")
 
 
 def _create_demo_project(services: Services) -> DemoProject:

@@ -27,6 +27,17 @@ from antechamber.scim.models import (
     ScimUser,
 )
 from antechamber.sessions.models import IntermediateSession, MemberSession
+from antechamber.sso.models import (
+    OidcConnection,
+    PublicToken,
+    SamlAssertionUse,
+    SamlCertificate,
+    SamlConnection,
+    SamlEncryptionKey,
+    SsoLogin,
+    SsoRegistration,
+    SsoToken,
+)
 from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
 
 #: `db.Base.metadata`, with every table registered (importing this module did that).
@@ -41,13 +52,19 @@ __all__ = [
     "MagicLink",
     "Member",
     "MemberSession",
+    "OidcConnection",
     "Organization",
     "OrganizationDomain",
     "OutboxMessage",
     "Project",
     "ProjectSecret",
+    "PublicToken",
     "RbacPolicy",
     "RedirectUrl",
+    "SamlAssertionUse",
+    "SamlCertificate",
+    "SamlConnection",
+    "SamlEncryptionKey",
     "ScimConnection",
     "ScimGroup",
     "ScimGroupMember",
@@ -55,6 +72,9 @@ __all__ = [
     "ScimUser",
     "SigningKey",
     "SmsOtp",
+    "SsoLogin",
+    "SsoRegistration",
+    "SsoToken",
     "TotpRecoveryCode",
     "TotpRegistration",
     "metadata",

@@ -53,6 +53,7 @@ NAMED_LIMITS: dict[str, str] = {
     "invite:inviter": "limit_invites_per_inviter",
     "invite:organization": "limit_invites_per_organization",
     "invite:recipient": "limit_invites_per_recipient",
+    "sso_start:ip": "limit_sso_start_per_ip",
 }
 
 #: What a refusal says to the caller, by limit name.
@@ -69,6 +70,7 @@ MESSAGES: dict[str, str] = {
     "invite:organization": "Too many invitations have been sent into this organization. "
     "Try again later.",
     "invite:recipient": "Too many invitations have been sent to this address. Try again later.",
+    "sso_start:ip": "Too many SSO logins have been started from this address. Try again later.",
 }
 
 

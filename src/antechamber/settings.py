@@ -333,6 +333,34 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a URL like https://app.example")
         return value.rstrip("/")
 
+    # --- Single sign-on (sso/) --------------------------------------------------------------
+    sso_allow_private_addresses: bool = Field(
+        False,
+        description="Let SSO connections reach identity providers at private, loopback or "
+        "link-local addresses, and over plain http (metadata URL, OIDC discovery, token, "
+        "user info and JWKS endpoints). Off: only public https URLs, so an organization's "
+        "admin cannot make the server probe its own network.",
+    )
+    sso_http_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Timeout of each request to an identity provider (metadata, token, "
+        "user info, JWKS).",
+    )
+    limit_sso_start_per_ip: str = Field(
+        "30/minute;300/hour",
+        description="SSO logins started from one client address (/v1/public/sso/start: each "
+        "keeps a pending login row for 10 minutes).",
+    )
+    sso_token_minutes: int = Field(
+        5,
+        ge=1,
+        le=10,
+        description="How long the SSO token handed to the app's redirect URL stays valid "
+        "(single use).",
+    )
+
     @field_validator("webapp_cors_origins", mode="before")
     @classmethod
     def _cors_origins(cls, value: object) -> object:
@@ -394,6 +422,7 @@ class Settings(BaseSettings):
         "limit_invites_per_inviter",
         "limit_invites_per_organization",
         "limit_invites_per_recipient",
+        "limit_sso_start_per_ip",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

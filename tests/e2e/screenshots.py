@@ -27,6 +27,8 @@ TITLES = {
     "expired-link": "An expired sign-in link",
     "wrong-code": "A wrong code",
     "logout-back": "Log out, then Back",
+    "sso-oidc": "Sign in with SSO through an OpenID Connect provider (JIT)",
+    "sso-saml": "Sign in with SSO through a SAML identity provider (JIT)",
 }
 
 

@@ -66,7 +66,8 @@ def test_sign_in_page(inprocess: Web) -> None:
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
     markup = check_page(page.text)
-    [email] = markup.inputs
+    email, sso_organization = markup.inputs  # the second: Sign in with SSO (webapp/sso.py)
+    assert sso_organization["name"] == "organization"
     assert email["type"] == "email"
     assert email["autocomplete"] == "email"
     assert 'action="/api/discovery/start"' in page.text

@@ -24,6 +24,7 @@ from antechamber.admin.routes import (
     projects,
     rbac,
     scim,
+    sso,
 )
 
 # Sign-in and the stylesheet: no session needed (forms still need the pre-session's token).
@@ -39,6 +40,7 @@ CONSOLE_ROUTERS: tuple[APIRouter, ...] = (
     outbox.router,
     scim.router,
     rbac.router,
+    sso.router,
     fallback.router,
 )
 

@@ -17,6 +17,8 @@ from antechamber.api.routes import (
     rbac,
     scim,
     sessions,
+    sso,
+    sso_browser,
     totps,
 )
 
@@ -38,5 +40,7 @@ def install(app: FastAPI) -> None:
         invites.members_router,
         email_otps.router,
         rbac.router,
+        sso.router,
+        sso_browser.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

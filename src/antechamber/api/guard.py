@@ -27,6 +27,7 @@ from antechamber.text import NulCharacter, has_nul
 API_PREFIX = "/v1/"
 # The escape of NUL, which PostgreSQL refuses in text and JSON (SQLite would store it).
 _NUL_ESCAPE = re.compile(rb"\\u0000")
+SAML_ACS_PREFIX = "/v1/b2b/sso/callback/"
 # A \uD800-\uDFFF escape: half of a surrogate pair, maybe alone (no other way to get one).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -121,7 +122,12 @@ class ApiGuard:
                 await self._refuse(PayloadTooLarge(), rid, scope, receive, send)
                 return
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if body.strip() and content_type not in (b"application/json", b""):
+        # The one form-encoded route: a SAML identity provider POSTs the browser's answer
+        # (HTTP-POST binding) to the connection's ACS URL.
+        form_ok = content_type == b"application/x-www-form-urlencoded" and scope["path"].startswith(
+            SAML_ACS_PREFIX
+        )
+        if body.strip() and content_type not in (b"application/json", b"") and not form_ok:
             await self._refuse(UnsupportedMediaType(), rid, scope, receive, send)
             return
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
@@ -130,7 +136,7 @@ class ApiGuard:
         if body.strip() and holds_nul(body):
             await self._refuse(NulCharacter(), rid, scope, receive, send)
             return
-        if body.strip() and unrepresentable(body):
+        if body.strip() and not form_ok and unrepresentable(body):
             await self._refuse(UnrepresentableJson(), rid, scope, receive, send)
             return
 

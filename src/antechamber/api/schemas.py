@@ -26,6 +26,8 @@ class OrganizationSettings(Body):
     organization_external_id: str | None = None
     trusted_metadata: dict[str, Any] | None = None
     sso_jit_provisioning: str | None = None
+    sso_jit_provisioning_allowed_connections: list[str] | None = None
+    sso_default_connection_id: str | None = None
     email_allowed_domains: list[str] | None = None
     email_jit_provisioning: str | None = None
     email_invites: str | None = None

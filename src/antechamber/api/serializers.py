@@ -31,9 +31,11 @@ def organization(org: Organization) -> dict[str, Any]:
         "organization_external_id": org.external_id or "",
         "trusted_metadata": org.trusted_metadata or {},
         "sso_jit_provisioning": org.sso_jit_provisioning,
-        "sso_jit_provisioning_allowed_connections": [],
-        "sso_active_connections": [],
-        "sso_default_connection_id": None,
+        "sso_jit_provisioning_allowed_connections": list(
+            org.sso_jit_provisioning_allowed_connections or []
+        ),
+        "sso_active_connections": list(org.sso_active_connections or []),
+        "sso_default_connection_id": org.sso_default_connection_id,
         "scim_active_connection": None,
         "email_allowed_domains": org.email_allowed_domains,
         "email_jit_provisioning": org.email_jit_provisioning,
@@ -75,7 +77,7 @@ def member(m: Member, now: datetime, org: Organization | None = None) -> dict[st
         "email_address": m.email_address,
         "status": m.status,
         "name": m.name or "",
-        "sso_registrations": [],
+        "sso_registrations": list(m.sso_registrations or []),
         "is_breakglass": m.is_breakglass,
         "member_password_id": "",
         "oauth_registrations": [],

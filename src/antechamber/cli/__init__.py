@@ -19,11 +19,13 @@ from antechamber.cli import (
     operators,
     orgs,
     projects,
+    public_tokens,
     rbac,
     redirect_urls,
     scim,
     server,
     sessions,
+    sso,
     webapp,
 )
 from antechamber.cli.context import Failure
@@ -56,6 +58,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(operators.app, name="operators")
 app.add_typer(scim.app, name="scim")
 app.add_typer(rbac.app, name="rbac")
+app.add_typer(sso.app, name="sso")
+app.add_typer(public_tokens.app, name="public-token")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,9 @@ app = typer.Typer(
 )
 
 URL_ARG = typer.Argument(..., help="The exact URL, e.g. https://app.example.com/auth/callback.")
-TYPE = typer.Option("discovery", "--type", help="Link type the URL is for: discovery.")
+TYPE = typer.Option(
+    "discovery", "--type", help="Link type the URL is for: discovery, login or signup (SSO)."
+)
 
 
 def _row(r: RedirectUrl) -> dict[str, Any]:

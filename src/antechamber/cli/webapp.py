@@ -50,6 +50,12 @@ def webapp(
     secret: str = typer.Option(
         None, envvar="STYTCH_SECRET", help="The project's secret (stytch backend)."
     ),
+    public_token: str = typer.Option(
+        None,
+        envvar="STYTCH_PUBLIC_TOKEN",
+        help="The project's public token, for Sign in with SSO (stytch backend; see "
+        "antechamber public-token show).",
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(3000, help="Port to bind.", min=1, max=65535),
     public_url: str = typer.Option(
@@ -91,6 +97,7 @@ def webapp(
             base_url=base_url,
             project_id=project_id,
             secret=secret,
+            public_token=public_token,
             public_url=url,
             dev=dev,
             cors_origins=origins,

@@ -54,3 +54,6 @@ class Member(Base):
 
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Stytch's `sso_registrations` ({connection_id, external_id, registration_id}), kept here
+    # by `sso.provisioning` beside the indexed `sso_registrations` table.
+    sso_registrations: Mapped[list[dict[str, Any]]] = mapped_column(default=list)

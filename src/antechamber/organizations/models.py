@@ -63,6 +63,13 @@ class Organization(Base):
         cascade="all, delete-orphan", order_by="OrganizationDomain.position"
     )
 
+    # SSO (sso/): the default connection, the connections JIT may use under RESTRICTED, and
+    # the active connections as Stytch lists them, kept here by `sso.connections` whenever a
+    # connection changes (every answer that shows an organization shows them).
+    sso_default_connection_id: Mapped[str | None] = mapped_column(String(96))
+    sso_jit_provisioning_allowed_connections: Mapped[list[str]] = mapped_column(default=list)
+    sso_active_connections: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+
 
 class OrganizationDomain(Base):
     """One entry of an organization's `email_allowed_domains`, a row so discovery can index it."""

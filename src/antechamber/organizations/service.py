@@ -18,6 +18,7 @@ from antechamber.organizations import domains, errors, rules
 from antechamber.organizations.models import Organization, OrganizationDomain
 from antechamber.rbac import service as rbac
 from antechamber.scope import Scope
+from antechamber.sso import organization_settings
 
 # Request fields that map one-to-one onto a column after validation.
 _ENUM_COLUMNS = tuple(rules.ENUM_FIELDS)
@@ -206,6 +207,26 @@ def _apply(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
                     for i, d in enumerate(wanted)
                 ]
     _check_combination(org)
+    _apply_sso(scope, org, fields)
+
+
+def _apply_sso(scope: Scope, org: Organization, fields: Mapping[str, Any]) -> None:
+    """The SSO settings, which must name the organization's own connections (`sso/`)."""
+    sso_fields = (
+        "sso_default_connection_id",
+        "sso_jit_provisioning_allowed_connections",
+        "sso_jit_provisioning",
+    )
+    if not any(fields.get(k) is not None for k in sso_fields):
+        return
+    if fields.get("sso_default_connection_id") is not None:
+        org.sso_default_connection_id = str(fields["sso_default_connection_id"]) or None
+    if fields.get("sso_jit_provisioning_allowed_connections") is not None:
+        org.sso_jit_provisioning_allowed_connections = list(
+            dict.fromkeys(str(v) for v in fields["sso_jit_provisioning_allowed_connections"])
+        )
+    with scope.db.no_autoflush:
+        organization_settings.check(scope, org)
 
 
 def _check_combination(org: Organization) -> None:

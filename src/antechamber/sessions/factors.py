@@ -23,7 +23,12 @@ PRIMARY_TYPES = frozenset({"magic_link", "email_otp", "password", "sso", "oauth"
 MFA_TYPES = frozenset({"otp", "totp", "recovery_codes"})
 
 # Factor type → the organization's `allowed_auth_methods` name that permits it.
-_AUTH_METHOD = {"magic_link": "magic_link", "email_otp": "email_otp", "password": "password"}
+_AUTH_METHOD = {
+    "magic_link": "magic_link",
+    "email_otp": "email_otp",
+    "password": "password",
+    "sso": "sso",
+}
 
 # Second-factor type → the organization's `allowed_mfa_methods` name that permits it.
 _MFA_METHOD = {"otp": "sms_otp", "totp": "totp", "recovery_codes": "totp"}
@@ -69,6 +74,28 @@ def sms_otp(phone_id: str, phone_number: str, at: datetime) -> Factor:
         "sms",
         at,
         phone_number_factor={"phone_id": phone_id, "phone_number": phone_number},
+    )
+
+
+def sso(
+    kind: str, registration_id: str, connection_id: str, external_id: str, at: datetime
+) -> Factor:
+    """The factor of an SSO login through a SAML or OIDC connection (`kind`: saml | oidc).
+
+    It proves the member holding that registration (`proves_member`), in that organization
+    only: another organization's member has no registration at this connection.
+    """
+    return _factor(
+        "sso",
+        f"sso_{kind}",
+        at,
+        **{
+            f"{kind}_sso_factor": {
+                "id": registration_id,
+                "provider_id": connection_id,
+                "external_id": external_id,
+            }
+        },
     )
 
 
@@ -120,6 +147,25 @@ def proves_email(factors: Iterable[Factor], email: str) -> bool:
         and (f.get("email_factor") or {}).get("email_address") == email
         for f in factors
     )
+
+
+def proves_member(factors: Iterable[Factor], member: Any) -> bool:
+    """Whether some factor proves who `member` is: a magic link or email OTP to their email,
+    or an SSO login matching one of their SSO registrations (connection and external id)."""
+    factors = list(factors)
+    if proves_email(factors, member.email_address):
+        return True
+    held = {
+        (r.get("connection_id"), r.get("external_id"))
+        for r in (getattr(member, "sso_registrations", None) or [])
+    }
+    for f in factors:
+        if f.get("type") != "sso":
+            continue
+        sub = f.get("saml_sso_factor") or f.get("oidc_sso_factor") or {}
+        if (sub.get("provider_id"), sub.get("external_id")) in held:
+            return True
+    return False
 
 
 def types(factors: Iterable[Factor]) -> list[str]:

@@ -74,7 +74,7 @@ def primary_required(
     """The auth methods the organization would accept, if the factors do not satisfy it."""
     restricted = org.auth_methods == "RESTRICTED"
     allowed = tuple(org.allowed_auth_methods) if restricted else rules.AUTH_METHOD_NAMES
-    if not factors.proves_email(login_factors, member.email_address):
+    if not factors.proves_member(login_factors, member):
         return allowed
     if restricted and not factors.auth_methods(login_factors) & set(allowed):
         return allowed

@@ -121,15 +121,16 @@ def start(
 ) -> Started:
     """Start a session for `member` in `org` with `session_factors`.
 
-    Raises `InsufficientFactors` unless a primary factor proves the member's email and, when
+    Raises `InsufficientFactors` unless a primary factor proves the member (their email, or
+    an SSO registration: `factors.proves_member`) and, when
     the organization requires MFA of this member, a second factor of a method it allows is
     present. Makes a pending
     or invited member active (they have now logged in) and marks the email verified.
     """
     if member.organization_id != org.id or member.project_id != scope.project_id:
         raise errors.InsufficientFactors()
-    if not factors.has_primary(session_factors) or not factors.proves_email(
-        session_factors, member.email_address
+    if not factors.has_primary(session_factors) or not factors.proves_member(
+        session_factors, member
     ):
         raise errors.InsufficientFactors()
     if policy.mfa_required(org, member) and not policy.mfa_satisfied(org, session_factors):

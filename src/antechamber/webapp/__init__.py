@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from antechamber.services import Services
-from antechamber.webapp import admin_section, api, email_code, pages, team
+from antechamber.webapp import admin_section, api, email_code, pages, sso, team
 from antechamber.webapp.backend import Backend
 from antechamber.webapp.config import Webapp, WebappConfig, derived_key
 from antechamber.webapp.errors import message_of
@@ -77,6 +77,7 @@ def install(app: FastAPI, webapp: Webapp) -> None:
     app.include_router(team.router)
     app.include_router(email_code.router)
     app.include_router(admin_section.router)
+    app.include_router(sso.router)
     if webapp.config.cors_origins:
         app.add_middleware(Cors, origins=webapp.config.cors_origins)
     previous = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)

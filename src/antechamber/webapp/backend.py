@@ -250,6 +250,15 @@ class Backend(Protocol):
         """`organizations.members.update` with `mfa_enrolled`."""
         ...
 
+    def sso_start_url(self, organization: str, redirect_url: str, pkce_code_challenge: str) -> str:
+        """The server's SSO start URL for the organization (slug or id): its default SSO
+        connection, coming back to `redirect_url` (login and signup alike)."""
+        ...
+
+    def authenticate_sso(self, token: str, pkce_code_verifier: str) -> LoginStep:
+        """Redeem the SSO token the server's redirect carried (single use)."""
+        ...
+
     def authenticate_session(self, session_jwt: str) -> SessionCheck:
         """`sessions.authenticate`: the session behind a JWT (expired JWTs too), a fresh JWT."""
         ...

@@ -196,6 +196,13 @@ MESSAGES: dict[str, tuple[int, str]] = {
     ),
     "rate_limited": (429, "Too many attempts. Wait a few minutes and try again."),
     "not_found": (404, "There's nothing here."),
+    # single sign-on (webapp/sso.py)
+    "sso_organization_required": (400, "Enter your organization's slug to sign in with SSO."),
+    "sso_not_configured": (
+        400,
+        "Single sign-on isn't set up for that organization. Check the slug, or sign in by email.",
+    ),
+    "sso_failed": (401, "Single sign-on didn't finish. Try again, or sign in by email."),
     "method_not_allowed": (405, "This address doesn't accept that kind of request."),
     "not_configured": (503, "This app isn't set up yet: it has no project to sign people into."),
     "callback_not_registered": (

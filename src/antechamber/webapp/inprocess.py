@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
+from urllib.parse import urlencode
 
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -42,6 +43,8 @@ from antechamber.scope import Scope
 from antechamber.services import Services
 from antechamber.sessions import service as sessions
 from antechamber.sessions.login import AuthResult
+from antechamber.sso import flow as sso_flow
+from antechamber.sso import public_tokens
 from antechamber.totp import service as totp
 from antechamber.webapp.backend import (
     JSON,
@@ -348,6 +351,31 @@ class InProcessBackend:
             )
 
     # -- sessions -----------------------------------------------------------------------------
+
+    # -- single sign-on ------------------------------------------------------------------------
+
+    def sso_start_url(self, organization: str, redirect_url: str, pkce_code_challenge: str) -> str:
+        # The public token is made on first use; the start itself is the browser's request.
+        with self._unit() as scope:
+            public_token = public_tokens.ensure(scope).id
+            organizations.get_organization(scope, organization)
+        query = urlencode(
+            {
+                "public_token": public_token,
+                "organization_id": organization,
+                "login_redirect_url": redirect_url,
+                "signup_redirect_url": redirect_url,
+                "pkce_code_challenge": pkce_code_challenge,
+            }
+        )
+        return f"{self.services.settings.public_base_url}/v1/public/sso/start?{query}"
+
+    def authenticate_sso(self, token: str, pkce_code_verifier: str) -> LoginStep:
+        with self._unit() as scope:
+            result = sso_flow.authenticate(
+                scope, token, pkce_code_verifier=pkce_code_verifier or None
+            )
+            return self._step(scope, result)
 
     def authenticate_session(self, session_jwt: str) -> SessionCheck:
         with self._unit() as scope:

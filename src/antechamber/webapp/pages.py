@@ -204,6 +204,7 @@ def dashboard(request: Request) -> Response:
         status=mfa_status(membership.organization, membership.member),
         team=team.section(web, membership),
         admin=admin_section.section(web, signed, membership.organization),
+        sso_connections=list(membership.organization.get("sso_active_connections") or []),
         **_notes(request),
     )
 

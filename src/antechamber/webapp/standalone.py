@@ -33,12 +33,15 @@ def stytch_webapp(
     product_name: str = "Antechamber",
     clock: Clock | None = None,
     timeout_seconds: float = 10.0,
+    public_token: str | None = None,
 ) -> Webapp:
     """The app over the official SDK. The cookie key is derived from the project secret, so
     cookies survive a restart of the app and die with a rotated secret."""
     from antechamber.webapp.stytch_backend import StytchBackend  # needs the stytch SDK
 
-    backend = StytchBackend(project_id, secret, base_url, timeout_seconds=timeout_seconds)
+    backend = StytchBackend(
+        project_id, secret, base_url, timeout_seconds=timeout_seconds, public_token=public_token
+    )
     config = WebappConfig(
         public_url=public_url.rstrip("/"),
         cookie_key=derived_key(secret.encode() or secrets.token_bytes(32), "cookies"),

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import pydantic
 import requests
@@ -70,8 +71,10 @@ class StytchBackend:
         base_url: str,
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        public_token: str | None = None,
     ) -> None:
         self._project_id = project_id
+        self.public_token = public_token
         self.base_url = base_url.rstrip("/")
         # "test" and "live" name Stytch's own servers; anything else is a base URL.
         self.client = stytch.B2BClient(
@@ -315,6 +318,36 @@ class StytchBackend:
         return _dump(response.organization)
 
     # -- sessions -----------------------------------------------------------------------------
+
+    # -- single sign-on ------------------------------------------------------------------------
+
+    def sso_start_url(self, organization: str, redirect_url: str, pkce_code_challenge: str) -> str:
+        """Needs the project's public token, which the SDK cannot read (a browser-side
+        value): give it as `public_token`."""
+        if not self.public_token:
+            raise BackendError(
+                "sso_unavailable",
+                503,
+                "Single sign-on needs the project's public token: run the app with one.",
+            )
+        query = urlencode(
+            {
+                "public_token": self.public_token,
+                "organization_id": organization,
+                "login_redirect_url": redirect_url,
+                "signup_redirect_url": redirect_url,
+                "pkce_code_challenge": pkce_code_challenge,
+            }
+        )
+        return f"{self.base_url}/v1/public/sso/start?{query}"
+
+    def authenticate_sso(self, token: str, pkce_code_verifier: str) -> LoginStep:
+        response = self._call(
+            lambda: self.client.sso.authenticate(
+                sso_token=token, pkce_code_verifier=pkce_code_verifier or None
+            )
+        )
+        return _step(response)
 
     def authenticate_session(self, session_jwt: str) -> SessionCheck:
         response = self._call(lambda: self.client.sessions.authenticate(session_jwt=session_jwt))

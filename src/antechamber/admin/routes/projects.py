@@ -19,6 +19,7 @@ from antechamber.operators import service as operators
 from antechamber.projects import service as projects
 from antechamber.projects.models import Project
 from antechamber.redirects import service as redirects
+from antechamber.sso import public_tokens
 
 router = console_router()
 
@@ -143,6 +144,7 @@ def _detail(
             RedirectUrlView(r.url, r.type, r.is_default, r.created_at)
             for r in redirects.list_redirect_urls(scope)
         ]
+        live_token = public_tokens.live(scope)
         signing = keys.signing_key(scope)
         published = [
             KeyView(k.id, k.created_at, k.retired_at, k.id == signing.id)
@@ -157,6 +159,7 @@ def _detail(
         project=view,
         redirect_urls=urls,
         keys=published,
+        public_token=live_token.id if live_token else None,
         error=error,
         new_url=url,
     )
@@ -174,10 +177,11 @@ def redirect_url_add(
     project_id: str,
     url: Annotated[str, Form()] = "",
     default: Annotated[bool, Form()] = False,
+    type: Annotated[str, Form()] = "discovery",  # discovery, or login/signup for SSO
 ) -> Response:
     try:
         with console.project(project_id) as scope:
-            added = redirects.add_redirect_url(scope, url, default=default).url
+            added = redirects.add_redirect_url(scope, url, kind=type, default=default).url
     except AntechamberError as exc:
         return _detail(
             request,
@@ -197,9 +201,10 @@ def redirect_url_remove(
     console: ConsoleDep,
     project_id: str,
     url: Annotated[str, Form()] = "",
+    type: Annotated[str, Form()] = "discovery",
 ) -> Response:
     with console.project(project_id) as scope:
-        removed = redirects.remove_redirect_url(scope, url).url
+        removed = redirects.remove_redirect_url(scope, url, kind=type).url
     console.flash_next(f"Redirect URL {removed} removed.")
     return render.redirect(render.url("projects", project_id))
 
