@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -20,13 +20,15 @@ from typing import Any, TypeVar
 import pydantic
 import requests
 import stytch
+from stytch.b2b.models.magic_links_email import InviteRequestOptions
 from stytch.b2b.models.organizations import (
     UpdateRequestOptions as OrganizationUpdateRequestOptions,
 )
-from stytch.b2b.models.organizations_members import SearchRequestOptions
+from stytch.b2b.models.organizations_members import DeleteRequestOptions, SearchRequestOptions
 from stytch.b2b.models.organizations_members import (
     UpdateRequestOptions as MemberUpdateRequestOptions,
 )
+from stytch.b2b.models.sessions import AuthorizationCheck
 from stytch.core.response_base import StytchError
 from stytch.shared.method_options import Authorization
 
@@ -38,6 +40,7 @@ from antechamber.webapp.backend import (
     Discovery,
     LoginStep,
     Membership,
+    Permission,
     SessionCheck,
     TotpSetup,
 )
@@ -45,6 +48,8 @@ from antechamber.webapp.backend import (
 log = logging.getLogger("antechamber.webapp")
 
 T = TypeVar("T")
+#: The server's answers to an authorization check it does not grant.
+_REFUSED = ("session_authorization_error", "session_authorization_tenancy_error")
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
@@ -279,11 +284,82 @@ class StytchBackend:
 
     # -- an organization admin's calls, with the member's session (method_options) -----------
 
+    def admin_allowed(
+        self, session_jwt: str, organization_id: str, checks: Sequence[Permission]
+    ) -> frozenset[Permission]:
+        # One server verdict per permission; a refusal is a 403 that changes nothing.
+        return frozenset(
+            (resource_id, action)
+            for resource_id, action in checks
+            if self._granted(
+                session_jwt,
+                AuthorizationCheck(
+                    organization_id=organization_id, resource_id=resource_id, action=action
+                ),
+            )
+        )
+
+    def _granted(self, session_jwt: str, check: AuthorizationCheck) -> bool:
+        try:
+            self._call(
+                lambda: self.client.sessions.authenticate(
+                    session_jwt=session_jwt, authorization_check=check
+                )
+            )
+        except BackendError as exc:
+            if exc.error_type in _REFUSED:
+                return False
+            raise
+        return True
+
     def admin_members(self, session_jwt: str, organization_id: str) -> list[JSON]:
+        return self._search_as(session_jwt, organization_id, None)
+
+    def admin_invite(
+        self,
+        session_jwt: str,
+        organization_id: str,
+        email_address: str,
+        *,
+        name: str,
+        invited_by_member_id: str,
+        redirect_url: str,
+    ) -> JSON:
+        response = self._call(
+            lambda: self.client.magic_links.email.invite(
+                organization_id=organization_id,
+                email_address=email_address,
+                name=name or None,
+                invited_by_member_id=invited_by_member_id,
+                invite_redirect_url=redirect_url,
+                method_options=InviteRequestOptions(authorization=_as(session_jwt)),
+            )
+        )
+        return _dump(response.member)
+
+    def admin_revoke_invite(self, session_jwt: str, organization_id: str, member_id: str) -> None:
+        # Stytch has no conditional delete: the status is read (with the session) just before.
+        query = {
+            "operator": "AND",
+            "operands": [{"filter_name": "member_ids", "filter_value": [member_id]}],
+        }
+        found = self._search_as(session_jwt, organization_id, query)
+        if not found or found[0].get("status") != "invited":
+            raise BackendError("member_not_invited", 400, "The member has no open invitation.")
+        self._call(
+            lambda: self.client.organizations.members.delete(
+                organization_id=organization_id,
+                member_id=member_id,
+                method_options=DeleteRequestOptions(authorization=_as(session_jwt)),
+            )
+        )
+
+    def _search_as(self, session_jwt: str, organization_id: str, query: JSON | None) -> list[JSON]:
         response = self._call(
             lambda: self.client.organizations.members.search(
                 organization_ids=[organization_id],
-                limit=100,
+                limit=200,
+                query=query,
                 method_options=SearchRequestOptions(authorization=_as(session_jwt)),
             )
         )
@@ -356,41 +432,6 @@ class StytchBackend:
     def authenticate_link(self, token: str) -> LoginStep:
         return _step(
             self._call(lambda: self.client.magic_links.authenticate(magic_links_token=token))
-        )
-
-    def list_members(self, organization_id: str) -> list[JSON]:
-        response = self._call(
-            lambda: self.client.organizations.members.search(
-                organization_ids=[organization_id], limit=200
-            )
-        )
-        return [_dump(m) for m in response.members]
-
-    def invite_member(
-        self,
-        organization_id: str,
-        email_address: str,
-        *,
-        name: str,
-        invited_by_member_id: str,
-        redirect_url: str,
-    ) -> JSON:
-        response = self._call(
-            lambda: self.client.magic_links.email.invite(
-                organization_id=organization_id,
-                email_address=email_address,
-                name=name or None,
-                invited_by_member_id=invited_by_member_id,
-                invite_redirect_url=redirect_url,
-            )
-        )
-        return _dump(response.member)
-
-    def delete_member(self, organization_id: str, member_id: str) -> None:
-        self._call(
-            lambda: self.client.organizations.members.delete(
-                organization_id=organization_id, member_id=member_id
-            )
         )
 
     def _allow_email_domain(self, organization_id: str, email: str) -> JSON | None:
