@@ -49,6 +49,10 @@ def test_an_admin_sees_members_and_invites_a_colleague_who_joins(web: Web) -> No
     assert COLLEAGUE in page
     assert "Invited" in page
     assert "Resend" in page
+    # One section, one list: the invitation's row also offers the role change.
+    assert page.count('class="members"') == 1
+    assert f"Make admin {COLLEAGUE}" in page
+    assert f"Revoke the invitation of {COLLEAGUE}" in page
     joined = accept(web, token)
     assert joined["redirectPath"] == "/dashboard"
     dashboard = html.unescape(web.get("/dashboard").text)
