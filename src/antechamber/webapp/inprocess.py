@@ -158,7 +158,7 @@ class InProcessBackend:
             result = discovery.create_organization(
                 scope,
                 intermediate_session_token,
-                # Admins invite colleagues from any domain (the dashboard's Members section).
+                # Admins invite colleagues from any domain (the dashboard's admin section).
                 {
                     "organization_name": name,
                     "mfa_policy": mfa_policy,

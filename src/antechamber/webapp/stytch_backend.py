@@ -131,7 +131,7 @@ class StytchBackend:
                 organization_name=name,
                 mfa_policy=mfa_policy,
                 email_allowed_domains=[],
-                # Admins invite colleagues from any domain (the dashboard's Members section);
+                # Admins invite colleagues from any domain (the dashboard's admin section);
                 # Stytch's default is NOT_ALLOWED once auth settings are given.
                 email_invites="ALL_ALLOWED",
             )
