@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from antechamber.audit.models import AuditEvent
 from tests.dbsnap import snapshot
 from tests.webapp.conftest import SAME_ORIGIN, Web
 
@@ -89,6 +90,21 @@ def test_resend_ends_the_old_link_and_revoke_ends_the_invitation(web: Web) -> No
     revoked = web.post("/api/team/revoke", {"memberId": member_id})
     assert revoked.status_code == 200, revoked.text
     assert COLLEAGUE not in web.get("/dashboard").text
+    # Made with the admin's session: the server audits the admin as who acted, not the app.
+    admin_id = members["member"]["member_id"]
+    with web.services.sessions() as session:
+        events = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.member_id == member_id,
+                AuditEvent.event_type.in_(("member.invited", "member.deleted")),
+            )
+        ).all()
+    assert sorted(e.event_type for e in events) == [
+        "member.deleted",
+        "member.invited",
+        "member.invited",
+    ]
+    assert {e.actor for e in events} == {f"member:{admin_id}"}
     for token in (old, new):
         refused = web.post(
             "/api/auth/callback", {"token": token, "stytch_token_type": "multi_tenant_magic_links"}
