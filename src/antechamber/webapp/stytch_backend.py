@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -20,17 +20,7 @@ from typing import Any, TypeVar
 import pydantic
 import requests
 import stytch
-from stytch.b2b.models.magic_links_email import InviteRequestOptions
-from stytch.b2b.models.organizations import (
-    UpdateRequestOptions as OrganizationUpdateRequestOptions,
-)
-from stytch.b2b.models.organizations_members import DeleteRequestOptions, SearchRequestOptions
-from stytch.b2b.models.organizations_members import (
-    UpdateRequestOptions as MemberUpdateRequestOptions,
-)
-from stytch.b2b.models.sessions import AuthorizationCheck
 from stytch.core.response_base import StytchError
-from stytch.shared.method_options import Authorization
 
 from antechamber.organizations.domains import is_common
 from antechamber.webapp.backend import (
@@ -40,16 +30,14 @@ from antechamber.webapp.backend import (
     Discovery,
     LoginStep,
     Membership,
-    Permission,
     SessionCheck,
     TotpSetup,
 )
+from antechamber.webapp.stytch_admin import StytchAdminCalls
 
 log = logging.getLogger("antechamber.webapp")
 
 T = TypeVar("T")
-#: The server's answers to an authorization check it does not grant.
-_REFUSED = ("session_authorization_error", "session_authorization_tenancy_error")
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
@@ -65,7 +53,7 @@ class _TimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-class StytchBackend:
+class StytchBackend(StytchAdminCalls):
     """`webapp.backend.Backend` over the Stytch B2B HTTP API."""
 
     def __init__(
@@ -282,114 +270,6 @@ class StytchBackend:
         )
         return Membership(_dump(response.organization), _dump(response.member))
 
-    # -- an organization admin's calls, with the member's session (method_options) -----------
-
-    def admin_allowed(
-        self, session_jwt: str, organization_id: str, checks: Sequence[Permission]
-    ) -> frozenset[Permission]:
-        # One server verdict per permission; a refusal is a 403 that changes nothing.
-        return frozenset(
-            (resource_id, action)
-            for resource_id, action in checks
-            if self._granted(
-                session_jwt,
-                AuthorizationCheck(
-                    organization_id=organization_id, resource_id=resource_id, action=action
-                ),
-            )
-        )
-
-    def _granted(self, session_jwt: str, check: AuthorizationCheck) -> bool:
-        try:
-            self._call(
-                lambda: self.client.sessions.authenticate(
-                    session_jwt=session_jwt, authorization_check=check
-                )
-            )
-        except BackendError as exc:
-            if exc.error_type in _REFUSED:
-                return False
-            raise
-        return True
-
-    def admin_members(self, session_jwt: str, organization_id: str) -> list[JSON]:
-        return self._search_as(session_jwt, organization_id, None)
-
-    def admin_invite(
-        self,
-        session_jwt: str,
-        organization_id: str,
-        email_address: str,
-        *,
-        name: str,
-        invited_by_member_id: str,
-        redirect_url: str,
-    ) -> JSON:
-        response = self._call(
-            lambda: self.client.magic_links.email.invite(
-                organization_id=organization_id,
-                email_address=email_address,
-                name=name or None,
-                invited_by_member_id=invited_by_member_id,
-                invite_redirect_url=redirect_url,
-                method_options=InviteRequestOptions(authorization=_as(session_jwt)),
-            )
-        )
-        return _dump(response.member)
-
-    def admin_revoke_invite(self, session_jwt: str, organization_id: str, member_id: str) -> None:
-        # Stytch has no conditional delete: the status is read (with the session) just before.
-        query = {
-            "operator": "AND",
-            "operands": [{"filter_name": "member_ids", "filter_value": [member_id]}],
-        }
-        found = self._search_as(session_jwt, organization_id, query)
-        if not found or found[0].get("status") != "invited":
-            raise BackendError("member_not_invited", 400, "The member has no open invitation.")
-        self._call(
-            lambda: self.client.organizations.members.delete(
-                organization_id=organization_id,
-                member_id=member_id,
-                method_options=DeleteRequestOptions(authorization=_as(session_jwt)),
-            )
-        )
-
-    def _search_as(self, session_jwt: str, organization_id: str, query: JSON | None) -> list[JSON]:
-        response = self._call(
-            lambda: self.client.organizations.members.search(
-                organization_ids=[organization_id],
-                limit=200,
-                query=query,
-                method_options=SearchRequestOptions(authorization=_as(session_jwt)),
-            )
-        )
-        return [_dump(m) for m in response.members]
-
-    def admin_update_member(
-        self, session_jwt: str, organization_id: str, member_id: str, fields: JSON
-    ) -> JSON:
-        response = self._call(
-            lambda: self.client.organizations.members.update(
-                organization_id=organization_id,
-                member_id=member_id,
-                method_options=MemberUpdateRequestOptions(authorization=_as(session_jwt)),
-                **fields,
-            )
-        )
-        return _dump(response.member)
-
-    def admin_update_organization(
-        self, session_jwt: str, organization_id: str, fields: JSON
-    ) -> JSON:
-        response = self._call(
-            lambda: self.client.organizations.update(
-                organization_id=organization_id,
-                method_options=OrganizationUpdateRequestOptions(authorization=_as(session_jwt)),
-                **fields,
-            )
-        )
-        return _dump(response.organization)
-
     # -- sessions -----------------------------------------------------------------------------
 
     def authenticate_session(self, session_jwt: str) -> SessionCheck:
@@ -462,11 +342,6 @@ class StytchBackend:
     def _call(self, operation: Callable[[], T]) -> T:
         with _translated():
             return operation()
-
-
-def _as(session_jwt: str) -> Authorization:
-    """The member's session, sent as Stytch's X-Stytch-Member-SessionJWT header."""
-    return Authorization(session_jwt=session_jwt)
 
 
 @contextmanager
