@@ -15,6 +15,7 @@ from antechamber.rbac import service as rbac
 from tests.dbsnap import snapshot
 from tests.factories import make_member
 from tests.webapp.conftest import BASE, SAME_ORIGIN, Web
+from tests.webapp.test_pages import check_page
 
 TABLES = ("members", "organizations")
 
@@ -48,6 +49,7 @@ def test_an_admin_changes_roles_mfa_and_domains(web: Web) -> None:
     page = web.get("/dashboard")
     assert "Manage your organization" in page.text
     assert "cy@initech.example" in page.text
+    check_page(page.text)  # every field labelled, no inline script or style
 
     made = web.form(
         "/dashboard/admin/role",
