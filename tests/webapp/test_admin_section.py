@@ -3,15 +3,19 @@ the signed-in member's session, so the server's RBAC decides (webapp/admin_secti
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from sqlalchemy import Engine
 
+from antechamber.email_auth import links
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
+from antechamber.rbac import service as rbac
 from tests.dbsnap import snapshot
 from tests.factories import make_member
-from tests.webapp.conftest import SAME_ORIGIN, Web
+from tests.webapp.conftest import BASE, SAME_ORIGIN, Web
+from tests.webapp.test_pages import check_page
 
 TABLES = ("members", "organizations")
 
@@ -45,6 +49,7 @@ def test_an_admin_changes_roles_mfa_and_domains(web: Web) -> None:
     page = web.get("/dashboard")
     assert "Manage your organization" in page.text
     assert "cy@initech.example" in page.text
+    check_page(page.text)  # every field labelled, no inline script or style
 
     made = web.form(
         "/dashboard/admin/role",
@@ -130,3 +135,117 @@ def test_admin_forms_refuse_cross_site_posts(web: Web, engine: Engine) -> None:
     )
     assert "role_changed" not in refused.headers.get("location", "")
     assert snapshot(engine, TABLES) == before
+
+
+# -- custom roles: the section shows what the server grants, and the server still decides ----
+
+
+def _with_role(web: Web, org: Organization, role_id: str, actions: list[str], email: str) -> Member:
+    """A member of `org` whose only role beyond stytch_member is the custom `role_id`,
+    granting `actions` on stytch.member."""
+    with web.services.scope(web.project.project_id, "test", "test") as scope:
+        stored = scope.db.get(Organization, org.id)
+        assert stored is not None
+        rbac.set_org_roles(
+            scope,
+            stored,
+            {
+                "roles": [
+                    {
+                        "role_id": role_id,
+                        "description": "A custom role of this organization.",
+                        "permissions": [{"resource_id": "stytch.member", "actions": actions}],
+                    }
+                ]
+            },
+        )
+    return make_member(
+        web.services,
+        web.project.project_id,
+        _org(web, org.id),
+        email_address=email,
+        roles=[role_id],
+    )
+
+
+def test_a_role_that_may_invite_but_not_search_sees_the_invite_form_alone(
+    web: Web, acme: Organization, ada: Member, engine: Engine
+) -> None:
+    """`stytch.member: create` without `search`: the section is there with "Invite a
+    colleague" and nothing else (no member list, no role buttons, no organization settings);
+    the invitation works; everything else is still refused by the server."""
+    _with_role(web, acme, "recruiter", ["create"], "rex@acme.example")
+    web.login("rex@acme.example", acme.id)
+    page = html.unescape(web.get("/dashboard").text)
+    assert "Manage your organization" in page
+    assert "Invite a colleague" in page
+    assert 'class="members"' not in page
+    assert "ada@acme.example" not in page
+    assert "Make admin" not in page
+    assert "Require MFA for every member" not in page
+    assert "Save domains" not in page
+
+    sent = web.post("/api/team/invite", {"email": "ivy@partner.example", "name": "Ivy"})
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["member"]["status"] == "invited"
+    assert web.link_token("ivy@partner.example")
+    ivy = next(m for m in _members(web, acme.id) if m.email_address == "ivy@partner.example")
+    assert ivy.status == "invited"
+
+    before = snapshot(engine, (*TABLES, "magic_links", "outbox_messages"))
+    for path, body in (
+        ("/api/team/resend", {"memberId": ivy.id}),  # finding the invitation needs search
+        ("/api/team/revoke", {"memberId": ivy.id}),
+        ("/dashboard/admin/role", {"member_id": ada.id, "role": "stytch_admin"}),
+        ("/dashboard/admin/mfa", {"require_mfa": "on"}),
+        ("/dashboard/admin/domains", {"domains": "evil.example"}),
+    ):
+        refused = web.post(path, body)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["error"] == "not_permitted", path
+    assert snapshot(engine, (*TABLES, "magic_links", "outbox_messages")) == before
+
+
+def test_a_role_that_may_search_and_revoke_but_not_invite(
+    web: Web, acme: Organization, ada: Member, engine: Engine
+) -> None:
+    """`stytch.member: search, delete` without `create`: the list shows Revoke on an open
+    invitation but no Resend, no invite form and no role buttons; resending is refused by the
+    server, revoking works."""
+    with web.services.scope(web.project.project_id, "test", "test") as scope:
+        links.invite(
+            scope,
+            organization_id=acme.id,
+            email_address="ivy@partner.example",
+            invite_redirect_url=f"{BASE}/auth/callback",
+        )
+    _with_role(web, acme, "gatekeeper", ["search", "delete"], "gil@acme.example")
+    # The organization has an admin (a member's session may not leave it without one).
+    make_member(
+        web.services,
+        web.project.project_id,
+        _org(web, acme.id),
+        email_address="al@acme.example",
+        roles=["stytch_admin"],
+    )
+    web.login("gil@acme.example", acme.id)
+    page = html.unescape(web.get("/dashboard").text)
+    assert "Manage your organization" in page
+    assert "Revoke the invitation of ivy@partner.example" in page
+    assert "Resend the invitation" not in page
+    assert "Invite a colleague" not in page
+    assert "Make admin" not in page
+    ivy = next(m for m in _members(web, acme.id) if m.email_address == "ivy@partner.example")
+    tables = (*TABLES, "magic_links", "outbox_messages")
+    before = snapshot(engine, tables)
+    for path, body in (
+        ("/api/team/resend", {"memberId": ivy.id}),
+        ("/api/team/invite", {"email": "eve@partner.example"}),
+    ):
+        refused = web.post(path, body)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["error"] == "not_permitted"
+    assert snapshot(engine, tables) == before
+    revoked = web.post("/api/team/revoke", {"memberId": ivy.id})
+    assert revoked.status_code == 200, revoked.text
+    assert "ivy@partner.example" not in {m.email_address for m in _members(web, acme.id)}

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import html
 
-from tests.webapp.conftest import Web
+from sqlalchemy import Engine, select
+
+from antechamber.audit.models import AuditEvent
+from tests.dbsnap import snapshot
+from tests.webapp.conftest import SAME_ORIGIN, Web
 
 ADMIN = "ada@acme.example"
 COLLEAGUE = "carol@contractor.example"
+#: What an invitation, a resend or a revoke would change.
+TABLES = ("members", "magic_links", "outbox_messages", "deleted_members")
 
 
 def admin_of_new_org(web: Web) -> str:
@@ -44,6 +50,10 @@ def test_an_admin_sees_members_and_invites_a_colleague_who_joins(web: Web) -> No
     assert COLLEAGUE in page
     assert "Invited" in page
     assert "Resend" in page
+    # One section, one list: the invitation's row also offers the role change.
+    assert page.count('class="members"') == 1
+    assert f"Make admin {COLLEAGUE}" in page
+    assert f"Revoke the invitation of {COLLEAGUE}" in page
     joined = accept(web, token)
     assert joined["redirectPath"] == "/dashboard"
     dashboard = html.unescape(web.get("/dashboard").text)
@@ -80,6 +90,21 @@ def test_resend_ends_the_old_link_and_revoke_ends_the_invitation(web: Web) -> No
     revoked = web.post("/api/team/revoke", {"memberId": member_id})
     assert revoked.status_code == 200, revoked.text
     assert COLLEAGUE not in web.get("/dashboard").text
+    # Made with the admin's session: the server audits the admin as who acted, not the app.
+    admin_id = members["member"]["member_id"]
+    with web.services.sessions() as session:
+        events = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.member_id == member_id,
+                AuditEvent.event_type.in_(("member.invited", "member.deleted")),
+            )
+        ).all()
+    assert sorted(e.event_type for e in events) == [
+        "member.deleted",
+        "member.invited",
+        "member.invited",
+    ]
+    assert {e.actor for e in events} == {f"member:{admin_id}"}
     for token in (old, new):
         refused = web.post(
             "/api/auth/callback", {"token": token, "stytch_token_type": "multi_tenant_magic_links"}
@@ -87,14 +112,32 @@ def test_resend_ends_the_old_link_and_revoke_ends_the_invitation(web: Web) -> No
         assert refused.status_code == 401, refused.text
 
 
-def test_only_admins_manage_members(web: Web) -> None:
+def test_a_plain_member_posting_the_invite_and_revoke_forms_is_refused(
+    web: Web, engine: Engine
+) -> None:
+    """The server refuses, not the page: the calls carry the plain member's session."""
     admin_of_new_org(web)
+    invite(web, "dave@contractor.example", "Dave")  # stays invited
+    dashboard = web.get("/dashboard").text
+    dave_id = dashboard.split('name="memberId" value="', 1)[1].split('"', 1)[0]
     token = invite(web)
     accept(web, token)  # this browser is now the colleague, a plain member
-    refused = web.post("/api/team/invite", {"email": "eve@contractor.example"})
-    assert refused.status_code == 403
-    assert refused.json()["error"] == "not_admin"
-    assert web.post("/api/team/revoke", {"memberId": "x"}).json()["error"] == "not_admin"
+    assert "Manage your organization" not in web.get("/dashboard").text
+    before = snapshot(engine, TABLES)
+    for path, body in (
+        ("/api/team/invite", {"email": "eve@contractor.example"}),
+        ("/api/team/resend", {"memberId": dave_id}),
+        ("/api/team/revoke", {"memberId": dave_id}),
+        ("/api/team/revoke", {"memberId": "x"}),
+    ):
+        refused = web.post(path, body)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["error"] == "not_permitted", path
+        form = web.form(path, body, headers=SAME_ORIGIN)
+        assert form.status_code == 303
+        assert form.headers["location"] == "/dashboard?error=not_permitted", path
+    assert snapshot(engine, TABLES) == before
+    assert web.messages("eve@contractor.example") == []
 
 
 def test_revoke_refuses_an_active_member(web: Web) -> None:

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from antechamber.services import Services
-from antechamber.webapp import admin_section, api, email_code, pages, sso, team
+from antechamber.webapp import admin_section, api, email_code, pages, sso
 from antechamber.webapp.backend import Backend
 from antechamber.webapp.config import Webapp, WebappConfig, derived_key
 from antechamber.webapp.errors import message_of
@@ -74,7 +74,6 @@ def install(app: FastAPI, webapp: Webapp) -> None:
     app.state.webapp = webapp
     app.include_router(api.router)
     app.include_router(pages.router)
-    app.include_router(team.router)
     app.include_router(email_code.router)
     app.include_router(admin_section.router)
     app.include_router(sso.router)

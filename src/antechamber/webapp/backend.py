@@ -14,11 +14,14 @@ nothing else escapes a backend (the app maps error types to messages in `webapp.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 JSON = dict[str, Any]
+#: An RBAC permission: `(resource_id, action)`, e.g. `("stytch.member", "create")`.
+Permission = tuple[str, str]
 
 OPTIONAL = "OPTIONAL"
 REQUIRED_FOR_ALL = "REQUIRED_FOR_ALL"
@@ -271,7 +274,7 @@ class Backend(Protocol):
         """`sessions.get_jwks`: the project's public keys, for checking JWTs locally."""
         ...
 
-    # -- invitations, organization links and email codes (webapp.team, webapp.email_code) ----
+    # -- organization links and email codes (webapp.email_code) -------------------------------
 
     def send_discovery_code(self, email_address: str) -> None:
         """`otps.email.discovery.send`: email a six-digit sign-in code."""
@@ -286,12 +289,27 @@ class Backend(Protocol):
         (once); the member becomes active, then a session or the MFA step."""
         ...
 
-    def list_members(self, organization_id: str) -> list[JSON]:
-        """`organizations.members.search`: the organization's members (at most 200)."""
+    # -- the dashboard's admin section (webapp.admin_section): every call is made *with the
+    # member's session* (Stytch's `method_options` authorization), so the server's RBAC
+    # decides, never the app. A refusal is `session_authorization_error` (403), or
+    # `session_authorization_tenancy_error` for another organization; nothing is changed.
+
+    def admin_allowed(
+        self, session_jwt: str, organization_id: str, checks: Sequence[Permission]
+    ) -> frozenset[Permission]:
+        """Which of `checks` (`(resource_id, action)`) the server grants the member now:
+        `sessions.authenticate` with an `authorization_check` per permission (the server's
+        verdict, not the app's). Changes nothing; a dead session is `session_not_found`."""
         ...
 
-    def invite_member(
+    def admin_members(self, session_jwt: str, organization_id: str) -> list[JSON]:
+        """`organizations.members.search` of the organization as the member (at most 200):
+        refused unless their roles grant `stytch.member: search`."""
+        ...
+
+    def admin_invite(
         self,
+        session_jwt: str,
         organization_id: str,
         email_address: str,
         *,
@@ -299,18 +317,15 @@ class Backend(Protocol):
         invited_by_member_id: str,
         redirect_url: str,
     ) -> JSON:
-        """`magic_links.email.invite`: the invited member (a re-invite sends a new link)."""
+        """`magic_links.email.invite` as the member (`stytch.member: create`): the invited
+        member; inviting an `invited` member again sends a new link and ends the earlier one."""
         ...
 
-    def delete_member(self, organization_id: str, member_id: str) -> None:
-        """`organizations.members.delete` (for an invited member: revokes the invitation)."""
-
-    # -- an organization admin's calls: made *with the member's session* (Stytch's
-    # `method_options` authorization), so the server's RBAC decides, never the app.
-
-    def admin_members(self, session_jwt: str, organization_id: str) -> list[JSON]:
-        """`organizations.members.search` of the organization as the member: refused
-        (`session_authorization_error`) unless their roles grant `stytch.member: search`."""
+    def admin_revoke_invite(self, session_jwt: str, organization_id: str, member_id: str) -> None:
+        """Withdraw an open invitation as the member: the `invited` member is deleted
+        (`organizations.members.delete`, `stytch.member: delete`), which ends every link sent
+        to them. Looks the member up with the session first (`stytch.member: search`); any
+        status but `invited` is `member_not_invited` and nothing is deleted."""
         ...
 
     def admin_update_member(

@@ -216,8 +216,7 @@ MESSAGES: dict[str, tuple[int, str]] = {
     ),
     "unavailable": (503, "The service is busy right now. Try again in a moment."),
     "server_error": (500, "Something went wrong on our side. Try again in a moment."),
-    # members and invitations (webapp.team)
-    "not_admin": (403, "Only an admin of your organization can manage its members."),
+    # members and invitations (webapp.admin_section)
     "not_invited": (400, "That person has no open invitation."),
     "invite_not_allowed": (
         403,
@@ -307,6 +306,7 @@ BACKEND_CODES: dict[str, str] = {
     "no_discovery_redirect_urls_set": "callback_not_registered",
     "invalid_email_for_invites": "invite_not_allowed",
     "duplicate_member_email": "already_member",
+    "member_not_invited": "not_invited",
     "no_invite_redirect_urls_set": "callback_not_registered",
     "invalid_invite_redirect_url": "callback_not_registered",
     NOT_CONFIGURED: "not_configured",

@@ -38,7 +38,6 @@ from antechamber.organizations import domains
 from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization
 from antechamber.projects import service as projects
-from antechamber.rbac import acting, needs
 from antechamber.scope import Scope
 from antechamber.services import Services
 from antechamber.sessions import service as sessions
@@ -57,6 +56,7 @@ from antechamber.webapp.backend import (
     SessionCheck,
     TotpSetup,
 )
+from antechamber.webapp.inprocess_admin import InProcessAdminCalls
 
 log = logging.getLogger("antechamber.webapp")
 
@@ -88,7 +88,7 @@ def configured_project(services: Services) -> Callable[[], str | None]:
     return demo
 
 
-class InProcessBackend:
+class InProcessBackend(InProcessAdminCalls):
     """`webapp.backend.Backend` over this process's database."""
 
     def __init__(self, services: Services, project: Callable[[], str | None]) -> None:
@@ -157,7 +157,7 @@ class InProcessBackend:
             result = discovery.create_organization(
                 scope,
                 intermediate_session_token,
-                # Admins invite colleagues from any domain (the dashboard's Members section).
+                # Admins invite colleagues from any domain (the dashboard's admin section).
                 {
                     "organization_name": name,
                     "mfa_policy": mfa_policy,
@@ -304,52 +304,6 @@ class InProcessBackend:
                 serializers.organization(org), serializers.member(member, scope.clock.now())
             )
 
-    # -- an organization admin's calls, as the member (rbac.acting decides) -----------------
-
-    def admin_members(self, session_jwt: str, organization_id: str) -> list[JSON]:
-        with self._unit() as unit:
-            scope = acting.act_as_member(
-                unit,
-                session_token=None,
-                session_jwt=session_jwt,
-                organization_ids=[organization_id],
-                needs=needs.member_search(),
-            )
-            page = members.search_members(scope, [organization_id], None, None, 100)
-            now = scope.clock.now()
-            return [serializers.member(m, now) for m in page.members]
-
-    def admin_update_member(
-        self, session_jwt: str, organization_id: str, member_id: str, fields: JSON
-    ) -> JSON:
-        with self._unit() as unit:
-            scope = acting.act_as_member(
-                unit,
-                session_token=None,
-                session_jwt=session_jwt,
-                organization_ids=[organization_id],
-                needs=needs.member_update(fields),
-                target_member_id=member_id,
-            )
-            org = organizations.get_organization(scope, organization_id)
-            member = members.update_member(scope, org, member_id, fields)
-            return serializers.member(member, scope.clock.now())
-
-    def admin_update_organization(
-        self, session_jwt: str, organization_id: str, fields: JSON
-    ) -> JSON:
-        with self._unit() as unit:
-            scope = acting.act_as_member(
-                unit,
-                session_token=None,
-                session_jwt=session_jwt,
-                organization_ids=[organization_id],
-                needs=needs.organization_update(fields),
-            )
-            return serializers.organization(
-                organizations.update_organization(scope, organization_id, fields)
-            )
-
     # -- sessions -----------------------------------------------------------------------------
 
     # -- single sign-on ------------------------------------------------------------------------
@@ -418,37 +372,6 @@ class InProcessBackend:
     def authenticate_link(self, token: str) -> LoginStep:
         with self._unit() as scope:
             return self._step(scope, email_links.authenticate_link(scope, token).result)
-
-    def list_members(self, organization_id: str) -> list[JSON]:
-        with self._unit() as scope:
-            page = members.search_members(scope, [organization_id], None, None, 200)
-            now = scope.clock.now()
-            return [serializers.member(m, now) for m in page.members]
-
-    def invite_member(
-        self,
-        organization_id: str,
-        email_address: str,
-        *,
-        name: str,
-        invited_by_member_id: str,
-        redirect_url: str,
-    ) -> JSON:
-        with self._unit(actor=f"member:{invited_by_member_id}") as scope:
-            sent = email_links.invite(
-                scope,
-                organization_id=organization_id,
-                email_address=email_address,
-                name=name or None,
-                invited_by_member_id=invited_by_member_id,
-                invite_redirect_url=redirect_url,
-            )
-            return serializers.member(sent.member, scope.clock.now())
-
-    def delete_member(self, organization_id: str, member_id: str) -> None:
-        with self._unit() as scope:
-            org = organizations.get_organization(scope, organization_id)
-            members.delete_member(scope, org, member_id)
 
     # -- plumbing -----------------------------------------------------------------------------
 

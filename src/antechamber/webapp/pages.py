@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from antechamber.organizations.domains import is_common
-from antechamber.webapp import actions, admin_section, cookies, render, team
+from antechamber.webapp import actions, admin_section, cookies, render
 from antechamber.webapp.actions import Call, Enrolment, NewCodes
 from antechamber.webapp.api import read_body, with_error
 from antechamber.webapp.backend import BackendError
@@ -202,8 +202,7 @@ def dashboard(request: Request) -> Response:
         organization=org,
         member=member_json(membership.member),
         status=mfa_status(membership.organization, membership.member),
-        team=team.section(web, membership),
-        admin=admin_section.section(web, signed, membership.organization),
+        admin=admin_section.section(web, signed, membership),
         sso_connections=list(membership.organization.get("sso_active_connections") or []),
         **_notes(request),
     )

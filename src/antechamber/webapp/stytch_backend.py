@@ -21,15 +21,7 @@ from urllib.parse import urlencode
 import pydantic
 import requests
 import stytch
-from stytch.b2b.models.organizations import (
-    UpdateRequestOptions as OrganizationUpdateRequestOptions,
-)
-from stytch.b2b.models.organizations_members import SearchRequestOptions
-from stytch.b2b.models.organizations_members import (
-    UpdateRequestOptions as MemberUpdateRequestOptions,
-)
 from stytch.core.response_base import StytchError
-from stytch.shared.method_options import Authorization
 
 from antechamber.organizations.domains import is_common
 from antechamber.webapp.backend import (
@@ -42,6 +34,7 @@ from antechamber.webapp.backend import (
     SessionCheck,
     TotpSetup,
 )
+from antechamber.webapp.stytch_admin import StytchAdminCalls
 
 log = logging.getLogger("antechamber.webapp")
 
@@ -61,7 +54,7 @@ class _TimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-class StytchBackend:
+class StytchBackend(StytchAdminCalls):
     """`webapp.backend.Backend` over the Stytch B2B HTTP API."""
 
     def __init__(
@@ -129,7 +122,7 @@ class StytchBackend:
                 organization_name=name,
                 mfa_policy=mfa_policy,
                 email_allowed_domains=[],
-                # Admins invite colleagues from any domain (the dashboard's Members section);
+                # Admins invite colleagues from any domain (the dashboard's admin section);
                 # Stytch's default is NOT_ALLOWED once auth settings are given.
                 email_invites="ALL_ALLOWED",
             )
@@ -280,43 +273,6 @@ class StytchBackend:
         )
         return Membership(_dump(response.organization), _dump(response.member))
 
-    # -- an organization admin's calls, with the member's session (method_options) -----------
-
-    def admin_members(self, session_jwt: str, organization_id: str) -> list[JSON]:
-        response = self._call(
-            lambda: self.client.organizations.members.search(
-                organization_ids=[organization_id],
-                limit=100,
-                method_options=SearchRequestOptions(authorization=_as(session_jwt)),
-            )
-        )
-        return [_dump(m) for m in response.members]
-
-    def admin_update_member(
-        self, session_jwt: str, organization_id: str, member_id: str, fields: JSON
-    ) -> JSON:
-        response = self._call(
-            lambda: self.client.organizations.members.update(
-                organization_id=organization_id,
-                member_id=member_id,
-                method_options=MemberUpdateRequestOptions(authorization=_as(session_jwt)),
-                **fields,
-            )
-        )
-        return _dump(response.member)
-
-    def admin_update_organization(
-        self, session_jwt: str, organization_id: str, fields: JSON
-    ) -> JSON:
-        response = self._call(
-            lambda: self.client.organizations.update(
-                organization_id=organization_id,
-                method_options=OrganizationUpdateRequestOptions(authorization=_as(session_jwt)),
-                **fields,
-            )
-        )
-        return _dump(response.organization)
-
     # -- sessions -----------------------------------------------------------------------------
 
     # -- single sign-on ------------------------------------------------------------------------
@@ -391,41 +347,6 @@ class StytchBackend:
             self._call(lambda: self.client.magic_links.authenticate(magic_links_token=token))
         )
 
-    def list_members(self, organization_id: str) -> list[JSON]:
-        response = self._call(
-            lambda: self.client.organizations.members.search(
-                organization_ids=[organization_id], limit=200
-            )
-        )
-        return [_dump(m) for m in response.members]
-
-    def invite_member(
-        self,
-        organization_id: str,
-        email_address: str,
-        *,
-        name: str,
-        invited_by_member_id: str,
-        redirect_url: str,
-    ) -> JSON:
-        response = self._call(
-            lambda: self.client.magic_links.email.invite(
-                organization_id=organization_id,
-                email_address=email_address,
-                name=name or None,
-                invited_by_member_id=invited_by_member_id,
-                invite_redirect_url=redirect_url,
-            )
-        )
-        return _dump(response.member)
-
-    def delete_member(self, organization_id: str, member_id: str) -> None:
-        self._call(
-            lambda: self.client.organizations.members.delete(
-                organization_id=organization_id, member_id=member_id
-            )
-        )
-
     def _allow_email_domain(self, organization_id: str, email: str) -> JSON | None:
         """The tutorial's second step: the creator's domain may join (JIT RESTRICTED).
 
@@ -454,11 +375,6 @@ class StytchBackend:
     def _call(self, operation: Callable[[], T]) -> T:
         with _translated():
             return operation()
-
-
-def _as(session_jwt: str) -> Authorization:
-    """The member's session, sent as Stytch's X-Stytch-Member-SessionJWT header."""
-    return Authorization(session_jwt=session_jwt)
 
 
 @contextmanager
