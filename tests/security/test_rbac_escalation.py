@@ -481,3 +481,58 @@ def test_an_invitation_made_with_a_member_session_gives_no_more_than_the_member_
     ok = invite(manager_token, ["role-manager"])
     assert ok.status_code == 200, ok.json()
     assert {r["role_id"] for r in ok.json()["member"]["roles"]} >= {"role-manager"}
+
+
+def test_an_invitation_made_with_a_member_session_names_that_member_and_no_backend_field(
+    services: Services,
+    project: Credentials,
+    api: TestClient,
+    engine: Engine,
+    acme: Organization,
+    people: dict[str, Any],
+) -> None:
+    from tests.email_auth.conftest import INVITE, INVITE_URL, allow_org_links
+
+    allow_org_links(services, project.project_id)
+    tables = (*TABLES, "magic_links", "outbox_messages")
+    admin, admin_token, _ = people["admin"]
+    plain, _, _ = people["plain"]
+    body = {
+        "organization_id": acme.id,
+        "email_address": "guest@elsewhere.example",
+        "invite_redirect_url": INVITE_URL,
+    }
+    refused(
+        engine,
+        lambda: api.post(
+            INVITE, json={**body, "invited_by_member_id": plain.id}, headers=as_member(admin_token)
+        ),
+        403,
+        "unauthorized_action",
+        tables,
+    )
+    refused(
+        engine,
+        lambda: api.post(
+            INVITE,
+            json={**body, "trusted_metadata": {"tier": "gold"}},
+            headers=as_member(admin_token),
+        ),
+        403,
+        "cannot_update_trusted_metadata",
+        tables,
+    )
+    ok = api.post(INVITE, json=body, headers=as_member(admin_token))
+    assert ok.status_code == 200, ok.json()
+    invited = ok.json()["member"]["member_id"]
+    with engine.connect() as conn:
+        from sqlalchemy import text
+
+        row = conn.execute(
+            text(
+                "SELECT details FROM audit_events WHERE event_type = 'member.invited' "
+                "AND member_id = :m"
+            ),
+            {"m": invited},
+        ).one()
+    assert admin.id in str(row.details)

@@ -41,6 +41,7 @@ from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.ratelimit import Check
+from antechamber.rbac.errors import FieldNotAllowedWithMemberSession
 from antechamber.redirects import service as redirects
 from antechamber.scope import Scope
 from antechamber.sessions import errors as session_errors
@@ -105,6 +106,13 @@ def invite(
         invite_expiration_minutes, INVITE_DEFAULT_MINUTES, "invite_expiration_minutes"
     )
     language = magic_links.locale(locale)
+    if scope.acting_member_id is not None:
+        # Made with a member's session: the email names that member, whoever the call names.
+        if invited_by_member_id and invited_by_member_id != scope.acting_member_id:
+            raise FieldNotAllowedWithMemberSession(
+                "invited_by_member_id must be the member whose session makes the call."
+            )
+        invited_by_member_id = scope.acting_member_id
     inviter = _inviter(scope, org, invited_by_member_id)
     check_invitable(org, email)
     existing = _member(scope, org, email)

@@ -124,9 +124,10 @@ def revoke_sessions() -> list[Need]:
     return [Need(MEMBER, "revoke-sessions", self_ok=True)]
 
 
-def invite() -> list[Need]:
-    """For the invite route: `stytch.member: create` (+ roles via `check_assignable`)."""
-    return [Need(MEMBER, "create")]
+def invite(fields: Mapping[str, Any]) -> list[Need]:
+    """`magic_links.email.invite`: as `member_create` (the roles an invite carries are checked
+    when they are assigned; trusted metadata stays the backend's)."""
+    return member_create(fields)
 
 
 def reactivate() -> list[Need]:

@@ -77,7 +77,7 @@ class InProcessAdminCalls:
     ) -> JSON:
         # As the API's invite route with a member's session: stytch.member: create.
         with self._unit() as unit:
-            scope = self._acting(unit, session_jwt, organization_id, needs.invite())
+            scope = self._acting(unit, session_jwt, organization_id, needs.invite({}))
             sent = email_links.invite(
                 scope,
                 organization_id=organization_id,

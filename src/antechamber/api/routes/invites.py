@@ -21,7 +21,9 @@ router = APIRouter(prefix="/v1/b2b/magic_links", tags=["magic links"], route_cla
 @router.post("/email/invite", response_model=responses.MemberResponse)
 def invite(request: Request, scope: ProjectScope, body: MagicLinkInvite) -> JSONResponse:
     # With a member's session, the roles the invite carries are checked against theirs.
-    scope = member_session.authorize(request, scope, [body.organization_id], needs.invite())
+    scope = member_session.authorize(
+        request, scope, [body.organization_id], needs.invite(body.model_dump(exclude_none=True))
+    )
     sent = links.invite(
         scope,
         organization_id=body.organization_id,
