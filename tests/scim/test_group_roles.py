@@ -267,3 +267,24 @@ def test_mfa_required_roles_and_member_sessions_see_group_roles(
     )
     assert r.status_code == 200, r.text
     assert r.json()["organization"]["organization_name"] == "Acme Directory"
+
+
+def test_member_search_by_role_finds_group_roles(
+    api: TestClient, acme: Organization, readers: Setup
+) -> None:
+    def search(role: str) -> list[str]:
+        r = api.post(
+            "/v1/b2b/organizations/members/search",
+            json={
+                "organization_ids": [acme.id],
+                "query": {
+                    "operator": "AND",
+                    "operands": [{"filter_name": "member_roles", "filter_value": [role]}],
+                },
+            },
+        )
+        assert r.status_code == 200, r.text
+        return [m["email_address"] for m in r.json()["members"]]
+
+    assert search("reader") == ["ada@acme.example"]
+    assert search("stytch_admin") == []
