@@ -4,13 +4,14 @@ and every authorization check; a change reaches a session at its next refresh.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import jwt as pyjwt
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from antechamber.members.models import Member
 from antechamber.mfa import policy as mfa_policy
@@ -288,3 +289,28 @@ def test_member_search_by_role_finds_group_roles(
 
     assert search("reader") == ["ada@acme.example"]
     assert search("stytch_admin") == []
+
+
+def test_a_session_check_reads_no_scim_table(
+    api: TestClient, acme: Organization, engine: Engine, readers: Setup
+) -> None:
+    """Group roles are on the member's row: the hot path stays one query for session, member
+    and organization, with and without an authorization check."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        session = refreshed(api, readers.token)
+        allowed = check(api, readers.token, acme.id, "documents", "read")
+        by_jwt = api.post(SESSION_AUTHENTICATE, json={"session_jwt": session["session_jwt"]})
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert "reader" in session["jwt_roles"]
+    assert allowed.status_code == 200
+    assert "reader" in by_jwt.json()["member_session"]["roles"]
+    assert statements
+    scim_tables = re.compile(r"\bscim_(connections|users|groups|group_members|requests)\b")
+    assert not [s for s in statements if scim_tables.search(s)]
