@@ -314,3 +314,35 @@ def test_a_session_check_reads_no_scim_table(
     assert statements
     scim_tables = re.compile(r"\bscim_(connections|users|groups|group_members|requests)\b")
     assert not [s for s in statements if scim_tables.search(s)]
+
+
+def test_a_large_change_recomputes_the_whole_connection(
+    api: TestClient,
+    acme: Organization,
+    scim: Scim,
+    services: Services,
+    project: Credentials,
+    readers: Setup,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond `MAX_NAMED` users a refresh covers the connection (no giant parameter list):
+    the same result, for every member."""
+    from antechamber.scim import group_roles
+
+    monkeypatch.setattr(group_roles, "MAX_NAMED", 0)
+    bob, _, _ = person(services, project.project_id, acme, "bob@acme.example")
+    bob_user = scim.create_user("bob@acme.example")
+    r = scim.patch(
+        f"/Groups/{readers.group['id']}",
+        {"op": "add", "path": "members", "value": [{"value": bob_user["id"]}]},
+    )
+    assert r.status_code in (200, 204), r.text
+    assert "reader" in member_roles(api, acme, bob.id)
+    assert "reader" in member_roles(api, acme, readers.member.id)
+    r = scim.patch(
+        f"/Groups/{readers.group['id']}",
+        {"op": "remove", "path": f'members[value eq "{readers.user["id"]}"]'},
+    )
+    assert r.status_code in (200, 204), r.text
+    assert "reader" not in member_roles(api, acme, readers.member.id)
+    assert "reader" in member_roles(api, acme, bob.id)
