@@ -59,6 +59,8 @@ def refresh(
         .where(Member.id.in_(users.scalar_subquery()))
         .order_by(Member.id)
         .with_for_update(of=Member)
+        # The rows as locked, not as this unit of work may have read them before.
+        .execution_options(populate_existing=True)
     ).all()
     if not members:
         return
@@ -98,6 +100,8 @@ def clear(scope: Scope, connection_id: str) -> None:
         .where(Member.id.in_(users.scalar_subquery()))
         .order_by(Member.id)
         .with_for_update(of=Member)
+        # The rows as locked, not as this unit of work may have read them before.
+        .execution_options(populate_existing=True)
     ):
         if member.scim_group_roles:
             member.scim_group_roles = []
