@@ -25,3 +25,17 @@ def test_0012_matches_the_models_and_downgrades(tmp_path: Path) -> None:
     migrations.upgrade(engine)
     assert migrations.is_current(engine)
     engine.dispose()
+
+
+def test_0013_adds_the_members_group_roles_and_downgrades(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    migrations.upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), models.metadata)
+    assert [d for d in diff if "members" in str(d)] == []
+    assert "scim_group_roles" in {c["name"] for c in inspect(engine).get_columns("members")}
+    migrations.downgrade(engine, "0012")
+    assert "scim_group_roles" not in {c["name"] for c in inspect(engine).get_columns("members")}
+    migrations.upgrade(engine)
+    assert migrations.is_current(engine)
+    engine.dispose()

@@ -18,7 +18,7 @@ from antechamber.scim.models import ScimUser
 from antechamber.services import Services
 from tests.conftest import Credentials, LiveServer
 from tests.factories import start_session
-from tests.scim.conftest import PATCH, SCIM_JSON, USER, create_connection
+from tests.scim.conftest import GROUP, PATCH, SCIM_JSON, USER, create_connection
 
 RACERS = 20
 
@@ -91,3 +91,62 @@ def test_twenty_rotation_completes_one_success(
         lambda client: client.post(f"{live_server.url}{path}/complete", json={}, auth=project.auth)
     )
     assert codes == [200] + [400] * (RACERS - 1)
+
+
+@pytest.mark.postgres_only
+def test_twenty_groups_joined_at_once_give_all_twenty_roles(
+    scim_url: tuple[str, dict[str, str]], services: Services, api: Any, acme: Organization
+) -> None:
+    """Each request adds the same user to another group with its own role: none of the
+    twenty recomputations of the member's group roles may miss another's group."""
+    base, headers = scim_url
+    roles = [
+        {
+            "role_id": f"team-{i}",
+            "description": "",
+            "permissions": [{"resource_id": "stytch.self", "actions": ["update.info.name"]}],
+        }
+        for i in range(RACERS)
+    ]
+    r = api.put(f"/v1/b2b/rbac/organizations/{acme.id}", json={"org_policy": {"roles": roles}})
+    assert r.status_code == 200, r.text
+    user = httpx.post(
+        f"{base}/Users", json={"schemas": [USER], "userName": "ada@acme.example"}, headers=headers
+    ).json()
+    groups = [
+        httpx.post(
+            f"{base}/Groups",
+            json={"schemas": [GROUP], "displayName": f"Team {i}"},
+            headers=headers,
+        ).json()["id"]
+        for i in range(RACERS)
+    ]
+    connection_id = base.rsplit("/", 1)[1]
+    r = api.put(
+        f"/v1/b2b/scim/{acme.id}/connection/{connection_id}",
+        json={
+            "scim_group_implicit_role_assignments": [
+                {"group_id": g, "role_id": f"team-{i}"} for i, g in enumerate(groups)
+            ]
+        },
+    )
+    assert r.status_code == 200, r.text
+    queue = iter(groups)
+    lock = threading.Lock()
+
+    def join(client: httpx.Client) -> httpx.Response:
+        with lock:
+            group = next(queue)
+        body = {
+            "schemas": [PATCH],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": user["id"]}]}],
+        }
+        return client.patch(f"{base}/Groups/{group}", json=body, headers=headers)
+
+    codes = race(join)
+    assert all(code in (200, 204) for code in codes), codes
+    with services.sessions() as db:
+        member = db.scalar(select(Member).where(Member.email_address == "ada@acme.example"))
+        assert member is not None
+        held = sorted(entry["role_id"] for entry in member.scim_group_roles)
+    assert held == sorted(f"team-{i}" for i in range(RACERS))

@@ -36,6 +36,10 @@ class Member(Base):
     is_breakglass: Mapped[bool] = mapped_column(default=False)
     # Directly assigned roles beyond the implicit `stytch_member`.
     roles: Mapped[list[str]] = mapped_column(default=list)
+    # Roles its SCIM groups imply, [{role_id, connection_id, group_id}]: kept by
+    # `scim.group_roles.refresh` whenever membership or assignments change, so that a session
+    # check (one query for session, member and organization) needs no second one.
+    scim_group_roles: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
 
     mfa_enrolled: Mapped[bool] = mapped_column(default=False)
     mfa_phone_number: Mapped[str] = mapped_column(String(32), default="")

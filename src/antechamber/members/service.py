@@ -6,6 +6,7 @@ are E.164 and unique within an organization.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -429,4 +430,12 @@ def _filter(operand: Any) -> ColumnElement[bool]:
             if not value:
                 return Member.id.is_(None)
             as_text = cast(Member.roles, String)
-            return or_(*(as_text.contains(f'"{role}"', autoescape=True) for role in value))
+            # Roles its SCIM groups give count too ({"role_id": …} as json.dumps writes it).
+            by_group = cast(Member.scim_group_roles, String)
+            return or_(
+                *(as_text.contains(f'"{role}"', autoescape=True) for role in value),
+                *(
+                    by_group.contains(json.dumps({"role_id": role})[1:-1], autoescape=True)
+                    for role in value
+                ),
+            )

@@ -4,8 +4,12 @@
 - `direct_assignment`: `roles` on member create / update (and invite);
 - `email_assignment`: the organization's `rbac_email_implicit_role_assignments` entry whose
   domain is the member's email domain, whatever their login method;
-- `sso_connection`, `sso_connection_group`, `scim_connection_group`: reserved for SSO and
-  SCIM (not built yet; the names are Stytch's).
+- `scim_connection_group`: the SCIM connection's `scim_group_implicit_role_assignments`
+  entry for a SCIM group the member is in (`details`: `connection_id`, `group_id`), read from
+  `Member.scim_group_roles`, which `scim.group_roles.refresh` keeps (empty while the directory
+  has the member deactivated);
+- `sso_connection`, `sso_connection_group`: reserved for SSO (not built yet; the names are
+  Stytch's).
 
 A role the policy no longer defines may still be listed (a policy import does not rewrite
 members); it grants nothing, by the rule of `rbac.policy.is_authorized`.
@@ -33,8 +37,8 @@ def email_domain(email: str) -> str:
 
 def role_sources(org: Organization | None, member: Member) -> dict[str, list[dict[str, Any]]]:
     """Every role of `member` with its sources, `stytch_member` first, then direct roles in
-    the order given, then roles implied by the email domain. `org` is the member's
-    organization (None: implicit roles are left out)."""
+    the order given, then roles implied by the email domain, then by SCIM groups. `org` is the
+    member's organization (None: implicit roles are left out)."""
     found: dict[str, list[dict[str, Any]]] = {MEMBER_ROLE: [{"type": DIRECT, "details": {}}]}
     for role in member.roles or []:
         if role != MEMBER_ROLE:
@@ -48,6 +52,19 @@ def role_sources(org: Organization | None, member: Member) -> dict[str, list[dic
                 source = {"type": EMAIL, "details": {"domain": domain}}
                 if source not in sources:
                     sources.append(source)
+    if org is not None:
+        for entry in member.scim_group_roles or []:
+            role = str(entry.get("role_id", ""))
+            source = {
+                "type": SCIM_CONNECTION_GROUP,
+                "details": {
+                    "connection_id": str(entry.get("connection_id", "")),
+                    "group_id": str(entry.get("group_id", "")),
+                },
+            }
+            sources = found.setdefault(role, [])
+            if source not in sources:
+                sources.append(source)
     return found
 
 

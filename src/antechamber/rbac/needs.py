@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from antechamber.rbac.defaults import CUSTOM_ORG_ROLES, MEMBER, ORGANIZATION
+from antechamber.rbac.defaults import CUSTOM_ORG_ROLES, MEMBER, ORGANIZATION, SCIM
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,44 @@ def reactivate() -> list[Need]:
 
 def set_org_roles() -> list[Need]:
     return [Need(CUSTOM_ORG_ROLES, "update")]
+
+
+# scim.connection.* (§4.3): create / get (get, get_groups) / update (update, rotate_*) / delete
+# on stytch.scim; the group → role assignments are the organization's implicit-role setting.
+SCIM_ROLE_ASSIGNMENTS = "scim_group_implicit_role_assignments"
+
+
+def scim_create() -> list[Need]:
+    return [Need(SCIM, "create")]
+
+
+def scim_get() -> list[Need]:
+    """The connection and its groups."""
+    return [Need(SCIM, "get")]
+
+
+def scim_update(fields: Mapping[str, Any]) -> list[Need]:
+    """`stytch.scim: update` for the name and the IdP (and an empty update); changing the
+    group → role assignments needs `stytch.organization: update.settings.implicit-roles`
+    instead (and the roles, `rbac.service.check_group_roles`)."""
+    needs = []
+    if SCIM_ROLE_ASSIGNMENTS in fields:
+        needs.append(
+            Need(ORGANIZATION, "update.settings.implicit-roles", field=SCIM_ROLE_ASSIGNMENTS)
+        )
+    others = [name for name in fields if name != SCIM_ROLE_ASSIGNMENTS and name not in _NEUTRAL]
+    if others or not needs:
+        needs.append(Need(SCIM, "update"))
+    return needs
+
+
+def scim_rotate() -> list[Need]:
+    """Bearer token rotation start, complete and cancel."""
+    return [Need(SCIM, "update")]
+
+
+def scim_delete() -> list[Need]:
+    return [Need(SCIM, "delete")]
 
 
 def all_of(*groups: Iterable[Need]) -> list[Need]:

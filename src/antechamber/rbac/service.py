@@ -211,6 +211,23 @@ def check_implicit_roles(
     _check_actor_may_change(scope, org, all_roles(scope, org), changed)
 
 
+def check_group_roles(
+    scope: Scope,
+    org: Organization,
+    before: Iterable[Mapping[str, Any]],
+    after: Iterable[Mapping[str, Any]],
+) -> None:
+    """SCIM group → role assignments ({group_id, role_id}, already checked to exist) follow
+    the rule of email-implied ones: an acting member holds each role of every assignment it
+    adds or removes (pointing a role at another group gives it to other people)."""
+
+    def pairs(items: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
+        return {(str(a.get("group_id", "")), str(a.get("role_id", ""))) for a in items}
+
+    changed = {role for _, role in pairs(before) ^ pairs(after)} - {defaults.MEMBER_ROLE}
+    _check_actor_may_change(scope, org, all_roles(scope, org), changed)
+
+
 def unknown_role_ids(scope: Scope, org: Organization, roles: Sequence[str]) -> list[str]:
     """Those of `roles` that neither the project's policy nor the organization defines."""
     known = set(known_role_ids(scope, org))

@@ -7,7 +7,13 @@ Contract:
   the next one current (the old one stops at once), `rotate_cancel` forgets the next one.
 - A connection's SCIM base URL is `{public_base_url}/v1/b2b/scim/{connection_id}` (with
   `?aadOptscim062020` for Microsoft Entra ID, as Stytch).
-- Deleting a connection deletes its SCIM users and groups; the members stay as they are.
+- Deleting a connection deletes its SCIM users and groups; the members stay, without the roles
+  its groups gave them.
+- Group → role assignments (`scim_group_implicit_role_assignments`) name groups of the
+  connection and roles of the project's policy or the organization's custom roles; when a
+  member's session makes the change (`scope.acting_member_id`), it follows RBAC's rule for
+  implied roles (`rbac.service.check_group_roles`: it must hold every role it gives or takes).
+  The members' roles follow in the same unit of work (`scim.group_roles.refresh`).
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ from sqlalchemy import delete, func, select
 from antechamber import pagination, tokens
 from antechamber.audit import service as audit
 from antechamber.ids import new_id
-from antechamber.organizations import rules
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
-from antechamber.scim import errors
+from antechamber.rbac import service as rbac
+from antechamber.scim import errors, group_roles
 from antechamber.scim.models import ScimConnection, ScimGroup, ScimRequest
 from antechamber.scope import Scope
 
@@ -141,8 +147,11 @@ def update(
     group_role_assignments: Sequence[Mapping[str, Any]] | None = None,
 ) -> ScimConnection:
     """Change the name, the IdP or the group → role assignments (each {group_id, role_id};
-    the group must be one of this connection's, the role one the project knows)."""
+    the group must be one of this connection's, the role one the project's policy or the
+    organization defines). New assignments reach the members' roles now, and their sessions
+    at their next refresh."""
     connection = connection_of(scope, organization_ref, connection_id, lock=True)
+    org = get_organization(scope, organization_ref)
     changed: list[str] = []
     if display_name is not None:
         connection.display_name = _display_name(display_name)
@@ -150,11 +159,19 @@ def update(
     if identity_provider is not None:
         connection.identity_provider = _idp(identity_provider)
         changed.append("identity_provider")
+    roles_changed = False
     if group_role_assignments is not None:
-        connection.group_role_assignments = _assignments(scope, connection, group_role_assignments)
+        wanted = _assignments(scope, connection, org, group_role_assignments)
+        rbac.check_group_roles(scope, org, connection.group_role_assignments, wanted)
+        roles_changed = wanted != connection.group_role_assignments
+        connection.group_role_assignments = wanted
         changed.append("scim_group_implicit_role_assignments")
     connection.updated_at = scope.clock.now()
     scope.db.flush()
+    if roles_changed:
+        group_roles.refresh(scope, connection.id)
+        # A member's session may not take the last role manager's role away this way either.
+        rbac.ensure_role_manager(scope, org)
     audit.record(
         scope,
         EVENT_UPDATED,
@@ -168,6 +185,7 @@ def update(
 def delete_connection(scope: Scope, organization_ref: str, connection_id: str) -> str:
     """Delete the connection and its SCIM users and groups; the members stay."""
     connection = connection_of(scope, organization_ref, connection_id, lock=True)
+    group_roles.clear(scope, connection.id)
     scope.db.delete(connection)
     scope.db.flush()
     audit.record(
@@ -388,8 +406,12 @@ def _idp(value: str | None) -> str:
 
 
 def _assignments(
-    scope: Scope, connection: ScimConnection, items: Sequence[Mapping[str, Any]]
+    scope: Scope,
+    connection: ScimConnection,
+    org: Organization,
+    items: Sequence[Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
+    known = set(rbac.known_role_ids(scope, org))
     checked: list[dict[str, Any]] = []
     for item in items:
         group_id, role_id = item.get("group_id"), item.get("role_id")
@@ -400,9 +422,10 @@ def _assignments(
         group = scope.db.get(ScimGroup, group_id)
         if group is None or group.connection_id != connection.id:
             raise errors.ScimGroupRoleAssignmentGroupDoesNotExist()
-        # The roles this project knows; RBAC's custom roles join here once it exists.
-        if role_id not in rules.ROLES:
-            raise errors.ScimGroupRoleAssignmentInvalidRole()
+        if role_id not in known:
+            raise errors.ScimGroupRoleAssignmentInvalidRole(
+                f"No role {role_id[:128]!r} in the project's policy or the organization's roles."
+            )
         pair = {"group_id": group_id, "role_id": role_id}
         if pair not in checked:
             checked.append(pair)

@@ -1,7 +1,8 @@
 """SCIM Groups of a connection and their members (SCIM users of the same connection).
 
 Groups are stored with their membership; `scim_group_implicit_role_assignments` on the
-connection names groups by id. Turning membership into roles is RBAC's (see docs/scim.md).
+connection names groups by id. Every change of membership recomputes the roles it implies for
+the members it adds or removes (`scim.group_roles`), in the same unit of work.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from antechamber.audit import service as audit
 from antechamber.clock import rfc3339
 from antechamber.ids import new_id
 from antechamber.organizations.models import Organization
-from antechamber.scim import errors, resources
+from antechamber.scim import errors, group_roles, resources
 from antechamber.scim.models import ScimConnection, ScimGroup, ScimGroupMember, ScimUser
 from antechamber.scim.users import DEFAULT_COUNT, MAX_COUNT, location
 from antechamber.scope import Scope
@@ -54,14 +55,15 @@ def create(scope: Scope, connection: ScimConnection, org: Organization, payload:
     )
     scope.db.add(group)
     scope.db.flush()
-    added = _set_members(scope, connection, group, _member_ids(resource))
+    added, _ = _set_members(scope, connection, group, _member_ids(resource))
+    group_roles.refresh(scope, connection.id, user_ids=added)
     audit.record(
         scope,
         EVENT_CREATED,
         organization_id=org.id,
         connection_id=connection.id,
         scim_group_id=group.id,
-        members_added=added[0],
+        members_added=len(added),
     )
     return group
 
@@ -107,6 +109,7 @@ def delete_group(
     scope: Scope, connection: ScimConnection, org: Organization, group_id: str
 ) -> None:
     group = get(scope, connection, group_id, lock=True)
+    former = member_ids(scope, group)
     scope.db.execute(delete(ScimGroupMember).where(ScimGroupMember.group_id == group.id))
     scope.db.delete(group)
     # An implicit role assignment of a deleted group goes with it.
@@ -114,6 +117,7 @@ def delete_group(
     if kept != connection.group_role_assignments:
         connection.group_role_assignments = kept
     scope.db.flush()
+    group_roles.refresh(scope, connection.id, user_ids=former)
     audit.record(
         scope,
         EVENT_DELETED,
@@ -227,14 +231,15 @@ def _save(
     group.version += 1
     group.updated_at = scope.clock.now()
     scope.db.flush()
+    group_roles.refresh(scope, connection.id, user_ids=[*added, *removed])
     audit.record(
         scope,
         EVENT_UPDATED,
         organization_id=org.id,
         connection_id=connection.id,
         scim_group_id=group.id,
-        members_added=added,
-        members_removed=removed,
+        members_added=len(added),
+        members_removed=len(removed),
     )
     return group
 
@@ -244,7 +249,8 @@ def _set_members(
     connection: ScimConnection,
     group: ScimGroup,
     wanted: Iterable[tuple[str, str]],
-) -> tuple[int, int]:
+) -> tuple[list[str], list[str]]:
+    """Make the group's members exactly `wanted`; returns the user ids added and removed."""
     displays = dict(wanted)
     target = list(displays)
     if len(target) > MAX_MEMBERS:
@@ -270,7 +276,7 @@ def _set_members(
         ).all()
     )
     to_add = [t for t in target if t not in current]
-    to_remove = set(current) - set(target)
+    to_remove = sorted(set(current) - set(target))
     for user_id in target:
         if user_id in current and current[user_id] != displays[user_id]:
             scope.db.execute(
@@ -287,7 +293,7 @@ def _set_members(
     for user_id in to_add:
         scope.db.add(ScimGroupMember(group_id=group.id, user_id=user_id, display=displays[user_id]))
     scope.db.flush()
-    return len(to_add), len(to_remove)
+    return to_add, to_remove
 
 
 def _member_ids(resource: Any) -> list[tuple[str, str]]:

@@ -1,5 +1,8 @@
 """SCIM connection management (stytch-b2b-api-more.md §4.2): `/v1/b2b/scim/{organization_id}/
-connection…`. The SCIM endpoints a directory calls are another face (`scim_provider`)."""
+connection…`. The SCIM endpoints a directory calls are another face (`scim_provider`).
+
+With a member's session headers each call needs that member's `stytch.scim` permission (§4.3,
+`rbac.needs.scim_*`), checked before anything is written."""
 
 from __future__ import annotations
 
@@ -9,10 +12,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
+from antechamber.api import member_session
 from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.responses import Envelope, Shape
 from antechamber.api.schemas import Body
+from antechamber.rbac import needs
 from antechamber.scim import connections
 from antechamber.scim.models import ScimConnection, ScimGroup
 from antechamber.scope import Scope
@@ -143,6 +148,7 @@ def create(
     organization_id: str,
     body: ConnectionFields | None = None,
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.scim_create())
     fields = body or ConnectionFields()
     made = connections.create(
         scope,
@@ -156,6 +162,7 @@ def create(
 
 @router.get("/{organization_id}/connection", response_model=ConnectionResponse)
 def get(request: Request, scope: ProjectScope, organization_id: str) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.scim_get())
     found = connections.get(scope, organization_id)
     return ok(request, connection=connection_json(scope, found) if found else None)
 
@@ -169,6 +176,9 @@ def update(
     body: ConnectionUpdate | None = None,
 ) -> JSONResponse:
     fields = body or ConnectionUpdate()
+    scope = member_session.authorize(
+        request, scope, [organization_id], needs.scim_update(fields.fields())
+    )
     assignments = (
         [a.model_dump() for a in fields.scim_group_implicit_role_assignments]
         if fields.scim_group_implicit_role_assignments is not None
@@ -189,6 +199,7 @@ def update(
 def delete(
     request: Request, scope: ProjectScope, organization_id: str, connection_id: str
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.scim_delete())
     return ok(
         request,
         connection_id=connections.delete_connection(scope, organization_id, connection_id),
@@ -204,6 +215,7 @@ def get_groups(
     cursor: str | None = None,
     limit: int | None = None,
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.scim_get())
     page = connections.groups(scope, organization_id, connection_id, cursor, limit)
     return ok(
         request,
@@ -219,6 +231,7 @@ def get_groups(
 def rotate_start(
     request: Request, scope: ProjectScope, organization_id: str, connection_id: str
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.scim_rotate())
     made = connections.rotate_start(scope, organization_id, connection_id)
     shown = {
         **_base(scope, made.connection),
@@ -236,6 +249,7 @@ def rotate_start(
 def rotate_complete(
     request: Request, scope: ProjectScope, organization_id: str, connection_id: str
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.scim_rotate())
     c = connections.rotate_complete(scope, organization_id, connection_id)
     return ok(request, connection=connection_json(scope, c))
 
@@ -247,5 +261,6 @@ def rotate_complete(
 def rotate_cancel(
     request: Request, scope: ProjectScope, organization_id: str, connection_id: str
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.scim_rotate())
     c = connections.rotate_cancel(scope, organization_id, connection_id)
     return ok(request, connection=connection_json(scope, c))
