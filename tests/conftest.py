@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
@@ -34,6 +35,11 @@ from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.settings import Settings
 from tests.factories import make_member, make_org
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+CHROMIUM = Path("/usr/bin/chromium")
 
 PG_URL = os.environ.get("ANTECHAMBER_TEST_DATABASE_URL", "")
 USE_PG = PG_URL.startswith("postgresql")
@@ -257,3 +263,22 @@ def acme(services: Services, project: Credentials) -> Organization:
 def ada(services: Services, project: Credentials, acme: Organization) -> Member:
     """A member of `acme` with no second factor yet."""
     return make_member(services, project.project_id, acme, email_address="ada@acme.example")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright (no browser downloads here), one for the whole run:
+    Playwright's sync API cannot start again in a thread where it already runs, so every
+    browser test (console, reference app, inbox, SAML) shares this one and opens its own page."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()

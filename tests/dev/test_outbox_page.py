@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -12,8 +11,6 @@ from antechamber.app import create_app
 from antechamber.services import Services
 from tests.conftest import Credentials, LiveServer
 from tests.delivery.conftest import magic_link, sms_code
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 def services_of(client: TestClient) -> Services:
@@ -91,42 +88,35 @@ def test_page_does_not_exist_outside_development_mode(settings, engine, clock) -
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's Chromium is not installed")
-def test_in_a_browser_the_link_works(live_server: LiveServer, app, project: Credentials) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
+def test_in_a_browser_the_link_works(
+    live_server: LiveServer, app, project: Credentials, browser
+) -> None:  # type: ignore[no-untyped-def]
     services: Services = app.state.services
     url = magic_link(services, project.project_id, "ada@acme.example", token="browser-token")
     sms_code(services, project.project_id, "+12025550123", code="650123")
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            headless=True,
-        )
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            landed: list[tuple[str, str | None]] = []
+    page = browser.new_page()
+    try:
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        landed: list[tuple[str, str | None]] = []
 
-            def the_app(route):  # type: ignore[no-untyped-def]
-                landed.append((route.request.url, route.request.headers.get("referer")))
-                route.fulfill(status=200, content_type="text/html", body="<h1>Signed in</h1>")
+        def the_app(route):  # type: ignore[no-untyped-def]
+            landed.append((route.request.url, route.request.headers.get("referer")))
+            route.fulfill(status=200, content_type="text/html", body="<h1>Signed in</h1>")
 
-            # The redirect URL is the developer's app; stand in for it.
-            page.route("https://app.acme.example/**", the_app)
-            page.goto(f"{live_server.url}/dev/outbox")
-            assert page.locator(".code").inner_text() == "650123"
-            assert page.locator("h2.subject").inner_text() == "Sign in to Antechamber"
-            # The stylesheet applied (the CSP nonce let it in).
-            assert page.locator(".code").evaluate("e => getComputedStyle(e).fontSize") == "28px"
+        # The redirect URL is the developer's app; stand in for it.
+        page.route("https://app.acme.example/**", the_app)
+        page.goto(f"{live_server.url}/dev/outbox")
+        assert page.locator(".code").inner_text() == "650123"
+        assert page.locator("h2.subject").inner_text() == "Sign in to Antechamber"
+        # The stylesheet applied (the CSP nonce let it in).
+        assert page.locator(".code").evaluate("e => getComputedStyle(e).fontSize") == "28px"
 
-            page.get_by_role("link", name=url).click()
-            page.wait_for_url(url)
-            assert page.locator("h1").inner_text() == "Signed in"
-            assert landed == [(url, None)]  # no Referer leaves the inbox
-            assert problems == []
-        finally:
-            browser.close()
+        page.get_by_role("link", name=url).click()
+        page.wait_for_url(url)
+        assert page.locator("h1").inner_text() == "Signed in"
+        assert landed == [(url, None)]  # no Referer leaves the inbox
+        assert problems == []
+    finally:
+        page.close()

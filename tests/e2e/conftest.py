@@ -40,7 +40,6 @@ try:
 except ImportError:  # pragma: no cover - playwright is a test dependency
     pytest.skip("needs playwright", allow_module_level=True)
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "webapp"
 SCREENSHOTS_ENV = "ANTECHAMBER_SCREENSHOTS"
@@ -105,22 +104,6 @@ def live_server(app: FastAPI, server_port: int, project: Credentials) -> Iterato
     yield LiveServer(f"http://127.0.0.1:{server_port}", server_port)
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 class Steps:

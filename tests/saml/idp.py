@@ -342,6 +342,11 @@ class SimpleSamlIdp:
                 f"session.save_path={self.directory / 'tmp'}",
                 "-d",
                 "display_errors=stderr",
+                # Debian enables opcache for `php -S` with revalidate_freq=2: an SP registered
+                # within two seconds of the last one would be served from the stale metadata
+                # file ("Metadata not found", an intermittent failure of the e2e tests).
+                "-d",
+                "opcache.enable=0",
                 "-S",
                 f"127.0.0.1:{self.port}",
                 "-t",
