@@ -398,6 +398,13 @@ def test_a_member_cannot_give_roles_through_a_connection_it_does_not_hold(
     # stytch.sso alone does not let one change roles.
     refused = _update(api, corp.id, saml_id, sso_only, saml_connection_implicit_role_assignments=[])
     assert refused["error_type"] == "session_authorization_error", refused
+    # Deleting the connection takes stytch_admin from its members: the same rule.
+    for token, error in (
+        (sso_only, "session_authorization_error"),
+        (keeper, "invalid_rbac_role_assignment"),
+    ):
+        gone = api.delete(f"/v1/b2b/sso/{corp.id}/connections/{saml_id}", headers=as_member(token))
+        assert gone.json()["error_type"] == error, gone.text
     # A plain member may not even look.
     assert _update(api, corp.id, saml_id, plain, display_name="x")["status_code"] == 403
     answer = api.get(f"/v1/b2b/sso/{corp.id}", headers=as_member(plain)).json()

@@ -511,12 +511,17 @@ def _apply_discovery(
 
 def delete_connection(scope: Scope, organization_ref: str, connection_id: str) -> str:
     """Delete a SAML or OIDC connection. Members keep their accounts; their registrations at
-    this connection go (the next SSO login through another connection makes a new one). The
-    organization's default and JIT lists forget it."""
+    this connection go (the next SSO login through another connection makes a new one), and
+    with them the roles the connection implied (a member's session that deletes it must hold
+    those roles, `rbac.service.check_assignment_change`). The organization's default and JIT
+    lists forget it."""
     from antechamber.sso.provisioning import forget_connection  # provisioning imports us
 
     org = get_organization(scope, organization_ref)
     connection = connection_of(scope, org, connection_id)
+    if isinstance(connection, SamlConnection):
+        # Deleting takes the roles it implies away: a member's session needs to hold them.
+        rbac.check_assignment_change(scope, org, _assignment_pairs(connection), set())
     forget_connection(scope, connection.id)
     scope.db.delete(connection)
     scope.db.flush()
