@@ -12,8 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
+from stytch.b2b.models.sessions import AuthorizationCheck
+from stytch.b2b.models.sso import GetConnectionsRequestOptions
+from stytch.core.response_base import StytchError
+from stytch.shared.method_options import Authorization
+from stytch.shared.rbac_local import RBACPermissionError
 
 from antechamber.members.models import Member
+from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.rbac import service as rbac
@@ -321,8 +327,6 @@ def test_a_role_the_connection_implies_can_require_mfa(
         email = factors.magic_link(
             scope.environment, project.project_id, "fay@acme.example", scope.clock.now()
         )
-        from antechamber.mfa import policy
-
         assert policy.mfa_required(org, member, [factor]) is True
         assert policy.mfa_required(org, member, [email]) is False
 
@@ -481,3 +485,31 @@ def test_an_admin_session_manages_connections_and_their_roles(
     ]
     deleted = api.delete(f"/v1/b2b/sso/{corp.id}/connections/{saml_id}", headers=as_member(admin))
     assert deleted.json()["status_code"] == 200, deleted.text
+
+
+def test_the_python_sdk_sees_the_same_roles_locally_and_on_the_server(
+    sdk: Any, services: Services, project: Credentials, corp: Organization, saml_id: str
+) -> None:
+    """The SDK's local check reads the JWT's roles; the server's checks read the session's:
+    both allow the SAML session and refuse the email-link session of the same member."""
+    member_id, _ = _registered(services, project, corp, "hal@acme.example", [], saml_id)
+    saml_token, saml_jwt = _sso_session(services, project, corp, member_id, "saml", saml_id)
+    with services.scope(project.project_id, "test", "test") as scope:
+        member = scope.db.get(Member, member_id)
+        assert member is not None
+    _, email_token, email_jwt = start_session(services, project.project_id, corp, member)
+    check_sso = AuthorizationCheck(organization_id=corp.id, resource_id="stytch.sso", action="get")
+
+    local = sdk.sessions.authenticate_jwt(saml_jwt, authorization_check=check_sso)
+    assert local.member_session.roles == ["stytch_member", "stytch_admin"]
+    with pytest.raises(RBACPermissionError):
+        sdk.sessions.authenticate_jwt(email_jwt, authorization_check=check_sso)
+
+    def listed(token: str) -> Any:
+        options = GetConnectionsRequestOptions(authorization=Authorization(session_token=token))
+        return sdk.sso.get_connections(organization_id=corp.id, method_options=options)
+
+    assert [c.connection_id for c in listed(saml_token).saml_connections] == [saml_id]
+    with pytest.raises(StytchError) as refused:
+        listed(email_token)
+    assert refused.value.details.error_type == "session_authorization_error"
