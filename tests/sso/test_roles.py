@@ -513,3 +513,26 @@ def test_the_python_sdk_sees_the_same_roles_locally_and_on_the_server(
     with pytest.raises(StytchError) as refused:
         listed(email_token)
     assert refused.value.details.error_type == "session_authorization_error"
+
+
+def test_a_role_dropped_later_does_not_block_other_edits(
+    api: TestClient, services: Services, project: Credentials, corp: Organization, saml_id: str
+) -> None:
+    with services.scope(project.project_id, "test", "test") as scope:
+        rbac.set_org_roles(scope, get_organization(scope, corp.id), {"roles": [AUDITOR]})
+    path = f"/v1/b2b/sso/saml/{corp.id}/connections/{saml_id}"
+    added = api.put(
+        path, json={"saml_connection_implicit_role_assignments": [{"role_id": "auditor"}]}
+    )
+    assert added.json()["status_code"] == 200, added.text
+    with services.scope(project.project_id, "test", "test") as scope:
+        rbac.set_org_roles(scope, get_organization(scope, corp.id), {"roles": []})
+    renamed = api.put(path, json={"display_name": "Okta (prod)"}).json()
+    assert renamed["status_code"] == 200, renamed
+    assert renamed["connection"]["saml_connection_implicit_role_assignments"] == [
+        {"role_id": "auditor"}
+    ]
+    again = api.put(
+        path, json={"saml_group_implicit_role_assignments": [{"role_id": "auditor", "group": "x"}]}
+    ).json()
+    assert again["error_type"] == "invalid_rbac_role_id"

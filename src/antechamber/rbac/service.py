@@ -214,11 +214,12 @@ def check_assignment_change(
     after: set[tuple[str, str]],
 ) -> None:
     """The rule for every list of implicit role assignments (email domains, an SSO
-    connection's, its IdP groups'), given as (what grants, role id) pairs: each role of
-    `after` exists (project's policy or the organization's custom roles), and an acting
-    member holds each role of every pair it adds or removes (moving a role to another domain
-    or group gives it to other people, so it counts)."""
-    unknown = unknown_role_ids(scope, org, sorted({role for _, role in after}))
+    connection's, its IdP groups'), given as (what grants, role id) pairs: each role of a
+    pair `after` adds exists (project's policy or the organization's custom roles; a pair
+    kept as it was is not re-checked, so a role a later policy import dropped does not block
+    unrelated edits), and an acting member holds each role of every pair it adds or removes
+    (moving a role to another domain or group gives it to other people, so it counts)."""
+    unknown = unknown_role_ids(scope, org, sorted({role for _, role in after - before}))
     if unknown:
         raise errors.InvalidRoleId(f"Unknown roles: {', '.join(unknown)}.")
     changed = {role for _, role in before ^ after} - {defaults.MEMBER_ROLE}
