@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 from stytch.b2b.models.sessions import AuthorizationCheck
 from stytch.b2b.models.sso import GetConnectionsRequestOptions
@@ -536,3 +536,33 @@ def test_a_role_dropped_later_does_not_block_other_edits(
         path, json={"saml_group_implicit_role_assignments": [{"role_id": "auditor", "group": "x"}]}
     ).json()
     assert again["error_type"] == "invalid_rbac_role_id"
+
+
+def test_only_sso_sessions_read_the_sso_tables_on_a_session_check(
+    api: TestClient,
+    services: Services,
+    project: Credentials,
+    engine: Engine,
+    corp: Organization,
+    saml_id: str,
+) -> None:
+    """The session check's hot path: an email-link session reads nothing of SSO; a SAML
+    session reads its connection and its registration once each (by primary key)."""
+    member_id, _ = _registered(services, project, corp, "ivy@acme.example", ["it"], saml_id)
+    saml_token, _ = _sso_session(services, project, corp, member_id, "saml", saml_id)
+    _, plain, _ = person(services, project.project_id, corp, "joe@acme.example")
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for token, reads in ((plain, 0), (saml_token, 2)):
+            statements.clear()
+            body = api.post("/v1/b2b/sessions/authenticate", json={"session_token": token}).json()
+            assert body["status_code"] == 200, body
+            sso_reads = [s for s in statements if "FROM sso_" in s]
+            assert len(sso_reads) == reads, sso_reads
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -13,14 +13,14 @@ Stytch (`MemberRoleSource` docstring, stytch-b2b-api-more.md §5.3):
 Read live from the connection and the registration rather than copied onto the session, so
 removing an assignment (or a group at the IdP, at the next login) takes effect at the next
 check. The cost stays off ordinary sessions: a session without a SAML factor, or a member
-without registrations, reads nothing; otherwise two primary-key reads per connection (the
-unit of work's identity map answers repeats).
+without registrations, reads nothing; otherwise two primary-key reads per connection, once
+per unit of work (`_kept`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -56,7 +56,7 @@ def grants(db: Session, member: Member, only: Collection[str] | None = None) -> 
         connection_id = registration.get("connection_id")
         if not isinstance(connection_id, str) or (only is not None and connection_id not in only):
             continue
-        connection = db.get(SamlConnection, connection_id)
+        connection = _kept(db, db.get(SamlConnection, connection_id))
         if connection is None or connection.organization_id != member.organization_id:
             continue  # an OIDC connection, or one deleted since
         details = {"connection_id": connection_id}
@@ -77,8 +77,20 @@ def grants(db: Session, member: Member, only: Collection[str] | None = None) -> 
     return found
 
 
+_T = TypeVar("_T")
+
+
+def _kept(db: Session, row: _T) -> _T:
+    """Hold `row` for the rest of the unit of work: the identity map keeps only weak
+    references, and a session check computes the roles three times (JWT claim, session and
+    member answers), so without this each would read the rows again."""
+    if row is not None:
+        db.info.setdefault("rbac_sso_rows", []).append(row)
+    return row
+
+
 def _groups(db: Session, member: Member, registration: dict[str, Any]) -> set[str]:
-    found = db.get(SsoRegistration, str(registration.get("registration_id", "")))
+    found = _kept(db, db.get(SsoRegistration, str(registration.get("registration_id", ""))))
     if found is None or found.member_id != member.id:
         return set()
     groups = (found.sso_attributes or {}).get("groups")
