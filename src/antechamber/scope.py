@@ -45,3 +45,6 @@ class Scope:
     # checking that session and its permissions): domain rules that depend on who acts (who may
     # give which role) read it. None: the application's backend, an operator, the CLI.
     acting_member_id: str | None = None
+    # That member's session (set with `acting_member_id`): roles its SAML connections imply
+    # count only in it (`rbac.sso_grants`).
+    acting_session_id: str | None = None

@@ -13,6 +13,10 @@ from cryptography.x509.oid import NameOID
 from stytch.core.response_base import StytchError
 
 from antechamber.organizations.models import Organization
+from antechamber.organizations.service import get_organization
+from antechamber.rbac import service as rbac
+from antechamber.services import Services
+from tests.conftest import Credentials
 from tests.sso import fake_idp
 
 ATTRIBUTES = {"email": "email", "full_name": "name"}
@@ -39,7 +43,16 @@ def error_type(exc: pytest.ExceptionInfo[StytchError]) -> str | None:
     return exc.value.details.error_type
 
 
-def test_saml_connection_lifecycle(sdk: Any, corp: Organization) -> None:
+def test_saml_connection_lifecycle(
+    sdk: Any, corp: Organization, services: Services, project: Credentials
+) -> None:
+    # Role assignments name roles the project or the organization defines.
+    with services.scope(project.project_id, "test", "test") as scope:
+        rbac.set_org_roles(
+            scope,
+            get_organization(scope, corp.id),
+            {"roles": [{"role_id": "editor", "description": "Edits", "permissions": []}]},
+        )
     created = sdk.sso.saml.create_connection(
         organization_id=corp.id, display_name="Okta", identity_provider="okta"
     ).connection

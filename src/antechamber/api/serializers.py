@@ -17,7 +17,7 @@ from antechamber.members.models import Member
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
 from antechamber.phones import masked
-from antechamber.rbac import assignment
+from antechamber.rbac import assignment, sso_grants
 from antechamber.sessions.login import AuthResult
 from antechamber.sessions.models import MemberSession
 
@@ -69,7 +69,10 @@ def _org_of(m: Member) -> Organization | None:
 
 def member(m: Member, now: datetime, org: Organization | None = None) -> dict[str, Any]:
     org = org if org is not None and org.id == m.organization_id else _org_of(m)
-    roles = assignment.role_sources(org, m)
+    # SSO-implied roles are listed for every SAML registration (Stytch); sessions hold only
+    # their own connections' (`member_session`).
+    db = object_session(m)
+    roles = assignment.role_sources(org, m, sso_grants.member_grants(db, m))
     locked = m.lock_expires_at is not None and as_utc(m.lock_expires_at) > now
     return {
         "organization_id": m.organization_id,
@@ -110,7 +113,7 @@ def member_session(s: MemberSession, m: Member, org: Organization) -> dict[str, 
         "expires_at": rfc3339(s.expires_at),
         "authentication_factors": list(s.factors),
         "organization_id": s.organization_id,
-        "roles": policy.role_ids(m, org),
+        "roles": policy.role_ids(m, org, s.factors),
         "organization_slug": org.slug,
         "custom_claims": dict(s.custom_claims or {}),
     }

@@ -11,29 +11,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy.orm import object_session
+
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
-from antechamber.rbac import assignment
+from antechamber.rbac import assignment, sso_grants
 from antechamber.sessions import factors as factor_kinds
 from antechamber.sessions.factors import Factor
 
 
-def role_ids(member: Member, org: Organization | None = None) -> list[str]:
+def role_ids(
+    member: Member, org: Organization | None = None, factors: Iterable[Factor] = ()
+) -> list[str]:
     """Every member has `stytch_member`, then the roles assigned directly and, given the
-    member's organization, those its email domain implies (`rbac.assignment`)."""
-    return assignment.role_ids(org, member)
+    member's organization, those its email domain implies and those the SAML connections of
+    `factors` (a session's or a login's) imply (`rbac.assignment`, `rbac.sso_grants`)."""
+    sso = sso_grants.session_grants(object_session(member), member, factors)
+    return assignment.role_ids(org, member, sso)
 
 
-def required_by_policy(org: Organization, member: Member) -> bool:
-    """MFA the member cannot opt out of."""
+def required_by_policy(org: Organization, member: Member, factors: Iterable[Factor] = ()) -> bool:
+    """MFA the member cannot opt out of; `factors`: the login's, whose SAML connection may
+    imply a role listed in `mfa_required_roles`."""
     if org.mfa_policy == "REQUIRED_FOR_ALL":
         return True
-    return any(role in org.mfa_required_roles for role in role_ids(member, org))
+    return any(role in org.mfa_required_roles for role in role_ids(member, org, factors))
 
 
-def mfa_required(org: Organization, member: Member) -> bool:
-    """Whether a login of `member` into `org` needs a second factor before a session."""
-    return required_by_policy(org, member) or member.mfa_enrolled
+def mfa_required(org: Organization, member: Member, factors: Iterable[Factor] = ()) -> bool:
+    """Whether a login of `member` into `org` with `factors` needs a second factor before a
+    session."""
+    return required_by_policy(org, member, factors) or member.mfa_enrolled
 
 
 def method_allowed(org: Organization, method: str) -> bool:

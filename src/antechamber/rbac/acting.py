@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
-from antechamber.rbac import assignment, errors
+from antechamber.rbac import assignment, errors, sso_grants
 from antechamber.rbac import service as rbac
 from antechamber.rbac.defaults import SELF
 from antechamber.rbac.needs import Need
@@ -48,7 +48,7 @@ def act_as_member(
     """See the module docstring. `organization_ids`: every organization the call touches
     (id, slug or external id, as the route took them); `target_member_id`: the member acted
     on, if any."""
-    _, member, org = _resolve(scope, session_token, session_jwt)
+    session, member, org = _resolve(scope, session_token, session_jwt)
     for ref in organization_ids:
         if get_organization(scope, ref).id != org.id:
             raise errors.SessionAuthorizationTenancyError(
@@ -62,7 +62,9 @@ def act_as_member(
             )
     on_self = target_member_id is not None and target_member_id == member.id
     roles = rbac.all_roles(scope, org)
-    subject = assignment.role_ids(org, member)
+    subject = assignment.role_ids(
+        org, member, sso_grants.session_grants(scope.db, member, session.factors)
+    )
     for need in needs:
         if need.backend_only:
             if need.field == "trusted_metadata":
@@ -79,7 +81,12 @@ def act_as_member(
         raise errors.SessionAuthorizationError(
             f"The member's roles do not grant {need.resource_id}: {need.action}."
         )
-    return dataclasses.replace(scope, actor=f"member:{member.id}", acting_member_id=member.id)
+    return dataclasses.replace(
+        scope,
+        actor=f"member:{member.id}",
+        acting_member_id=member.id,
+        acting_session_id=session.id,
+    )
 
 
 def session_owner(scope: Scope, member_session_id: str) -> str | None:

@@ -8,8 +8,10 @@
   entry for a SCIM group the member is in (`details`: `connection_id`, `group_id`), read from
   `Member.scim_group_roles`, which `scim.group_roles.refresh` keeps (empty while the directory
   has the member deactivated);
-- `sso_connection`, `sso_connection_group`: reserved for SSO (not built yet; the names are
-  Stytch's).
+- `sso_connection`, `sso_connection_group`: implied by a SAML connection the member is
+  registered with, and by its IdP groups there (`rbac.sso_grants` finds them; passed in as
+  `sso`, so this module stays pure). The member object lists them all; a session holds only
+  those of the connections its factors came from;
 
 A role the policy no longer defines may still be listed (a policy import does not rewrite
 members); it grants nothing, by the rule of `rbac.policy.is_authorized`.
@@ -17,6 +19,7 @@ members); it grants nothing, by the rule of `rbac.policy.is_authorized`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from antechamber.members.models import Member
@@ -35,10 +38,15 @@ def email_domain(email: str) -> str:
     return email.rpartition("@")[2].lower()
 
 
-def role_sources(org: Organization | None, member: Member) -> dict[str, list[dict[str, Any]]]:
+def role_sources(
+    org: Organization | None,
+    member: Member,
+    sso: Iterable[tuple[str, dict[str, Any]]] = (),
+) -> dict[str, list[dict[str, Any]]]:
     """Every role of `member` with its sources, `stytch_member` first, then direct roles in
-    the order given, then roles implied by the email domain, then by SCIM groups. `org` is the
-    member's organization (None: implicit roles are left out)."""
+    the order given, then roles implied by the email domain, then by SCIM groups, then `sso`'s
+    (role, source) pairs (`rbac.sso_grants.grants`). `org` is the member's organization (None:
+    implicit roles are left out)."""
     found: dict[str, list[dict[str, Any]]] = {MEMBER_ROLE: [{"type": DIRECT, "details": {}}]}
     for role in member.roles or []:
         if role != MEMBER_ROLE:
@@ -65,12 +73,20 @@ def role_sources(org: Organization | None, member: Member) -> dict[str, list[dic
             sources = found.setdefault(role, [])
             if source not in sources:
                 sources.append(source)
+        for role, source in sso:
+            if role:
+                sources = found.setdefault(role, [])
+                if source not in sources:
+                    sources.append(source)
     return found
 
 
-def role_ids(org: Organization | None, member: Member) -> list[str]:
-    """The roles a session of `member` carries (the JWT's `roles` claim)."""
-    return list(role_sources(org, member))
+def role_ids(
+    org: Organization | None, member: Member, sso: Iterable[tuple[str, dict[str, Any]]] = ()
+) -> list[str]:
+    """The roles a session of `member` carries (the JWT's `roles` claim); `sso`: the grants
+    of the session's SAML connections (`rbac.sso_grants.session_grants`)."""
+    return list(role_sources(org, member, sso))
 
 
 def direct_role_ids(roles: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from antechamber.rbac.defaults import CUSTOM_ORG_ROLES, MEMBER, ORGANIZATION, SCIM
+from antechamber.rbac.defaults import CUSTOM_ORG_ROLES, MEMBER, ORGANIZATION, SCIM, SSO
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,14 @@ def scim_rotate() -> list[Need]:
 
 def scim_delete() -> list[Need]:
     return [Need(SCIM, "delete")]
+
+
+def sso(action: str) -> list[Need]:
+    """The SSO connection calls (stytch-b2b-api-more.md §5.7): `get` (list the connections),
+    `create` (SAML, OIDC), `update` (update, update by URL, delete a verification certificate
+    or an encryption key) and `delete` (a connection) on `stytch.sso`. The roles a SAML
+    connection implies are checked further by `rbac.service.check_assignment_change`."""
+    return [Need(SSO, action)]
 
 
 def all_of(*groups: Iterable[Need]) -> list[Need]:

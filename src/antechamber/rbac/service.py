@@ -25,7 +25,7 @@ from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
-from antechamber.rbac import assignment, defaults, errors
+from antechamber.rbac import assignment, defaults, errors, sso_grants
 from antechamber.rbac.models import RbacPolicy
 from antechamber.rbac.policy import (
     Policy,
@@ -40,6 +40,7 @@ from antechamber.rbac.policy import (
     roles_from_json,
 )
 from antechamber.scope import Scope
+from antechamber.sessions.models import MemberSession
 
 #: The permission that makes a member a manager of roles (see `ensure_role_manager`).
 MANAGE_ROLES = (defaults.MEMBER, "update.settings.roles")
@@ -110,7 +111,7 @@ def set_org_roles(scope: Scope, org: Organization, document: Any) -> tuple[Role,
     if scope.acting_member_id is not None:
         actor = _acting_member(scope, org)
         held = all_roles(scope, org, policy)
-        subject = assignment.role_ids(org, actor)
+        subject = _acting_roles(scope, org, actor)
         changed = [r for r in roles if before.get(r.role_id) != r]
         for role in changed:
             if not holds_role(held, subject, role):
@@ -176,7 +177,7 @@ def _check_actor_may_change(
         return
     by_id = {r.role_id: r for r in roles}
     actor = _acting_member(scope, org)
-    subject = assignment.role_ids(org, actor)
+    subject = _acting_roles(scope, org, actor)
     if not is_authorized(roles, subject, *MANAGE_ROLES):
         raise errors.SessionAuthorizationError(
             "Changing roles needs stytch.member: update.settings.roles."
@@ -203,11 +204,25 @@ def check_implicit_roles(
             if isinstance(a, Mapping)
         }
 
-    new = pairs(after)
-    unknown = unknown_role_ids(scope, org, sorted({role for _, role in new}))
+    check_assignment_change(scope, org, pairs(before), pairs(after))
+
+
+def check_assignment_change(
+    scope: Scope,
+    org: Organization,
+    before: set[tuple[str, str]],
+    after: set[tuple[str, str]],
+) -> None:
+    """The rule for every list of implicit role assignments (email domains, an SSO
+    connection's, its IdP groups'), given as (what grants, role id) pairs: each role of a
+    pair `after` adds exists (project's policy or the organization's custom roles; a pair
+    kept as it was is not re-checked, so a role a later policy import dropped does not block
+    unrelated edits), and an acting member holds each role of every pair it adds or removes
+    (moving a role to another domain or group gives it to other people, so it counts)."""
+    unknown = unknown_role_ids(scope, org, sorted({role for _, role in after - before}))
     if unknown:
         raise errors.InvalidRoleId(f"Unknown roles: {', '.join(unknown)}.")
-    changed = {role for _, role in pairs(before) ^ new} - {defaults.MEMBER_ROLE}
+    changed = {role for _, role in before ^ after} - {defaults.MEMBER_ROLE}
     _check_actor_may_change(scope, org, all_roles(scope, org), changed)
 
 
@@ -266,17 +281,20 @@ def authorize(
     org: Organization,
     member: Member,
     *,
+    session_factors: Sequence[Mapping[str, Any]],
     organization_id: str,
     resource_id: str,
     action: str,
 ) -> list[str]:
-    """The roles of `member` (of `org`) that grant `action` on `resource_id` in
-    `organization_id`, never empty; else `SessionAuthorizationTenancyError` (another
-    organization) or `SessionAuthorizationError`."""
+    """The roles of `member` (of `org`), in a session with `session_factors`, that grant
+    `action` on `resource_id` in `organization_id`, never empty; else
+    `SessionAuthorizationTenancyError` (another organization) or `SessionAuthorizationError`.
+    Roles a SAML connection implies count only with a factor of that connection."""
     if organization_id != org.id:
         raise errors.SessionAuthorizationTenancyError()
+    sso = sso_grants.session_grants(scope.db, member, session_factors)
     granted = granting_roles(
-        all_roles(scope, org), assignment.role_ids(org, member), resource_id, action
+        all_roles(scope, org), assignment.role_ids(org, member, sso), resource_id, action
     )
     if not granted:
         raise errors.SessionAuthorizationError(
@@ -290,3 +308,14 @@ def _acting_member(scope: Scope, org: Organization) -> Member:
     if member is None or member.organization_id != org.id:
         raise errors.SessionAuthorizationTenancyError()
     return member
+
+
+def _acting_roles(scope: Scope, org: Organization, actor: Member) -> list[str]:
+    """The roles the acting member holds in the session it acts with (SSO-implied roles of
+    that session's SAML connections included)."""
+    sso: list[sso_grants.Grant] = []
+    if scope.acting_session_id is not None:
+        session = scope.db.get(MemberSession, scope.acting_session_id)
+        if session is not None and session.member_id == actor.id:
+            sso = sso_grants.session_grants(scope.db, actor, session.factors)
+    return assignment.role_ids(org, actor, sso)

@@ -83,7 +83,9 @@ def primary_required(
 
 def mfa_pending(org: Organization, member: Member, login_factors: Sequence[Factor]) -> bool:
     """Whether the organization needs a second factor of this member that is not there yet."""
-    return policy.mfa_required(org, member) and not policy.mfa_satisfied(org, login_factors)
+    return policy.mfa_required(org, member, login_factors) and not policy.mfa_satisfied(
+        org, login_factors
+    )
 
 
 def conclude(

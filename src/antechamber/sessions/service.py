@@ -133,7 +133,9 @@ def start(
         session_factors, member
     ):
         raise errors.InsufficientFactors()
-    if policy.mfa_required(org, member) and not policy.mfa_satisfied(org, session_factors):
+    if policy.mfa_required(org, member, session_factors) and not policy.mfa_satisfied(
+        org, session_factors
+    ):
         # A second factor of a method the organization allows: an SMS code, a TOTP code or a
         # TOTP recovery code (sessions.factors.mfa_methods).
         raise errors.InsufficientFactors()
@@ -420,7 +422,8 @@ def session_claim(
         "expires_at": rfc3339(session.expires_at),
         "attributes": {"user_agent": "", "ip_address": ""},
         "authentication_factors": list(session.factors),
-        "roles": policy.role_ids(member, org),
+        # The session's SAML connections' roles too (`rbac.sso_grants`).
+        "roles": policy.role_ids(member, org, session.factors),
     }
 
 

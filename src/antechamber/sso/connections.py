@@ -27,6 +27,7 @@ from antechamber.clock import as_utc
 from antechamber.keys import service as keys
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
+from antechamber.rbac import service as rbac
 from antechamber.scope import Scope
 from antechamber.settings import Settings
 from antechamber.sso import errors, rules, saml_keys
@@ -210,6 +211,7 @@ def update_saml(
     for name in ("idp_initiated_auth_disabled", "allow_gateway_callback"):
         if fields.get(name) is not None:
             setattr(connection, name, bool(fields[name]))
+    before = _assignment_pairs(connection)
     if fields.get("saml_connection_implicit_role_assignments") is not None:
         connection.connection_role_assignments = rules.role_assignments(
             fields["saml_connection_implicit_role_assignments"], groups=False
@@ -220,6 +222,9 @@ def update_saml(
         )
     if connection.group_role_assignments and "groups" not in connection.attribute_mapping:
         raise errors.GroupsKeyRequired()
+    # Roles exist, and a member's session gives or takes only roles it holds (the unit of
+    # work rolls back what was set above on a refusal).
+    rbac.check_assignment_change(scope, org, before, _assignment_pairs(connection))
     if fields.get("x509_certificate"):
         add_verification_certificate(scope, connection, fields["x509_certificate"])
     if fields.get("signing_private_key"):
@@ -506,12 +511,17 @@ def _apply_discovery(
 
 def delete_connection(scope: Scope, organization_ref: str, connection_id: str) -> str:
     """Delete a SAML or OIDC connection. Members keep their accounts; their registrations at
-    this connection go (the next SSO login through another connection makes a new one). The
-    organization's default and JIT lists forget it."""
+    this connection go (the next SSO login through another connection makes a new one), and
+    with them the roles the connection implied (a member's session that deletes it must hold
+    those roles, `rbac.service.check_assignment_change`). The organization's default and JIT
+    lists forget it."""
     from antechamber.sso.provisioning import forget_connection  # provisioning imports us
 
     org = get_organization(scope, organization_ref)
     connection = connection_of(scope, org, connection_id)
+    if isinstance(connection, SamlConnection):
+        # Deleting takes the roles it implies away: a member's session needs to hold them.
+        rbac.check_assignment_change(scope, org, _assignment_pairs(connection), set())
     forget_connection(scope, connection.id)
     scope.db.delete(connection)
     scope.db.flush()
@@ -591,3 +601,14 @@ def _oidc_of(scope: Scope, organization_id: str) -> list[OidcConnection]:
 def _check_room(scope: Scope, org: Organization) -> None:
     if len(_saml_of(scope, org.id)) + len(_oidc_of(scope, org.id)) >= MAX_CONNECTIONS:
         raise errors.TooManySsoConnections()
+
+
+def _assignment_pairs(connection: SamlConnection) -> set[tuple[str, str]]:
+    """The connection's implicit role assignments as (what grants, role) pairs: the
+    connection itself ("") or an IdP group ("group:<name>")."""
+    pairs = {("", str(a.get("role_id", ""))) for a in connection.connection_role_assignments or []}
+    pairs |= {
+        (f"group:{a.get('group', '')}", str(a.get("role_id", "")))
+        for a in connection.group_role_assignments or []
+    }
+    return pairs

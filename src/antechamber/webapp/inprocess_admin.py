@@ -38,7 +38,7 @@ class InProcessAdminCalls:
         # The verdict of `sessions.authenticate`'s authorization_check (rbac.authorize),
         # for every check at once; reads only.
         with self._unit() as scope:
-            _, member, org = sessions.resolve(scope, session_jwt=session_jwt)
+            live, member, org = sessions.resolve(scope, session_jwt=session_jwt)
             granted: set[Permission] = set()
             for resource_id, action in checks:
                 try:
@@ -46,6 +46,7 @@ class InProcessAdminCalls:
                         scope,
                         org,
                         member,
+                        session_factors=live.factors,
                         organization_id=organization_id,
                         resource_id=resource_id,
                         action=action,

@@ -84,6 +84,7 @@ def _authenticate(
                 scope,
                 org,
                 member,
+                session_factors=s.factors,
                 organization_id=check[0],
                 resource_id=check[1],
                 action=check[2],

@@ -8,10 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from antechamber.api import serializers
+from antechamber.api import member_session, serializers
 from antechamber.api import sso_shapes as shapes
 from antechamber.api.auth import ApiRoute, ProjectScope, authenticated_scope
 from antechamber.api.envelope import ok
+from antechamber.rbac import needs
 from antechamber.sso import connections, flow, metadata
 
 router = APIRouter(prefix="/v1/b2b/sso", tags=["sso"], route_class=ApiRoute)
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/v1/b2b/sso", tags=["sso"], route_class=ApiRoute)
 
 @router.get("/{organization_id}", response_model=shapes.ConnectionsResponse)
 def get_connections(request: Request, scope: ProjectScope, organization_id: str) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.sso("get"))
     _, saml, oidc = connections.list_connections(scope, organization_id)
     return ok(
         request,
@@ -35,6 +37,7 @@ def get_connections(request: Request, scope: ProjectScope, organization_id: str)
 def delete_connection(
     request: Request, scope: ProjectScope, organization_id: str, connection_id: str
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.sso("delete"))
     deleted = connections.delete_connection(scope, organization_id, connection_id)
     return ok(request, connection_id=deleted)
 
@@ -43,6 +46,7 @@ def delete_connection(
 def create_saml(
     request: Request, scope: ProjectScope, organization_id: str, body: shapes.ConnectionCreate
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.sso("create"))
     created = connections.create_saml(
         scope,
         organization_id,
@@ -63,6 +67,7 @@ def update_saml(
     connection_id: str,
     body: shapes.SamlUpdate,
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.sso("update"))
     updated = connections.update_saml(scope, organization_id, connection_id, body.fields())
     return ok(request, connection=shapes.saml_connection(scope, updated))
 
@@ -80,10 +85,13 @@ def update_saml_by_url(
     """Three steps so no lock is held while the IdP answers: check the caller and the
     connection (read only), fetch and parse the metadata, then write."""
     with authenticated_scope(request, read_only=True) as scope:
+        member_session.authorize(request, scope, [organization_id], needs.sso("update"))
         connections.list_connections(scope, organization_id)
         settings = scope.settings
     idp = metadata.fetch(settings, body.metadata_url)
     with authenticated_scope(request) as scope:
+        # Again: the session may have been revoked while the IdP answered.
+        scope = member_session.authorize(request, scope, [organization_id], needs.sso("update"))
         updated = metadata.apply(scope, organization_id, connection_id, idp)
         return ok(request, connection=shapes.saml_connection(scope, updated))
 
@@ -99,6 +107,7 @@ def delete_verification_certificate(
     connection_id: str,
     certificate_id: str,
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.sso("update"))
     deleted = connections.delete_verification_certificate(
         scope, organization_id, connection_id, certificate_id
     )
@@ -116,6 +125,7 @@ def delete_encryption_private_key(
     connection_id: str,
     private_key_id: str,
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.sso("update"))
     deleted = connections.delete_encryption_key(
         scope, organization_id, connection_id, private_key_id
     )
@@ -126,6 +136,7 @@ def delete_encryption_private_key(
 def create_oidc(
     request: Request, scope: ProjectScope, organization_id: str, body: shapes.ConnectionCreate
 ) -> JSONResponse:
+    scope = member_session.authorize(request, scope, [organization_id], needs.sso("create"))
     created = connections.create_oidc(
         scope,
         organization_id,
@@ -151,10 +162,12 @@ def update_oidc(
     discovery = None
     if fields.get("issuer"):
         with authenticated_scope(request, read_only=True) as scope:
+            member_session.authorize(request, scope, [organization_id], needs.sso("update"))
             connections.list_connections(scope, organization_id)
             settings = scope.settings
         discovery = connections.discover(settings, str(fields["issuer"]))
     with authenticated_scope(request) as scope:
+        scope = member_session.authorize(request, scope, [organization_id], needs.sso("update"))
         updated, warning = connections.update_oidc(
             scope, organization_id, connection_id, fields, discovery
         )
