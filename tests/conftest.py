@@ -265,11 +265,14 @@ def ada(services: Services, project: Credentials, acme: Organization) -> Member:
     return make_member(services, project.project_id, acme, email_address="ada@acme.example")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium through Playwright (no browser downloads here), one for the whole run:
-    Playwright's sync API cannot start again in a thread where it already runs, so every
-    browser test (console, reference app, inbox, SAML) shares this one and opens its own page."""
+    """Debian's Chromium through Playwright (no browser downloads here), one per test module.
+
+    Every browser test (console, reference app, inbox, SAML) uses this one fixture: Playwright's
+    sync API cannot start again in a thread where it already runs. Per module, not per run:
+    while it runs, the main thread has a running event loop, and tests elsewhere that call
+    `asyncio.run` (the delivery worker's SMTP sends, the bench commands) must not meet it."""
     if not CHROMIUM.exists():
         pytest.skip("needs /usr/bin/chromium")
     from playwright.sync_api import sync_playwright
