@@ -10,7 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import object_session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from antechamber.api.envelope import ok
 from antechamber.clock import as_utc, rfc3339
 from antechamber.discovery.service import Discovered
 from antechamber.members.models import Member
@@ -102,6 +105,20 @@ def member(m: Member, now: datetime, org: Organization | None = None) -> dict[st
         "created_at": rfc3339(m.created_at),
         "updated_at": rfc3339(m.updated_at),
     }
+
+
+def member_response(
+    request: Request, now: datetime, org: Organization, m: Member, **fields: Any
+) -> JSONResponse:
+    """Stytch's answer about one member: `member_id`, then `fields`, `member` and
+    `organization`."""
+    return ok(
+        request,
+        member_id=m.id,
+        **fields,
+        member=member(m, now),
+        organization=organization(org),
+    )
 
 
 def member_session(s: MemberSession, m: Member, org: Organization) -> dict[str, Any]:

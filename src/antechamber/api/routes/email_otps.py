@@ -33,12 +33,12 @@ def login_or_signup(
         login_expiration_minutes=body.login_expiration_minutes,
         signup_expiration_minutes=body.signup_expiration_minutes,
     )
-    return ok(
+    return serializers.member_response(
         request,
-        member_id=sent.member.id,
+        scope.clock.now(),
+        sent.organization,
+        sent.member,
         member_created=sent.member_created,
-        member=serializers.member(sent.member, scope.clock.now()),
-        organization=serializers.organization(sent.organization),
     )
 
 
