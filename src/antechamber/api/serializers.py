@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 
 from antechamber.api.envelope import ok
 from antechamber.clock import as_utc, rfc3339
-from antechamber.discovery.service import Discovered
+from antechamber.discovery.service import Discovered, DiscoveryLogin
 from antechamber.members.models import Member
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
@@ -193,6 +193,18 @@ def discovered_organization(d: Discovered, now: datetime) -> dict[str, Any]:
         if d.primary_required is not None
         else None,
         "mfa_required": _discovered_mfa(d),
+    }
+
+
+def discovery_login(found: DiscoveryLogin, now: datetime) -> dict[str, Any]:
+    """A discovery authentication's answer: the new IST and the discovered organizations."""
+    return {
+        "intermediate_session_token": found.intermediate_session_token,
+        "intermediate_session_token_expires_at": rfc3339(found.intermediate_session_expires_at),
+        "email_address": found.email_address,
+        "discovered_organizations": [
+            discovered_organization(d, now) for d in found.discovered_organizations
+        ],
     }
 
 
