@@ -10,9 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import object_session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from antechamber.api.envelope import ok
 from antechamber.clock import as_utc, rfc3339
-from antechamber.discovery.service import Discovered
+from antechamber.discovery.service import Discovered, DiscoveryLogin
 from antechamber.members.models import Member
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
@@ -104,6 +107,20 @@ def member(m: Member, now: datetime, org: Organization | None = None) -> dict[st
     }
 
 
+def member_response(
+    request: Request, now: datetime, org: Organization, m: Member, **fields: Any
+) -> JSONResponse:
+    """Stytch's answer about one member: `member_id`, then `fields`, `member` and
+    `organization`."""
+    return ok(
+        request,
+        member_id=m.id,
+        **fields,
+        member=member(m, now),
+        organization=organization(org),
+    )
+
+
 def member_session(s: MemberSession, m: Member, org: Organization) -> dict[str, Any]:
     return {
         "member_session_id": s.id,
@@ -176,6 +193,18 @@ def discovered_organization(d: Discovered, now: datetime) -> dict[str, Any]:
         if d.primary_required is not None
         else None,
         "mfa_required": _discovered_mfa(d),
+    }
+
+
+def discovery_login(found: DiscoveryLogin, now: datetime) -> dict[str, Any]:
+    """A discovery authentication's answer: the new IST and the discovered organizations."""
+    return {
+        "intermediate_session_token": found.intermediate_session_token,
+        "intermediate_session_token_expires_at": rfc3339(found.intermediate_session_expires_at),
+        "email_address": found.email_address,
+        "discovered_organizations": [
+            discovered_organization(d, now) for d in found.discovered_organizations
+        ],
     }
 
 

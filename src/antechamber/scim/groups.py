@@ -20,7 +20,7 @@ from antechamber.ids import new_id
 from antechamber.organizations.models import Organization
 from antechamber.scim import errors, group_roles, resources
 from antechamber.scim.models import ScimConnection, ScimGroup, ScimGroupMember, ScimUser
-from antechamber.scim.users import DEFAULT_COUNT, MAX_COUNT, location
+from antechamber.scim.users import location, page_size, row_of
 from antechamber.scope import Scope
 
 EVENT_CREATED = "scim.group_created"
@@ -72,13 +72,8 @@ def get(
     scope: Scope, connection: ScimConnection, group_id: str, *, lock: bool = False
 ) -> ScimGroup:
     """The connection's group; `lock` takes its row lock (PostgreSQL) for a change."""
-    if group_id and lock:
-        group = scope.db.scalar(
-            select(ScimGroup).where(ScimGroup.id == group_id).with_for_update(of=ScimGroup)
-        )
-    else:
-        group = scope.db.get(ScimGroup, group_id) if group_id else None
-    if group is None or group.connection_id != connection.id:
+    group = row_of(scope, ScimGroup, connection, group_id, lock=lock)
+    if group is None:
         raise errors.ScimNotFound(f"Group {group_id} not found.")
     return group
 
@@ -137,7 +132,7 @@ def search(
     with_members: bool,
 ) -> ListPage:
     start = max(1, start_index or 1)
-    size = DEFAULT_COUNT if count is None else max(0, min(count, MAX_COUNT))
+    size = page_size(count)
     base = select(ScimGroup).where(ScimGroup.connection_id == connection.id)
     order = (ScimGroup.created_at, ScimGroup.id)
     if not filter_text:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from scim2_models import Context
 from sqlalchemy import delete, func, select
@@ -109,16 +109,33 @@ def create(scope: Scope, connection: ScimConnection, org: Organization, payload:
 def get(scope: Scope, connection: ScimConnection, user_id: str, *, lock: bool = False) -> ScimUser:
     """The connection's user `user_id`; `lock` takes its row lock (PostgreSQL) for a change,
     so concurrent changes of one user run one after the other and each sees the last."""
-    row = (
-        scope.db.scalar(select(ScimUser).where(ScimUser.id == user_id).with_for_update(of=ScimUser))
-        if user_id and lock
-        else scope.db.get(ScimUser, user_id)
-        if user_id
-        else None
-    )
-    if row is None or row.connection_id != connection.id:
+    row = row_of(scope, ScimUser, connection, user_id, lock=lock)
+    if row is None:
         raise errors.ScimNotFound(f"User {user_id} not found.")
     return row
+
+
+_Row = TypeVar("_Row", ScimUser, ScimGroup)
+
+
+def row_of(
+    scope: Scope, kind: type[_Row], connection: ScimConnection, row_id: str, *, lock: bool
+) -> _Row | None:
+    """The connection's user or group `row_id`, or None; `lock` takes its row lock
+    (PostgreSQL) for a change."""
+    if not row_id:
+        return None
+    if lock:
+        row = scope.db.scalar(select(kind).where(kind.id == row_id).with_for_update(of=kind))
+    else:
+        row = scope.db.get(kind, row_id)
+    return row if row is not None and row.connection_id == connection.id else None
+
+
+def page_size(count: int | None) -> int:
+    """How many resources a page holds: `count`, at most `MAX_COUNT`; `DEFAULT_COUNT` when
+    the request names none."""
+    return DEFAULT_COUNT if count is None else max(0, min(count, MAX_COUNT))
 
 
 def replace(
@@ -172,7 +189,7 @@ def search(
     1-based `start_index`, at most `count` (≤ `MAX_COUNT`). An `eq` on userName, externalId,
     id or emails.value narrows the candidates in SQL (by bound parameters only) first."""
     start = max(1, start_index or 1)
-    size = DEFAULT_COUNT if count is None else max(0, min(count, MAX_COUNT))
+    size = page_size(count)
     base = select(ScimUser).where(ScimUser.connection_id == connection.id)
     order = (ScimUser.created_at, ScimUser.id)
     if not filter_text:

@@ -217,7 +217,7 @@ def _search_all(scope: Scope, connection: ScimConnection, query: _Query) -> Resp
     params = resources.response_parameters(query.get("attributes"), query.get("excludedAttributes"))
     start = max(1, query.integer("startIndex") or 1)
     count = query.integer("count")
-    size = users.DEFAULT_COUNT if count is None else max(0, min(count, users.MAX_COUNT))
+    size = users.page_size(count)
     found_users = users.search(scope, connection, query.get("filter"), 1, users.MAX_COUNT)
     members = _wants_members(params)
     found_groups = groups.search(

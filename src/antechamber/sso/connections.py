@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
@@ -102,7 +102,7 @@ def list_connections(
     scope: Scope, organization_ref: str
 ) -> tuple[Organization, list[SamlConnection], list[OidcConnection]]:
     org = get_organization(scope, organization_ref)
-    return org, _saml_of(scope, org.id), _oidc_of(scope, org.id)
+    return org, _of(scope, SamlConnection, org.id), _of(scope, OidcConnection, org.id)
 
 
 def get_connection(scope: Scope, connection_id: str) -> Connection:
@@ -170,15 +170,7 @@ def create_saml(
         encryption_keys=[],
     )
     scope.db.add(connection)
-    scope.db.flush()
-    audit.record(
-        scope,
-        SsoEvent.CONNECTION_CREATED,
-        organization_id=org.id,
-        connection_id=connection.id,
-        kind="saml",
-    )
-    refresh_organization(scope, org)
+    _recorded(scope, org, connection, SsoEvent.CONNECTION_CREATED, kind="saml")
     return connection
 
 
@@ -241,16 +233,9 @@ def update_saml(
             )
         )
     connection.updated_at = now
-    scope.db.flush()
-    audit.record(
-        scope,
-        SsoEvent.CONNECTION_UPDATED,
-        organization_id=org.id,
-        connection_id=connection.id,
-        kind="saml",
-        changed=sorted(k for k, v in fields.items() if v is not None and k != "organization_id"),
+    _recorded(
+        scope, org, connection, SsoEvent.CONNECTION_UPDATED, kind="saml", changed=_changed(fields)
     )
-    refresh_organization(scope, org)
     return connection
 
 
@@ -274,16 +259,9 @@ def apply_idp_metadata(
         if pem.strip() not in known:
             add_verification_certificate(scope, connection, pem)
     connection.updated_at = scope.clock.now()
-    scope.db.flush()
-    audit.record(
-        scope,
-        SsoEvent.CONNECTION_UPDATED,
-        organization_id=org.id,
-        connection_id=connection.id,
-        kind="saml",
-        changed=["metadata"],
+    _recorded(
+        scope, org, connection, SsoEvent.CONNECTION_UPDATED, kind="saml", changed=["metadata"]
     )
-    refresh_organization(scope, org)
     return connection
 
 
@@ -314,15 +292,7 @@ def delete_verification_certificate(
         raise errors.CannotDeleteLastVerificationKey()
     connection.certificates.remove(found)
     connection.updated_at = scope.clock.now()
-    scope.db.flush()
-    audit.record(
-        scope,
-        SsoEvent.CERTIFICATE_DELETED,
-        organization_id=org.id,
-        connection_id=connection.id,
-        certificate_id=certificate_id,
-    )
-    refresh_organization(scope, org)
+    _recorded(scope, org, connection, SsoEvent.CERTIFICATE_DELETED, certificate_id=certificate_id)
     return certificate_id
 
 
@@ -379,15 +349,7 @@ def create_oidc(
         updated_at=now,
     )
     scope.db.add(connection)
-    scope.db.flush()
-    audit.record(
-        scope,
-        SsoEvent.CONNECTION_CREATED,
-        organization_id=org.id,
-        connection_id=connection.id,
-        kind="oidc",
-    )
-    refresh_organization(scope, org)
+    _recorded(scope, org, connection, SsoEvent.CONNECTION_CREATED, kind="oidc")
     return connection
 
 
@@ -447,16 +409,9 @@ def update_oidc(
         if connection.issuer and missing:
             warning = _apply_discovery(scope, connection, missing, discovery)
     connection.updated_at = scope.clock.now()
-    scope.db.flush()
-    audit.record(
-        scope,
-        SsoEvent.CONNECTION_UPDATED,
-        organization_id=org.id,
-        connection_id=connection.id,
-        kind="oidc",
-        changed=sorted(k for k, v in fields.items() if v is not None and k != "organization_id"),
+    _recorded(
+        scope, org, connection, SsoEvent.CONNECTION_UPDATED, kind="oidc", changed=_changed(fields)
     )
-    refresh_organization(scope, org)
     return connection, warning
 
 
@@ -543,7 +498,10 @@ def delete_connection(scope: Scope, organization_ref: str, connection_id: str) -
 
 def refresh_organization(scope: Scope, org: Organization) -> None:
     """Rewrite the organization's `sso_active_connections` from its connections."""
-    every: list[Connection] = [*_saml_of(scope, org.id), *_oidc_of(scope, org.id)]
+    every: list[Connection] = [
+        *_of(scope, SamlConnection, org.id),
+        *_of(scope, OidcConnection, org.id),
+    ]
     active = [
         {
             "connection_id": c.id,
@@ -572,34 +530,39 @@ def _oidc(scope: Scope, org: Organization, connection_id: str) -> OidcConnection
     return found
 
 
-def _saml_of(scope: Scope, organization_id: str) -> list[SamlConnection]:
+_C = TypeVar("_C", SamlConnection, OidcConnection)
+
+
+def _of(scope: Scope, kind: type[_C], organization_id: str) -> list[_C]:
+    """The organization's connections of one kind, oldest first."""
     return list(
         scope.db.scalars(
-            select(SamlConnection)
-            .where(
-                SamlConnection.project_id == scope.project_id,
-                SamlConnection.organization_id == organization_id,
-            )
-            .order_by(SamlConnection.created_at, SamlConnection.id)
+            select(kind)
+            .where(kind.project_id == scope.project_id, kind.organization_id == organization_id)
+            .order_by(kind.created_at, kind.id)
         )
     )
 
 
-def _oidc_of(scope: Scope, organization_id: str) -> list[OidcConnection]:
-    return list(
-        scope.db.scalars(
-            select(OidcConnection)
-            .where(
-                OidcConnection.project_id == scope.project_id,
-                OidcConnection.organization_id == organization_id,
-            )
-            .order_by(OidcConnection.created_at, OidcConnection.id)
-        )
-    )
+def _recorded(
+    scope: Scope, org: Organization, connection: Connection, event: str, **details: Any
+) -> None:
+    """Flush a connection's change, audit it and rewrite the organization's active list."""
+    scope.db.flush()
+    audit.record(scope, event, organization_id=org.id, connection_id=connection.id, **details)
+    refresh_organization(scope, org)
+
+
+def _changed(fields: Mapping[str, Any]) -> list[str]:
+    """The update fields a request set (for the audit event)."""
+    return sorted(k for k, v in fields.items() if v is not None and k != "organization_id")
 
 
 def _check_room(scope: Scope, org: Organization) -> None:
-    if len(_saml_of(scope, org.id)) + len(_oidc_of(scope, org.id)) >= MAX_CONNECTIONS:
+    if (
+        len(_of(scope, SamlConnection, org.id)) + len(_of(scope, OidcConnection, org.id))
+        >= MAX_CONNECTIONS
+    ):
         raise errors.TooManySsoConnections()
 
 

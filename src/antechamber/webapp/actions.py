@@ -282,8 +282,9 @@ def conclude(web: Webapp, login: Pending, step: LoginStep, done: str, mfa: str) 
 # -- the nine endpoints -------------------------------------------------------------------------
 
 
-def start(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
-    """1. `POST /api/discovery/start {email}`: email a sign-in link."""
+def start_email(web: Webapp, call: Call, body: Mapping[str, Any]) -> str:
+    """The email a sign-in start (link or code) asks for, once it looks like one and the
+    client is within its start limit (counted here)."""
     email = text(body, "email", "invalid_email", max_length=MAX_EMAIL_LENGTH)
     if "@" not in email:
         raise Failure("invalid_email")
@@ -295,6 +296,12 @@ def start(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
             raise Failure("rate_limited", retry_after=exc.retry_after) from None
         except AntechamberError:
             raise Failure("unavailable") from None
+    return email
+
+
+def start(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
+    """1. `POST /api/discovery/start {email}`: email a sign-in link."""
+    email = start_email(web, call, body)
     web.backend.send_discovery_email(email, web.config.callback_url)
     config = web.config
     return Reply(

@@ -19,15 +19,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from antechamber.errors import AntechamberError, TooManyRequests
 from antechamber.webapp import api, cookies, render
 from antechamber.webapp.actions import (
-    MAX_EMAIL_LENGTH,
-    START_LIMIT_NAME,
     Call,
     Reply,
     _end_previous_session,
-    text,
+    start_email,
 )
 from antechamber.webapp.backend import BackendError
 from antechamber.webapp.config import Webapp
@@ -50,17 +47,7 @@ router = APIRouter(route_class=WebappRoute, include_in_schema=False)
 
 def start(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
     """Email a sign-in code to `email` (limited per client like the link)."""
-    email = text(body, "email", "invalid_email", max_length=MAX_EMAIL_LENGTH)
-    if "@" not in email:
-        raise Failure("invalid_email")
-    limiter = web.config.limiter
-    if limiter is not None:
-        try:
-            limiter.hit(START_LIMIT_NAME, call.client, limit=web.config.start_limit)
-        except TooManyRequests as exc:
-            raise Failure("rate_limited", retry_after=exc.retry_after) from None
-        except AntechamberError:
-            raise Failure("unavailable") from None
+    email = start_email(web, call, body)
     web.backend.send_discovery_code(email)
     config = web.config
     return Reply(

@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from types import ModuleType
 from urllib.parse import urlencode
 
@@ -124,15 +125,7 @@ class InProcessBackend(InProcessAdminCalls):
     def authenticate_discovery_link(self, token: str) -> Discovery:
         with self._unit() as scope:
             login = discovery.authenticate_magic_link(scope, token)
-            now = scope.clock.now()
-            return Discovery(
-                email_address=login.email_address,
-                organizations=[
-                    serializers.discovered_organization(d, now)
-                    for d in login.discovered_organizations
-                ],
-                intermediate_session_token=login.intermediate_session_token,
-            )
+            return _discovery(login, scope.clock.now())
 
     def list_discovered(self, intermediate_session_token: str) -> Discovery:
         with self._unit() as scope:
@@ -359,15 +352,7 @@ class InProcessBackend(InProcessAdminCalls):
     def authenticate_discovery_code(self, email_address: str, code: str) -> Discovery:
         with self._unit() as scope:
             login = email_otps.discovery_authenticate(scope, email_address=email_address, code=code)
-            now = scope.clock.now()
-            return Discovery(
-                email_address=login.email_address,
-                organizations=[
-                    serializers.discovered_organization(d, now)
-                    for d in login.discovered_organizations
-                ],
-                intermediate_session_token=login.intermediate_session_token,
-            )
+            return _discovery(login, scope.clock.now())
 
     def authenticate_link(self, token: str) -> LoginStep:
         with self._unit() as scope:
@@ -416,6 +401,17 @@ class InProcessBackend(InProcessAdminCalls):
             mfa_phone_number=member.mfa_phone_number or "",
             totp_registration_id=member.totp_registration_id or "",
         )
+
+
+def _discovery(login: discovery.DiscoveryLogin, now: datetime) -> Discovery:
+    """What a redeemed discovery link or code gives the web app: the IST and the organizations."""
+    return Discovery(
+        email_address=login.email_address,
+        organizations=[
+            serializers.discovered_organization(d, now) for d in login.discovered_organizations
+        ],
+        intermediate_session_token=login.intermediate_session_token,
+    )
 
 
 def _allow_email_domain(scope: Scope, org: Organization, email: str) -> None:

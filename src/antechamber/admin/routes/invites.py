@@ -10,14 +10,12 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from antechamber.admin import render
-from antechamber.admin.errors import FormError, form_error
+from antechamber.admin.errors import form_error
 from antechamber.admin.routes import console_router
-from antechamber.admin.security import Console, ConsoleDep
-from antechamber.api import serializers
+from antechamber.admin.routes.members import org_form
+from antechamber.admin.security import ConsoleDep
 from antechamber.email_auth import links
 from antechamber.errors import AntechamberError
-from antechamber.organizations import service as organizations
-from antechamber.projects import service as projects
 
 router = console_router()
 
@@ -27,35 +25,9 @@ class InviteForm(BaseModel):
     name: str = ""
 
 
-def _form(
-    request: Request,
-    console: Console,
-    project_id: str,
-    org_id: str,
-    form: InviteForm,
-    *,
-    error: FormError | None = None,
-    status_code: int = 200,
-) -> Response:
-    with console.project(project_id) as scope:
-        project = projects.get_project(scope.db, project_id)
-        org = serializers.organization(organizations.get_organization(scope, org_id))
-    return render.page(
-        request,
-        "invites/new.html",
-        status_code=status_code,
-        section="projects",
-        tab="orgs",
-        project=project,
-        org=org,
-        form=form,
-        error=error,
-    )
-
-
 @router.get("/projects/{project_id}/orgs/{org_id}/invite")
 def invite_new(request: Request, console: ConsoleDep, project_id: str, org_id: str) -> Response:
-    return _form(request, console, project_id, org_id, InviteForm())
+    return org_form(request, console, project_id, org_id, "invites/new.html", InviteForm())
 
 
 @router.post("/projects/{project_id}/orgs/{org_id}/invite")
@@ -76,11 +48,12 @@ def invite_send(
             )
             member_id, email = sent.member.id, sent.member.email_address
     except AntechamberError as exc:
-        return _form(
+        return org_form(
             request,
             console,
             project_id,
             org_id,
+            "invites/new.html",
             form,
             error=form_error(exc),
             status_code=exc.status_code,

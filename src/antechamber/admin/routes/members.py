@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Form, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from antechamber.admin import render
@@ -78,22 +79,24 @@ def org_page(
     )
 
 
-def _member_form(
+def org_form(
     request: Request,
+    console: Console,
     project_id: str,
     org_id: str,
-    form: MemberForm,
+    template: str,
+    form: BaseModel,
     *,
     error: FormError | None = None,
     status_code: int = 200,
-    console: Console,
 ) -> Response:
+    """A form about one organization (a new member, an invitation), with its error if any."""
     with console.project(project_id) as scope:
         project = projects.get_project(scope.db, project_id)
         org = serializers.organization(organizations.get_organization(scope, org_id))
     return render.page(
         request,
-        "members/new.html",
+        template,
         status_code=status_code,
         section="projects",
         tab="orgs",
@@ -106,7 +109,7 @@ def _member_form(
 
 @router.get("/projects/{project_id}/orgs/{org_id}/members/new")
 def member_new(request: Request, console: ConsoleDep, project_id: str, org_id: str) -> Response:
-    return _member_form(request, project_id, org_id, MemberForm(), console=console)
+    return org_form(request, console, project_id, org_id, "members/new.html", MemberForm())
 
 
 @router.post("/projects/{project_id}/orgs/{org_id}/members/new")
@@ -123,14 +126,15 @@ def member_create(
             member = members.create_member(scope, org, form.fields())
             member_id, email = member.id, member.email_address
     except AntechamberError as exc:
-        return _member_form(
+        return org_form(
             request,
+            console,
             project_id,
             org_id,
+            "members/new.html",
             form,
             error=form_error(exc),
             status_code=exc.status_code,
-            console=console,
         )
     console.flash_next(f"Member {email} added.")
     return render.redirect(render.url("projects", project_id, "orgs", org_id, "members", member_id))

@@ -15,7 +15,6 @@ from antechamber.api.schemas import (
     EmailOtpDiscoverySend,
     EmailOtpLoginOrSignup,
 )
-from antechamber.clock import rfc3339
 from antechamber.email_auth import otps
 
 router = APIRouter(prefix="/v1/b2b/otps/email", tags=["email otp"], route_class=ApiRoute)
@@ -33,12 +32,12 @@ def login_or_signup(
         login_expiration_minutes=body.login_expiration_minutes,
         signup_expiration_minutes=body.signup_expiration_minutes,
     )
-    return ok(
+    return serializers.member_response(
         request,
-        member_id=sent.member.id,
+        scope.clock.now(),
+        sent.organization,
+        sent.member,
         member_created=sent.member_created,
-        member=serializers.member(sent.member, scope.clock.now()),
-        organization=serializers.organization(sent.organization),
     )
 
 
@@ -84,13 +83,4 @@ def discovery_authenticate(
     request: Request, scope: ProjectScope, body: EmailOtpDiscoveryAuthenticate
 ) -> JSONResponse:
     found = otps.discovery_authenticate(scope, email_address=body.email_address, code=body.code)
-    now = scope.clock.now()
-    return ok(
-        request,
-        intermediate_session_token=found.intermediate_session_token,
-        intermediate_session_token_expires_at=rfc3339(found.intermediate_session_expires_at),
-        email_address=found.email_address,
-        discovered_organizations=[
-            serializers.discovered_organization(d, now) for d in found.discovered_organizations
-        ],
-    )
+    return ok(request, **serializers.discovery_login(found, scope.clock.now()))

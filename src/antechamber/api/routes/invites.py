@@ -37,12 +37,7 @@ def invite(request: Request, scope: ProjectScope, body: MagicLinkInvite) -> JSON
         locale=body.locale,
         invite_expiration_minutes=body.invite_expiration_minutes,
     )
-    return ok(
-        request,
-        member_id=sent.member.id,
-        member=serializers.member(sent.member, scope.clock.now()),
-        organization=serializers.organization(sent.organization),
-    )
+    return serializers.member_response(request, scope.clock.now(), sent.organization, sent.member)
 
 
 @router.post("/email/login_or_signup", response_model=responses.MagicLinkSendResponse)
@@ -60,12 +55,12 @@ def login_or_signup(
         login_expiration_minutes=body.login_expiration_minutes,
         signup_expiration_minutes=body.signup_expiration_minutes,
     )
-    return ok(
+    return serializers.member_response(
         request,
-        member_id=sent.member.id,
+        scope.clock.now(),
+        sent.organization,
+        sent.member,
         member_created=sent.member_created,
-        member=serializers.member(sent.member, scope.clock.now()),
-        organization=serializers.organization(sent.organization),
     )
 
 
@@ -106,9 +101,4 @@ def reactivate(
     scope = member_session.authorize(request, scope, [organization_id], needs.reactivate())
     org = get_organization(scope, organization_id)
     member = members.reactivate_member(scope, org, member_id)
-    return ok(
-        request,
-        member_id=member.id,
-        member=serializers.member(member, scope.clock.now()),
-        organization=serializers.organization(org),
-    )
+    return serializers.member_response(request, scope.clock.now(), org, member)

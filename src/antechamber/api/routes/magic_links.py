@@ -9,7 +9,6 @@ from antechamber.api import responses, serializers
 from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import DiscoveryAuthenticate, DiscoverySend
-from antechamber.clock import rfc3339
 from antechamber.discovery import service as discovery
 from antechamber.magic_links import service as magic_links
 
@@ -37,13 +36,4 @@ def authenticate(
     found = discovery.authenticate_magic_link(
         scope, body.discovery_magic_links_token, pkce_code_verifier=body.pkce_code_verifier
     )
-    now = scope.clock.now()
-    return ok(
-        request,
-        intermediate_session_token=found.intermediate_session_token,
-        intermediate_session_token_expires_at=rfc3339(found.intermediate_session_expires_at),
-        email_address=found.email_address,
-        discovered_organizations=[
-            serializers.discovered_organization(d, now) for d in found.discovered_organizations
-        ],
-    )
+    return ok(request, **serializers.discovery_login(found, scope.clock.now()))

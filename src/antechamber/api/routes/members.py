@@ -10,23 +10,11 @@ from antechamber.api.auth import ApiRoute, ProjectScope
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import MemberFields, MemberSearch
 from antechamber.members import service
-from antechamber.members.models import Member
-from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization, organizations_by_ids
 from antechamber.otp import flows
 from antechamber.rbac import needs
-from antechamber.scope import Scope
 
 router = APIRouter(prefix="/v1/b2b/organizations", tags=["members"], route_class=ApiRoute)
-
-
-def _member_response(request: Request, scope: Scope, org: Organization, m: Member) -> JSONResponse:
-    return ok(
-        request,
-        member_id=m.id,
-        member=serializers.member(m, scope.clock.now()),
-        organization=serializers.organization(org),
-    )
 
 
 @router.post("/members/search", response_model=responses.MemberSearchResponse)
@@ -57,7 +45,9 @@ def create(
     fields = body.fields()
     scope = member_session.authorize(request, scope, [organization_id], needs.member_create(fields))
     org = get_organization(scope, organization_id)
-    return _member_response(request, scope, org, service.create_member(scope, org, fields))
+    return serializers.member_response(
+        request, scope.clock.now(), org, service.create_member(scope, org, fields)
+    )
 
 
 @router.get("/{organization_id}/member", response_model=responses.MemberResponse)
@@ -70,7 +60,7 @@ def get(
 ) -> JSONResponse:
     org = get_organization(scope, organization_id)
     m = service.get_member(scope, org, member_id=member_id, email=email_address)
-    return _member_response(request, scope, org, m)
+    return serializers.member_response(request, scope.clock.now(), org, m)
 
 
 @router.put(
@@ -91,7 +81,7 @@ def update(
     )
     org = get_organization(scope, organization_id)
     m = service.update_member(scope, org, member_id, fields)
-    return _member_response(request, scope, org, m)
+    return serializers.member_response(request, scope.clock.now(), org, m)
 
 
 @router.delete(
@@ -106,7 +96,7 @@ def delete_mfa_phone_number(
     )
     m = flows.delete_mfa_phone_number(scope, organization_id=organization_id, member_id=member_id)
     org = get_organization(scope, organization_id)
-    return _member_response(request, scope, org, m)
+    return serializers.member_response(request, scope.clock.now(), org, m)
 
 
 @router.delete(

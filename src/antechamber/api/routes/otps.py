@@ -26,12 +26,7 @@ def send(request: Request, scope: ProjectScope, body: SmsSend) -> JSONResponse:
         session_token=body.session_token,
         session_jwt=body.session_jwt,
     )
-    return ok(
-        request,
-        member_id=member.id,
-        member=serializers.member(member, scope.clock.now()),
-        organization=serializers.organization(org),
-    )
+    return serializers.member_response(request, scope.clock.now(), org, member)
 
 
 @router.post("/authenticate", response_model=responses.SmsAuthenticateResponse)

@@ -31,15 +31,15 @@ def create(request: Request, scope: ProjectScope, body: TotpCreate) -> JSONRespo
         session_token=body.session_token,
         session_jwt=body.session_jwt,
     )
-    return ok(
+    return serializers.member_response(
         request,
-        member_id=created.member.id,
+        scope.clock.now(),
+        created.organization,
+        created.member,
         totp_registration_id=created.registration.id,
         secret=created.secret,
         qr_code=created.qr_code,
         recovery_codes=created.recovery_codes,
-        member=serializers.member(created.member, scope.clock.now()),
-        organization=serializers.organization(created.organization),
     )
 
 
@@ -117,9 +117,4 @@ def delete_member_totp(
         request, scope, [organization_id], needs.delete_totp(), target_member_id=member_id
     )
     org, member = service.delete_member_totp(scope, organization_id, member_id)
-    return ok(
-        request,
-        member_id=member.id,
-        member=serializers.member(member, scope.clock.now()),
-        organization=serializers.organization(org),
-    )
+    return serializers.member_response(request, scope.clock.now(), org, member)
