@@ -12,6 +12,7 @@ import typer
 
 from antechamber.cli.context import JSON_OPTION, PROJECT_OPTION, emit, project_scope, services
 from antechamber.errors import InvalidArgument
+from antechamber.organizations.service import get_organization
 from antechamber.scope import Scope
 from antechamber.sso import checks, connections, errors, metadata
 from antechamber.sso.models import OidcConnection, SamlConnection
@@ -92,9 +93,7 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     with project_scope(project) as scope:
-        found = connections.connection_of(
-            scope, connections.list_connections(scope, org)[0], connection_id
-        )
+        found = connections.connection_of(scope, get_organization(scope, org), connection_id)
         row = describe(scope, found)
     emit(row, as_json)
 
@@ -108,9 +107,7 @@ def check_connection(
 ) -> None:
     endpoints = None
     with project_scope(project) as scope:
-        found = connections.connection_of(
-            scope, connections.list_connections(scope, org)[0], connection_id
-        )
+        found = connections.connection_of(scope, get_organization(scope, org), connection_id)
         if isinstance(found, SamlConnection):
             results = checks.check_saml(found, scope.clock.now())
         else:
