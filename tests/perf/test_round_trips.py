@@ -1,0 +1,140 @@
+"""Database statements per request on the hot paths (docs/performance.md).
+
+Counts, not timings: a change that adds a round trip to a login or a session check fails here,
+whatever the machine's speed. The budgets are what the lean paths need today; lowering one is
+progress, raising one needs a reason in the commit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event
+from starlette.testclient import TestClient
+
+from antechamber.services import Services
+from tests.conftest import Credentials
+from tests.factories import (
+    allow_redirect,
+    last_code,
+    magic_token,
+    make_member,
+    make_org,
+    verify_phone,
+)
+from tests.flows import (
+    AUTHENTICATE,
+    EXCHANGE,
+    SEND,
+    SESSION_AUTHENTICATE,
+    SMS_AUTHENTICATE,
+)
+
+PHONE = "+12025550123"
+
+# step: (transactions begun, statements run) at most, per request.
+BUDGET = {
+    "send": (2, 6),
+    "authenticate": (2, 8),
+    "exchange": (2, 14),
+    "sms_authenticate": (2, 19),
+    "session_token": (2, 2),
+    "session_jwt": (2, 3),
+}
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[Counter[str]]:
+    """Statements the engine runs inside the block, by their first word (SELECT, INSERT …)."""
+    seen: Counter[str] = Counter()
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen[statement.split(None, 1)[0].upper()] += 1
+
+    def on_begin(conn: Any) -> None:
+        seen["BEGIN"] += 1
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "begin", on_begin)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "begin", on_begin)
+
+
+def post(
+    api: TestClient, engine: Engine, path: str, body: dict[str, Any]
+) -> tuple[dict[str, Any], Counter[str]]:
+    with counting(engine) as seen:
+        response = api.post(path, json=body)
+    assert response.status_code == 200, response.json()
+    return response.json(), seen
+
+
+@pytest.mark.parametrize("policy", ["OPTIONAL", "REQUIRED_FOR_ALL"])
+def test_login_statements(
+    api: TestClient, services: Services, project: Credentials, engine: Engine, policy: str
+) -> None:
+    allow_redirect(services, project.project_id, "http://localhost:3000/discovery")
+    org = make_org(services, project.project_id, mfa_policy=policy)
+    member = make_member(
+        services,
+        project.project_id,
+        org,
+        email_address="ada@acme.example",
+        mfa_phone_number=PHONE,
+        mfa_enrolled=policy == "REQUIRED_FOR_ALL",
+    )
+    verify_phone(services, member)
+    report: dict[str, Counter[str]] = {}
+    _, report["send"] = post(
+        api,
+        engine,
+        SEND,
+        {
+            "email_address": "ada@acme.example",
+            "discovery_redirect_url": "http://localhost:3000/discovery",
+        },
+    )
+    token = magic_token(services, "ada@acme.example")
+    found, report["authenticate"] = post(
+        api, engine, AUTHENTICATE, {"discovery_magic_links_token": token}
+    )
+    entered, report["exchange"] = post(
+        api,
+        engine,
+        EXCHANGE,
+        {
+            "intermediate_session_token": found["intermediate_session_token"],
+            "organization_id": org.id,
+        },
+    )
+    if policy == "REQUIRED_FOR_ALL":
+        code = last_code(services, PHONE)
+        done, report["sms_authenticate"] = post(
+            api,
+            engine,
+            SMS_AUTHENTICATE,
+            {
+                "organization_id": org.id,
+                "member_id": member.id,
+                "code": code,
+                "intermediate_session_token": entered["intermediate_session_token"],
+            },
+        )
+    else:
+        done = entered
+    _, report["session_token"] = post(
+        api, engine, SESSION_AUTHENTICATE, {"session_token": done["session_token"]}
+    )
+    _, report["session_jwt"] = post(
+        api, engine, SESSION_AUTHENTICATE, {"session_jwt": done["session_jwt"]}
+    )
+    for step, seen in report.items():
+        assert seen["BEGIN"] <= BUDGET[step][0], (step, dict(seen))
+        assert sum(seen.values()) - seen["BEGIN"] <= BUDGET[step][1], (step, dict(seen))
