@@ -199,7 +199,10 @@ def _split(users: int, clients: int) -> list[range]:
 def run(plan: Plan, server_pid: int, src_dir: str) -> Outcome:
     """Run `plan` against the server whose process tree is `server_pid`."""
     url = plan.target.database_url
-    meter = CpuMeter(server_pid, url.rsplit("/", 1)[1] if url.startswith("postgres") else None)
+    postgres = url.startswith("postgres")
+    meter = CpuMeter(
+        server_pid, url.rsplit("/", 1)[1] if postgres else None, url if postgres else None
+    )
 
     def meter_thread(t0: float) -> None:
         time.sleep(max(0.0, t0 + plan.warmup_s - time.time()))

@@ -145,6 +145,14 @@ def table(result: dict[str, Any]) -> str:
                     f"  {target:<12} {r['key']}  {name:<56} {route['per_s']:>9,.1f}/s "
                     f"p50 {lat['p50']:>7.2f}  p95 {lat['p95']:>7.2f}  p99 {lat['p99']:>7.2f}"
                 )
+            cpu = r["cpu_pct_of_one_core"]
+            if cpu.get("pg_sessions_per_s") or cpu.get("postgres_exited_pct"):
+                lines.append(
+                    f"  {target:<12} {r['key']}  postgres: {cpu['pg_sessions_per_s']:,.1f} "
+                    f"connections opened/s; backends that exited in the window "
+                    f"{cpu['postgres_exited_pct']:.0f}% of a core (in pg%); "
+                    f"{cpu.get('pg_other_sessions', 0)} sessions to other databases"
+                )
             for what, count in r["errors"].items():
                 lines.append(f"  {target:<12} {r['key']}  error ×{count}: {what}")
     if result.get("peer_comparison"):
