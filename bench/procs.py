@@ -112,6 +112,33 @@ def snapshot(root: int, pg_database: str | None, proc: Path = PROC) -> Snapshot:
     return snap
 
 
+def tree_rss_bytes(root: int, proc: Path = PROC) -> int:
+    """Resident memory of `root` and every process below it (pages shared between a master
+    and its forked workers count once per process, as `ps` shows them)."""
+    parents: dict[int, int] = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            st = _stat(int(entry.name), proc)
+            if st is not None:
+                parents[int(entry.name)] = st.ppid
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in parents:
+        p = pid
+        for _ in range(64):
+            if p == root:
+                try:
+                    resident = int((proc / str(pid) / "statm").read_text().split()[1])
+                except (OSError, IndexError, ValueError):
+                    break  # gone in the meantime
+                total += resident * page
+                break
+            p = parents.get(p, 0)
+            if p <= 1:
+                break
+    return total
+
+
 def _delta(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU used in the window by processes alive at its end (new ones count from zero)."""
     return sum(max(0.0, v - before.get(pid, 0.0)) for pid, v in after.items())
