@@ -90,13 +90,15 @@ async def drive(
     run_flow: Callable[[U, int, float], Awaitable[None]],
     stop_at: float,
     clock: Callable[[], float] = time.perf_counter,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> int:
     """Start arrival after arrival on free users until `stop_at` (in `clock`'s time).
 
     `run_flow(user, k, due)` runs the k-th flow, due at `due`, and records it; it must not
     raise for a failed flow. Flows still running at `stop_at` are cancelled (they complete
     outside the window, so nothing of theirs is recorded). Returns the backlog at `stop_at`:
-    arrivals that were due and never started because every user was busy."""
+    arrivals that were due and never started because every user was busy. `clock` and
+    `sleep` are injectable, so the schedule can be run on virtual time."""
     free: asyncio.Queue[U] = asyncio.Queue()
     for user in users:
         free.put_nowait(user)
@@ -115,7 +117,7 @@ async def drive(
                 break
             wait = arrivals.wait(now)
             if wait > 0:
-                await asyncio.sleep(min(wait, stop_at - now))
+                await sleep(min(wait, stop_at - now))
                 continue
             if free.empty():
                 # Every user is busy: the due arrival waits (its latency already counts).

@@ -235,7 +235,7 @@ class _Soak:
     async def calibrate(self, vus: list[VirtualUser]) -> float:
         """The mix's maximum flows/s: a closed loop, counted after its first quarter."""
         recs = {key: Recorder(active=False) for key in self.weights}
-        seconds = self.args.calibrate
+        seconds: float = self.args.calibrate
         start = time.perf_counter()
         settle = start + min(2.0, seconds / 4)
         driving = asyncio.create_task(
