@@ -83,6 +83,13 @@ async def attempt(iteration: Callable[[VirtualUser], Awaitable[object]], vu: Vir
         # virtual user.
         vu.rec.flow_error(f"unexpected answer: {type(exc).__name__}: {exc}"[:200])
         return False
+    except RouteMissing:
+        raise
+    except Exception as exc:
+        # Anything else a flow raises (the outbox's database, the client) is a failed flow,
+        # not a lost one: uncaught, it would end the virtual user's task unseen.
+        vu.rec.flow_error(f"client error: {type(exc).__name__}: {exc}"[:200])
+        return False
     return True
 
 

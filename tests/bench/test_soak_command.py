@@ -71,3 +71,38 @@ def test_the_rss_slope_is_the_least_squares_line_after_the_warmup() -> None:
     assert summary["slope_mb_per_hour"] == pytest.approx(60.0, rel=0.05)
     assert summary["samples_in_slope"] == 10
     assert slope_per_hour([(5.0, 1.0)]) is None
+
+
+def test_a_soak_with_failed_flows_exits_non_zero(tmp_path: Path) -> None:
+    # A project allowed two emails an hour: the virtual users' first logins take both, so
+    # every login of the soak is refused (429).
+    out = tmp_path / "soak.json"
+    with pytest.raises(SystemExit) as exited:
+        main(
+            [
+                "soak",
+                "--duration",
+                "1.5",
+                "--rate",
+                "4",
+                "--users",
+                "2",
+                "--orgs",
+                "20",
+                "--mix",
+                "a=1",
+                "--sample-every",
+                "0.5",
+                "--server-log-level",
+                "warning",
+                "--server-env",
+                "ANTECHAMBER_LIMIT_EMAIL_PER_PROJECT=2/hour",
+                "--out",
+                str(out),
+            ]
+        )
+    assert exited.value.code == 1
+    result = json.loads(out.read_text())
+    assert result["ok"] is False
+    assert result["errors"] > 0
+    assert any("429" in what for what in result["scenarios"]["a"]["errors"])
