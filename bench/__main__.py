@@ -18,7 +18,7 @@ SRC = BENCH_DIR.parent / "src"
 # Serve and import the code of this checkout, whichever checkout the venv was installed from.
 sys.path.insert(0, str(SRC))
 
-from bench import dataset, driver, faults, report, servers  # noqa: E402
+from bench import dataset, driver, faults, report, servers, soak  # noqa: E402
 from bench.dataset import Shape  # noqa: E402
 from bench.scenarios import CATALOGUE, ORDER, Scenario, Target  # noqa: E402
 
@@ -70,7 +70,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--warmup", type=float, default=2.0, help="Unrecorded seconds before measuring (2)."
     )
-    run.add_argument("--users", type=int, default=32, help="Concurrent virtual users (32).")
+    run.add_argument(
+        "--users",
+        type=int,
+        default=32,
+        help="Concurrent virtual users (32); with --rate, the bound on flows in flight.",
+    )
+    run.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="Open loop: start this many flows per second, each at its scheduled instant "
+        "whether or not earlier flows finished (at most --users in flight; a due flow waits "
+        "for a free user), and count each flow's latency from its scheduled instant, so "
+        "queueing shows. Without it (default) each user starts its next flow when its last "
+        "one ends, which finds the maximum rate.",
+    )
     run.add_argument(
         "--clients",
         type=int,
@@ -144,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
         "--keep", action="store_true", help="Keep the run directory (databases, server logs)."
     )
     faults.add_parser(sub)
+    soak.add_parser(sub, DEFAULT_PG_ADMIN)
     return parser
 
 
@@ -205,10 +221,12 @@ def _run_target(
                 duration_s=args.duration,
                 warmup_s=args.warmup,
                 clients=args.clients,
+                rate=args.rate,
             )
             outcome = driver.run(plan, running.process.pid, str(SRC))
-        results[key] = report.scenario_result(scenario, outcome, args.duration)
-    report.add_ratios(results)
+        results[key] = report.scenario_result(scenario, outcome, args.duration, args.rate)
+    if args.rate is None:  # at a fixed rate every scenario achieves about the same
+        report.add_ratios(results)
     return results
 
 
@@ -216,6 +234,8 @@ def _check(args: argparse.Namespace, keys: list[str]) -> None:
     shape = Shape(args.orgs, args.members_per_org)
     if args.users < 1 or args.clients < 1 or args.workers < 1 or args.duration <= 0:
         raise SystemExit("--users, --clients, --workers and --duration must be positive")
+    if args.rate is not None and not args.rate > 0:
+        raise SystemExit("--rate must be positive (flows per second)")
     if (
         set(keys) & {"a", "b", "c", "d"}
         and min(shape.count("optional"), shape.count("required")) < args.users
@@ -310,6 +330,8 @@ def main(argv: list[str] | None = None) -> None:
         from bench import scim_deprovision
 
         scim_deprovision.run(args.rounds, args.database, args.pg_admin_url)
+    elif args.command == "soak":
+        sys.exit(soak.run(args))
     elif args.command == "faults":
         sys.exit(faults.run(args))
     elif args.command == "limiter":

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import multiprocessing as mp
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from bench.http import make_client
+from bench.openloop import Arrivals, drive
 from bench.procs import CpuMeter, CpuWindow
 from bench.scenarios import (
     CATALOGUE,
@@ -30,11 +32,14 @@ from bench.scenarios import (
     RouteMissing,
     Scenario,
     Target,
+    VirtualUser,
 )
 from bench.stats import Recorder
 
 SETUP_TIMEOUT_S = 120.0
 SETUP_CONCURRENCY = 16
+# Open loop: the pseudo-route of the time a due flow waited for a free virtual user.
+WAIT_ROUTE = "client: due flow waited for a free user"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,9 @@ class Plan:
     duration_s: float
     warmup_s: float
     clients: int
+    # Open loop: flows/s held whatever the server does (None: closed loop, each virtual user
+    # starts its next flow when its last one ends). See bench/openloop.py.
+    rate: float | None = None
 
 
 @dataclass
@@ -62,10 +70,73 @@ def _install_fast_loop() -> None:
         uvloop.install()
 
 
-async def _client(plan: Plan, vu_indexes: range, ready: Callable[[str | None], float]) -> Recorder:
-    """One client process's share of the virtual users, from setup to the end of the window."""
-    from bench.scenarios import VirtualUser
+async def attempt(iteration: Callable[[VirtualUser], Awaitable[object]], vu: VirtualUser) -> bool:
+    """Run one flow; a failure is recorded in `vu.rec` and reported as False. `RouteMissing`
+    (the server lacks a route) is not a failure of the flow: it ends the scenario."""
+    try:
+        await iteration(vu)
+    except FlowFailed as exc:
+        vu.rec.flow_error(str(exc))
+        return False
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        # An answer without the fields the wire API promises: a failed flow, not a dead
+        # virtual user.
+        vu.rec.flow_error(f"unexpected answer: {type(exc).__name__}: {exc}"[:200])
+        return False
+    except RouteMissing:
+        raise
+    except Exception as exc:
+        # Anything else a flow raises (the outbox's database, the client) is a failed flow,
+        # not a lost one: uncaught, it would end the virtual user's task unseen.
+        vu.rec.flow_error(f"client error: {type(exc).__name__}: {exc}"[:200])
+        return False
+    return True
 
+
+async def _open_loop(
+    plan: Plan,
+    scenario: Scenario,
+    vus: list[VirtualUser],
+    rec: Recorder,
+    t0: float,
+    client_no: int,
+) -> None:
+    """This process's share of an open-loop run: `rate / clients` arrivals per second, the
+    processes' schedules interleaved, from t0 to the end of the window."""
+    assert plan.rate is not None
+    offset = time.time() - time.perf_counter()  # wall-clock instant = perf_counter + offset
+    arrivals = Arrivals(plan.rate / plan.clients, t0 - offset + client_no / plan.rate)
+    measure_from = t0 + plan.warmup_s - offset
+    measure_to = measure_from + plan.duration_s
+    missing: list[RouteMissing] = []
+
+    async def flow(vu: VirtualUser, _k: int, due: float) -> None:
+        rec.route(WAIT_ROUTE, time.perf_counter() - due)
+        try:
+            ok = await attempt(scenario.iteration, vu)
+        except RouteMissing as exc:
+            missing.append(exc)
+            return
+        if ok:
+            rec.flow(time.perf_counter() - due)
+
+    driving = asyncio.create_task(drive(arrivals, vus, flow, measure_to))
+    await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+    rec.active = True
+    cpu0 = time.process_time()
+    await asyncio.sleep(max(0.0, measure_to - time.perf_counter()))
+    rec.active = False
+    rec.client_cpu_s = time.process_time() - cpu0
+    rec.backlog = await driving
+    rec.offered = arrivals.due_before(measure_to) - arrivals.due_before(measure_from)
+    if missing:
+        raise missing[0]
+
+
+async def _client(
+    plan: Plan, vu_indexes: range, ready: Callable[[str | None], float], client_no: int = 0
+) -> Recorder:
+    """One client process's share of the virtual users, from setup to the end of the window."""
     scenario: Scenario = CATALOGUE[plan.target.name][plan.scenario]
     rec = Recorder(active=False)
     headers: dict[str, str] = {}
@@ -114,25 +185,19 @@ async def _client(plan: Plan, vu_indexes: range, ready: Callable[[str | None], f
         t0 = ready(None)
         if t0 < 0:  # another client process could not set up: the run is off
             raise RouteMissing("cancelled")
+        if plan.rate is not None:
+            await _open_loop(plan, scenario, vus, rec, t0, client_no)
+            return rec
         measure_from, measure_to = t0 + plan.warmup_s, t0 + plan.warmup_s + plan.duration_s
         await _sleep_until(t0)
 
         async def loop(vu: VirtualUser) -> None:
             while time.time() < measure_to:
                 started = time.perf_counter()
-                try:
-                    await scenario.iteration(vu)
-                except FlowFailed as exc:
-                    rec.flow_error(str(exc))
+                if await attempt(scenario.iteration, vu):
+                    rec.flow(time.perf_counter() - started)
+                else:
                     await asyncio.sleep(ERROR_PAUSE_S)
-                    continue
-                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-                    # An answer without the fields the wire API promises: a failed flow, not
-                    # a dead virtual user.
-                    rec.flow_error(f"unexpected answer: {type(exc).__name__}: {exc}"[:200])
-                    await asyncio.sleep(ERROR_PAUSE_S)
-                    continue
-                rec.flow(time.perf_counter() - started)
 
         tasks = [asyncio.create_task(loop(vu)) for vu in vus]
         await _sleep_until(measure_from)
@@ -162,7 +227,7 @@ async def _sleep_until(instant: float) -> None:
         await asyncio.sleep(delay)
 
 
-def _child(plan: Plan, vu_indexes: range, conn: Connection, src_dir: str) -> None:
+def _child(plan: Plan, vu_indexes: range, conn: Connection, src_dir: str, client_no: int) -> None:
     """Entry point of a client process (spawned: a clean interpreter, no forked state)."""
     sys.path.insert(0, src_dir)
     _install_fast_loop()
@@ -175,7 +240,7 @@ def _child(plan: Plan, vu_indexes: range, conn: Connection, src_dir: str) -> Non
         return t0
 
     try:
-        rec = asyncio.run(_client(plan, vu_indexes, ready))
+        rec = asyncio.run(_client(plan, vu_indexes, ready, client_no))
         conn.send(("done", rec.to_json()))
     except RouteMissing as exc:
         conn.send(("missing", str(exc)))
@@ -199,7 +264,10 @@ def _split(users: int, clients: int) -> list[range]:
 def run(plan: Plan, server_pid: int, src_dir: str) -> Outcome:
     """Run `plan` against the server whose process tree is `server_pid`."""
     url = plan.target.database_url
-    meter = CpuMeter(server_pid, url.rsplit("/", 1)[1] if url.startswith("postgres") else None)
+    postgres = url.startswith("postgres")
+    meter = CpuMeter(
+        server_pid, url.rsplit("/", 1)[1] if postgres else None, url if postgres else None
+    )
 
     def meter_thread(t0: float) -> None:
         time.sleep(max(0.0, t0 + plan.warmup_s - time.time()))
@@ -233,9 +301,14 @@ def run(plan: Plan, server_pid: int, src_dir: str) -> Outcome:
     ctx = mp.get_context("spawn")
     pipes: list[Connection] = []
     procs = []
-    for share in _split(plan.users, plan.clients):
+    shares = _split(plan.users, plan.clients)
+    if len(shares) < plan.clients:  # fewer users than processes: each process its share
+        plan = dataclasses.replace(plan, clients=len(shares))
+    for client_no, share in enumerate(shares):
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_child, args=(plan, share, child, src_dir), daemon=True)
+        proc = ctx.Process(
+            target=_child, args=(plan, share, child, src_dir, client_no), daemon=True
+        )
         proc.start()
         child.close()
         pipes.append(parent)

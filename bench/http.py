@@ -98,6 +98,12 @@ class RawClient:
                 await self._drop()
                 if attempt == 2:
                     raise
+            except BaseException:
+                # Timed out or cancelled mid-exchange (an open-loop window ending with flows
+                # in flight): the connection may still carry this request's answer, which the
+                # next request would read as its own. It is closed, not reused.
+                self._abandon()
+                raise
         raise AssertionError("unreachable")
 
     async def _exchange(self, data: bytes) -> Response:
@@ -144,6 +150,11 @@ class RawClient:
             chunks.append(await reader.readexactly(size))
             await reader.readexactly(2)
         raise HttpError("too many chunks")
+
+    def _abandon(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
 
     async def _drop(self) -> None:
         writer, self._reader, self._writer = self._writer, None, None

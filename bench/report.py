@@ -37,7 +37,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def scenario_result(scenario: Scenario, outcome: Outcome, duration_s: float) -> dict[str, Any]:
+def scenario_result(
+    scenario: Scenario, outcome: Outcome, duration_s: float, rate: float | None = None
+) -> dict[str, Any]:
     base: dict[str, Any] = {"key": scenario.key, "title": scenario.title}
     if outcome.recorder is None or outcome.cpu is None:
         return {**base, "available": False, "reason": outcome.unavailable}
@@ -45,7 +47,7 @@ def scenario_result(scenario: Scenario, outcome: Outcome, duration_s: float) -> 
     flows = rec.flows.n
     server_cpu_s = outcome.cpu.server_pct / 100 * duration_s
     postgres_cpu_s = outcome.cpu.postgres_pct / 100 * duration_s
-    return {
+    result = {
         **base,
         "available": True,
         "flows": {
@@ -53,6 +55,7 @@ def scenario_result(scenario: Scenario, outcome: Outcome, duration_s: float) -> 
             "failed": sum(rec.flow_errors.values()),
             "per_s": round(flows / duration_s, 1),
             "latency_ms": rec.flows.summary(),
+            "http_5xx": rec.http_5xx,
         },
         "routes": {
             name: {
@@ -72,6 +75,16 @@ def scenario_result(scenario: Scenario, outcome: Outcome, duration_s: float) -> 
         "server_cpu_ms_per_flow": round(1000 * server_cpu_s / flows, 3) if flows else None,
         "postgres_cpu_ms_per_flow": round(1000 * postgres_cpu_s / flows, 3) if flows else None,
     }
+    if rate is not None:
+        # Open loop: flows/s above is the achieved rate; latencies count from each flow's
+        # scheduled instant.
+        result["open_loop"] = {
+            "offered_per_s": rate,
+            "achieved_per_s": round(flows / duration_s, 1),
+            "due_in_window": rec.offered,
+            "not_started_at_end": rec.backlog,
+        }
+    return result
 
 
 def add_ratios(results: dict[str, dict[str, Any]]) -> None:
@@ -104,6 +117,12 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 def table(result: dict[str, Any]) -> str:
     lines = []
+    rate = result["meta"].get("options", {}).get("rate")
+    if rate:
+        lines.append(
+            f"open loop: {rate:g} flows/s offered to each scenario; flows/s is the rate "
+            "achieved, latencies count from each flow's scheduled start (queueing included)"
+        )
     head = (
         f"{'target':<12} {'scenario':<52} {'flows/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
         f"{'p99 ms':>8} {'failed':>7} {'×base':>7} {'srv ms/flow':>11} "
@@ -144,6 +163,22 @@ def table(result: dict[str, Any]) -> str:
                 lines.append(
                     f"  {target:<12} {r['key']}  {name:<56} {route['per_s']:>9,.1f}/s "
                     f"p50 {lat['p50']:>7.2f}  p95 {lat['p95']:>7.2f}  p99 {lat['p99']:>7.2f}"
+                )
+            cpu = r["cpu_pct_of_one_core"]
+            if cpu.get("pg_sessions_per_s") or cpu.get("postgres_exited_pct"):
+                lines.append(
+                    f"  {target:<12} {r['key']}  postgres: {cpu['pg_sessions_per_s']:,.1f} "
+                    f"connections opened/s; backends that exited in the window "
+                    f"{cpu['postgres_exited_pct']:.0f}% of a core (in pg%); "
+                    f"{cpu.get('pg_other_sessions', 0)} sessions to other databases"
+                )
+            loop = r.get("open_loop")
+            if loop:
+                lines.append(
+                    f"  {target:<12} {r['key']}  open loop: {loop['offered_per_s']:g}/s offered, "
+                    f"{loop['achieved_per_s']:,.1f}/s achieved; {loop['due_in_window']} flows due "
+                    f"in the window, {loop['not_started_at_end']} still waiting for a free user "
+                    "at its end"
                 )
             for what, count in r["errors"].items():
                 lines.append(f"  {target:<12} {r['key']}  error ×{count}: {what}")

@@ -157,6 +157,8 @@ async def call(
         vu.rec.route_error(name, type(exc).__name__)
         raise FlowFailed(f"{name}: {type(exc).__name__}") from None
     elapsed = time.perf_counter() - t0
+    if r.status >= 500:
+        vu.rec.server_error()
     try:
         data = r.json()
     except ValueError:
@@ -218,7 +220,8 @@ async def _discovery_to_exchange(vu: VirtualUser, kind: Kind) -> tuple[int, int,
         {
             "intermediate_session_token": found["intermediate_session_token"],
             "organization_id": dataset.org_id(j),
-            "session_duration_minutes": SESSION_MINUTES,
+            # a soak's sessions must outlive it
+            "session_duration_minutes": vu.state.get("session_minutes", SESSION_MINUTES),
         },
     )
     return j, k, exchanged

@@ -20,6 +20,12 @@ class Recorder:
     flows: Histogram = field(default_factory=Histogram)
     flow_errors: Counter[str] = field(default_factory=Counter)
     client_cpu_s: float = 0.0
+    # answers with a 5xx status (whether or not the flow expected them: none should)
+    http_5xx: int = 0
+    # open loop only: arrivals due inside the window, and those still waiting for a free
+    # virtual user when it ended
+    offered: int = 0
+    backlog: int = 0
     active: bool = True  # False during warm-up: requests run, nothing is kept
 
     def route(self, name: str, seconds: float) -> None:
@@ -32,6 +38,10 @@ class Recorder:
     def route_error(self, name: str, what: str) -> None:
         if self.active:
             self.route_errors[f"{name} → {what}"] += 1
+
+    def server_error(self) -> None:
+        if self.active:
+            self.http_5xx += 1
 
     def flow(self, seconds: float) -> None:
         if self.active:
@@ -48,6 +58,9 @@ class Recorder:
         self.flows.merge(other.flows)
         self.flow_errors.update(other.flow_errors)
         self.client_cpu_s += other.client_cpu_s
+        self.http_5xx += other.http_5xx
+        self.offered += other.offered
+        self.backlog += other.backlog
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +69,9 @@ class Recorder:
             "flows": self.flows.to_json(),
             "flow_errors": dict(self.flow_errors),
             "client_cpu_s": self.client_cpu_s,
+            "http_5xx": self.http_5xx,
+            "offered": self.offered,
+            "backlog": self.backlog,
         }
 
     @classmethod
@@ -66,4 +82,7 @@ class Recorder:
         r.flows = Histogram.from_json(data["flows"])
         r.flow_errors = Counter(data["flow_errors"])
         r.client_cpu_s = float(data["client_cpu_s"])
+        r.http_5xx = int(data.get("http_5xx", 0))
+        r.offered = int(data.get("offered", 0))
+        r.backlog = int(data.get("backlog", 0))
         return r

@@ -64,3 +64,39 @@ def test_histogram_percentiles_are_within_one_percent() -> None:
     h.merge(other)
     assert h.n == 100_001
     assert h.max_us == 500_000
+
+
+def test_at_a_fixed_rate_the_command_reports_the_rate_achieved(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    main(
+        [
+            "run",
+            "--scenario",
+            "f",
+            "--rate",
+            "20",
+            "--duration",
+            "1",
+            "--warmup",
+            "0.2",
+            "--users",
+            "4",
+            "--orgs",
+            "20",
+            "--peer",
+            "none",
+            "--server-log-level",
+            "warning",
+            "--out",
+            str(out),
+        ]
+    )
+    baseline = json.loads(out.read_text())["targets"]["antechamber"]["f"]
+    assert baseline["flows"]["failed"] == 0
+    assert baseline["flows"]["http_5xx"] == 0
+    loop = baseline["open_loop"]
+    assert loop["offered_per_s"] == 20
+    assert loop["due_in_window"] == 20  # one second at 20/s, whatever the server did
+    assert loop["achieved_per_s"] == baseline["flows"]["per_s"]
+    # The wait for a free user is reported beside the routes: it is part of each latency.
+    assert "client: due flow waited for a free user" in baseline["routes"]
