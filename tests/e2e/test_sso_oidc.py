@@ -313,6 +313,19 @@ def test_the_reference_app_over_the_sdk_signs_in_by_sso(
     expect(p.page.get_by_role("heading", name="Initech")).to_be_visible()
 
 
+def test_the_reference_app_over_the_sdk_signs_in_by_work_email(
+    browser: Browser,
+    live_server: LiveServer,
+    provider: Provider,
+    stytch_app: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The SDK backend asks the server's frontend-SDK discovery route with the public token."""
+    p = person(browser, stytch_app, f"{live_server.url}/dev/outbox", request)
+    _sign_in_with_sso(p, "milton@initech.example", "milton")
+    expect(p.page.get_by_role("heading", name="Initech")).to_be_visible()
+
+
 def test_an_admins_dashboard_lists_the_organizations_connections(
     browser: Browser,
     live_server: LiveServer,
