@@ -73,7 +73,14 @@ def connections_for_email(scope: Scope, email_address: object) -> list[ActiveCon
         )
         .order_by(Organization.created_at, Organization.id)
     )
-    return _connections(joinable, provisioning.jit_connection_allowed)
+    # The callback's own JIT rule, both halves (the query found the domain by its index).
+    return _connections(
+        joinable,
+        lambda org, connection_id: (
+            provisioning.jit_domain_allowed(org, email)
+            and provisioning.jit_connection_allowed(org, connection_id)
+        ),
+    )
 
 
 def _ordered(orgs: Iterable[Organization]) -> list[Organization]:
