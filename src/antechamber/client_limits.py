@@ -26,6 +26,7 @@ from antechamber.scope import Scope
 DISCOVERY_SEND = "discovery:ip"
 AUTHENTICATE_FAILURES = "authenticate:ip"
 SSO_START = "sso_start:ip"
+SSO_DISCOVERY = "sso_discovery:ip"
 
 
 def count_discovery_send(scope: Scope) -> None:
@@ -37,6 +38,14 @@ def count_sso_start(scope: Scope) -> None:
     """One more SSO login started from this address (`sso.flow.start`), or `TooManyRequests`."""
     if scope.limiter is not None and scope.client_ip:
         scope.limiter.hit(SSO_START, limit_key(scope.client_ip))
+
+
+def count_sso_discovery(scope: Scope) -> None:
+    """One more anonymous SSO connection lookup by email from this address
+    (`sso.discovery`), or `TooManyRequests`: it answers for any address, so it is metered
+    whatever the answer."""
+    if scope.limiter is not None and scope.client_ip:
+        scope.limiter.hit(SSO_DISCOVERY, limit_key(scope.client_ip))
 
 
 @contextmanager

@@ -54,6 +54,7 @@ NAMED_LIMITS: dict[str, str] = {
     "invite:organization": "limit_invites_per_organization",
     "invite:recipient": "limit_invites_per_recipient",
     "sso_start:ip": "limit_sso_start_per_ip",
+    "sso_discovery:ip": "limit_sso_discovery_per_ip",
 }
 
 #: What a refusal says to the caller, by limit name.
@@ -71,6 +72,7 @@ MESSAGES: dict[str, str] = {
     "Try again later.",
     "invite:recipient": "Too many invitations have been sent to this address. Try again later.",
     "sso_start:ip": "Too many SSO logins have been started from this address. Try again later.",
+    "sso_discovery:ip": "Too many SSO connection lookups from this address. Try again later.",
 }
 
 

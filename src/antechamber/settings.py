@@ -353,6 +353,12 @@ class Settings(BaseSettings):
         description="SSO logins started from one client address (/v1/public/sso/start: each "
         "keeps a pending login row for 10 minutes).",
     )
+    limit_sso_discovery_per_ip: str = Field(
+        "30/minute;300/hour",
+        description="SSO connection lookups by email from one client address (the frontend "
+        "SDK's /sdk/v1/b2b/sso/discovery/connections: anonymous, so metered against walking "
+        "a list of addresses).",
+    )
     sso_token_minutes: int = Field(
         5,
         ge=1,
@@ -423,6 +429,7 @@ class Settings(BaseSettings):
         "limit_invites_per_organization",
         "limit_invites_per_recipient",
         "limit_sso_start_per_ip",
+        "limit_sso_discovery_per_ip",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

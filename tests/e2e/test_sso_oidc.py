@@ -149,6 +149,83 @@ def test_a_new_member_signs_in_through_the_provider_and_is_created_by_jit(
     assert p.csp_violations == []
 
 
+def test_a_person_signs_in_by_their_work_email(
+    browser: Browser,
+    live_server: LiveServer,
+    provider: Provider,
+    services: Services,
+    corp: Organization,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The email's domain is one the organization vouches for: its connection (the only
+    one) is started, and the provider's login makes the member by JIT."""
+    p = person(browser, live_server.url, f"{live_server.url}/dev/outbox", request, "sso-email")
+    p.go("/")
+    p.page.get_by_label("Organization slug or email address").fill("milton@initech.example")
+    p.page.get_by_role("button", name="Use SSO").click()
+    expect(p.page.get_by_text("You'll sign in through Initech IdP")).to_be_visible()
+    p.steps.shot("continue")
+    _sign_in_with_sso(p, "milton@initech.example", "milton")
+    expect(p.page.get_by_role("heading", name="Initech")).to_be_visible()
+    with services.sessions() as session:
+        member = session.query(Member).filter_by(organization_id=corp.id).one()
+        assert member.email_address == "milton@initech.example"
+    assert p.csp_violations == []
+
+
+def test_with_several_connections_for_the_email_the_person_chooses_one(
+    browser: Browser,
+    live_server: LiveServer,
+    provider: Provider,
+    services: Services,
+    project: Credentials,
+    corp: Organization,
+    request: pytest.FixtureRequest,
+) -> None:
+    with services.scope(project.project_id, "test", "test") as scope:
+        other = connections.create_oidc(scope, corp.id, display_name="Initech Legacy")
+        connections.update_oidc(
+            scope,
+            corp.id,
+            other.id,
+            {
+                "issuer": "https://legacy.initech.example",
+                "client_id": "legacy",
+                "client_secret": "legacy-secret",
+                "authorization_url": "https://legacy.initech.example/auth",
+                "token_url": "https://legacy.initech.example/token",
+                "userinfo_url": "https://legacy.initech.example/me",
+                "jwks_url": "https://legacy.initech.example/jwks",
+            },
+        )
+    p = person(browser, live_server.url, f"{live_server.url}/dev/outbox", request)
+    p.go("/")
+    p.page.get_by_label("Organization slug or email address").fill("milton@initech.example")
+    p.page.get_by_role("button", name="Use SSO").click()
+    expect(p.page.get_by_role("heading", name="Choose how to sign in")).to_be_visible()
+    expect(p.page.get_by_role("link", name="Initech Legacy")).to_be_visible()
+    p.steps.shot("choose")
+    p.page.get_by_role("link", name="Initech IdP").click()
+    expect(p.page.locator("input[name=login]")).to_be_visible()
+    p.page.locator("input[name=login]").fill("milton")
+    p.page.locator("input[name=password]").fill("any password")
+    p.page.locator("button[type=submit]").click()
+    consent = p.page.get_by_role("button", name="Continue")
+    if consent.count():
+        consent.click()
+    expect(p.page.get_by_role("heading", name="Initech")).to_be_visible()
+
+
+def test_an_email_without_sso_is_told_so(
+    browser: Browser, live_server: LiveServer, provider: Provider, request: pytest.FixtureRequest
+) -> None:
+    p = person(browser, live_server.url, f"{live_server.url}/dev/outbox", request)
+    p.go("/")
+    p.page.get_by_label("Organization slug or email address").fill("peter@elsewhere.example")
+    p.page.get_by_role("button", name="Use SSO").click()
+    expect(p.page.get_by_text("We found no single sign-on for that email address")).to_be_visible()
+
+
 def test_an_organization_requiring_mfa_still_asks_for_the_sms_code(
     browser: Browser,
     live_server: LiveServer,
@@ -233,6 +310,19 @@ def test_the_reference_app_over_the_sdk_signs_in_by_sso(
 ) -> None:
     p = person(browser, stytch_app, f"{live_server.url}/dev/outbox", request)
     _sign_in_with_sso(p, "initech", "milton")
+    expect(p.page.get_by_role("heading", name="Initech")).to_be_visible()
+
+
+def test_the_reference_app_over_the_sdk_signs_in_by_work_email(
+    browser: Browser,
+    live_server: LiveServer,
+    provider: Provider,
+    stytch_app: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The SDK backend asks the server's frontend-SDK discovery route with the public token."""
+    p = person(browser, stytch_app, f"{live_server.url}/dev/outbox", request)
+    _sign_in_with_sso(p, "milton@initech.example", "milton")
     expect(p.page.get_by_role("heading", name="Initech")).to_be_visible()
 
 

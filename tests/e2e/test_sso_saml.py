@@ -85,6 +85,23 @@ def test_a_new_member_signs_in_through_simplesamlphp(
         assert member.name == "Alice Example"
 
 
+def test_a_new_member_signs_in_through_simplesamlphp_by_work_email(
+    browser: Browser,
+    live_server: LiveServer,
+    services: Services,
+    example: Organization,
+    request: pytest.FixtureRequest,
+) -> None:
+    """example.com is the organization's domain: its one SAML connection is found by the
+    email (SSO discovery) and started."""
+    p = person(browser, live_server.url, f"{live_server.url}/dev/outbox", request)
+    _sign_in_with_saml(p, "alice@example.com")
+    expect(p.page.get_by_role("heading", name="Example Inc")).to_be_visible()
+    with services.sessions() as session:
+        member = session.query(Member).filter_by(organization_id=example.id).one()
+        assert member.email_address == "alice@example.com"
+
+
 def test_saml_with_required_mfa_still_asks_for_the_sms_code(
     browser: Browser,
     live_server: LiveServer,

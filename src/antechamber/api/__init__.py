@@ -19,6 +19,7 @@ from antechamber.api.routes import (
     sessions,
     sso,
     sso_browser,
+    sso_sdk,
     totps,
 )
 
@@ -42,5 +43,6 @@ def install(app: FastAPI) -> None:
         rbac.router,
         sso.router,
         sso_browser.router,
+        sso_sdk.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -178,10 +178,21 @@ def _usable(member: Member) -> Member:
     return member
 
 
-def _check_jit(org: Organization, connection_id: str, email: str) -> None:
+def jit_connection_allowed(org: Organization, connection_id: str) -> bool:
+    """Whether the organization's `sso_jit_provisioning` lets this connection create members
+    (the email's domain is the other half of the rule: `jit_domain_allowed`)."""
     policy = org.sso_jit_provisioning
     allowed = org.sso_jit_provisioning_allowed_connections or []
-    if policy == "NOT_ALLOWED" or (policy == "RESTRICTED" and connection_id not in allowed):
+    return policy == "ALL_ALLOWED" or (policy == "RESTRICTED" and connection_id in allowed)
+
+
+def jit_domain_allowed(org: Organization, email: str) -> bool:
+    """Whether the organization vouches for the (canonical) email's domain."""
+    return domain_of(email) in (org.email_allowed_domains or [])
+
+
+def _check_jit(org: Organization, connection_id: str, email: str) -> None:
+    if not jit_connection_allowed(org, connection_id):
         raise errors.InvalidConnectionForJit()
-    if domain_of(email) not in (org.email_allowed_domains or []):
+    if not jit_domain_allowed(org, email):
         raise errors.EmailNotInVerifiedDomains()

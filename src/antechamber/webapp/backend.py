@@ -258,6 +258,19 @@ class Backend(Protocol):
         connection, coming back to `redirect_url` (login and signup alike)."""
         ...
 
+    def sso_connection_start_url(
+        self, connection_id: str, redirect_url: str, pkce_code_challenge: str
+    ) -> str:
+        """The server's SSO start URL for one connection (as `sso_start_url`)."""
+        ...
+
+    def sso_connections_for_email(self, email_address: str) -> list[JSON]:
+        """The SSO connections `email_address` may sign in through, as the frontend SDK's
+        `sso.discoverConnections` answers them: `{connection_id, display_name,
+        identity_provider}` each (its organizations' connections, else those that could
+        create it by its domain)."""
+        ...
+
     def authenticate_sso(self, token: str, pkce_code_verifier: str) -> LoginStep:
         """Redeem the SSO token the server's redirect carried (single use)."""
         ...

@@ -197,7 +197,15 @@ MESSAGES: dict[str, tuple[int, str]] = {
     "rate_limited": (429, "Too many attempts. Wait a few minutes and try again."),
     "not_found": (404, "There's nothing here."),
     # single sign-on (webapp/sso.py)
-    "sso_organization_required": (400, "Enter your organization's slug to sign in with SSO."),
+    "sso_organization_required": (
+        400,
+        "Enter your work email or your organization's slug to sign in with SSO.",
+    ),
+    "sso_no_connection_for_email": (
+        404,
+        "We found no single sign-on for that email address. Check it, enter your "
+        "organization's slug instead, or sign in by email above.",
+    ),
     "sso_not_configured": (
         400,
         "Single sign-on isn't set up for that organization. Check the slug, or sign in by email.",

@@ -43,6 +43,7 @@ from antechamber.scope import Scope
 from antechamber.services import Services
 from antechamber.sessions import service as sessions
 from antechamber.sessions.login import AuthResult
+from antechamber.sso import discovery as sso_discovery
 from antechamber.sso import flow as sso_flow
 from antechamber.sso import public_tokens
 from antechamber.totp import service as totp
@@ -306,16 +307,38 @@ class InProcessBackend(InProcessAdminCalls):
         with self._unit() as scope:
             public_token = public_tokens.ensure(scope).id
             organizations.get_organization(scope, organization)
+        return self._sso_start_url(
+            public_token, "organization_id", organization, redirect_url, pkce_code_challenge
+        )
+
+    def sso_connection_start_url(
+        self, connection_id: str, redirect_url: str, pkce_code_challenge: str
+    ) -> str:
+        with self._unit() as scope:
+            public_token = public_tokens.ensure(scope).id
+        return self._sso_start_url(
+            public_token, "connection_id", connection_id, redirect_url, pkce_code_challenge
+        )
+
+    def _sso_start_url(
+        self, public_token: str, locator: str, value: str, redirect_url: str, challenge: str
+    ) -> str:
         query = urlencode(
             {
                 "public_token": public_token,
-                "organization_id": organization,
+                locator: value,
                 "login_redirect_url": redirect_url,
                 "signup_redirect_url": redirect_url,
-                "pkce_code_challenge": pkce_code_challenge,
+                "pkce_code_challenge": challenge,
             }
         )
         return f"{self.services.settings.public_base_url}/v1/public/sso/start?{query}"
+
+    def sso_connections_for_email(self, email_address: str) -> list[JSON]:
+        # No client address in this scope: the app limits its visitors itself (webapp/sso.py).
+        with self._unit() as scope:
+            found = sso_discovery.connections_for_email(scope, email_address)
+        return [dataclasses.asdict(c) for c in found]
 
     def authenticate_sso(self, token: str, pkce_code_verifier: str) -> LoginStep:
         with self._unit() as scope:

@@ -2,6 +2,10 @@
 
     GET /sso/start?organization=<slug>   → a page linking to the server's /v1/public/sso/start,
                                            with a PKCE challenge whose verifier waits in a cookie
+    GET /sso/start?organization=<email>  → the connections the address may sign in through
+                                           (`sso.discovery`, the frontend SDK's
+                                           discoverConnections): one → that page for it;
+                                           several → a page to choose; none → a message
     GET /auth/sso?stytch_token_type=sso&token=…
                                          → sso/authenticate with the verifier → the dashboard,
                                            or the MFA step when the organization asks for it
@@ -21,17 +25,24 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from antechamber.errors import AntechamberError, TooManyRequests
 from antechamber.webapp import actions, cookies, render
-from antechamber.webapp.backend import BackendError
-from antechamber.webapp.config import WebappConfig
+from antechamber.webapp.backend import JSON, BackendError
+from antechamber.webapp.config import Webapp, WebappConfig
 from antechamber.webapp.cookies import Pending
 from antechamber.webapp.errors import Failure, from_backend
 from antechamber.webapp.routing import WebappRoute
+from antechamber.webapp.security import client_address
 
 router = APIRouter(route_class=WebappRoute, include_in_schema=False)
 VERIFIER_COOKIE = "sso_pkce"
 VERIFIER_SECONDS = 600
 MAX_SLUG = 128
+MAX_EMAIL = 254
+#: Connections a choice page lists at most (an address in many organizations).
+MAX_CHOICES = 20
+#: SSO lookups by email from one client address share the email sign-ins' allowance.
+LOOKUP_LIMIT_NAME = "webapp:sso_lookup"
 
 
 def landing_url(config: WebappConfig) -> str:
@@ -42,33 +53,84 @@ def landing_url(config: WebappConfig) -> str:
 @router.get("/sso/start")
 async def start(request: Request) -> Response:
     web = render.webapp_of(request)
-    organization = request.query_params.get("organization", "").strip().lower()
+    entered = request.query_params.get("organization", "").strip()
+    if "@" in entered:
+        return await _by_email(request, web, entered)
+    organization = entered.lower()
     if not organization or len(organization) > MAX_SLUG:
         return render.redirect("/?error=sso_organization_required")
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    verifier, challenge = _pkce()
     try:
         target = await run_in_threadpool(
-            web.backend.sso_start_url,
-            organization,
-            landing_url(web.config),
-            challenge.decode().rstrip("="),
+            web.backend.sso_start_url, organization, landing_url(web.config), challenge
         )
     except BackendError as exc:
         return render.redirect(f"/?error={from_backend(exc, SSO_CODES).code}")
     # A page with a link rather than a redirect: the sign-in form's CSP (`form-action 'self'`)
     # rightly forbids a form from ending on another origin, and the identity provider is one.
     response = render.page(request, "sso_continue.html", organization=organization, target=target)
+    _keep_verifier(web.config, response, verifier)
+    return response
+
+
+async def _by_email(request: Request, web: Webapp, email: str) -> Response:
+    """The connections the address may use, limited per client like the email sign-ins (the
+    lookup answers for any address). Every choice shares one PKCE pair: only the start the
+    person follows is redeemed."""
+    if len(email) > MAX_EMAIL:
+        return render.redirect("/?error=invalid_email")
+    limiter = web.config.limiter
+    if limiter is not None:
+        try:
+            limiter.hit(LOOKUP_LIMIT_NAME, client_address(request), limit=web.config.start_limit)
+        except TooManyRequests:
+            return render.redirect("/?error=rate_limited")
+        except AntechamberError:
+            return render.redirect("/?error=unavailable")
+    verifier, challenge = _pkce()
+    landing = landing_url(web.config)
+
+    def choices() -> list[tuple[JSON, str]]:
+        found = web.backend.sso_connections_for_email(email)
+        return [
+            (c, web.backend.sso_connection_start_url(str(c["connection_id"]), landing, challenge))
+            for c in found[:MAX_CHOICES]
+        ]
+
+    try:
+        found = await run_in_threadpool(choices)
+    except BackendError as exc:
+        return render.redirect(f"/?error={from_backend(exc, SSO_CODES).code}")
+    if not found:
+        return render.redirect("/?error=sso_no_connection_for_email")
+    if len(found) == 1:
+        connection, target = found[0]
+        response = render.page(
+            request, "sso_continue.html", organization=None, connection=connection, target=target
+        )
+    else:
+        response = render.page(request, "sso_choose.html", choices=found)
+    _keep_verifier(web.config, response, verifier)
+    return response
+
+
+def _pkce() -> tuple[str, str]:
+    """A PKCE verifier and its S256 challenge."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.decode().rstrip("=")
+
+
+def _keep_verifier(config: WebappConfig, response: Response, verifier: str) -> None:
     response.set_cookie(
         VERIFIER_COOKIE,
         verifier,
         max_age=VERIFIER_SECONDS,
         path="/auth/sso",
         httponly=True,
-        secure=not web.config.dev,
+        secure=not config.dev,
         samesite="lax",
     )
-    return response
 
 
 @router.get("/auth/sso")
