@@ -10,23 +10,59 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from antechamber import __version__, admin, api, health, webapp
-from antechamber.api.guard import ApiGuard
 from antechamber.clock import Clock
 from antechamber.delivery.worker import DeliveryWorker
-from antechamber.headers import SecurityHeaders
-from antechamber.hosts import HostPolicy, PublicHost
-from antechamber.logs import AccessLog
+from antechamber.edge import Edge
+from antechamber.hosts import HostPolicy
 from antechamber.scim_provider import ScimProvider
 from antechamber.services import Services
 from antechamber.settings import Settings
+
+# FastAPI's own OpenTelemetry hooks: off (the access log and /metrics are ours), so no request
+# asks the tracer, meter and logger providers whether they are configured.
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+# Layers FastAPI puts around every app that do nothing with telemetry off and no app-wide body
+# limit (the API guard has its own): named, not imported, as they live in private modules.
+_IDLE_LAYERS = frozenset(
+    {
+        ("fastapi.telemetry._asgi", "ExceptionTelemetryMiddleware"),
+        ("fastapi._body_limit", "AppBodyLimitMiddleware"),
+    }
+)
+
+
+class _Antechamber(FastAPI):
+    """FastAPI without its telemetry, and without the two layers that then only pass each
+    request on (one call each per request)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(telemetry=NO_TELEMETRY, **kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if self.max_body_size is not None:
+            return stack  # the body limit layer has work to do
+        node = stack
+        for _ in range(16):  # the outer layers, down to the router
+            inner = getattr(node, "app", None)
+            if inner is None:
+                break
+            if (type(inner).__module__, type(inner).__name__) in _IDLE_LAYERS:
+                node.app = inner.app  # type: ignore[attr-defined]
+            else:
+                node = inner
+        return stack
 
 
 def create_app(
@@ -47,7 +83,7 @@ def create_app(
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
 
-    app = FastAPI(
+    app = _Antechamber(
         title="Antechamber",
         version=__version__,
         description="Stytch B2B-compatible authentication server.",
@@ -73,14 +109,12 @@ def create_app(
     if reference_app is not None:
         # Last: its not-found page covers the paths no other face claims.
         webapp.install(app, reference_app)
-    app.add_middleware(ApiGuard, max_body_bytes=settings.max_body_bytes)
-    # Outside ApiGuard: the SCIM paths speak application/scim+json and SCIM's error format.
-    app.add_middleware(ScimProvider, services=services)
-    # Inside the headers and the access log: a refused Host is logged and carries the headers.
     app.add_middleware(
-        PublicHost,
+        Edge,
         policy=HostPolicy(settings.public_base_url, settings.allowed_hosts, dev=settings.dev),
+        hsts=not settings.dev,
+        max_body_bytes=settings.max_body_bytes,
+        scim=ScimProvider(services),
+        metrics=services.metrics if settings.metrics else None,
     )
-    app.add_middleware(SecurityHeaders, hsts=not settings.dev)
-    app.add_middleware(AccessLog, metrics=services.metrics if settings.metrics else None)
     return app

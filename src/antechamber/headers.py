@@ -8,9 +8,6 @@ mode. A route may set its own header (a stricter CSP, say); it is then left alon
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -18,29 +15,29 @@ PAGE_CSP = (
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000; includeSubDomains"
 
+# The raw (lower-case name, value) pairs, in the order they are added.
+_ALWAYS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+_PAGE_CSP = (b"content-security-policy", PAGE_CSP.encode())
+_DATA_CSP = (b"content-security-policy", DATA_CSP.encode())
+_NO_STORE = (b"cache-control", b"no-store")
+_HSTS = (b"strict-transport-security", HSTS.encode())
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
-        self.app = app
-        self.hsts = hsts
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def add_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                is_page = headers.get("content-type", "").startswith("text/html")
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Content-Security-Policy", PAGE_CSP if is_page else DATA_CSP)
-                if scope["path"].startswith("/v1/"):
-                    headers.setdefault("Cache-Control", "no-store")
-                if self.hsts:
-                    headers.setdefault("Strict-Transport-Security", HSTS)
-            await send(message)
-
-        await self.app(scope, receive, add_headers)
+def add_security_headers(
+    headers: list[tuple[bytes, bytes]], *, api: bool, hsts: bool
+) -> list[tuple[bytes, bytes]]:
+    """`headers` (a response's raw ASGI headers) with the security headers it does not set
+    itself: `api` for an answer under `/v1/` (never cached), `hsts` outside development."""
+    present = {name.lower() for name, _ in headers}
+    content_type = next((v for k, v in headers if k == b"content-type"), b"")
+    wanted = [
+        *_ALWAYS,
+        _PAGE_CSP if content_type.startswith(b"text/html") else _DATA_CSP,
+        *((_NO_STORE,) if api else ()),
+        *((_HSTS,) if hsts else ()),
+    ]
+    return headers + [pair for pair in wanted if pair[0] not in present]

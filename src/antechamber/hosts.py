@@ -1,6 +1,6 @@
 """The Host header is the client's word: never let it into a response (docs/security.md).
 
-`PublicHost` sits in front of every face. It does two things:
+The edge (`antechamber.edge`) applies these rules in front of every face. They do two things:
 
 - **Outside development mode it refuses a request addressed to a host it does not serve**
   (400): the host of `ANTECHAMBER_PUBLIC_BASE_URL`, the names in `ANTECHAMBER_ALLOWED_HOSTS`,
@@ -24,9 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from antechamber.api.envelope import error_response
 from antechamber.errors import BadRequest
@@ -122,39 +121,52 @@ class HostPolicy:
         )
 
 
-class PublicHost:
-    def __init__(self, app: ASGIApp, *, policy: HostPolicy) -> None:
-        self.app = app
-        self.policy = policy
+def host_of(scope: Scope) -> str | None:
+    """The request's Host header (the first, as the framework reads it), or None."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    return None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        host = Headers(scope=scope).get("host")
-        if scope["path"] not in PROBE_PATHS and not self.policy.allows(host, scope["scheme"]):
-            response: Response
-            if scope["path"].startswith("/v1/"):
-                response = error_response(HostNotAllowed(), new_request_id())
-            else:
-                response = PlainTextResponse(HostNotAllowed.default_message, status_code=400)
-            await response(scope, receive, send)
-            return
 
-        request_hosts = {host.lower()} if host else set()
-        server = scope.get("server")
-        if server:
-            request_hosts.add(f"{server[0]}:{server[1]}".lower())
-            request_hosts.add(str(server[0]).lower())
+def refusal(policy: HostPolicy, scope: Scope, host: str | None) -> Response | None:
+    """The 400 answer to a request addressed to a host `policy` does not serve, else None.
 
-        async def rewrite(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                location = headers.get("location")
-                if location:
-                    moved = self.policy.public_location(location, request_hosts)
-                    if moved is not None:
-                        headers["location"] = moved
-            await send(message)
+    The probes answer whatever the Host. Under `/v1/` the refusal is Stytch's error envelope
+    (with a fresh request id, kept in the request's state for the access log)."""
+    if policy.dev or scope["path"] in PROBE_PATHS or policy.allows(host, scope["scheme"]):
+        return None
+    if scope["path"].startswith("/v1/"):
+        rid = new_request_id()
+        scope.setdefault("state", {})["request_id"] = rid
+        return error_response(HostNotAllowed(), rid)
+    return PlainTextResponse(HostNotAllowed.default_message, status_code=400)
 
-        await self.app(scope, receive, rewrite)
+
+def request_hosts(scope: Scope, host: str | None) -> set[str]:
+    """The names a URL built from this request could carry: its Host and the server's address."""
+    hosts = {host.lower()} if host else set()
+    server = scope.get("server")
+    if server:
+        hosts.add(f"{server[0]}:{server[1]}".lower())
+        hosts.add(str(server[0]).lower())
+    return hosts
+
+
+def rewrite_location(
+    policy: HostPolicy, headers: list[tuple[bytes, bytes]], scope: Scope, host: str | None
+) -> None:
+    """Move a response's `Location` (raw ASGI `headers`, changed in place) onto the public base
+    URL if the framework built it from the request's own host; any other is left alone."""
+    at = next((i for i, (name, _) in enumerate(headers) if name.lower() == b"location"), None)
+    if at is None:
+        return
+    location = headers[at][1].decode("latin-1")
+    if not location:
+        return
+    moved = policy.public_location(location, request_hosts(scope, host))
+    if moved is None:
+        return
+    headers[at] = (headers[at][0], moved.encode("latin-1"))
+    # As Starlette's header assignment does: one Location, not a stale second one.
+    headers[at + 1 :] = [h for h in headers[at + 1 :] if h[0].lower() != b"location"]

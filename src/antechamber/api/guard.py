@@ -1,9 +1,9 @@
-"""An ASGI guard in front of `/v1/`: request ids, body size limit (413), JSON only (415),
-and JSON the server could take in but never store or give back (400), NUL included (every
-database refuses it the same way: `text.NulCharacter`).
+"""The guard in front of `/v1/` (the edge, `antechamber.edge`, calls `admit`): request ids,
+body size limit (413), JSON only (415), and JSON the server could take in but never store or
+give back (400), NUL included (every database refuses it the same way: `text.NulCharacter`).
 
 It buffers the body (bounded by the limit) so a body without Content-Length cannot slip past
-the limit, and answers with Stytch's error envelope itself.
+the limit; a refusal is answered in Stytch's error envelope.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import json
 import re
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope
 
 from antechamber.api.envelope import error_response
 from antechamber.errors import (
@@ -91,68 +92,61 @@ def holds_nul(body: bytes) -> bool:
     return has_nul(value)
 
 
-class ApiGuard:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
+async def admit(scope: Scope, receive: Receive, max_body_bytes: int) -> Receive | Response | None:
+    """Read and check the body of a request under `/v1/`, giving it a request id.
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        rid = new_request_id()
-        scope.setdefault("state", {})["request_id"] = rid
-        headers = dict(scope["headers"])
-        try:
-            declared = int(headers.get(b"content-length", b"0") or 0)
-        except ValueError:
-            declared = 0
-        if declared > self.max_body_bytes:
-            await self._refuse(PayloadTooLarge(), rid, scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_body_bytes:
-                await self._refuse(PayloadTooLarge(), rid, scope, receive, send)
-                return
-        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        # The one form-encoded route: a SAML identity provider POSTs the browser's answer
-        # (HTTP-POST binding) to the connection's ACS URL.
-        form_ok = content_type == b"application/x-www-form-urlencoded" and scope["path"].startswith(
-            SAML_ACS_PREFIX
-        )
-        if body.strip() and content_type not in (b"application/json", b"") and not form_ok:
-            await self._refuse(UnsupportedMediaType(), rid, scope, receive, send)
-            return
-        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
-            await self._refuse(NulCharacter(), rid, scope, receive, send)
-            return
-        if body.strip() and holds_nul(body):
-            await self._refuse(NulCharacter(), rid, scope, receive, send)
-            return
-        if body.strip() and not form_ok and unrepresentable(body):
-            await self._refuse(UnrepresentableJson(), rid, scope, receive, send)
-            return
+    Returns a `receive` that hands the app the body already read, or the refusal to answer
+    with, or None when the client went away before the body was whole.
+    """
+    rid = new_request_id()
+    scope.setdefault("state", {})["request_id"] = rid
+    headers = dict(scope["headers"])
+    try:
+        declared = int(headers.get(b"content-length", b"0") or 0)
+    except ValueError:
+        declared = 0
+    if declared > max_body_bytes:
+        return error_response(PayloadTooLarge(), rid)
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > max_body_bytes:
+            return error_response(PayloadTooLarge(), rid)
+    refused = _refusal(scope, headers, body)
+    if refused is not None:
+        return error_response(refused, rid)
 
-        sent = False
+    sent = False
 
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
 
-        await self.app(scope, replay, send)
+    return replay
 
-    @staticmethod
-    async def _refuse(
-        exc: AntechamberError, rid: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        await error_response(exc, rid)(scope, receive, send)
+
+def _refusal(scope: Scope, headers: dict[bytes, bytes], body: bytes) -> AntechamberError | None:
+    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    # The one form-encoded route: a SAML identity provider POSTs the browser's answer
+    # (HTTP-POST binding) to the connection's ACS URL.
+    form_ok = content_type == b"application/x-www-form-urlencoded" and scope["path"].startswith(
+        SAML_ACS_PREFIX
+    )
+    has_body = bool(body.strip())
+    if has_body and content_type not in (b"application/json", b"") and not form_ok:
+        return UnsupportedMediaType()
+    if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+        return NulCharacter()
+    if has_body and holds_nul(body):
+        return NulCharacter()
+    if has_body and not form_ok and unrepresentable(body):
+        return UnrepresentableJson()
+    return None

@@ -50,9 +50,10 @@ def _run(host: str | None, port: int | None, workers: int) -> None:
         log_level=settings.log_level,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
         # The one list of trusted proxies (none by default), for uvicorn's rewriting of the
-        # client address and scheme as for the app's limits per client address.
+        # client address and scheme as for the app's limits per client address. With none,
+        # uvicorn's proxy layer would believe no header: it is left out (one call a request).
+        proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=",".join(settings.trusted_proxies),
         server_header=False,
     )

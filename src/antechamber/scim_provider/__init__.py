@@ -1,10 +1,10 @@
 """The SCIM 2.0 service provider face (RFC 7643/7644) at each connection's base URL,
 `/v1/b2b/scim/{connection_id}`: what a customer's directory (Okta, Entra ID, …) calls.
 
-An ASGI layer in front of the app claims the paths under a connection's base URL (everything
-under `/v1/b2b/scim/{x}/` but the Stytch API's own `…/connection` routes), so the Stytch
-envelope, its JSON-only guard and its Basic auth never apply here; it answers in SCIM's own
-error format with `application/scim+json`. Per request, in order: body size
+The edge in front of the app (`antechamber.edge`) hands it the paths under a connection's
+base URL (everything under `/v1/b2b/scim/{x}/` but the Stytch API's own `…/connection`
+routes), so the Stytch envelope, its JSON-only guard and its Basic auth never apply here; it
+answers in SCIM's own error format with `application/scim+json`. Per request, in order: body size
 (`scim_max_body_bytes`, 413), media type (415), JSON syntax and nesting depth (400
 invalidSyntax), the bearer token (401, the same answer whether the token is wrong, of another
 connection or rotated out), the connection's rate limit (429 with Retry-After), then one unit
@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from antechamber.api.guard import unrepresentable
 from antechamber.errors import AntechamberError, TooManyRequests
@@ -87,17 +87,15 @@ def error_response(exc: AntechamberError) -> Response:
 
 
 class ScimProvider:
-    """ASGI middleware: serves the SCIM paths itself, passes everything else on."""
+    """Serves the SCIM paths (`provider_path`); the edge passes everything else on."""
 
-    def __init__(self, app: ASGIApp, services: Services) -> None:
-        self.app = app
+    def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = provider_path(scope["path"]) if scope["type"] == "http" else None
-        if found is None:
-            await self.app(scope, receive, send)
-            return
+    async def serve(
+        self, scope: Scope, receive: Receive, send: Send, found: tuple[str, str]
+    ) -> None:
+        """Answer an HTTP request whose path is `found` = `provider_path(scope["path"])`."""
         connection_id, rest = found
         # The access log and metrics label requests by route template, never by ids.
         scope["route"] = _Route(_template(rest))

@@ -14,9 +14,8 @@ from fastapi import FastAPI
 
 from antechamber import __version__, webapp
 from antechamber.clock import Clock, SystemClock
-from antechamber.headers import SecurityHeaders
-from antechamber.hosts import HostPolicy, PublicHost
-from antechamber.logs import AccessLog
+from antechamber.edge import Edge
+from antechamber.hosts import HostPolicy
 from antechamber.ratelimit import RateLimiter
 from antechamber.settings import Settings
 from antechamber.webapp.config import Webapp, WebappConfig, derived_key
@@ -65,10 +64,8 @@ def create_app(app_webapp: Webapp) -> FastAPI:
         openapi_url=None,
     )
     webapp.install(app, app_webapp)
-    app.add_middleware(SecurityHeaders, hsts=not app_webapp.config.dev)
-    app.add_middleware(AccessLog)
     # Its public URL may be another origin (a separate frontend's): no Host refused, and the
     # framework's trailing-slash redirect made relative rather than pointed there.
     policy = HostPolicy(app_webapp.config.public_url, (), dev=True, relative_redirects=True)
-    app.add_middleware(PublicHost, policy=policy)
+    app.add_middleware(Edge, policy=policy, hsts=not app_webapp.config.dev)
     return app

@@ -1,0 +1,105 @@
+"""The edge: the one ASGI middleware in front of every face, holding the rules every request
+meets before and after the app, with a single wrapper around `send`.
+
+Per request, in this order (each rule lives in its own module and is tested there):
+
+1. the clock starts for the access log (`logs.log_access`, written when the answer is done,
+   whatever happened: a refusal below, an error, the app's answer);
+2. the Host check (`hosts.refusal`): outside development a host this server does not serve is
+   refused (400);
+3. the SCIM paths are served by the SCIM provider (`scim_provider`), in SCIM's own error format;
+4. under `/v1/`, the API guard (`api.guard.admit`): request id, body limit, JSON only, NUL and
+   unrepresentable JSON refused in Stytch's error envelope;
+5. the app.
+
+Every answer (a refusal above included) passes the one `send` wrapper, which notes the status
+for the access log, moves a `Location` built from the request's own Host onto the public base
+URL (`hosts.rewrite_location`) and adds the security headers (`headers.add_security_headers`).
+
+It replaces five stacked middlewares (access log, security headers, public host, SCIM, API
+guard), each of which wrapped `send` and added a call to every request.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from antechamber.api.guard import API_PREFIX, admit
+from antechamber.headers import add_security_headers
+from antechamber.hosts import HostPolicy, host_of, refusal, rewrite_location
+from antechamber.logs import log_access
+from antechamber.metrics import Metrics
+from antechamber.scim_provider import ScimProvider, provider_path
+
+
+class Edge:
+    """ASGI middleware (see the module docstring).
+
+    `max_body_bytes` None: no API guard (an app without `/v1/`, the standalone reference app);
+    `scim` None: no SCIM paths; `metrics`: where the access log also counts requests.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        policy: HostPolicy,
+        hsts: bool,
+        max_body_bytes: int | None = None,
+        scim: ScimProvider | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.app = app
+        self.policy = policy
+        self.hsts = hsts
+        self.max_body_bytes = max_body_bytes
+        self.scim = scim
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the log says if no answer started (the error is re-raised)
+        host = host_of(scope)
+        api = scope["path"].startswith(API_PREFIX)
+
+        async def edge_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                rewrite_location(self.policy, headers, scope, host)
+                message["headers"] = add_security_headers(headers, api=api, hsts=self.hsts)
+            await send(message)
+
+        try:
+            await self._answer(scope, receive, edge_send, host, api)
+        finally:
+            log_access(scope, status, time.perf_counter() - started, self.metrics)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, host: str | None, api: bool
+    ) -> None:
+        refused = refusal(self.policy, scope, host)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        if api and self.scim is not None:
+            found = provider_path(scope["path"])
+            if found is not None:
+                await self.scim.serve(scope, receive, send, found)
+                return
+        if api and self.max_body_bytes is not None:
+            admitted = await admit(scope, receive, self.max_body_bytes)
+            if admitted is None:  # the client went away
+                return
+            if isinstance(admitted, Response):  # refused
+                await admitted(scope, receive, send)
+                return
+            receive = admitted  # hands the app the body the guard read
+        await self.app(scope, receive, send)
