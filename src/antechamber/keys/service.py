@@ -19,6 +19,7 @@ import json
 import re
 import threading
 import time
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +60,12 @@ _cache_lock = threading.Lock()
 # below). Filled only after the reading unit of work commits: a key made in a transaction that
 # rolls back must never be cached.
 SIGNING_KID_TTL = 30.0
+# Digests of the JWTs this process signed lately, with their project, oldest first: `verify`
+# knows such a token's signature is good without checking it again (an RSA verification is
+# most of a session check by JWT, and apps send back the JWT they were just given). Only the
+# exact token matches, so this holds nothing a caller could use; its claims are checked as any.
+_SIGNED_HERE_KEPT = 10_000
+_signed_here: OrderedDict[bytes, str] = OrderedDict()
 _signing_kids: dict[str, tuple[str, float]] = {}
 assert JWT_LIFETIME.total_seconds() + SIGNING_KID_TTL < PUBLISHED_AFTER_RETIREMENT.total_seconds()
 
@@ -123,15 +130,31 @@ def published_keys(scope: Scope, *, make_first: bool = True) -> list[SigningKey]
 
 
 def jwks(scope: Scope, *, make_first: bool = True) -> list[dict[str, Any]]:
-    """The JWKS `keys`: public parts only (n, e, x5c …), never a private component
-    (`make_first`: see `published_keys`)."""
-    return [dict(key.public_jwk) for key in published_keys(scope, make_first=make_first)]
+    """The JWKS `keys`: public parts only (n, e, x5c …), never a private component; the keys
+    of `published_keys` (`make_first` too), read as two columns rather than key rows (whose
+    sealed private keys a JWKS has no use for)."""
+    if make_first:
+        signing_key(scope)
+    cutoff = scope.clock.now() - PUBLISHED_AFTER_RETIREMENT
+    found = scope.db.connection().execute(
+        _PUBLISHED_JWKS, {"project_id": scope.project_id, "cutoff": cutoff}
+    )
+    rows = found.all()
+    if not any(row.retired_at is None for row in rows):
+        return []
+    return [dict(row.public_jwk) for row in rows]
 
 
 def sign(scope: Scope, claims: dict[str, Any]) -> str:
     """A compact RS256 JWT of `claims` with header `{alg, kid, typ: JWT}`."""
     kid, private = _cached_signing_key(scope.project_id) or _load_signing_key(scope)
-    return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
+    token = jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
+    signed = hashlib.sha256(token.encode("ascii")).digest()
+    with _cache_lock:
+        _signed_here[signed] = scope.project_id
+        if len(_signed_here) > _SIGNED_HERE_KEPT:
+            _signed_here.popitem(last=False)
+    return token
 
 
 def signing_kid(scope: Scope) -> str:
@@ -192,18 +215,21 @@ def verify(scope: Scope, token: str, *, now: datetime) -> dict[str, Any]:
         or len(kid) > 80
     ):
         raise InvalidSessionJwt()
-    public_key = _public_key(scope, kid)
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise InvalidSessionJwt()
-    try:
-        public_key.verify(
-            _segment_bytes(signature),
-            f"{head}.{body}".encode("ascii"),
-            padding.PKCS1v15(),
-            hashes.SHA256(),
-        )
-    except InvalidSignature:
-        raise InvalidSessionJwt() from None
+    with _cache_lock:
+        ours = _signed_here.get(hashlib.sha256(token.encode("ascii")).digest())
+    if ours != scope.project_id:  # a JWT this process signed for this project is signed so
+        public_key = _public_key(scope, kid)
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise InvalidSessionJwt()
+        try:
+            public_key.verify(
+                _segment_bytes(signature),
+                f"{head}.{body}".encode("ascii"),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except InvalidSignature:
+            raise InvalidSessionJwt() from None
     claims = _json_segment(body)
     if any(claims.get(name) is None for name in _REQUIRED_CLAIMS):
         raise InvalidSessionJwt()
@@ -258,6 +284,17 @@ _NEWEST_ACTIVE = (
 )
 
 
+# Read on every JWKS request (public, and fetched by every SDK): built once.
+_PUBLISHED_JWKS = (
+    select(SigningKey.public_jwk, SigningKey.retired_at)
+    .where(
+        SigningKey.project_id == bindparam("project_id"),
+        or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > bindparam("cutoff")),
+    )
+    .order_by(SigningKey.created_at.desc(), SigningKey.id)
+)
+
+
 def _newest_active(scope: Scope) -> SigningKey | None:
     return scope.db.scalar(_NEWEST_ACTIVE, {"project_id": scope.project_id})
 
@@ -292,8 +329,7 @@ def _create(scope: Scope) -> SigningKey:
     )
     scope.db.add(key)
     scope.db.flush()
-    with _cache_lock:
-        _private_keys[kid] = private
+    _remember_private_key(scope.project_id, kid, private)
     audit.record(scope, EventType.SIGNING_KEY_CREATED, kid=kid)
     return key
 
@@ -344,9 +380,18 @@ def _private_key(scope: Scope, key: SigningKey) -> rsa.RSAPrivateKey:
     loaded = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(loaded, rsa.RSAPrivateKey):  # pragma: no cover - we only store RSA keys
         raise TypeError("signing key is not RSA")
-    with _cache_lock:
-        _private_keys[key.id] = loaded
+    _remember_private_key(key.project_id, key.id, loaded)
     return loaded
+
+
+def _remember_private_key(project_id: str, kid: str, private: rsa.RSAPrivateKey) -> None:
+    # Its public half too: `verify` of a JWT this process signed then reads no key row. (A key
+    # made in a unit of work that rolls back is cached all the same, as before: its kid is
+    # new and random, so no JWT anyone holds names it.)
+    public = private.public_key()
+    with _cache_lock:
+        _private_keys[kid] = private
+        _public_keys[(project_id, kid)] = public
 
 
 def _public_key(scope: Scope, kid: str) -> Any:
