@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
+from antechamber.projects import service as projects
 from antechamber.services import Services
 from tests.conftest import Credentials
 from tests.factories import (
@@ -42,8 +43,10 @@ BUDGET = {
     "authenticate": (2, 8),
     "exchange": (2, 14),
     "sms_authenticate": (2, 19),
-    "session_token": (2, 2),
-    "session_jwt": (2, 3),
+    # With the project's secret checked lately (projects.VERIFIED_SECRET_SECONDS) and a JWT of
+    # this process's signing: the session row alone.
+    "session_token": (1, 1),
+    "session_jwt": (1, 1),
 }
 
 
@@ -53,7 +56,9 @@ def counting(engine: Engine) -> Iterator[Counter[str]]:
     seen: Counter[str] = Counter()
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen[statement.split(None, 1)[0].upper()] += 1
+        word = statement.split(None, 1)[0].upper()
+        if word != "BEGIN":  # SQLite's, sent by db.make_engine's "begin" hook: counted there
+            seen[word] += 1
 
     def on_begin(conn: Any) -> None:
         seen["BEGIN"] += 1
@@ -78,8 +83,15 @@ def post(
 
 @pytest.mark.parametrize("policy", ["OPTIONAL", "REQUIRED_FOR_ALL"])
 def test_login_statements(
-    api: TestClient, services: Services, project: Credentials, engine: Engine, policy: str
+    api: TestClient,
+    services: Services,
+    project: Credentials,
+    engine: Engine,
+    policy: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # However slow the machine, the secret checked by the first request is still trusted.
+    monkeypatch.setattr(projects.time, "monotonic", lambda: 1000.0)
     allow_redirect(services, project.project_id, "http://localhost:3000/discovery")
     org = make_org(services, project.project_id, mfa_policy=policy)
     member = make_member(

@@ -83,13 +83,13 @@ def authenticated_scope(
     project_id, secret = basic_credentials(request)
     environment = environment_of(project_id)
     with services.scope(project_id, environment, "", read_only=read_only, defer=defer) as scope:
-        project, secret_row = projects.authenticate(scope.db, project_id, secret)
-        request.state.project_id = project.id
+        caller = projects.authenticate(scope.db, project_id, secret)
+        request.state.project_id = caller.project_id
         yield dataclasses.replace(
             scope,
-            project_id=project.id,
-            environment=environment_of(project.id),
-            actor=f"secret:{secret_row.id}",
+            project_id=caller.project_id,
+            environment=environment_of(caller.project_id),
+            actor=f"secret:{caller.secret_id}",
             client_ip=client_ip_of(request, services),
         )
 

@@ -102,8 +102,9 @@ def rotate_secret(
 
 @app.command(
     "revoke-secret",
-    help="Revoke one secret: requests signed with it fail at once. Make and deploy a new "
-    "one first (rotate-secret).",
+    help="Revoke one secret: requests signed with it fail within 5 seconds (a running "
+    "server trusts a secret it checked for that long). Make and deploy a new one first "
+    "(rotate-secret).",
 )
 def revoke_secret(
     project_id: str = typer.Argument(..., help="The project."),

@@ -2,12 +2,17 @@
 
 Secrets: `secret-<env>-<random>` (256 bits), shown once by `create_project` / `add_secret`,
 stored as SHA-256. `authenticate` checks a `project_id:secret` pair in constant time.
+A revoked secret stops authenticating as soon as the revocation commits in the process that
+made it, and within `VERIFIED_SECRET_SECONDS` in every other process (`authenticate`).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -16,6 +21,7 @@ from antechamber import tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import Clock
+from antechamber.db import on_commit
 from antechamber.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from antechamber.ids import Environment, new_id
 from antechamber.projects.models import Project, ProjectSecret
@@ -131,6 +137,7 @@ def revoke_secret(scope: Scope, secret_id: str) -> ProjectSecret:
         raise SecretNotFound()
     row.revoked_at = scope.clock.now()
     audit.record(scope, EventType.PROJECT_SECRET_REVOKED, secret_id=secret_id)
+    on_commit(scope.db, partial(_forget, row.secret_digest))
     return row
 
 
@@ -162,24 +169,62 @@ def live_secrets(project: Project) -> list[ProjectSecret]:
     return [s for s in project.secrets if s.revoked_at is None]
 
 
-def authenticate(db: Session, project_id: str, secret: str) -> tuple[Project, ProjectSecret]:
-    """The project and secret row for a Basic-auth pair, or `Unauthorized`.
+@dataclass(frozen=True)
+class Caller:
+    """Who a Basic-auth pair authenticated: a project, through one of its live secrets."""
 
-    Looks the secret up by digest (an index hit), then checks it belongs to the project and
-    is live; every failure is the same error, so nothing tells a wrong id from a wrong secret.
+    project_id: str
+    secret_id: str
+
+
+#: How long this process trusts a secret it has checked against the database without asking
+#: again: a revocation made by another process (the CLI, another `serve` worker) takes effect
+#: here within this many seconds; one made in this process, at its commit.
+VERIFIED_SECRET_SECONDS = 5.0
+# Secret digest -> (project id, secret id, monotonic time checked). Only secrets found live are
+# kept, so its size is bounded by the live secrets, whatever callers send. `_generation` moves
+# on every revocation in this process: a check that read the database before a revocation
+# committed must not put the secret back (`authenticate`).
+_verified: dict[str, tuple[str, str, float]] = {}
+_verified_lock = threading.Lock()
+_generation = 0
+
+
+def authenticate(db: Session, project_id: str, secret: str) -> Caller:
+    """The project and secret for a Basic-auth pair, or `Unauthorized`.
+
+    Looks the secret up by digest (in this process's recently checked secrets, else an index
+    hit), then checks in constant time that it belongs to `project_id`; every failure is the
+    same error, so nothing tells a wrong id from a wrong secret. Finding a digest, in a dict or
+    an index, reveals no more than the answer does: whether that secret exists.
     """
-    found = db.execute(_SECRET_AND_PROJECT, {"digest": tokens.digest(secret)}).one_or_none()
-    if found is None:
+    digest = tokens.digest(secret)
+    now = time.monotonic()
+    with _verified_lock:
+        known = _verified.get(digest)
+        generation = _generation
+    if known is None or now - known[2] >= VERIFIED_SECRET_SECONDS:
+        row = db.connection().execute(_LIVE_SECRET, {"digest": digest}).one_or_none()
+        if row is None:
+            raise Unauthorized()
+        known = (row.project_id, row.id, now)
+        with _verified_lock:
+            if generation == _generation:
+                _verified[digest] = known
+    if not tokens.same(known[0], project_id):
         raise Unauthorized()
-    row, project = found
-    if row.revoked_at is not None or not tokens.same(row.project_id, project_id):
-        raise Unauthorized()
-    return project, row
+    return Caller(known[0], known[1])
 
 
-# On every API request: one statement (not a second lazy load for the project), built once.
-_SECRET_AND_PROJECT = (
-    select(ProjectSecret, Project)
-    .join(Project, Project.id == ProjectSecret.project_id)
-    .where(ProjectSecret.secret_digest == bindparam("digest"))
+def _forget(digest: str) -> None:
+    global _generation
+    with _verified_lock:
+        _generation += 1
+        _verified.pop(digest, None)
+
+
+# On every API request whose secret this process has not checked lately: one indexed read of
+# two columns (no ORM entity), built once. A secret's project exists (the foreign key cascades).
+_LIVE_SECRET = select(ProjectSecret.id, ProjectSecret.project_id).where(
+    ProjectSecret.secret_digest == bindparam("digest"), ProjectSecret.revoked_at.is_(None)
 )

@@ -51,7 +51,7 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 JWT_REUSE_SECONDS = 60
 # Per process, most recently used last; a session missing here just gets a fresh JWT.
 _RECENT_JWTS_KEPT = 10_000
-_recent_jwts: OrderedDict[str, tuple[str, int, str]] = OrderedDict()
+_recent_jwts: OrderedDict[str, tuple[tuple[str, str, dict[str, Any]], int, str]] = OrderedDict()
 _recent_lock = threading.Lock()
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 527040  # 366 days
@@ -436,16 +436,23 @@ def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organiza
     checks the same session on every request.
     """
     issued = int(scope.clock.now().timestamp())
+    custom = session.custom_claims or {}
     timeless: dict[str, Any] = {
-        **(session.custom_claims or {}),
+        **custom,
         "aud": [scope.project_id],
         "iss": keys.issuer(scope.project_id),
         "sub": member.id,
         SESSION_CLAIM: session_claim(session, member, org),
         ORGANIZATION_CLAIM: {"organization_id": org.id, "slug": org.slug},
     }
-    # The kid too: after a rotation, JWTs come from the new key at once.
-    fingerprint = keys.signing_kid(scope) + json.dumps(timeless, sort_keys=True, default=str)
+    # The kid too: after a rotation, JWTs come from the new key at once. The claims compare
+    # as values (cheaper than serialising them), but the caller's custom claims as JSON text
+    # too, where `1` and `true` differ as they do in the JWT.
+    fingerprint = (
+        keys.signing_kid(scope),
+        json.dumps(custom, sort_keys=True) if custom else "",
+        timeless,
+    )
     with _recent_lock:
         recent = _recent_jwts.get(session.id)
     if (

@@ -1,0 +1,58 @@
+"""A session JWT authenticates the same whichever process of the server signed it.
+
+keys.service remembers the JWTs this process signed (their signature is not checked again)
+and the public keys it signs with (no key row read): a JWT from another process (another
+`serve` worker, or this one after a restart) takes the full check and passes it, and a
+revoked session's JWT is refused either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from antechamber.keys import service as keys
+from antechamber.services import Services
+from tests.conftest import Credentials
+from tests.factories import allow_redirect, make_member, make_org
+from tests.flows import SESSION_AUTHENTICATE, SESSION_REVOKE, login
+
+
+@pytest.fixture
+def session(api: TestClient, services: Services, project: Credentials) -> dict[str, Any]:
+    allow_redirect(services, project.project_id)
+    org = make_org(services, project.project_id)
+    make_member(services, project.project_id, org, email_address="ada@acme.example")
+    return login(api, services, "ada@acme.example", org.id)
+
+
+def forget_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keys, "_signed_here", type(keys._signed_here)())
+    monkeypatch.setattr(keys, "_public_keys", {})
+
+
+def test_a_jwt_signed_by_another_process_authenticates(
+    api: TestClient, session: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forget_this_process(monkeypatch)
+    response = api.post(SESSION_AUTHENTICATE, json={"session_jwt": session["session_jwt"]})
+    assert response.status_code == 200, response.json()
+    assert (
+        response.json()["member_session"]["member_session_id"]
+        == (session["member_session"]["member_session_id"])
+    )
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_a_revoked_sessions_jwt_is_refused_by_whoever_signed_it(
+    api: TestClient, session: dict[str, Any], monkeypatch: pytest.MonkeyPatch, elsewhere: bool
+) -> None:
+    token = session["session_jwt"]
+    assert api.post(SESSION_REVOKE, json={"session_jwt": token}).status_code == 200
+    if elsewhere:
+        forget_this_process(monkeypatch)
+    response = api.post(SESSION_AUTHENTICATE, json={"session_jwt": token})
+    assert response.status_code == 404
+    assert response.json()["error_type"] == "session_not_found"
