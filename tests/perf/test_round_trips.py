@@ -39,9 +39,9 @@ PHONE = "+12025550123"
 # step: (transactions begun, statements run) at most, per request.
 BUDGET = {
     "send": (2, 6),
-    "authenticate": (2, 8),
-    "exchange": (2, 14),
-    "sms_authenticate": (2, 19),
+    "authenticate": (2, 6),
+    "exchange": (2, 11),
+    "sms_authenticate": (2, 17),
     "session_token": (2, 2),
     "session_jwt": (2, 3),
 }
