@@ -39,7 +39,7 @@ PHONE = "+12025550123"
 # step: (transactions begun, statements run) at most, per request.
 BUDGET = {
     "send": (2, 6),
-    "authenticate": (2, 6),
+    "authenticate": (2, 5),
     "exchange": (2, 11),
     "sms_authenticate": (2, 17),
     "session_token": (2, 2),

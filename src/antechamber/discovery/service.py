@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, union
 from sqlalchemy.exc import IntegrityError
 
 from antechamber.audit import service as audit
@@ -61,16 +61,34 @@ _ORGANIZATION_AND_MEMBER = (
     )
     .where(Organization.project_id == bindparam("p_project"), Organization.id == bindparam("p_ref"))
 )
-_JOINABLE = (
-    select(Organization)
-    .join(OrganizationDomain, OrganizationDomain.organization_id == Organization.id)
-    .where(
-        OrganizationDomain.project_id == bindparam("p_project"),
-        OrganizationDomain.domain == bindparam("p_domain"),
-        Organization.email_jit_provisioning == "RESTRICTED",
-        Organization.id.not_in(bindparam("p_members_of", expanding=True)),
+# The organizations an email may enter: those it is a member of (with the member) and, without
+# a member, those that let its domain join (JIT). The subquery picks them by index (members by
+# email, organization_domains by domain), so the cost does not grow with the project.
+_DISCOVERABLE = (
+    select(Organization, Member)
+    .outerjoin(
+        Member,
+        (Member.organization_id == Organization.id)
+        & (Member.email_address == bindparam("p_email")),
     )
-    .order_by(Organization.created_at, Organization.id)
+    .where(
+        # By primary key from the subquery's ids (the project is checked there, and again on
+        # the rows): a condition on organizations.project_id here would let the planner walk
+        # every organization of the project instead.
+        Organization.id.in_(
+            union(
+                select(Member.organization_id).where(
+                    Member.project_id == bindparam("p_project"),
+                    Member.email_address == bindparam("p_email"),
+                ),
+                select(OrganizationDomain.organization_id).where(
+                    OrganizationDomain.project_id == bindparam("p_project"),
+                    OrganizationDomain.domain == bindparam("p_domain"),
+                ),
+            )
+        ),
+        Member.id.is_not(None) | (Organization.email_jit_provisioning == "RESTRICTED"),
+    )
 )
 
 
@@ -257,7 +275,17 @@ def discovered_organizations(
     """Memberships of `email` (oldest organization first), then, if `eligible`, the
     organizations it may join by domain. `authenticated_in` marks the session's organization.
     """
-    memberships = members.memberships(scope, email)
+    domain = domain_of(email)
+    if eligible:
+        # One query for both kinds: the email's organizations, and those of its domain.
+        found_rows = scope.db.execute(
+            _DISCOVERABLE, {"p_project": scope.project_id, "p_email": email, "p_domain": domain}
+        ).all()
+        rows = [(org, m) for org, m in found_rows if org.project_id == scope.project_id]
+        memberships = [(m, org) for org, m in rows if m is not None]
+        joinable = sorted((org for org, m in rows if m is None), key=lambda o: (o.created_at, o.id))
+    else:
+        memberships, joinable = members.memberships(scope, email), []
     found: list[Discovered] = []
     for member, org in memberships:
         kind = MEMBERSHIP_TYPES.get(member.status)
@@ -275,17 +303,6 @@ def discovered_organizations(
             )
         )
     found.sort(key=lambda d: (d.organization.created_at, d.organization.id))
-    if not eligible:
-        return found
-    domain = domain_of(email)
-    joinable = scope.db.scalars(
-        _JOINABLE,
-        {
-            "p_project": scope.project_id,
-            "p_domain": domain,
-            "p_members_of": [m.organization_id for m, _ in memberships],
-        },
-    )
     for org in joinable:
         # What a new member would face: the organization's policy, no opt-in, no roles.
         newcomer = Member(organization_id=org.id, email_address=email, roles=[], mfa_enrolled=False)
