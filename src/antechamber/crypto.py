@@ -7,6 +7,7 @@ A database dump alone reveals nothing sealed here; the key never enters the data
 from __future__ import annotations
 
 import base64
+import functools
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -19,6 +20,9 @@ class Unsealable(Exception):
     """The ciphertext was not sealed with this key and purpose (or was tampered with)."""
 
 
+# Derived once per (key, purpose) in a process: the derivation cost showed on every message
+# sent, and the server key it comes from is in the process's memory anyway.
+@functools.lru_cache(maxsize=32)
 def _key(server_key: bytes, purpose: str) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=b"antechamber", info=purpose.encode()

@@ -39,10 +39,10 @@ PHONE = "+12025550123"
 
 # step: (transactions begun, statements run) at most, per request.
 BUDGET = {
-    "send": (2, 6),
-    "authenticate": (2, 8),
-    "exchange": (2, 14),
-    "sms_authenticate": (2, 19),
+    "send": (1, 6),
+    "authenticate": (1, 5),
+    "exchange": (1, 11),
+    "sms_authenticate": (1, 17),
     # With the project's secret checked lately (projects.VERIFIED_SECRET_SECONDS) and a JWT of
     # this process's signing: the session row alone.
     "session_token": (1, 1),

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from antechamber import crypto
+from antechamber import crypto, db
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.delivery import messages, sms_policy
@@ -38,6 +38,7 @@ from antechamber.scope import Scope
 __all__ = ["Channel", "context_of", "enqueue", "newer_than", "recent", "unseal_context"]
 
 PAYLOAD_PURPOSE = "outbox-payload"
+_INSERT = insert(cast(Table, OutboxMessage.__table__))
 
 
 def enqueue(
@@ -70,21 +71,32 @@ def enqueue(
         _record_refusal(scope, channel, template, recipient, exc)
         raise
     now = scope.clock.now()
-    message = OutboxMessage(
-        id=new_id("message", scope.environment),
-        project_id=scope.project_id,
-        channel=channel,
-        recipient=recipient,
-        template=template,
-        locale=messages.resolve_locale(locale),
-        payload=crypto.seal(
+    values = {
+        "id": new_id("message", scope.environment),
+        "project_id": scope.project_id,
+        "channel": channel,
+        "recipient": recipient,
+        "template": template,
+        "locale": messages.resolve_locale(locale),
+        "payload": crypto.seal(
             scope.settings.key_bytes(), PAYLOAD_PURPOSE, json.dumps(dict(context)).encode()
         ),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "claimed_by": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+        "delivered_via": None,
+        "provider_message_id": None,
+    }
+    db.connection(scope.db).execute(_INSERT, values)
+    # The row is written (no flush); the object joins the unit of work as that row, clean, so
+    # a caller may still `scope.db.delete` it if the transaction goes on without it.
+    message = OutboxMessage(**values)
+    make_transient_to_detached(message)
     scope.db.add(message)
     return message
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, union
 from sqlalchemy.exc import IntegrityError
 
 from antechamber.audit import service as audit
@@ -45,6 +45,51 @@ MEMBERSHIP_TYPES = {
     "invited": "invited_member",
 }
 ELIGIBLE_BY_DOMAIN = "eligible_to_join_by_email_domain"
+
+# The reads of the login paths, built once. They load ORM objects: the answers serialize the
+# organization and member with their unit of work (`api.serializers.member`).
+_MEMBER = select(Member).where(
+    Member.organization_id == bindparam("p_organization"),
+    Member.email_address == bindparam("p_email"),
+)
+_ORGANIZATION_AND_MEMBER = (
+    select(Organization, Member)
+    .outerjoin(
+        Member,
+        (Member.organization_id == Organization.id)
+        & (Member.email_address == bindparam("p_email")),
+    )
+    .where(Organization.project_id == bindparam("p_project"), Organization.id == bindparam("p_ref"))
+)
+# The organizations an email may enter: those it is a member of (with the member) and, without
+# a member, those that let its domain join (JIT). The subquery picks them by index (members by
+# email, organization_domains by domain), so the cost does not grow with the project.
+_DISCOVERABLE = (
+    select(Organization, Member)
+    .outerjoin(
+        Member,
+        (Member.organization_id == Organization.id)
+        & (Member.email_address == bindparam("p_email")),
+    )
+    .where(
+        # By primary key from the subquery's ids (the project is checked there, and again on
+        # the rows): a condition on organizations.project_id here would let the planner walk
+        # every organization of the project instead.
+        Organization.id.in_(
+            union(
+                select(Member.organization_id).where(
+                    Member.project_id == bindparam("p_project"),
+                    Member.email_address == bindparam("p_email"),
+                ),
+                select(OrganizationDomain.organization_id).where(
+                    OrganizationDomain.project_id == bindparam("p_project"),
+                    OrganizationDomain.domain == bindparam("p_domain"),
+                ),
+            )
+        ),
+        Member.id.is_not(None) | (Organization.email_jit_provisioning == "RESTRICTED"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -146,9 +191,8 @@ def exchange(
     IST bound to another organization is refused. See `sessions.login.conclude` for outcomes.
     """
     ist = intermediate.claim(scope, intermediate_session_token)
-    org = organizations.get_organization(scope, organization_ref)
+    org, member = _organization_and_member(scope, organization_ref, ist.email_address)
     intermediate.check_binding(ist, org.id, None)
-    member = _member(scope, org, ist.email_address)
     jit = member is None
     if member is None:
         member = _join_by_domain(scope, org, ist.email_address)
@@ -231,15 +275,21 @@ def discovered_organizations(
     """Memberships of `email` (oldest organization first), then, if `eligible`, the
     organizations it may join by domain. `authenticated_in` marks the session's organization.
     """
-    memberships = members.members_with_email(scope, email)
-    orgs = organizations.organizations_by_ids(
-        scope, sorted({m.organization_id for m in memberships})
-    )
+    domain = domain_of(email)
+    if eligible:
+        # One query for both kinds: the email's organizations, and those of its domain.
+        found_rows = scope.db.execute(
+            _DISCOVERABLE, {"p_project": scope.project_id, "p_email": email, "p_domain": domain}
+        ).all()
+        rows = [(org, m) for org, m in found_rows if org.project_id == scope.project_id]
+        memberships = [(m, org) for org, m in rows if m is not None]
+        joinable = sorted((org for org, m in rows if m is None), key=lambda o: (o.created_at, o.id))
+    else:
+        memberships, joinable = members.memberships(scope, email), []
     found: list[Discovered] = []
-    for member in memberships:
-        org = orgs.get(member.organization_id)
+    for member, org in memberships:
         kind = MEMBERSHIP_TYPES.get(member.status)
-        if org is None or kind is None:
+        if kind is None:
             continue
         inside = org.id == authenticated_in  # the session's own organization: nothing missing
         found.append(
@@ -253,20 +303,6 @@ def discovered_organizations(
             )
         )
     found.sort(key=lambda d: (d.organization.created_at, d.organization.id))
-    if not eligible:
-        return found
-    domain = domain_of(email)
-    joinable = scope.db.scalars(
-        select(Organization)
-        .join(OrganizationDomain, OrganizationDomain.organization_id == Organization.id)
-        .where(
-            OrganizationDomain.project_id == scope.project_id,
-            OrganizationDomain.domain == domain,
-            Organization.email_jit_provisioning == "RESTRICTED",
-            Organization.id.not_in([m.organization_id for m in memberships]),
-        )
-        .order_by(Organization.created_at, Organization.id)
-    )
     for org in joinable:
         # What a new member would face: the organization's policy, no opt-in, no roles.
         newcomer = Member(organization_id=org.id, email_address=email, roles=[], mfa_enrolled=False)
@@ -294,10 +330,22 @@ def default_organization_name(email: str) -> str:
     return base[:128]
 
 
+def _organization_and_member(
+    scope: Scope, ref: str, email: str
+) -> tuple[Organization, Member | None]:
+    """The organization `ref` names (as `organizations.get_organization`) and the member with
+    `email` in it, if any: one query when `ref` is an organization id, the usual case."""
+    row = scope.db.execute(
+        _ORGANIZATION_AND_MEMBER, {"p_project": scope.project_id, "p_ref": ref, "p_email": email}
+    ).one_or_none()
+    if row is not None:
+        return row[0], row[1]
+    org = organizations.get_organization(scope, ref)  # by slug or external id, or the error
+    return org, _member(scope, org, email)
+
+
 def _member(scope: Scope, org: Organization, email: str) -> Member | None:
-    return scope.db.scalar(
-        select(Member).where(Member.organization_id == org.id, Member.email_address == email)
-    )
+    return scope.db.scalar(_MEMBER, {"p_organization": org.id, "p_email": email})
 
 
 def _join_by_domain(scope: Scope, org: Organization, email: str) -> Member:

@@ -19,11 +19,12 @@ import base64
 import hashlib
 import re
 from datetime import timedelta
+from typing import cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
-from antechamber import client_limits, tokens
+from antechamber import client_limits, db, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.delivery import outbox
@@ -64,6 +65,49 @@ LOCALES = (
     "cs",
 )
 _PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+# The statements of the hot paths, built once (Core, on the unit of work's connection).
+_links = cast(Table, MagicLink.__table__)
+_live = (
+    _links.c.used_at.is_(None),
+    _links.c.superseded_at.is_(None),
+    _links.c.expires_at > bindparam("p_now"),
+)
+_SUPERSEDE_DISCOVERY = (
+    update(_links)
+    .where(
+        _links.c.project_id == bindparam("p_project"),
+        _links.c.email_address == bindparam("p_email"),
+        _links.c.kind == DISCOVERY,
+        *_live,
+    )
+    .values(superseded_at=bindparam("p_now"))
+)
+_SUPERSEDE_ORGANIZATION = (
+    update(_links)
+    .where(
+        _links.c.project_id == bindparam("p_project"),
+        _links.c.email_address == bindparam("p_email"),
+        _links.c.kind.in_(ORGANIZATION_KINDS),
+        _links.c.organization_id == bindparam("p_org"),
+        *_live,
+    )
+    .values(superseded_at=bindparam("p_now"))
+)
+_INSERT = insert(_links)
+_this_token = (
+    _links.c.token_digest == bindparam("p_digest"),
+    _links.c.project_id == bindparam("p_project"),
+    _links.c.kind.in_(bindparam("p_kinds", expanding=True)),
+)
+# Single use: of concurrent redemptions, one UPDATE matches the row; the others match nothing.
+_REDEEM = (
+    update(_links)
+    .where(*_this_token, *_live)
+    .values(used_at=bindparam("p_now"))
+    .returning(*_links.c)
+)
+_LOOK_UP = select(_links.c.used_at, _links.c.superseded_at).where(*_this_token)
 
 
 def send_discovery(
@@ -125,47 +169,42 @@ def issue(
     those. Audited (`magic_link.sent`).
     """
     now = scope.clock.now()
-    same_destination = (
-        MagicLink.kind == DISCOVERY
-        if kind == DISCOVERY
-        else (
-            MagicLink.kind.in_(ORGANIZATION_KINDS) & (MagicLink.organization_id == organization_id)
+    conn = db.connection(scope.db)
+    if kind == DISCOVERY:
+        conn.execute(
+            _SUPERSEDE_DISCOVERY, {"p_project": scope.project_id, "p_email": email, "p_now": now}
         )
-    )
-    scope.db.execute(
-        update(MagicLink)
-        .where(
-            MagicLink.project_id == scope.project_id,
-            MagicLink.email_address == email,
-            same_destination,
-            MagicLink.used_at.is_(None),
-            MagicLink.superseded_at.is_(None),
-            MagicLink.expires_at > now,
+    else:
+        conn.execute(
+            _SUPERSEDE_ORGANIZATION,
+            {
+                "p_project": scope.project_id,
+                "p_email": email,
+                "p_org": organization_id,
+                "p_now": now,
+            },
         )
-        .values(superseded_at=now),
-        execution_options={"synchronize_session": False},
-    )
     token = tokens.new_token()
-    link = MagicLink(
-        id=new_id("magic-link", scope.environment),
-        project_id=scope.project_id,
-        kind=kind,
-        email_address=email,
-        token_digest=tokens.digest(token),
-        redirect_url=redirect_url,
-        pkce_code_challenge=pkce_code_challenge,
-        created_at=now,
-        expires_at=now + timedelta(minutes=minutes),
-        used_at=None,
-        organization_id=organization_id,
-        member_id=member_id,
-        superseded_at=None,
-    )
-    scope.db.add(link)
+    values = {
+        "id": new_id("magic-link", scope.environment),
+        "project_id": scope.project_id,
+        "kind": kind,
+        "email_address": email,
+        "token_digest": tokens.digest(token),
+        "redirect_url": redirect_url,
+        "pkce_code_challenge": pkce_code_challenge,
+        "created_at": now,
+        "expires_at": now + timedelta(minutes=minutes),
+        "used_at": None,
+        "organization_id": organization_id,
+        "member_id": member_id,
+        "superseded_at": None,
+    }
+    conn.execute(_INSERT, values)
     audit.record(
         scope,
         EventType.MAGIC_LINK_SENT,
-        magic_link_id=link.id,
+        magic_link_id=values["id"],
         kind=kind,
         email=email,
         redirect_url=redirect_url,
@@ -173,7 +212,8 @@ def issue(
         organization_id=organization_id,
         member_id=member_id,
     )
-    scope.db.flush()
+    # Not added to the ORM session: the row is written; this is the caller's copy of it.
+    link = MagicLink(**values)
     return link, token
 
 
@@ -210,33 +250,17 @@ def _redeem(
 ) -> MagicLink:
     now = scope.clock.now()
     digest = _digest(token)
-    link = scope.db.scalars(
-        update(MagicLink)
-        .where(
-            MagicLink.token_digest == digest,
-            MagicLink.project_id == scope.project_id,
-            MagicLink.kind.in_(kinds),
-            MagicLink.used_at.is_(None),
-            MagicLink.superseded_at.is_(None),
-            MagicLink.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(MagicLink),
-        execution_options={"populate_existing": True, "synchronize_session": False},
-    ).one_or_none()
-    if link is None:
-        found = scope.db.execute(
-            select(MagicLink.used_at, MagicLink.superseded_at).where(
-                MagicLink.token_digest == digest,
-                MagicLink.project_id == scope.project_id,
-                MagicLink.kind.in_(kinds),
-            )
-        ).one_or_none()
+    conn = db.connection(scope.db)
+    params = {"p_digest": digest, "p_project": scope.project_id, "p_kinds": list(kinds)}
+    row = conn.execute(_REDEEM, {**params, "p_now": now}).one_or_none()
+    if row is None:
+        found = conn.execute(_LOOK_UP, params).one_or_none()
         if found is None:
             raise errors.MagicLinkNotFound()
         if found.used_at is None and found.superseded_at is not None:
             raise errors.UnableToAuthMagicLink(errors.SUPERSEDED_MESSAGE, reason="superseded")
         raise errors.UnableToAuthMagicLink()
+    link = MagicLink(**row._mapping)
     _check_pkce(link.pkce_code_challenge, pkce_code_verifier)
     audit.record(
         scope,

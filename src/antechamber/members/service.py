@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, delete, or_, select
+from sqlalchemy import ColumnElement, String, and_, bindparam, cast, delete, or_, select
 
 from antechamber import metadata, pagination, text
 from antechamber.audit import service as audit
@@ -263,6 +263,22 @@ def members_by_ids(scope: Scope, ids: Sequence[str]) -> dict[str, Member]:
         select(Member).where(Member.project_id == scope.project_id, Member.id.in_(ids))
     )
     return {m.id: m for m in rows}
+
+
+_MEMBERSHIPS = (
+    select(Member, Organization)
+    .join(Organization, Organization.id == Member.organization_id)
+    .where(
+        Member.project_id == bindparam("p_project"), Member.email_address == bindparam("p_email")
+    )
+)
+
+
+def memberships(scope: Scope, email: str) -> list[tuple[Member, Organization]]:
+    """Every membership of a canonical email in the project, with its organization (one
+    query; discovery)."""
+    rows = scope.db.execute(_MEMBERSHIPS, {"p_project": scope.project_id, "p_email": email})
+    return [(member, org) for member, org in rows]
 
 
 def members_with_email(scope: Scope, email: str) -> Sequence[Member]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
-from antechamber import client_limits, tokens
+from antechamber import client_limits, db, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.ids import new_id
@@ -31,6 +32,29 @@ from antechamber.sessions.models import IntermediateSession
 
 LIFETIME = timedelta(minutes=10)
 MAX_TOKEN_LENGTH = 256
+
+# The statements of the login paths, built once (Core, on the unit of work's connection). The
+# rows they return become detached `IntermediateSession` objects: no identity-map work.
+_ists = cast(Table, IntermediateSession.__table__)
+_INSERT = insert(_ists)
+_live = (
+    _ists.c.token_digest == bindparam("p_digest"),
+    _ists.c.project_id == bindparam("p_project"),
+    _ists.c.consumed_at.is_(None),
+    _ists.c.expires_at > bindparam("p_now"),
+)
+_PEEK = select(*_ists.c).where(*_live)
+# Single use: of concurrent claims, one UPDATE matches the row; the others match nothing.
+_CLAIM = update(_ists).where(*_live).values(consumed_at=bindparam("p_now")).returning(*_ists.c)
+_BIND = (
+    update(_ists)
+    .where(_ists.c.id == bindparam("p_id"))
+    .values(
+        consumed_at=None,
+        organization_id=bindparam("p_organization"),
+        member_id=bindparam("p_member"),
+    )
+)
 
 
 def issue(
@@ -44,20 +68,21 @@ def issue(
     """A new IST for `email` proven by `factors`; returns (row, token). The token is not stored."""
     now = scope.clock.now()
     token = tokens.new_token()
-    row = IntermediateSession(
-        id=new_id("intermediate-session", scope.environment),
-        project_id=scope.project_id,
-        token_digest=tokens.digest(token),
-        email_address=email,
-        factors=list(factors),
-        organization_id=organization_id,
-        member_id=member_id,
-        created_at=now,
-        expires_at=now + LIFETIME,
-        consumed_at=None,
-    )
-    scope.db.add(row)
-    scope.db.flush()
+    values = {
+        "id": new_id("intermediate-session", scope.environment),
+        "project_id": scope.project_id,
+        "token_digest": tokens.digest(token),
+        "email_address": email,
+        "factors": list(factors),
+        "organization_id": organization_id,
+        "member_id": member_id,
+        "created_at": now,
+        "expires_at": now + LIFETIME,
+        "consumed_at": None,
+    }
+    db.connection(scope.db).execute(_INSERT, values)
+    # Not added to the ORM session: the row is written; this is the caller's copy of it.
+    row = IntermediateSession(**values)
     audit.record(
         scope,
         EventType.INTERMEDIATE_SESSION_ISSUED,
@@ -80,17 +105,17 @@ def peek(scope: Scope, token: object) -> IntermediateSession:
 
 
 def _peek(scope: Scope, token: object) -> IntermediateSession:
-    row = scope.db.scalar(
-        select(IntermediateSession).where(
-            IntermediateSession.token_digest == _digest(token),
-            IntermediateSession.project_id == scope.project_id,
-            IntermediateSession.consumed_at.is_(None),
-            IntermediateSession.expires_at > scope.clock.now(),
+    found = (
+        db.connection(scope.db)
+        .execute(
+            _PEEK,
+            {"p_digest": _digest(token), "p_project": scope.project_id, "p_now": scope.clock.now()},
         )
+        .one_or_none()
     )
-    if row is None:
+    if found is None:
         raise errors.IntermediateSessionNotFound()
-    return row
+    return IntermediateSession(**found._mapping)
 
 
 def claim(scope: Scope, token: object) -> IntermediateSession:
@@ -104,33 +129,28 @@ def claim(scope: Scope, token: object) -> IntermediateSession:
 
 
 def _claim(scope: Scope, token: object) -> IntermediateSession:
-    now = scope.clock.now()
-    statement = (
-        update(IntermediateSession)
-        .where(
-            IntermediateSession.token_digest == _digest(token),
-            IntermediateSession.project_id == scope.project_id,
-            IntermediateSession.consumed_at.is_(None),
-            IntermediateSession.expires_at > now,
+    found = (
+        db.connection(scope.db)
+        .execute(
+            _CLAIM,
+            {"p_digest": _digest(token), "p_project": scope.project_id, "p_now": scope.clock.now()},
         )
-        .values(consumed_at=now)
-        .returning(IntermediateSession)
+        .one_or_none()
     )
-    row = scope.db.scalars(
-        statement, execution_options={"populate_existing": True, "synchronize_session": False}
-    ).one_or_none()
-    if row is None:
+    if found is None:
         raise errors.IntermediateSessionNotFound()
-    return row
+    return IntermediateSession(**found._mapping)
 
 
 def bind(scope: Scope, ist: IntermediateSession, organization_id: str, member_id: str) -> None:
     """Make a claimed IST live again, bound to (organization, member): the login waits there."""
     check_binding(ist, organization_id, member_id)
+    db.connection(scope.db).execute(
+        _BIND, {"p_id": ist.id, "p_organization": organization_id, "p_member": member_id}
+    )
     ist.consumed_at = None
     ist.organization_id = organization_id
     ist.member_id = member_id
-    scope.db.flush()
 
 
 def check_binding(ist: IntermediateSession, organization_id: str, member_id: str | None) -> None:

@@ -20,13 +20,13 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from antechamber import metadata, tokens
+from antechamber import db, metadata, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc, rfc3339
@@ -62,6 +62,9 @@ ORGANIZATION_CLAIM = "https://stytch.com/organization"
 # Claims a caller may not set: the registered JWT claims and Stytch's own namespace.
 _RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 _STYTCH_NAMESPACE = "https://stytch.com/"
+# `start`'s statements, built once (Core, on the unit of work's connection).
+_INSERT_SESSION = insert(cast(Table, MemberSession.__table__))
+_members = cast(Table, Member.__table__)
 
 
 @dataclass(frozen=True)
@@ -146,28 +149,32 @@ def start(
     minutes = duration(duration_minutes) or DEFAULT_DURATION_MINUTES
     now = scope.clock.now()
     activated = member.status != "active"
-    if activated:
-        member.status = "active"
-    if not member.email_address_verified:
-        member.email_address_verified = True
-    if activated:
-        member.updated_at = now
+    conn = db.connection(scope.db)  # flushes whatever the caller changed on the member
+    if activated or not member.email_address_verified:
+        changes: dict[str, Any] = {"status": "active", "email_address_verified": True}
+        if activated:
+            changes["updated_at"] = now
+        conn.execute(update(_members).where(_members.c.id == member.id).values(**changes))
+        # The member object shows what the row now holds, without a flush of its own.
+        for key, value in changes.items():
+            set_committed_value(member, key, value)
     token = tokens.new_token(SESSION_TOKEN_BYTES)
-    session = MemberSession(
-        id=new_id("member-session", scope.environment),
-        project_id=scope.project_id,
-        organization_id=org.id,
-        member_id=member.id,
-        token_digest=tokens.digest(token),
-        factors=list(session_factors),
-        custom_claims=merged_claims({}, custom_claims),
-        started_at=now,
-        last_accessed_at=now,
-        expires_at=now + timedelta(minutes=minutes),
-        revoked_at=None,
-    )
-    scope.db.add(session)
-    scope.db.flush()
+    values = {
+        "id": new_id("member-session", scope.environment),
+        "project_id": scope.project_id,
+        "organization_id": org.id,
+        "member_id": member.id,
+        "token_digest": tokens.digest(token),
+        "factors": list(session_factors),
+        "custom_claims": merged_claims({}, custom_claims),
+        "started_at": now,
+        "last_accessed_at": now,
+        "expires_at": now + timedelta(minutes=minutes),
+        "revoked_at": None,
+    }
+    conn.execute(_INSERT_SESSION, values)
+    # Not added to the ORM session: the row is written; this is the caller's copy of it.
+    session = MemberSession(**values)
     audit.record(
         scope,
         EventType.SESSION_STARTED,
