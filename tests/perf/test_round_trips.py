@@ -41,7 +41,7 @@ BUDGET = {
     "send": (2, 6),
     "authenticate": (2, 8),
     "exchange": (2, 14),
-    "sms_authenticate": (2, 19),
+    "sms_authenticate": (2, 16),
     "session_token": (2, 2),
     "session_jwt": (2, 3),
 }
