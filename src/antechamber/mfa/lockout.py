@@ -13,11 +13,12 @@ so a lock costs no round trip of its own on the way to a session.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, exists, select, update
+from sqlalchemy import Table, Update, bindparam, case, exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from antechamber.clock import as_utc
@@ -89,13 +90,28 @@ def reset(scope: Scope, member: Member, also: Mapping[str, Any] | None = None) -
 
     `also` are further columns of the member (attribute names of `Member`) that the success
     changes: they are written by the same UPDATE, one round trip. `member` shows every value
-    written, as loaded (nothing left for the ORM to flush).
+    written, as loaded (nothing left for the ORM to flush). Pending ORM changes are flushed
+    first, so they come before this write.
     """
     values: dict[str, Any] = {"mfa_failed_attempts": 0, "mfa_first_failure_at": None}
     values.update(also or {})
-    scope.db.connection().execute(update(_members).where(_members.c.id == member.id).values(values))
+    scope.db.flush()
+    scope.db.connection().execute(
+        _reset_statement(tuple(values)),
+        {"b_member": member.id, **{f"v_{name}": value for name, value in values.items()}},
+    )
     for name, value in values.items():
         set_committed_value(member, name, value)
+
+
+@functools.cache
+def _reset_statement(names: tuple[str, ...]) -> Update:
+    """The member's UPDATE of these columns, built once per set of columns (a handful)."""
+    return (
+        update(_members)
+        .where(_members.c.id == bindparam("b_member"))
+        .values({name: bindparam(f"v_{name}", type_=_members.c[name].type) for name in names})
+    )
 
 
 def unlock(scope: Scope, member: Member) -> None:

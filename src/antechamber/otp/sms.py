@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Insert, Table, bindparam, delete, inspect, select, update
+from sqlalchemy import BindParameter, Insert, Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -36,7 +36,7 @@ from antechamber.scope import Scope
 _CODE = re.compile(r"[0-9]{6}")
 _PURPOSE = "sms-otp"
 
-# Pre-built statements, run on the unit of work's connection (no ORM flush or identity map):
+# Pre-built statements, run on the unit of work's connection (no ORM objects, no identity map):
 # a code is one row per member, written and redeemed by one statement each.
 _otps = cast(Table, SmsOtp.__table__)
 _members = cast(Table, Member.__table__)
@@ -103,11 +103,11 @@ def _digest(scope: Scope, member_id: str, code: str) -> str:
     return tokens.keyed_digest(scope.settings.key_bytes(), f"{member_id}:{code}", _PURPOSE)
 
 
-def connection(scope: Scope, member: Member) -> Connection:
-    """The unit of work's connection, for statements on the member's rows. A member added in
-    this unit of work and not flushed yet is flushed first (the code row refers to it)."""
-    if inspect(member).pending:
-        scope.db.flush()
+def connection(scope: Scope) -> Connection:
+    """The unit of work's connection, for the pre-built statements. Pending ORM changes are
+    flushed first (with none, that costs nothing), so a statement sees them and may refer to
+    them (a code to a member just created)."""
+    scope.db.flush()
     return scope.db.connection()
 
 
@@ -116,7 +116,7 @@ def issue_code(scope: Scope, member: Member, phone_number: str) -> IssuedCode:
     now = scope.clock.now()
     minutes = scope.settings.sms_otp_lifetime_minutes
     code = tokens.new_numeric_code(6)
-    conn = connection(scope, member)
+    conn = connection(scope)
     conn.execute(
         _ISSUE[conn.dialect.name],
         {
@@ -135,7 +135,7 @@ def issue_code(scope: Scope, member: Member, phone_number: str) -> IssuedCode:
 
 def discard_code(scope: Scope, member: Member) -> None:
     """The member's live code, if any, stops working."""
-    scope.db.connection().execute(_DISCARD, {"b_member": member.id})
+    connection(scope).execute(_DISCARD, {"b_member": member.id})
 
 
 def verify_code(
@@ -151,7 +151,7 @@ def verify_code(
         raise InvalidCodeFormat()
     now = scope.clock.now()
     limit = scope.settings.otp_max_attempts_per_code
-    conn = scope.db.connection()
+    conn = connection(scope)
     params = {"b_member": member.id, "b_limit": limit, "b_now": now}
     phone = conn.execute(
         _REDEEM, {**params, "b_digest": _digest(scope, member.id, code)}
