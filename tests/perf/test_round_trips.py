@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
+from antechamber.clock import FrozenClock
 from antechamber.services import Services
 from tests.conftest import Credentials
 from tests.factories import (
@@ -32,6 +34,10 @@ from tests.flows import (
     SEND,
     SESSION_AUTHENTICATE,
     SMS_AUTHENTICATE,
+    TOTP_AUTHENTICATE,
+    TOTP_CREATE,
+    enter,
+    ist_for,
 )
 
 PHONE = "+12025550123"
@@ -42,6 +48,7 @@ BUDGET = {
     "authenticate": (2, 8),
     "exchange": (2, 14),
     "sms_authenticate": (2, 16),
+    "totp_authenticate": (2, 10),
     "session_token": (2, 2),
     "session_jwt": (2, 3),
 }
@@ -138,3 +145,43 @@ def test_login_statements(
     for step, seen in report.items():
         assert seen["BEGIN"] <= BUDGET[step][0], (step, dict(seen))
         assert sum(seen.values()) - seen["BEGIN"] <= BUDGET[step][1], (step, dict(seen))
+
+
+def test_totp_login_statements(
+    api: TestClient, services: Services, project: Credentials, engine: Engine, clock: FrozenClock
+) -> None:
+    """A returning member's login finished with an authenticator app's code (REQUIRED_FOR_ALL)."""
+    allow_redirect(services, project.project_id)
+    org = make_org(services, project.project_id, mfa_policy="REQUIRED_FOR_ALL")
+    member = make_member(services, project.project_id, org, email_address="ada@acme.example")
+    first = enter(api, ist_for(api, services, "ada@acme.example"), org.id)
+    ids = {"organization_id": org.id, "member_id": member.id}
+    created, _ = post(
+        api,
+        engine,
+        TOTP_CREATE,
+        {**ids, "intermediate_session_token": first["intermediate_session_token"]},
+    )
+    secret = created["secret"]
+    code = pyotp.TOTP(secret).at(clock.now().timestamp())
+    post(
+        api,
+        engine,
+        TOTP_AUTHENTICATE,
+        {**ids, "code": code, "intermediate_session_token": first["intermediate_session_token"]},
+    )
+    clock.advance(seconds=30)  # the next login needs the next code
+    again = enter(api, ist_for(api, services, "ada@acme.example"), org.id)
+    assert again["member_authenticated"] is False, again
+    _, seen = post(
+        api,
+        engine,
+        TOTP_AUTHENTICATE,
+        {
+            **ids,
+            "code": pyotp.TOTP(secret).at(clock.now().timestamp()),
+            "intermediate_session_token": again["intermediate_session_token"],
+        },
+    )
+    assert seen["BEGIN"] <= BUDGET["totp_authenticate"][0], dict(seen)
+    assert sum(seen.values()) - seen["BEGIN"] <= BUDGET["totp_authenticate"][1], dict(seen)
