@@ -5,10 +5,10 @@ for `mfa_lockout_minutes`. Counting is one atomic UPDATE, so concurrent failures
 exactly. Only a caller holding a valid intermediate session or session for the member can make
 attempts, so a stranger cannot lock a victim out without the victim's mailbox.
 
-The second-factor paths fold the lock into the statement they run anyway (`NOT_LOCKED` in a
-code's redeeming DELETE or UPDATE, `Member.lock_expires_at` read with the code's row, checked by
-`refuse_if_locked`) and the reset into the member's update after a success (`reset(also=...)`),
-so a lock costs no round trip of its own on the way to a session.
+The second-factor paths fold the lock into statements they run anyway (`NOT_LOCKED` in the
+DELETE that redeems an SMS code; `Member.lock_expires_at` read with the member's code or TOTP
+registration and checked by `refuse_if_locked`) and the reset into the member's update after a
+success (`reset(also=...)`), so a lock costs no round trip of its own on the way to a session.
 """
 
 from __future__ import annotations
