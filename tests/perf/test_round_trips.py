@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
+from antechamber.clock import FrozenClock
 from antechamber.projects import service as projects
 from antechamber.services import Services
 from tests.conftest import Credentials
@@ -33,6 +35,10 @@ from tests.flows import (
     SEND,
     SESSION_AUTHENTICATE,
     SMS_AUTHENTICATE,
+    TOTP_AUTHENTICATE,
+    TOTP_CREATE,
+    enter,
+    ist_for,
 )
 
 PHONE = "+12025550123"
@@ -40,9 +46,10 @@ PHONE = "+12025550123"
 # step: (transactions begun, statements run) at most, per request.
 BUDGET = {
     "send": (1, 6),
-    "authenticate": (1, 5),
-    "exchange": (1, 11),
-    "sms_authenticate": (1, 17),
+    "authenticate": (1, 4),
+    "exchange": (1, 10),
+    "sms_authenticate": (1, 13),
+    "totp_authenticate": (1, 9),
     # With the project's secret checked lately (projects.VERIFIED_SECRET_SECONDS) and a JWT of
     # this process's signing: the session row alone.
     "session_token": (1, 1),
@@ -150,3 +157,49 @@ def test_login_statements(
     for step, seen in report.items():
         assert seen["BEGIN"] <= BUDGET[step][0], (step, dict(seen))
         assert sum(seen.values()) - seen["BEGIN"] <= BUDGET[step][1], (step, dict(seen))
+
+
+def test_totp_login_statements(
+    api: TestClient,
+    services: Services,
+    project: Credentials,
+    engine: Engine,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A returning member's login finished with an authenticator app's code (REQUIRED_FOR_ALL)."""
+    monkeypatch.setattr(projects.time, "monotonic", lambda: 1000.0)
+    allow_redirect(services, project.project_id)
+    org = make_org(services, project.project_id, mfa_policy="REQUIRED_FOR_ALL")
+    member = make_member(services, project.project_id, org, email_address="ada@acme.example")
+    first = enter(api, ist_for(api, services, "ada@acme.example"), org.id)
+    ids = {"organization_id": org.id, "member_id": member.id}
+    created, _ = post(
+        api,
+        engine,
+        TOTP_CREATE,
+        {**ids, "intermediate_session_token": first["intermediate_session_token"]},
+    )
+    secret = created["secret"]
+    code = pyotp.TOTP(secret).at(clock.now().timestamp())
+    post(
+        api,
+        engine,
+        TOTP_AUTHENTICATE,
+        {**ids, "code": code, "intermediate_session_token": first["intermediate_session_token"]},
+    )
+    clock.advance(seconds=30)  # the next login needs the next code
+    again = enter(api, ist_for(api, services, "ada@acme.example"), org.id)
+    assert again["member_authenticated"] is False, again
+    _, seen = post(
+        api,
+        engine,
+        TOTP_AUTHENTICATE,
+        {
+            **ids,
+            "code": pyotp.TOTP(secret).at(clock.now().timestamp()),
+            "intermediate_session_token": again["intermediate_session_token"],
+        },
+    )
+    assert seen["BEGIN"] <= BUDGET["totp_authenticate"][0], dict(seen)
+    assert sum(seen.values()) - seen["BEGIN"] <= BUDGET["totp_authenticate"][1], dict(seen)

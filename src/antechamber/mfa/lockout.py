@@ -4,25 +4,55 @@ A member who fails `mfa_lockout_threshold` times within `mfa_lockout_window_minu
 for `mfa_lockout_minutes`. Counting is one atomic UPDATE, so concurrent failures are counted
 exactly. Only a caller holding a valid intermediate session or session for the member can make
 attempts, so a stranger cannot lock a victim out without the victim's mailbox.
+
+The second-factor paths fold the lock into statements they run anyway (`NOT_LOCKED` in the
+DELETE that redeems an SMS code; `Member.lock_expires_at` read with the member's code or TOTP
+registration and checked by `refuse_if_locked`) and the reset into the member's update after a
+success (`reset(also=...)`), so a lock costs no round trip of its own on the way to a session.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import functools
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, Update, bindparam, case, exists, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from antechamber.clock import as_utc
 from antechamber.members.models import Member
 from antechamber.otp.errors import MemberLocked
 from antechamber.scope import Scope
 
+_members = cast(Table, Member.__table__)
 
-def ensure_not_locked(scope: Scope, member: Member) -> None:
-    now = scope.clock.now()
-    expires = scope.db.scalar(select(Member.lock_expires_at).where(Member.id == member.id))
+#: "The member (`:b_member`) is not locked at `:b_now`", for the WHERE of a statement that
+#: redeems a code: a locked member's right code redeems nothing. (Parameter names that are no
+#: column's: an UPDATE's SET reserves those.)
+NOT_LOCKED = ~exists(
+    select(_members.c.id).where(
+        _members.c.id == bindparam("b_member"),
+        _members.c.lock_expires_at > bindparam("b_now", type_=_members.c.lock_expires_at.type),
+    )
+)
+
+_LOCK_EXPIRES = select(_members.c.lock_expires_at).where(_members.c.id == bindparam("b_member"))
+
+
+def refuse_if_locked(expires: datetime | None, now: datetime) -> None:
+    """Raise `MemberLocked` if a lock ending at `expires` (the member's `lock_expires_at`, read
+    in this transaction) still holds at `now`."""
     if expires is not None and as_utc(expires) > now:
         raise MemberLocked(lock_expires_at=as_utc(expires).isoformat())
+
+
+def ensure_not_locked(scope: Scope, member: Member) -> None:
+    """Raise `MemberLocked` while the member's lock holds (read from the database, not from
+    `member`, which may have been loaded before a concurrent failure locked it)."""
+    expires = scope.db.scalar(_LOCK_EXPIRES, {"b_member": member.id})
+    refuse_if_locked(expires, scope.clock.now())
 
 
 def record_failure(scope: Scope, member: Member) -> bool:
@@ -55,12 +85,32 @@ def record_failure(scope: Scope, member: Member) -> bool:
     return True
 
 
-def reset(scope: Scope, member: Member) -> None:
-    """After a success: forget the run of failures (NIST: disregard earlier failures)."""
-    scope.db.execute(
-        update(Member)
-        .where(Member.id == member.id)
-        .values(mfa_failed_attempts=0, mfa_first_failure_at=None)
+def reset(scope: Scope, member: Member, also: Mapping[str, Any] | None = None) -> None:
+    """After a success: forget the run of failures (NIST: disregard earlier failures).
+
+    `also` are further columns of the member (attribute names of `Member`) that the success
+    changes: they are written by the same UPDATE, one round trip. `member` shows every value
+    written, as loaded (nothing left for the ORM to flush). Pending ORM changes are flushed
+    first, so they come before this write.
+    """
+    values: dict[str, Any] = {"mfa_failed_attempts": 0, "mfa_first_failure_at": None}
+    values.update(also or {})
+    scope.db.flush()
+    scope.db.connection().execute(
+        _reset_statement(tuple(values)),
+        {"b_member": member.id, **{f"v_{name}": value for name, value in values.items()}},
+    )
+    for name, value in values.items():
+        set_committed_value(member, name, value)
+
+
+@functools.cache
+def _reset_statement(names: tuple[str, ...]) -> Update:
+    """The member's UPDATE of these columns, built once per set of columns (a handful)."""
+    return (
+        update(_members)
+        .where(_members.c.id == bindparam("b_member"))
+        .values({name: bindparam(f"v_{name}", type_=_members.c[name].type) for name in names})
     )
 
 

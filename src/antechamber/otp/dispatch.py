@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select
-
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc
@@ -30,7 +28,6 @@ from antechamber.members.models import Member
 from antechamber.mfa import lockout, policy
 from antechamber.organizations.models import Organization
 from antechamber.otp import sms
-from antechamber.otp.models import SmsOtp
 from antechamber.phones import masked
 from antechamber.scope import Scope
 
@@ -41,16 +38,17 @@ MEMBER_LIMIT = "sms:member"
 def send_code(scope: Scope, member: Member, phone: str, *, locale: str, automatic: bool) -> bool:
     """Text `member` a code at `phone` (canonical E.164, already the member's number).
 
+    Refuses a locked member (`MemberLocked`), read with the member's live code.
+
     Returns False when nothing new was sent because the same number got a code less than
     `sms_otp_resend_seconds` ago (that code stays valid), True when a new code went to the
     outbox. Raises the refusals described in the module docstring.
     """
     now = scope.clock.now()
-    live = scope.db.execute(
-        select(SmsOtp.phone_number, SmsOtp.created_at, SmsOtp.expires_at).where(
-            SmsOtp.member_id == member.id
-        )
-    ).one_or_none()
+    # The member's lock and live code in one read (a locked member gets no code).
+    state = sms.connection(scope).execute(sms.STATE, {"b_member": member.id})
+    live = state.one_or_none()
+    lockout.refuse_if_locked(live.lock_expires_at if live is not None else None, now)
     recent = now - timedelta(seconds=scope.settings.sms_otp_resend_seconds)
     if (
         live is not None
@@ -82,7 +80,7 @@ def send_code(scope: Scope, member: Member, phone: str, *, locale: str, automati
             scope.db.expunge(message)
         elif message is not None:
             scope.db.delete(message)
-        scope.db.execute(delete(SmsOtp).where(SmsOtp.member_id == member.id))
+        sms.discard_code(scope, member)
         raise
     _record(scope, member, phone, new=True, automatic=automatic)
     return True
@@ -98,7 +96,6 @@ def auto_send(scope: Scope, org: Organization, member: Member, *, locale: str | 
     if not policy.sms_sent_automatically(org, member):
         return False
     try:
-        lockout.ensure_not_locked(scope, member)
         send_code(scope, member, member.mfa_phone_number, locale=locale or "en", automatic=True)
     except AntechamberError:
         return False

@@ -34,6 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam, select
+
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.errors import AntechamberError
@@ -90,8 +92,7 @@ def send_sms_otp(
     """
     language = _locale(locale)
     at_most_one(intermediate_session_token, session_token, session_jwt)
-    org = get_organization(scope, organization_id)
-    member = members.get_member(scope, org, member_id=member_id)
+    org, member = organization_and_member(scope, organization_id, member_id)
     _sms_allowed(org)
     caller = resolve_caller(
         scope, org, member, intermediate_session_token, session_token, session_jwt
@@ -135,8 +136,7 @@ def authenticate_sms_otp(
     sessions.duration(session_duration_minutes)
     if session_custom_claims is not None:
         sessions.merged_claims({}, session_custom_claims)  # refuse bad claims before the code
-    org = get_organization(scope, organization_id)
-    member = members.get_member(scope, org, member_id=member_id)
+    org, member = organization_and_member(scope, organization_id, member_id)
     _sms_allowed(org)
     caller = resolve_caller(
         scope, org, member, intermediate_session_token, session_token, session_jwt
@@ -144,20 +144,22 @@ def authenticate_sms_otp(
     if not member.mfa_phone_number:
         raise errors.MemberPhoneNumberNotFound()
 
+    now = scope.clock.now()
+    newly_verified = not member.mfa_phone_number_verified
+    # What a right code changes in the member: written with the lockout reset, one UPDATE.
+    verified: dict[str, Any] = {"mfa_phone_number_verified": True, "updated_at": now}
+    if member.phone_id is None:  # a number stored before phone ids existed
+        verified["phone_id"] = new_id("phone-number", scope.environment)
     try:
-        phone = sms.verify_code(scope, member, code)
+        phone = sms.verify_code(scope, member, code, also=verified)
     except AntechamberError:
         _count_mfa(scope, "failure")
         raise
     if phone != member.mfa_phone_number:
-        # Cannot happen while every change of number deletes the live code; refuse if it does.
+        # Cannot happen while every change of number deletes the live code; refuse if it does
+        # (the error rolls the member's update back).
         raise errors.UnableToAuthOtpCode()
-    now = scope.clock.now()
-    newly_verified = not member.mfa_phone_number_verified
-    member.mfa_phone_number_verified = True
-    member.updated_at = now
-    if member.phone_id is None:  # a number stored before phone ids existed
-        member.phone_id = new_id("phone-number", scope.environment)
+    assert member.phone_id is not None  # written with the code's redemption
     enrollment = apply_enrollment(org, member, set_mfa_enrollment)
     factor = factors.sms_otp(member.phone_id, phone, now)
 
@@ -203,6 +205,37 @@ def authenticate_sms_otp(
     )
     scope.db.flush()
     return result
+
+
+_ORG_AND_MEMBER = (
+    select(Organization, Member)
+    .join(Member, Member.organization_id == Organization.id)
+    .where(
+        Organization.project_id == bindparam("project_id"),
+        Organization.id == bindparam("organization_id"),
+        Member.id == bindparam("member_id"),
+    )
+)
+
+
+def organization_and_member(
+    scope: Scope, organization_ref: str, member_id: str
+) -> tuple[Organization, Member]:
+    """The organization (by id, slug or external id, in the scope's project) and its member by
+    id: `get_organization` and `members.get_member`, in one round trip when the organization
+    is given by id (the SDKs' way), with the same errors otherwise."""
+    found = scope.db.execute(
+        _ORG_AND_MEMBER,
+        {
+            "project_id": scope.project_id,
+            "organization_id": organization_ref,
+            "member_id": member_id,
+        },
+    ).one_or_none()
+    if found is not None:
+        return found[0], found[1]
+    org = get_organization(scope, organization_ref)
+    return org, members.get_member(scope, org, member_id=member_id)
 
 
 def _count_mfa(scope: Scope, result: str) -> None:

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, or_, select, update
 
 from antechamber import crypto, tokens
 from antechamber.audit import service as audit
@@ -49,12 +49,14 @@ from antechamber.mfa import lockout
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.otp import errors as otp_errors
+from antechamber.otp import sms
 from antechamber.otp.flows import (
     ENROLLMENT_CHOICES,
     Caller,
     apply_enrollment,
     at_most_one,
     method_allowed,
+    organization_and_member,
     resolve_caller,
 )
 from antechamber.scope import Scope
@@ -72,6 +74,48 @@ MAX_EXPIRATION_MINUTES = 1440
 _SECRET_PURPOSE = "totp-secret"  # noqa: S105 (a key-derivation label)
 _RECOVERY_PURPOSE = "totp-recovery-code"
 _CREDENTIALS = "intermediate_session_token, session_token and session_jwt"
+
+# The authenticate path's statements, built once and run on the unit of work's connection.
+_regs = cast(Table, TotpRegistration.__table__)
+_members = cast(Table, Member.__table__)
+#: The member's registration (columns None if there is none) and lock, in one read.
+_USABLE = (
+    select(
+        _regs.c.id,
+        _regs.c.secret_sealed,
+        _regs.c.status,
+        _regs.c.expires_at,
+        _members.c.lock_expires_at,
+    )
+    .select_from(
+        _members.outerjoin(
+            _regs,
+            and_(_regs.c.member_id == _members.c.id, _regs.c.project_id == bindparam("b_project")),
+        )
+    )
+    .where(_members.c.id == bindparam("b_member"))
+)
+_NOW = bindparam("b_now", type_=_regs.c.activated_at.type)
+#: A code's step is accepted once: only a step later than the last one moves the registration
+#: on, so of concurrent requests with one code exactly one matches the row.
+_CLAIM_STEP = (
+    update(_regs)
+    .where(
+        _regs.c.id == bindparam("b_registration"),
+        _regs.c.last_used_step < bindparam("b_step"),
+        or_(
+            _regs.c.status == "active",
+            and_(_regs.c.status == "pending", _regs.c.expires_at > _NOW),
+        ),
+    )
+    .values(
+        last_used_step=bindparam("b_step"),
+        status="active",
+        expires_at=None,
+        activated_at=func.coalesce(_regs.c.activated_at, _NOW),
+    )
+    .returning(_regs.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -201,8 +245,7 @@ def authenticate_totp(
         session_duration_minutes,
         session_custom_claims,
     )
-    org = get_organization(scope, organization_id)
-    member = members.get_member(scope, org, member_id=member_id)
+    org, member = organization_and_member(scope, organization_id, member_id)
     method_allowed(org, "totp")
     caller = resolve_caller(
         scope, org, member, intermediate_session_token, session_token, session_jwt
@@ -211,51 +254,37 @@ def authenticate_totp(
         if codes.normalised_recovery_code(code) is not None:
             raise errors.RecoveryCodeUsedAsTotpCode()
         raise errors.InvalidTotpCode()
-    registration = _usable_registration(scope, member)
-    lockout.ensure_not_locked(scope, member)
-
     now = scope.clock.now()
-    secret = _secret(scope, registration)
+    registration = _usable_registration(scope, member)
+    lockout.refuse_if_locked(registration.lock_expires_at, now)
+
+    secret = _secret(scope, registration.id, registration.secret_sealed)
     step = codes.matching_step(secret, code, now)
     if step is None:
-        _failed(scope, member, EventType.MFA_TOTP_FAILED, "totp", registration)
+        _failed(scope, member, EventType.MFA_TOTP_FAILED, "totp", registration.id)
         raise errors.UnableToAuthenticateTotp(keep_changes=True)
-    claimed = scope.db.scalars(
-        update(TotpRegistration)
-        .where(
-            TotpRegistration.id == registration.id,
-            TotpRegistration.last_used_step < step,
-            or_(
-                TotpRegistration.status == "active",
-                and_(TotpRegistration.status == "pending", TotpRegistration.expires_at > now),
-            ),
-        )
-        .values(
-            last_used_step=step,
-            status="active",
-            expires_at=None,
-            activated_at=func.coalesce(TotpRegistration.activated_at, now),
-        )
-        .returning(TotpRegistration),
-        execution_options={"populate_existing": True, "synchronize_session": False},
-    ).one_or_none()
+    claimed = (
+        sms.connection(scope)
+        .execute(_CLAIM_STEP, {"b_registration": registration.id, "b_step": step, "b_now": now})
+        .scalar_one_or_none()
+    )
     if claimed is None:
         raise errors.TotpCodeAlreadyAuthenticated()
-    lockout.reset(scope, member)
-    activated = member.totp_registration_id != claimed.id
+    # What the success changes in the member: written with the lockout reset, one UPDATE.
+    changes: dict[str, Any] = {}
+    activated = member.totp_registration_id != claimed
     if activated:
-        member.totp_registration_id = claimed.id
-        member.updated_at = now
+        changes.update(totp_registration_id=claimed, updated_at=now)
     if set_default_mfa:
-        member.default_mfa_method = "totp"
-        member.updated_at = now
+        changes.update(default_mfa_method="totp", updated_at=now)
+    lockout.reset(scope, member, changes)
     enrollment = apply_enrollment(org, member, set_mfa_enrollment)
     result = _finish(
         scope,
         caller,
         org,
         member,
-        factors.totp(claimed.id, now),
+        factors.totp(claimed, now),
         intermediate_session_token=intermediate_session_token,
         session_token=session_token,
         session_duration_minutes=session_duration_minutes,
@@ -267,7 +296,7 @@ def authenticate_totp(
         EventType.MFA_TOTP_AUTHENTICATED,
         organization_id=org.id,
         member_id=member.id,
-        totp_registration_id=claimed.id,
+        totp_registration_id=claimed,
         activated_now=activated,
         via=_via(caller),
         member_session_id=result.session.id if result.session is not None else None,
@@ -328,7 +357,7 @@ def recover(
             .returning(TotpRecoveryCode.id)
         ).scalar_one_or_none()
     if used is None:
-        _failed(scope, member, EventType.MFA_RECOVERY_CODE_FAILED, "recovery_code", registration)
+        _failed(scope, member, EventType.MFA_RECOVERY_CODE_FAILED, "recovery_code", registration.id)
         raise errors.UnableToAuthenticateRecoveryCode(keep_changes=True)
     lockout.reset(scope, member)
     remaining = _remaining(scope, registration)
@@ -457,10 +486,15 @@ def _registration(scope: Scope, member: Member) -> TotpRegistration | None:
     )
 
 
-def _usable_registration(scope: Scope, member: Member) -> TotpRegistration:
-    """The member's active registration, or a pending one that has not expired."""
-    registration = _registration(scope, member)
-    if registration is None:
+def _usable_registration(scope: Scope, member: Member) -> Row[Any, Any, Any, Any, Any]:
+    """The member's active registration, or a pending one that has not expired (`id`,
+    `secret_sealed`, `status`, `expires_at`), with the member's `lock_expires_at`: one read."""
+    registration = (
+        sms.connection(scope)
+        .execute(_USABLE, {"b_member": member.id, "b_project": scope.project_id})
+        .one_or_none()
+    )
+    if registration is None or registration.id is None:
         raise errors.TotpNotFound()
     if registration.status == "pending":
         expires = registration.expires_at
@@ -492,11 +526,9 @@ def _secret_purpose(registration_id: str) -> str:
     return f"{_SECRET_PURPOSE}:{registration_id}"
 
 
-def _secret(scope: Scope, registration: TotpRegistration) -> str:
+def _secret(scope: Scope, registration_id: str, sealed: str) -> str:
     return crypto.unseal(
-        scope.settings.key_bytes(),
-        _secret_purpose(registration.id),
-        registration.secret_sealed,
+        scope.settings.key_bytes(), _secret_purpose(registration_id), sealed
     ).decode()
 
 
@@ -541,7 +573,7 @@ def _failed(
     member: Member,
     event: EventType,
     method: str,
-    registration: TotpRegistration,
+    registration_id: str,
 ) -> None:
     """A wrong code: one failure in the member's lock (shared with SMS), audited. The caller
     raises with `keep_changes=True`, so both are committed although the request fails."""
@@ -551,7 +583,7 @@ def _failed(
         event,
         organization_id=member.organization_id,
         member_id=member.id,
-        totp_registration_id=registration.id,
+        totp_registration_id=registration_id,
         locked=locked,
     )
     _count(scope, method, "failure")
