@@ -215,8 +215,14 @@ class Settings(BaseSettings):
     # --- Delivery: the worker -----------------------------------------------------------------
     delivery_worker: bool = Field(
         True,
-        description="Run the delivery worker inside the server. Turn off when `antechamber "
+        description="Let the server deliver (see delivery_process). Turn off when `antechamber "
         "worker` runs on its own.",
+    )
+    delivery_process: bool = Field(
+        True,
+        description="`antechamber serve` delivers from one worker process of its own beside "
+        "the server's (started, stopped and restarted with it); false: a thread in each server "
+        "process. `antechamber dev` always uses the thread.",
     )
     delivery_batch_size: int = Field(
         20, ge=1, le=500, description="Messages a worker claims at a time."

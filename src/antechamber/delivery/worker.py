@@ -159,6 +159,11 @@ class DeliveryWorker:
         self._thread = threading.Thread(target=self.run, name="delivery-worker", daemon=True)
         self._thread.start()
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once the loop is asked to stop (wait on it to pause until then)."""
+        return self._stopping
+
     def request_stop(self) -> None:
         """Ask the loop to stop after the message in hand (safe from a signal handler)."""
         self._stopping.set()
