@@ -31,7 +31,11 @@ def register(app: typer.Typer) -> None:
     app.command(help="Bring the database schema to the newest version.")(migrate)
 
 
-def _run(host: str | None, port: int | None, workers: int, *, delivery_process: bool) -> None:
+def _run(
+    host: str | None, port: int | None, workers: int, *, delivery_process: bool = False
+) -> None:
+    """Serve. `delivery_process`: deliver from a supervised worker process of its own (if the
+    settings let the server deliver at all); else each server process runs a thread."""
     # Workers are separate processes that read settings from the environment themselves.
     if host:
         os.environ["ANTECHAMBER_HOST"] = host
@@ -149,7 +153,7 @@ def dev(
     )
     # One process, the worker a thread in it: the inbox fills as the server runs, and a
     # Ctrl-C stops everything at once.
-    _run(host, port, 1, delivery_process=False)
+    _run(host, port, 1)
 
 
 def _url_host(host: str) -> str:
