@@ -1,8 +1,10 @@
 """The ASGI application: one process serving the Stytch-compatible API, the admin console, the
 reference app at / and (in development) the inbox.
 
-Its lifespan runs the delivery worker in a background thread (unless
-`ANTECHAMBER_DELIVERY_WORKER=false`, e.g. when `antechamber worker` runs on its own).
+Its lifespan runs the delivery worker in a background thread, unless
+`ANTECHAMBER_DELIVERY_WORKER=false`: when `antechamber worker` runs on its own, or when
+`antechamber serve` runs one as a process beside this one (its default, see
+`delivery.supervisor`).
 """
 
 from __future__ import annotations

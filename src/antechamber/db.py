@@ -31,6 +31,10 @@ _ON_COMMIT = "antechamber.on_commit"
 READ_ONLY = "antechamber_read_only"
 
 BUSY_TIMEOUT_SECONDS = 30
+#: PostgreSQL: connections older than this are closed at their next checkout.
+PG_RECYCLE_SECONDS = 1800
+#: psycopg prepares a statement on its n-th execution on one connection.
+PG_PREPARE_THRESHOLD = 2
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -112,12 +116,15 @@ class Base(DeclarativeBase):
     }
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None, **kwargs: Any
+) -> Engine:
     """An engine with the pragmas SQLite needs to be a good server database.
 
     SQLite: WAL (readers do not block the writer), synchronous=NORMAL (durable at checkpoints,
     the measured sweet spot in design.md), foreign keys on, and a busy timeout so concurrent
-    writers queue instead of failing.
+    writers queue instead of failing. `pool_size` and `max_overflow` (None: the defaults) are
+    PostgreSQL's: SQLite keeps a connection per request thread.
     """
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS}
@@ -155,10 +162,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = engine.url.database
         _writer_locks[engine] = _WriterLock(path if path not in (None, "", ":memory:") else None)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    # PostgreSQL. A pool that keeps a connection for each request thread likely to want one
+    # (`pool_size`, from ANTECHAMBER_DATABASE_POOL_SIZE): an overflow connection is opened
+    # for one checkout and closed after it (a backend started and ended per request), and
+    # never lives long enough to use prepared statements. psycopg prepares a statement on
+    # its `prepare_threshold`-th execution on a connection; the ORM's statements repeat, so
+    # a kept connection soon runs them without parsing or planning.
+    # No ping per checkout (a round trip each): a connection that died (PostgreSQL
+    # restarted) fails the statement that meets it, SQLAlchemy then discards every
+    # connection the pool held from before, and that request gets 503 database_unavailable
+    # with Retry-After; TCP keepalives find peers gone without a word (a failover) and
+    # `pool_recycle` retires connections before an idle timeout between here and there.
+    kwargs.setdefault("pool_size", pool_size if pool_size is not None else 20)
+    kwargs.setdefault("max_overflow", max_overflow if max_overflow is not None else 10)
+    kwargs.setdefault("pool_recycle", PG_RECYCLE_SECONDS)
+    connect_args = {
+        "prepare_threshold": PG_PREPARE_THRESHOLD,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        **kwargs.pop("connect_args", {}),
+    }
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

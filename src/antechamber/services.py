@@ -37,7 +37,11 @@ class Services:
     def build(
         cls, settings: Settings, engine: Engine | None = None, clock: Clock | None = None
     ) -> Services:
-        engine = engine or db.make_engine(settings.database_url)
+        engine = engine or db.make_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         return cls(settings, engine, db.session_factory(engine), clock or SystemClock())
 
     @property

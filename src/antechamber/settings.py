@@ -36,6 +36,20 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. SQLite file in the working directory by default; "
         "postgresql+psycopg://user@host/db for PostgreSQL.",
     )
+    database_pool_size: int = Field(
+        20,
+        ge=1,
+        le=500,
+        description="PostgreSQL: connections each process keeps open (every server worker "
+        "and the delivery process has its own pool).",
+    )
+    database_max_overflow: int = Field(
+        10,
+        ge=0,
+        le=500,
+        description="PostgreSQL: connections a process may open beyond its pool when busy, "
+        "closed after use.",
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000",
         description="The origin people and SDKs reach this server at; links in emails use it.",
@@ -215,8 +229,14 @@ class Settings(BaseSettings):
     # --- Delivery: the worker -----------------------------------------------------------------
     delivery_worker: bool = Field(
         True,
-        description="Run the delivery worker inside the server. Turn off when `antechamber "
+        description="Let the server deliver (see delivery_process). Turn off when `antechamber "
         "worker` runs on its own.",
+    )
+    delivery_process: bool = Field(
+        True,
+        description="`antechamber serve` delivers from one worker process of its own beside "
+        "the server's (started, stopped and restarted with it); false: a thread in each server "
+        "process. `antechamber dev` always uses the thread.",
     )
     delivery_batch_size: int = Field(
         20, ge=1, le=500, description="Messages a worker claims at a time."

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -13,6 +15,7 @@ from types import FrameType
 
 import typer
 
+from antechamber import logs
 from antechamber.cli.context import JSON_OPTION, PROJECT_OPTION, emit, project_scope, services
 from antechamber.clock import rfc3339
 from antechamber.delivery import inbox, outbox
@@ -23,6 +26,9 @@ from antechamber.emails import canonical_email
 from antechamber.errors import InvalidEmail
 from antechamber.ids import environment_of
 from antechamber.scope import CLI_ACTOR
+
+#: How often a worker started by `serve` checks that its server is still there.
+PARENT_CHECK_SECONDS = 1.0
 
 
 def register(app: typer.Typer) -> None:
@@ -54,13 +60,17 @@ def worker(
         max=65535,
         help="Also serve this worker's Prometheus metrics on 127.0.0.1:PORT.",
     ),
+    parent_pid: int = typer.Option(
+        None,
+        "--parent-pid",
+        hidden=True,
+        help="Stop when this process (the `serve` that started this worker) is gone.",
+    ),
 ) -> None:
     svc = services()
     svc.settings.key_bytes()  # outside development this must be set; fail before starting
-    logging.basicConfig(
-        level=svc.settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # As the server logs (ANTECHAMBER_LOG_FORMAT): `serve` runs this in its own log stream.
+    logs.configure(svc.settings.log_level, svc.settings.effective_log_format)
     w = DeliveryWorker(svc)
     if once:
         total = 0
@@ -79,10 +89,26 @@ def worker(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if parent_pid:
+        threading.Thread(
+            target=_watch_parent, args=(parent_pid, w), name="parent-watch", daemon=True
+        ).start()
     email = w.transports.email.name if w.transports.email else "development inbox"
     sms = w.transports.sms.name if w.transports.sms else "development inbox"
     typer.echo(f"delivery worker {w.name}: email via {email}, sms via {sms}", err=True)
     w.run()
+
+
+def _watch_parent(parent_pid: int, w: DeliveryWorker) -> None:
+    """Stop `w` once `parent_pid` is no longer this process's parent (it died, even by
+    SIGKILL, and this process was handed to another)."""
+    while os.getppid() == parent_pid:
+        if w.stopping.wait(PARENT_CHECK_SECONDS):
+            return
+    logging.getLogger("antechamber.delivery.worker").warning(
+        "the server that started this worker is gone; stopping"
+    )
+    w.request_stop()
 
 
 def outbox_command(

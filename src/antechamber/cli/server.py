@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
+from types import FrameType
 
 import typer
 import uvicorn
 
 from antechamber import logs, migrations
+from antechamber.delivery.supervisor import WorkerProcess
 from antechamber.devmode import (
     beside_dev_server,
     ensure_demo_project,
@@ -16,7 +19,7 @@ from antechamber.devmode import (
     mark_dev_server,
 )
 from antechamber.services import Services
-from antechamber.settings import load_settings
+from antechamber.settings import Settings, load_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +31,11 @@ def register(app: typer.Typer) -> None:
     app.command(help="Bring the database schema to the newest version.")(migrate)
 
 
-def _run(host: str | None, port: int | None, workers: int) -> None:
+def _run(
+    host: str | None, port: int | None, workers: int, *, delivery_process: bool = False
+) -> None:
+    """Serve. `delivery_process`: deliver from a supervised worker process of its own (if the
+    settings let the server deliver at all); else each server process runs a thread."""
     # Workers are separate processes that read settings from the environment themselves.
     if host:
         os.environ["ANTECHAMBER_HOST"] = host
@@ -41,6 +48,30 @@ def _run(host: str | None, port: int | None, workers: int) -> None:
         raise typer.BadParameter("the database is not migrated; run: antechamber migrate")
     if workers > 1 and settings.is_sqlite:
         typer.echo("note: SQLite serialises writes; several workers help PostgreSQL most.")
+    delivery: WorkerProcess | None = None
+    if settings.delivery_worker and delivery_process:
+        # One worker process delivers; the server processes (which read this environment) don't.
+        delivery = WorkerProcess(
+            stop_timeout_s=settings.delivery_send_timeout_seconds + 10, env=dict(os.environ)
+        )
+        os.environ["ANTECHAMBER_DELIVERY_WORKER"] = "false"
+        # uvicorn (one process) stops on SIGTERM, then raises it again with the handler it
+        # found: ours ends the process through the `finally` below, the default would not.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        delivery.start()
+    try:
+        _serve(settings, workers)
+    finally:
+        if delivery is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
+            delivery.stop()
+
+
+def _exit_on_signal(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)  # a stop asked for, as uvicorn's own supervisor exits
+
+
+def _serve(settings: Settings, workers: int) -> None:
     uvicorn.run(
         "antechamber.asgi:app_factory",
         factory=True,
@@ -70,7 +101,7 @@ def serve(
     settings.key_bytes()  # outside development this must be set; fail before binding
     if not settings.dev:
         forget_dev_server(settings)
-    _run(host, port, workers)
+    _run(host, port, workers, delivery_process=settings.delivery_process)
 
 
 def dev(
@@ -121,6 +152,8 @@ def dev(
         f"  Reference app:       {base}/  (the tutorial's MFA app)\n\n"
         "  Python: stytch.B2BClient(project_id, secret, environment=BASE_URL)\n"
     )
+    # One process, the worker a thread in it: the inbox fills as the server runs, and a
+    # Ctrl-C stops everything at once.
     _run(host, port, 1)
 
 

@@ -9,11 +9,18 @@ the synchronous worker can call it from any one thread.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import re
 import ssl
+from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email import quoprimime
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.utils import format_datetime, formataddr, parseaddr
+from functools import cache
 
 import aiosmtplib
 
@@ -26,29 +33,79 @@ log = logging.getLogger("antechamber.delivery.email")
 
 def build_email(
     rendered: Rendered, *, to: str, message_id: str, settings: Settings, now: datetime
-) -> EmailMessage:
+) -> Message:
     """A multipart/alternative message (plain text, then HTML) with the headers we promise.
 
     The Message-ID is derived from the outbox message id, so if a message is ever sent twice
     (a worker died between the provider's acceptance and our bookkeeping), mail systems see the
     same message and may fold the copies.
+
+    Built from the classic `email` classes with every header already in its wire form: the
+    modern `EmailMessage` parses each header it is given into a tree and folds it again when
+    sent, 2.7 ms of CPU a message here against 0.5 ms. What does not depend on the message (the
+    sender, its domain, the fixed headers) is worked out once per sender (`_envelope`).
     """
     if rendered.subject is None or rendered.html is None:
         raise ValueError("an email needs a subject and an HTML body")
-    sender = settings.smtp_sender
-    domain = parseaddr(sender)[1].rpartition("@")[2] or settings.public_host
-    email = EmailMessage()
-    email["From"] = sender
+    envelope = _envelope(settings.smtp_sender, settings.public_host)
+    email = MIMEMultipart("alternative")
+    email["From"] = envelope.sender
     email["To"] = to
-    email["Subject"] = rendered.subject
+    email["Subject"] = _header_text(rendered.subject)
     email["Date"] = format_datetime(now)
-    email["Message-ID"] = f"<{message_id}@{domain}>"
-    # RFC 3834: an automatic message; out-of-office robots should not answer it.
-    email["Auto-Submitted"] = "auto-generated"
-    email["X-Auto-Response-Suppress"] = "All"
-    email.set_content(rendered.text)
-    email.add_alternative(rendered.html, subtype="html")
+    email["Message-ID"] = f"<{message_id}@{envelope.domain}>"
+    for name, value in FIXED_HEADERS:
+        email[name] = value
+    email.attach(_text_part(rendered.text, "plain"))
+    email.attach(_text_part(rendered.html, "html"))
     return email
+
+
+#: RFC 3834: an automatic message; out-of-office robots should not answer it.
+FIXED_HEADERS = (("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"))
+#: Longest body line sent as is (RFC 5322 recommends 78; the stdlib's heuristics use it too).
+MAX_LINE = 78
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    sender: str  # the From header, non-ASCII display names as RFC 2047 encoded words
+    domain: str  # of the Message-ID
+
+
+@cache
+def _envelope(sender: str, public_host: str) -> _Envelope:
+    name, address = parseaddr(sender)
+    domain = address.rpartition("@")[2] or public_host
+    return _Envelope(formataddr((name, address), charset="utf-8"), domain)
+
+
+def _header_text(value: str) -> str:
+    """`value` as a header carries it: ASCII as is, else an RFC 2047 encoded word (UTF-8)."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _text_part(text: str, subtype: str) -> Message:
+    """A UTF-8 text part: 7bit when it is ASCII in short lines, else quoted-printable (safe
+    through any relay, with or without 8BITMIME); base64 for a body with a line starting
+    `From `, which the classic generator would quote as `>From `."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if text.isascii() and all(len(line) <= MAX_LINE for line in text.splitlines()):
+        cte, body = "7bit", text
+    else:
+        # body_encode takes one character per byte, as the stdlib's own encoder feeds it.
+        cte, body = "quoted-printable", quoprimime.body_encode(text.encode().decode("latin-1"))
+    if _FROM_LINE.search(body):
+        cte, body = "base64", base64.encodebytes(text.encode()).decode("ascii")
+    part = Message()
+    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+    part["Content-Transfer-Encoding"] = cte
+    part.set_payload(body)
+    return part
+
+
+_FROM_LINE = re.compile(r"^From ", re.MULTILINE)
 
 
 class SmtpSender:
@@ -61,7 +118,7 @@ class SmtpSender:
         self._runner: asyncio.Runner | None = None
         self._smtp: aiosmtplib.SMTP | None = None
 
-    def send_email(self, message: EmailMessage) -> None:
+    def send_email(self, message: Message) -> None:
         try:
             self._run(self._send(message))
         except (PermanentFailure, TransientFailure):
@@ -108,7 +165,7 @@ class SmtpSender:
             timeout=s.delivery_send_timeout_seconds,
         )
 
-    async def _send(self, message: EmailMessage) -> None:
+    async def _send(self, message: Message) -> None:
         try:
             # The timeout bounds the whole exchange (connect, TLS, login, the message), so the
             # worker can tell whether its claim outlasts the send.

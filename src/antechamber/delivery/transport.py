@@ -10,7 +10,7 @@ Another provider is one new class with the same methods.
 
 from __future__ import annotations
 
-from email.message import EmailMessage
+from email.message import Message
 from typing import Protocol
 
 
@@ -30,7 +30,7 @@ class EmailSender(Protocol):
     #: Recorded as the message's `delivered_via` and in the `via` metric label.
     name: str
 
-    def send_email(self, message: EmailMessage) -> None:
+    def send_email(self, message: Message) -> None:
         """Hand `message` (headers and bodies set) to the provider, or raise a failure."""
         ...
 

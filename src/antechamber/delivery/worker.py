@@ -6,6 +6,7 @@ provider):
     claim:   pending and due, or sending with an expired lease
              → sending, claimed_until = now + lease, claimed_by = this batch, attempts + 1
     deliver: → sent | pending at now + backoff (transient failure) | failed
+             (messages kept in the development inbox: one commit for the batch's lot)
 
 Claims use `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers take disjoint
 batches; on SQLite the claim transaction starts with `BEGIN IMMEDIATE`, which serialises claims
@@ -159,6 +160,11 @@ class DeliveryWorker:
         self._thread = threading.Thread(target=self.run, name="delivery-worker", daemon=True)
         self._thread.start()
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once the loop is asked to stop (wait on it to pause until then)."""
+        return self._stopping
+
     def request_stop(self) -> None:
         """Ask the loop to stop after the message in hand (safe from a signal handler)."""
         self._stopping.set()
@@ -180,6 +186,7 @@ class DeliveryWorker:
             return BatchResult()
         counts = {"sent": 0, "retried": 0, "failed": 0, "released": 0}
         margin = timedelta(seconds=self.settings.delivery_send_timeout_seconds)
+        kept: list[_Claimed] = []  # kept in the development inbox; recorded together below
         try:
             for index, message in enumerate(claimed):
                 # Stop early rather than send on a lease that may run out mid-send (another
@@ -187,9 +194,12 @@ class DeliveryWorker:
                 if self._stopping.is_set() or self.services.clock.now() + margin > lease_end:
                     counts["released"] = self._release(claimed[index:], token)
                     break
-                counts[self._deliver(message, token)] += 1
+                counts[self._deliver(message, token, kept)] += 1
         finally:
-            self.transports.close()
+            try:
+                self._record_kept(kept, token)
+            finally:
+                self.transports.close()
         return BatchResult(claimed=len(claimed), **counts)
 
     def _claim(self, token: str) -> tuple[list[_Claimed], datetime]:
@@ -253,8 +263,12 @@ class DeliveryWorker:
 
     # --- one message ----------------------------------------------------------------------
 
-    def _deliver(self, message: _Claimed, token: str) -> str:
-        """Send one claimed message and record the outcome; returns sent, retried or failed."""
+    def _deliver(self, message: _Claimed, token: str, kept: list[_Claimed]) -> str:
+        """Send one claimed message and record the outcome; returns sent, retried or failed.
+
+        A message kept in the development inbox (nothing leaves the server) goes to `kept`
+        instead, for `_record_kept`: recording it late can at worst show it once more in the
+        inbox after a crash, so one commit serves the batch."""
         now = self.services.clock.now()
         metrics = self.services.metrics
         max_attempts = self.settings.delivery_max_attempts
@@ -310,8 +324,11 @@ class DeliveryWorker:
             log.exception("delivering %s failed unexpectedly", message.id)
             return self._retry_or_fail(message, token, f"{type(exc).__name__}: {exc}")
 
+        if via == INBOX:
+            kept.append(message)
+            return "sent"
         self._mark(
-            message,
+            [message],
             token,
             status="sent",
             sent_at=self.services.clock.now(),
@@ -321,16 +338,32 @@ class DeliveryWorker:
             provider_message_id=provider_id,
         )
         metrics.sent.labels(message.channel, via).inc()
-        if via == INBOX:
-            log.info("%s %s kept in the development inbox", message.channel, message.id)
         return "sent"
+
+    def _record_kept(self, kept: list[_Claimed], token: str) -> None:
+        """Record the messages of a batch kept in the development inbox, in one commit."""
+        if not kept:
+            return
+        self._mark(
+            kept,
+            token,
+            status="sent",
+            sent_at=self.services.clock.now(),
+            claimed_until=None,
+            last_error=None,
+            delivered_via=INBOX,
+            provider_message_id=None,
+        )
+        for message in kept:
+            self.services.metrics.sent.labels(message.channel, INBOX).inc()
+            log.info("%s %s kept in the development inbox", message.channel, message.id)
 
     def _retry_or_fail(self, message: _Claimed, token: str, error: str) -> str:
         if message.attempts >= self.settings.delivery_max_attempts:
             return self._fail(message, token, "exhausted", error)
         delay = self.backoff(message.attempts)
         self._mark(
-            message,
+            [message],
             token,
             status="pending",
             claimed_until=None,
@@ -350,27 +383,37 @@ class DeliveryWorker:
 
     def _fail(self, message: _Claimed, token: str, reason: str, error: str) -> str:
         self._mark(
-            message, token, status="failed", claimed_until=None, last_error=error[:MAX_ERROR_CHARS]
+            [message],
+            token,
+            status="failed",
+            claimed_until=None,
+            last_error=error[:MAX_ERROR_CHARS],
         )
         self.services.metrics.failed.labels(message.channel, reason).inc()
         log.error("%s %s failed (%s): %s", message.channel, message.id, reason, error)
         return "failed"
 
-    def _mark(self, message: _Claimed, token: str, **values: Any) -> None:
-        """Record an outcome, but only while this batch still holds the claim.
+    def _mark(self, messages_: list[_Claimed], token: str, **values: Any) -> None:
+        """Record an outcome, but only for the messages this batch still holds the claim of.
 
         If the database is unreachable (PostgreSQL restarting), keep trying for the length of
         a lease: the message has already gone to its provider, and an outcome not recorded
         would have it sent again once the claim expires (seen under `bench faults`). Past
         that, or when told to stop, the error is raised and the claim left to expire.
         """
+        first = messages_[0]
+        ids = [m.id for m in messages_]
         deadline = time.monotonic() + self.settings.delivery_lease_seconds
         while True:
             try:
                 with db.transaction(self.services.sessions) as session:
                     result = session.execute(
                         update(TABLE)
-                        .where(T.id == message.id, T.claimed_by == token, T.status == "sending")
+                        .where(
+                            T.id == ids[0] if len(ids) == 1 else T.id.in_(ids),
+                            T.claimed_by == token,
+                            T.status == "sending",
+                        )
                         .values(**values)
                     )
                 break
@@ -378,18 +421,21 @@ class DeliveryWorker:
                 if time.monotonic() >= deadline or self._stopping.is_set():
                     raise
                 log.warning(
-                    "%s %s: recording its outcome failed (%s); trying again",
-                    message.channel,
-                    message.id,
+                    "%s %s%s: recording its outcome failed (%s); trying again",
+                    first.channel,
+                    first.id,
+                    f" and {len(ids) - 1} more" if len(ids) > 1 else "",
                     type(exc.orig).__name__ if exc.orig is not None else "OperationalError",
                 )
                 self._stopping.wait(self.record_retry_seconds)
-        if not getattr(result, "rowcount", 1):
+        recorded = int(getattr(result, "rowcount", -1))
+        if 0 <= recorded < len(ids):
             log.warning(
-                "%s %s: the claim expired before its outcome was recorded; another worker may "
-                "send it again",
-                message.channel,
-                message.id,
+                "%s %s%s: the claim expired before its outcome was recorded; another worker "
+                "may send it again",
+                first.channel,
+                first.id,
+                f" (or {len(ids) - recorded} of {len(ids)} in its batch)" if len(ids) > 1 else "",
             )
 
     def backoff(self, attempts: int) -> float:
