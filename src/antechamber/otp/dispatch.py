@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from antechamber import db
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc
@@ -46,7 +47,7 @@ def send_code(scope: Scope, member: Member, phone: str, *, locale: str, automati
     """
     now = scope.clock.now()
     # The member's lock and live code in one read (a locked member gets no code).
-    state = sms.connection(scope).execute(sms.STATE, {"b_member": member.id})
+    state = db.connection(scope.db).execute(sms.STATE, {"b_member": member.id})
     live = state.one_or_none()
     lockout.refuse_if_locked(live.lock_expires_at if live is not None else None, now)
     recent = now - timedelta(seconds=scope.settings.sms_otp_resend_seconds)

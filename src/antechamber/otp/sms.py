@@ -20,7 +20,6 @@ from typing import Any, cast
 
 from sqlalchemy import BindParameter, Insert, Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from antechamber import db, tokens
 from antechamber.audit import service as audit
@@ -103,20 +102,12 @@ def _digest(scope: Scope, member_id: str, code: str) -> str:
     return tokens.keyed_digest(scope.settings.key_bytes(), f"{member_id}:{code}", _PURPOSE)
 
 
-def connection(scope: Scope) -> Connection:
-    """The unit of work's connection, for the pre-built statements. Pending ORM changes are
-    flushed first (with none, that costs nothing), so a statement sees them and may refer to
-    them (a code to a member just created)."""
-    scope.db.flush()
-    return scope.db.connection()
-
-
 def issue_code(scope: Scope, member: Member, phone_number: str) -> IssuedCode:
     """A new code for `member` at `phone_number`; any earlier code of the member stops working."""
     now = scope.clock.now()
     minutes = scope.settings.sms_otp_lifetime_minutes
     code = tokens.new_numeric_code(6)
-    conn = connection(scope)
+    conn = db.connection(scope.db)
     conn.execute(
         _ISSUE[conn.dialect.name],
         {
@@ -135,7 +126,7 @@ def issue_code(scope: Scope, member: Member, phone_number: str) -> IssuedCode:
 
 def discard_code(scope: Scope, member: Member) -> None:
     """The member's live code, if any, stops working."""
-    connection(scope).execute(_DISCARD, {"b_member": member.id})
+    db.connection(scope.db).execute(_DISCARD, {"b_member": member.id})
 
 
 def verify_code(
@@ -151,7 +142,7 @@ def verify_code(
         raise InvalidCodeFormat()
     now = scope.clock.now()
     limit = scope.settings.otp_max_attempts_per_code
-    conn = connection(scope)
+    conn = db.connection(scope.db)
     params = {"b_member": member.id, "b_limit": limit, "b_now": now}
     phone = conn.execute(
         _REDEEM, {**params, "b_digest": _digest(scope, member.id, code)}

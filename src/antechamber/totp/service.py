@@ -38,7 +38,7 @@ from typing import Any, NoReturn, cast
 
 from sqlalchemy import Row, Table, and_, bindparam, delete, func, or_, select, update
 
-from antechamber import crypto, tokens
+from antechamber import crypto, db, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc, rfc3339
@@ -49,7 +49,6 @@ from antechamber.mfa import lockout
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.otp import errors as otp_errors
-from antechamber.otp import sms
 from antechamber.otp.flows import (
     ENROLLMENT_CHOICES,
     Caller,
@@ -264,7 +263,7 @@ def authenticate_totp(
         _failed(scope, member, EventType.MFA_TOTP_FAILED, "totp", registration.id)
         raise errors.UnableToAuthenticateTotp(keep_changes=True)
     claimed = (
-        sms.connection(scope)
+        db.connection(scope.db)
         .execute(_CLAIM_STEP, {"b_registration": registration.id, "b_step": step, "b_now": now})
         .scalar_one_or_none()
     )
@@ -490,7 +489,7 @@ def _usable_registration(scope: Scope, member: Member) -> Row[Any, Any, Any, Any
     """The member's active registration, or a pending one that has not expired (`id`,
     `secret_sealed`, `status`, `expires_at`), with the member's `lock_expires_at`: one read."""
     registration = (
-        sms.connection(scope)
+        db.connection(scope.db)
         .execute(_USABLE, {"b_member": member.id, "b_project": scope.project_id})
         .one_or_none()
     )
