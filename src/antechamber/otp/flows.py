@@ -34,6 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.errors import AntechamberError
@@ -158,7 +160,7 @@ def authenticate_sms_otp(
     member.updated_at = now
     if member.phone_id is None:  # a number stored before phone ids existed
         member.phone_id = new_id("phone-number", scope.environment)
-    enrollment = apply_enrollment(org, member, set_mfa_enrollment)
+    enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment)
     factor = factors.sms_otp(member.phone_id, phone, now)
 
     if caller.session is None:  # exactly one credential was given: the IST
@@ -301,9 +303,11 @@ def _destination(
     return wanted
 
 
-def apply_enrollment(org: Organization, member: Member, choice: str | None) -> str | None:
+def apply_enrollment(
+    db: Session, org: Organization, member: Member, choice: str | None
+) -> str | None:
     """`set_mfa_enrollment`, unless policy requires MFA of the member (then it is ignored)."""
-    if not choice or policy.required_by_policy(org, member):
+    if not choice or policy.required_by_policy(db, org, member):
         return None
     member.mfa_enrolled = choice == "enroll"
     return choice

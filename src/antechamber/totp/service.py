@@ -249,7 +249,7 @@ def authenticate_totp(
     if set_default_mfa:
         member.default_mfa_method = "totp"
         member.updated_at = now
-    enrollment = apply_enrollment(org, member, set_mfa_enrollment)
+    enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment)
     result = _finish(
         scope,
         caller,
