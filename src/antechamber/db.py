@@ -155,7 +155,10 @@ def make_engine(
             # fails half way with "database is locked", and single-use checks are serialised.
             # A read-only unit of work reads a snapshot beside the writer (WAL) instead.
             if conn.get_execution_options().get(READ_ONLY):
-                conn.exec_driver_sql("BEGIN")
+                # Straight to the driver: a deferred BEGIN takes no lock, so it cannot meet a
+                # busy database (whose error the engine's wrapping is for), and skipping the
+                # engine's statement machinery is a fifth of an empty read's cost.
+                conn.connection.driver_connection.execute("BEGIN")
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 

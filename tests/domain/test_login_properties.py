@@ -227,7 +227,7 @@ class LoginMachine(RuleBasedStateMachine):
                 kinds = factors.types(session.factors)
                 assert "magic_link" in kinds, kinds
                 assert factors.proves_email(session.factors, member.email_address)
-                if policy.mfa_required(org, member):
+                if policy.mfa_required(scope.db, org, member):
                     assert factors.has_mfa(session.factors), (org.mfa_policy, kinds)
 
 

@@ -256,7 +256,7 @@ def test_mfa_required_roles_and_member_sessions_see_group_roles(
         member = scope.db.get(Member, readers.member.id)
         assert org is not None
         assert member is not None
-        assert mfa_policy.required_by_policy(org, member)
+        assert mfa_policy.required_by_policy(scope.db, org, member)
     # A group that makes its members admins: their session may now manage the organization.
     assert assign(
         api, connection, [{"group_id": readers.group["id"], "role_id": "stytch_admin"}]

@@ -327,8 +327,8 @@ def test_a_role_the_connection_implies_can_require_mfa(
         email = factors.magic_link(
             scope.environment, project.project_id, "fay@acme.example", scope.clock.now()
         )
-        assert policy.mfa_required(org, member, [factor]) is True
-        assert policy.mfa_required(org, member, [email]) is False
+        assert policy.mfa_required(scope.db, org, member, [factor]) is True
+        assert policy.mfa_required(scope.db, org, member, [email]) is False
 
 
 def test_unknown_roles_in_assignments_are_refused_and_change_nothing(

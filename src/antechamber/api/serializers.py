@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -63,18 +63,15 @@ def organization(org: Organization) -> dict[str, Any]:
     }
 
 
-def _org_of(m: Member) -> Organization | None:
-    # The member's organization is in the unit of work's identity map wherever a member is
-    # answered (it was read to find the member): `get` then costs no query.
-    session = object_session(m)
-    return None if session is None else session.get(Organization, m.organization_id)
-
-
-def member(m: Member, now: datetime, org: Organization | None = None) -> dict[str, Any]:
-    org = org if org is not None and org.id == m.organization_id else _org_of(m)
+def member(
+    db: Session, m: Member, now: datetime, org: Organization | None = None
+) -> dict[str, Any]:
+    """`db`: the unit of work, for the member's organization unless `org` is it (usually in
+    the identity map already, as it was read to find the member) and for its SSO roles."""
+    if org is None or org.id != m.organization_id:
+        org = db.get(Organization, m.organization_id)
     # SSO-implied roles are listed for every SAML registration (Stytch); sessions hold only
     # their own connections' (`member_session`).
-    db = object_session(m)
     roles = assignment.role_sources(org, m, sso_grants.member_grants(db, m))
     locked = m.lock_expires_at is not None and as_utc(m.lock_expires_at) > now
     return {
@@ -108,7 +105,7 @@ def member(m: Member, now: datetime, org: Organization | None = None) -> dict[st
 
 
 def member_response(
-    request: Request, now: datetime, org: Organization, m: Member, **fields: Any
+    request: Request, db: Session, now: datetime, org: Organization, m: Member, **fields: Any
 ) -> JSONResponse:
     """Stytch's answer about one member: `member_id`, then `fields`, `member` and
     `organization`."""
@@ -116,12 +113,12 @@ def member_response(
         request,
         member_id=m.id,
         **fields,
-        member=member(m, now),
+        member=member(db, m, now),
         organization=organization(org),
     )
 
 
-def member_session(s: MemberSession, m: Member, org: Organization) -> dict[str, Any]:
+def member_session(db: Session, s: MemberSession, m: Member, org: Organization) -> dict[str, Any]:
     return {
         "member_session_id": s.id,
         "member_id": s.member_id,
@@ -130,7 +127,7 @@ def member_session(s: MemberSession, m: Member, org: Organization) -> dict[str, 
         "expires_at": rfc3339(s.expires_at),
         "authentication_factors": list(s.factors),
         "organization_id": s.organization_id,
-        "roles": policy.role_ids(m, org, s.factors),
+        "roles": policy.role_ids(db, m, org, s.factors),
         "organization_slug": org.slug,
         "custom_claims": dict(s.custom_claims or {}),
     }
@@ -150,7 +147,7 @@ def mfa_required(m: Member, secondary_auth_initiated: str | None = None) -> dict
     return {"member_options": options, "secondary_auth_initiated": secondary_auth_initiated}
 
 
-def auth_result(result: AuthResult, now: datetime) -> dict[str, Any]:
+def auth_result(db: Session, result: AuthResult, now: datetime) -> dict[str, Any]:
     """The shared "authenticated vs mfa_required" shape (stytch-b2b-api.md §2.8).
 
     Used by discovery create and exchange, sessions exchange and the MFA calls. Required
@@ -164,7 +161,7 @@ def auth_result(result: AuthResult, now: datetime) -> dict[str, Any]:
         "session_jwt": result.session_jwt,
         "member_session": None
         if result.session is None
-        else member_session(result.session, result.member, result.organization),
+        else member_session(db, result.session, result.member, result.organization),
         "intermediate_session_token": result.intermediate_session_token,
         "intermediate_session_token_expires_at": rfc3339(result.intermediate_session_expires_at)
         if pending
@@ -175,19 +172,19 @@ def auth_result(result: AuthResult, now: datetime) -> dict[str, Any]:
         "primary_required": {"allowed_auth_methods": list(result.primary_required)}
         if pending and result.primary_required is not None
         else None,
-        "member": member(result.member, now),
+        "member": member(db, result.member, now),
         "organization": organization(result.organization),
     }
 
 
-def discovered_organization(d: Discovered, now: datetime) -> dict[str, Any]:
+def discovered_organization(db: Session, d: Discovered, now: datetime) -> dict[str, Any]:
     return {
         "member_authenticated": d.member_authenticated,
         "organization": organization(d.organization),
         "membership": {
             "type": d.membership_type,
             "details": {"domain": d.domain} if d.domain else None,
-            "member": member(d.member, now) if d.member is not None else None,
+            "member": member(db, d.member, now) if d.member is not None else None,
         },
         "primary_required": {"allowed_auth_methods": list(d.primary_required)}
         if d.primary_required is not None
@@ -196,14 +193,14 @@ def discovered_organization(d: Discovered, now: datetime) -> dict[str, Any]:
     }
 
 
-def discovery_login(found: DiscoveryLogin, now: datetime) -> dict[str, Any]:
+def discovery_login(db: Session, found: DiscoveryLogin, now: datetime) -> dict[str, Any]:
     """A discovery authentication's answer: the new IST and the discovered organizations."""
     return {
         "intermediate_session_token": found.intermediate_session_token,
         "intermediate_session_token_expires_at": rfc3339(found.intermediate_session_expires_at),
         "email_address": found.email_address,
         "discovered_organizations": [
-            discovered_organization(d, now) for d in found.discovered_organizations
+            discovered_organization(db, d, now) for d in found.discovered_organizations
         ],
     }
 

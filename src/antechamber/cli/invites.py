@@ -36,7 +36,7 @@ def invite(
             name=name,
             invite_redirect_url=redirect_url,
         )
-        data = serializers.member(sent.member, scope.clock.now())
+        data = serializers.member(scope.db, sent.member, scope.clock.now())
     emit(data, as_json, f"invited {data['email_address']} ({data['member_id']})")
 
 
@@ -51,7 +51,7 @@ def resend(
         o = get_organization(scope, org)
         found = members.get_member(scope, o, **_ref(member))
         sent = links.resend_invite(scope, organization_id=o.id, member_id=found.id)
-        data = serializers.member(sent.member, scope.clock.now())
+        data = serializers.member(scope.db, sent.member, scope.clock.now())
     emit(data, as_json, f"invitation sent again to {data['email_address']}")
 
 

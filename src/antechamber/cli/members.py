@@ -68,7 +68,9 @@ def create(
         fields["roles"] = ["stytch_admin"]
     with project_scope(project) as scope:
         o = get_organization(scope, org)
-        data = serializers.member(service.create_member(scope, o, fields), scope.clock.now())
+        data = serializers.member(
+            scope.db, service.create_member(scope, o, fields), scope.clock.now()
+        )
     emit(data, as_json, _summary(data))
 
 
@@ -86,7 +88,7 @@ def list_(
     with project_scope(project) as scope:
         page = service.search_members(scope, [org], query, None, limit)
         now = scope.clock.now()
-        rows = [serializers.member(m, now) for m in page.members]
+        rows = [serializers.member(scope.db, m, now) for m in page.members]
     emit(rows, as_json, "\n".join(_summary(m) for m in rows) or "no members")
 
 
@@ -100,7 +102,7 @@ def show(
     with project_scope(project) as scope:
         o = get_organization(scope, org)
         data = serializers.member(
-            service.get_member(scope, o, **_member_ref(member)), scope.clock.now()
+            scope.db, service.get_member(scope, o, **_member_ref(member)), scope.clock.now()
         )
     emit(data, as_json)
 
@@ -122,7 +124,9 @@ def update(
         m = service.get_member(scope, o, **_member_ref(member))
         if admin is not None:
             fields["roles"] = service.roles_with_admin(m, admin)
-        data = serializers.member(service.update_member(scope, o, m.id, fields), scope.clock.now())
+        data = serializers.member(
+            scope.db, service.update_member(scope, o, m.id, fields), scope.clock.now()
+        )
     emit(data, as_json, _summary(data))
 
 
@@ -156,7 +160,9 @@ def unlock(
     with project_scope(project) as scope:
         o = get_organization(scope, org)
         m = service.get_member(scope, o, **_member_ref(member))
-        data = serializers.member(service.unlock_member(scope, o, m.id), scope.clock.now())
+        data = serializers.member(
+            scope.db, service.unlock_member(scope, o, m.id), scope.clock.now()
+        )
     emit(data, as_json, _summary(data))
 
 
@@ -177,7 +183,7 @@ def reset_phone(
     with project_scope(project) as scope:
         o = get_organization(scope, org)
         m = service.get_member(scope, o, **_member_ref(member))
-        data = serializers.member(service.reset_sms_phone(scope, o, m), scope.clock.now())
+        data = serializers.member(scope.db, service.reset_sms_phone(scope, o, m), scope.clock.now())
     emit(data, as_json, _summary(data))
 
 
@@ -199,5 +205,5 @@ def reset_totp(
         o = get_organization(scope, org)
         m = service.get_member(scope, o, **_member_ref(member))
         _, updated = totp.delete_member_totp(scope, o.id, m.id)
-        data = serializers.member(updated, scope.clock.now())
+        data = serializers.member(scope.db, updated, scope.clock.now())
     emit(data, as_json, _summary(data))

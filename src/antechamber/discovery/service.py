@@ -299,7 +299,7 @@ def discovered_organizations(
                 member=member,
                 member_authenticated=inside,
                 primary_required=None if inside else login.primary_required(org, member, proof),
-                mfa_required=not inside and login.mfa_pending(org, member, proof),
+                mfa_required=not inside and login.mfa_pending(scope.db, org, member, proof),
             )
         )
     found.sort(key=lambda d: (d.organization.created_at, d.organization.id))
@@ -313,7 +313,7 @@ def discovered_organizations(
                 member=None,
                 domain=domain,
                 primary_required=login.primary_required(org, newcomer, proof),
-                mfa_required=policy.mfa_required(org, newcomer),
+                mfa_required=policy.mfa_required(scope.db, org, newcomer),
             )
         )
     return found

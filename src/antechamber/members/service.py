@@ -28,6 +28,7 @@ from antechamber.organizations.service import get_organization
 from antechamber.otp.errors import MfaPhoneNumberMismatch
 from antechamber.otp.models import SmsOtp
 from antechamber.phones import canonical_phone
+from antechamber.rbac import assignment
 from antechamber.rbac import service as rbac
 from antechamber.scope import Scope
 
@@ -84,7 +85,7 @@ def create_member(
         EventType.MEMBER_CREATED,
         organization_id=org.id,
         member_id=member.id,
-        roles=policy.role_ids(member, org),
+        roles=policy.role_ids(scope.db, member, org),
     )
     return member
 
@@ -118,11 +119,13 @@ def update_member(
         if email != member.email_address:
             if _find_by_email(scope, org.id, email) is not None:
                 raise errors.DuplicateMemberEmail()
-            implied_before = policy.role_ids(member, org)
+            implied_before = policy.role_ids(scope.db, member, org)
             member.email_address = email
             member.email_address_verified = False
             # A new domain may imply other roles: only who could give them may do that.
-            rbac.check_implied_change(scope, org, implied_before, policy.role_ids(member, org))
+            rbac.check_implied_change(
+                scope, org, implied_before, policy.role_ids(scope.db, member, org)
+            )
     _apply(scope, org, member, fields)
     member.updated_at = scope.clock.now()
     changed = sorted(k for k, v in _snapshot(member).items() if before[k] != v)
@@ -187,7 +190,8 @@ def set_status(scope: Scope, member: Member, status: str) -> Member:
 
 def roles_with_admin(member: Member, is_admin: bool) -> list[str]:
     """The member's direct roles with `stytch_admin` given (True) or taken away (False)."""
-    others = [r for r in policy.role_ids(member) if r != "stytch_admin"]
+    # Direct roles only (no organization, no session): nothing to read.
+    others = [r for r in assignment.role_ids(None, member, []) if r != "stytch_admin"]
     return [*others, "stytch_admin"] if is_admin else others
 
 
@@ -332,7 +336,7 @@ def _apply(scope: Scope, org: Organization, member: Member, fields: Mapping[str,
             link_mfa_phone(scope, org, member, phone)
     if fields.get("mfa_enrolled") is not None:
         enrolled = bool(fields["mfa_enrolled"])
-        if not enrolled and policy.required_by_policy(org, member):
+        if not enrolled and policy.required_by_policy(scope.db, org, member):
             raise errors.MfaEnrollmentRequired()
         member.mfa_enrolled = enrolled
     if fields.get("default_mfa_method") is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session
 
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
@@ -21,27 +21,33 @@ from antechamber.sessions.factors import Factor
 
 
 def role_ids(
-    member: Member, org: Organization | None = None, factors: Iterable[Factor] = ()
+    db: Session, member: Member, org: Organization | None = None, factors: Iterable[Factor] = ()
 ) -> list[str]:
     """Every member has `stytch_member`, then the roles assigned directly and, given the
     member's organization, those its email domain implies and those the SAML connections of
-    `factors` (a session's or a login's) imply (`rbac.assignment`, `rbac.sso_grants`)."""
-    sso = sso_grants.session_grants(object_session(member), member, factors)
+    `factors` (a session's or a login's) imply (`rbac.assignment`, `rbac.sso_grants`, which
+    reads the connections from `db`: `member` may be in no unit of work, as a session
+    check's is)."""
+    sso = sso_grants.session_grants(db, member, factors)
     return assignment.role_ids(org, member, sso)
 
 
-def required_by_policy(org: Organization, member: Member, factors: Iterable[Factor] = ()) -> bool:
+def required_by_policy(
+    db: Session, org: Organization, member: Member, factors: Iterable[Factor] = ()
+) -> bool:
     """MFA the member cannot opt out of; `factors`: the login's, whose SAML connection may
     imply a role listed in `mfa_required_roles`."""
     if org.mfa_policy == "REQUIRED_FOR_ALL":
         return True
-    return any(role in org.mfa_required_roles for role in role_ids(member, org, factors))
+    return any(role in org.mfa_required_roles for role in role_ids(db, member, org, factors))
 
 
-def mfa_required(org: Organization, member: Member, factors: Iterable[Factor] = ()) -> bool:
+def mfa_required(
+    db: Session, org: Organization, member: Member, factors: Iterable[Factor] = ()
+) -> bool:
     """Whether a login of `member` into `org` with `factors` needs a second factor before a
     session."""
-    return required_by_policy(org, member, factors) or member.mfa_enrolled
+    return required_by_policy(db, org, member, factors) or member.mfa_enrolled
 
 
 def method_allowed(org: Organization, method: str) -> bool:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
@@ -160,7 +161,7 @@ def authenticate_sms_otp(
         # (the error rolls the member's update back).
         raise errors.UnableToAuthOtpCode()
     assert member.phone_id is not None  # written with the code's redemption
-    enrollment = apply_enrollment(org, member, set_mfa_enrollment)
+    enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment)
     factor = factors.sms_otp(member.phone_id, phone, now)
 
     if caller.session is None:  # exactly one credential was given: the IST
@@ -334,9 +335,11 @@ def _destination(
     return wanted
 
 
-def apply_enrollment(org: Organization, member: Member, choice: str | None) -> str | None:
+def apply_enrollment(
+    db: Session, org: Organization, member: Member, choice: str | None
+) -> str | None:
     """`set_mfa_enrollment`, unless policy requires MFA of the member (then it is ignored)."""
-    if not choice or policy.required_by_policy(org, member):
+    if not choice or policy.required_by_policy(db, org, member):
         return None
     member.mfa_enrolled = choice == "enroll"
     return choice

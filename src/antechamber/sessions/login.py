@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
@@ -81,9 +82,11 @@ def primary_required(
     return None
 
 
-def mfa_pending(org: Organization, member: Member, login_factors: Sequence[Factor]) -> bool:
+def mfa_pending(
+    db: Session, org: Organization, member: Member, login_factors: Sequence[Factor]
+) -> bool:
     """Whether the organization needs a second factor of this member that is not there yet."""
-    return policy.mfa_required(org, member, login_factors) and not policy.mfa_satisfied(
+    return policy.mfa_required(db, org, member, login_factors) and not policy.mfa_satisfied(
         org, login_factors
     )
 
@@ -110,7 +113,7 @@ def conclude(
     """
     sessions.duration(session_duration_minutes)  # a bad value is refused in either branch
     primary = primary_required(org, member, login_factors)
-    mfa = primary is None and mfa_pending(org, member, login_factors)
+    mfa = primary is None and mfa_pending(scope.db, org, member, login_factors)
     if primary is not None or mfa:
         if ist is not None:
             row, token = ist
@@ -198,7 +201,7 @@ def complete_mfa(
     row = intermediate.claim(scope, ist_token)
     if row.organization_id != org.id or row.member_id != member.id:
         raise errors.InvalidIntermediateSessionForOrganization()
-    if policy.required_by_policy(org, member) and not member.mfa_enrolled:
+    if policy.required_by_policy(scope.db, org, member) and not member.mfa_enrolled:
         member.mfa_enrolled = True
         member.updated_at = scope.clock.now()
     return conclude(

@@ -20,10 +20,10 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session, class_mapper
 from sqlalchemy.orm.attributes import set_committed_value
 
 from antechamber import db, metadata, tokens
@@ -136,7 +136,7 @@ def start(
         session_factors, member
     ):
         raise errors.InsufficientFactors()
-    if policy.mfa_required(org, member, session_factors) and not policy.mfa_satisfied(
+    if policy.mfa_required(scope.db, org, member, session_factors) and not policy.mfa_satisfied(
         org, session_factors
     ):
         # A second factor of a method the organization allows: an SMS code, a TOTP code or a
@@ -204,14 +204,18 @@ def authenticate(
 
     Without either, the check writes nothing in the caller's unit of work (which may be
     read-only, `db.transaction`): `last_accessed_at` is recorded at most once per
-    `TOUCH_INTERVAL`, after the unit of work commits.
+    `TOUCH_INTERVAL`, after the unit of work commits. The three objects it then returns are
+    transient (in no unit of work: changing them writes nothing); whoever needs the database
+    for them takes it explicitly (`mfa.policy.role_ids(db, ...)`).
     """
     minutes = duration(session_duration_minutes, default=None)
-    session, member, org = resolve(scope, session_token=session_token, session_jwt=session_jwt)
     now = scope.clock.now()
     if minutes is None and session_custom_claims is None:
+        # The hot path: rows read apart from the unit of work's identity map (`_read`).
+        session, member, org = _read(scope, _lookup(scope, session_token, session_jwt, now))
         _touch_later(scope, session, now)
     else:
+        session, member, org = resolve(scope, session_token=session_token, session_jwt=session_jwt)
         # Plain attribute changes: the unit of work writes them as one UPDATE by primary key.
         session.last_accessed_at = now
         if minutes is not None:
@@ -287,20 +291,45 @@ def add_factor(
 
 # The hot path's statements, built once: constructing and keying a select costs more than
 # running it on SQLite. Parameters: project_id, now, and digest or session_id + member_id.
-_LIVE_SESSION = (
-    select(MemberSession, Member, Organization)
-    .join(Member, Member.id == MemberSession.member_id)
-    .join(Organization, Organization.id == MemberSession.organization_id)
-    .where(
-        MemberSession.project_id == bindparam("project_id"),
-        MemberSession.revoked_at.is_(None),
-        MemberSession.expires_at > bindparam("now"),
+# Each twice: for the ORM (`resolve`: objects in the unit of work) and as Core (`_read`).
+_BY_TOKEN = "token"  # noqa: S105 (a key of `_statements`)
+_BY_ID = "id"
+
+
+def _statements(*entities: Any) -> dict[str, Select[Any]]:
+    # On the tables: the Core flavour must carry no ORM entity (it would load objects).
+    ms, m, o = (MemberSession.__table__.c, Member.__table__.c, Organization.__table__.c)
+    live = (
+        select(*entities)
+        .select_from(MemberSession.__table__)
+        .join(Member.__table__, m.id == ms.member_id)
+        .join(Organization.__table__, o.id == ms.organization_id)
+        .where(
+            ms.project_id == bindparam("project_id"),
+            ms.revoked_at.is_(None),
+            ms.expires_at > bindparam("now"),
+        )
     )
-)
-_BY_TOKEN = _LIVE_SESSION.where(MemberSession.token_digest == bindparam("digest"))
-_BY_ID = _LIVE_SESSION.where(
-    MemberSession.id == bindparam("session_id"), MemberSession.member_id == bindparam("member_id")
-)
+    return {
+        _BY_TOKEN: live.where(ms.token_digest == bindparam("digest")),
+        _BY_ID: live.where(
+            ms.id == bindparam("session_id"), ms.member_id == bindparam("member_id")
+        ),
+    }
+
+
+def _columns(cls: type[Any]) -> tuple[tuple[str, ...], list[Any]]:
+    props = list(class_mapper(cls).column_attrs)
+    return tuple(p.key for p in props), [p.columns[0] for p in props]
+
+
+_SESSION_KEYS, _session_columns = _columns(MemberSession)
+_MEMBER_KEYS, _member_columns = _columns(Member)
+_ORG_KEYS, _org_columns = _columns(Organization)
+_MEMBER_AT = len(_SESSION_KEYS)
+_ORG_AT = _MEMBER_AT + len(_MEMBER_KEYS)
+_ORM = _statements(MemberSession, Member, Organization)
+_CORE = _statements(*_session_columns, *_member_columns, *_org_columns)
 
 
 def resolve(
@@ -308,25 +337,59 @@ def resolve(
 ) -> tuple[MemberSession, Member, Organization]:
     """The live session (with member and organization) for a token or a JWT; no writes.
 
-    One query joins the three rows (the hot path). Exactly one of the two arguments.
+    One query joins the three rows, loaded into the unit of work (a caller may change them).
+    Exactly one of the two arguments.
     """
+    statement, params = _lookup(scope, session_token, session_jwt, scope.clock.now())
+    row = scope.db.execute(_ORM[statement], params).one_or_none()
+    if row is None:
+        raise errors.SessionNotFound()
+    session, member, org = row
+    return session, member, org
+
+
+def _lookup(
+    scope: Scope, session_token: str | None, session_jwt: str | None, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """Which statement (`_BY_TOKEN` or `_BY_ID`) finds the session, with its parameters."""
     given = [v for v in (session_token, session_jwt) if v]
     if not given:
         raise errors.NoSessionArguments()
     if len(given) > 1:
         raise errors.TooManySessionArguments()
-    now = scope.clock.now()
     live = {"project_id": scope.project_id, "now": now}
     if session_token:
-        statement, params = _BY_TOKEN, {**live, "digest": _digest(session_token)}
-    else:
-        session_id, member_id = _jwt_subject(scope, str(session_jwt), now)
-        statement, params = _BY_ID, {**live, "session_id": session_id, "member_id": member_id}
-    row = scope.db.execute(statement, params).one_or_none()
+        return _BY_TOKEN, {**live, "digest": _digest(session_token)}
+    session_id, member_id = _jwt_subject(scope, str(session_jwt), now)
+    return _BY_ID, {**live, "session_id": session_id, "member_id": member_id}
+
+
+def _read(
+    scope: Scope, lookup: tuple[str, dict[str, Any]]
+) -> tuple[MemberSession, Member, Organization]:
+    """`resolve`'s three rows by one Core statement on the unit of work's connection, made
+    into transient objects: half the cost of the ORM's load (identity map, instance states,
+    events), which a session check does not need as it changes nothing."""
+    scope.db.flush()  # what the ORM's autoflush would have done: pending changes are seen
+    statement, params = lookup
+    row = scope.db.connection().execute(_CORE[statement], params).first()
     if row is None:
         raise errors.SessionNotFound()
-    session, member, org = row
+    session = _transient(MemberSession, _SESSION_KEYS, row[:_MEMBER_AT])
+    member = _transient(Member, _MEMBER_KEYS, row[_MEMBER_AT:_ORG_AT])
+    org = _transient(Organization, _ORG_KEYS, row[_ORG_AT:])
     return session, member, org
+
+
+_M = TypeVar("_M", MemberSession, Member, Organization)
+
+
+def _transient(cls: type[_M], keys: tuple[str, ...], values: Sequence[Any]) -> _M:
+    # What the ORM's loader does for each column, without the unit of work: every column
+    # attribute is set, so reading one never tries to load it.
+    obj: _M = class_mapper(cls).class_manager.new_instance()
+    obj.__dict__.update(zip(keys, values, strict=True))
+    return obj
 
 
 def revoke(
@@ -420,7 +483,7 @@ def revoke_member_sessions(
 
 
 def session_claim(
-    session: MemberSession, member: Member, org: Organization | None = None
+    db: Session, session: MemberSession, member: Member, org: Organization | None = None
 ) -> dict[str, Any]:
     return {
         "id": session.id,
@@ -430,7 +493,7 @@ def session_claim(
         "attributes": {"user_agent": "", "ip_address": ""},
         "authentication_factors": list(session.factors),
         # The session's SAML connections' roles too (`rbac.sso_grants`).
-        "roles": policy.role_ids(member, org, session.factors),
+        "roles": policy.role_ids(db, member, org, session.factors),
     }
 
 
@@ -449,7 +512,7 @@ def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organiza
         "aud": [scope.project_id],
         "iss": keys.issuer(scope.project_id),
         "sub": member.id,
-        SESSION_CLAIM: session_claim(session, member, org),
+        SESSION_CLAIM: session_claim(scope.db, session, member, org),
         ORGANIZATION_CLAIM: {"organization_id": org.id, "slug": org.slug},
     }
     # The kid too: after a rotation, JWTs come from the new key at once. The claims compare

@@ -277,7 +277,7 @@ def authenticate_totp(
     if set_default_mfa:
         changes.update(default_mfa_method="totp", updated_at=now)
     lockout.reset(scope, member, changes)
-    enrollment = apply_enrollment(org, member, set_mfa_enrollment)
+    enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment)
     result = _finish(
         scope,
         caller,

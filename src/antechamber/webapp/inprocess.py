@@ -22,6 +22,7 @@ from types import ModuleType
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
 
 from antechamber import devmode
 from antechamber.api import serializers
@@ -126,7 +127,7 @@ class InProcessBackend(InProcessAdminCalls):
     def authenticate_discovery_link(self, token: str) -> Discovery:
         with self._unit() as scope:
             login = discovery.authenticate_magic_link(scope, token)
-            return _discovery(login, scope.clock.now())
+            return _discovery(scope.db, login, scope.clock.now())
 
     def list_discovered(self, intermediate_session_token: str) -> Discovery:
         with self._unit() as scope:
@@ -137,7 +138,7 @@ class InProcessBackend(InProcessAdminCalls):
             return Discovery(
                 email_address=listing.email_address,
                 organizations=[
-                    serializers.discovered_organization(d, now)
+                    serializers.discovered_organization(scope.db, d, now)
                     for d in listing.discovered_organizations
                 ],
             )
@@ -285,7 +286,8 @@ class InProcessBackend(InProcessAdminCalls):
             org = organizations.get_organization(scope, organization_id)
             member = members.get_member(scope, org, member_id=member_id)
             return Membership(
-                serializers.organization(org), serializers.member(member, scope.clock.now())
+                serializers.organization(org),
+                serializers.member(scope.db, member, scope.clock.now()),
             )
 
     def set_mfa_enrollment(
@@ -295,7 +297,8 @@ class InProcessBackend(InProcessAdminCalls):
             org = organizations.get_organization(scope, organization_id)
             member = members.update_member(scope, org, member_id, {"mfa_enrolled": enrolled})
             return Membership(
-                serializers.organization(org), serializers.member(member, scope.clock.now())
+                serializers.organization(org),
+                serializers.member(scope.db, member, scope.clock.now()),
             )
 
     # -- sessions -----------------------------------------------------------------------------
@@ -354,7 +357,9 @@ class InProcessBackend(InProcessAdminCalls):
                 session_jwt=found.session_jwt,
                 expires_at=as_utc(found.session.expires_at),
                 organization=serializers.organization(found.organization),
-                member=serializers.member(found.member, scope.clock.now()),
+                member=serializers.member(
+                    scope.db, found.member, scope.clock.now(), found.organization
+                ),
                 factors=list(found.session.factors),
             )
 
@@ -375,7 +380,7 @@ class InProcessBackend(InProcessAdminCalls):
     def authenticate_discovery_code(self, email_address: str, code: str) -> Discovery:
         with self._unit() as scope:
             login = email_otps.discovery_authenticate(scope, email_address=email_address, code=code)
-            return _discovery(login, scope.clock.now())
+            return _discovery(scope.db, login, scope.clock.now())
 
     def authenticate_link(self, token: str) -> LoginStep:
         with self._unit() as scope:
@@ -414,7 +419,7 @@ class InProcessBackend(InProcessAdminCalls):
         member = result.member
         return LoginStep(
             organization=serializers.organization(result.organization),
-            member=serializers.member(member, scope.clock.now()),
+            member=serializers.member(scope.db, member, scope.clock.now()),
             session_jwt=result.session_jwt,
             session_expires_at=as_utc(session.expires_at) if session is not None else None,
             intermediate_session_token=result.intermediate_session_token,
@@ -426,12 +431,12 @@ class InProcessBackend(InProcessAdminCalls):
         )
 
 
-def _discovery(login: discovery.DiscoveryLogin, now: datetime) -> Discovery:
+def _discovery(db: Session, login: discovery.DiscoveryLogin, now: datetime) -> Discovery:
     """What a redeemed discovery link or code gives the web app: the IST and the organizations."""
     return Discovery(
         email_address=login.email_address,
         organizations=[
-            serializers.discovered_organization(d, now) for d in login.discovered_organizations
+            serializers.discovered_organization(db, d, now) for d in login.discovered_organizations
         ],
         intermediate_session_token=login.intermediate_session_token,
     )

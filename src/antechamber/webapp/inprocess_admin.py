@@ -64,7 +64,7 @@ class InProcessAdminCalls:
             scope = self._acting(unit, session_jwt, organization_id, needs.member_search())
             page = members.search_members(scope, [organization_id], None, None, 200)
             now = scope.clock.now()
-            return [serializers.member(m, now) for m in page.members]
+            return [serializers.member(scope.db, m, now) for m in page.members]
 
     def admin_invite(
         self,
@@ -87,7 +87,7 @@ class InProcessAdminCalls:
                 invited_by_member_id=invited_by_member_id,
                 invite_redirect_url=redirect_url,
             )
-            return serializers.member(sent.member, scope.clock.now())
+            return serializers.member(scope.db, sent.member, scope.clock.now())
 
     def admin_revoke_invite(self, session_jwt: str, organization_id: str, member_id: str) -> None:
         # The permissions the SDK backend's look-up and delete need (search, then delete);
@@ -115,7 +115,7 @@ class InProcessAdminCalls:
             )
             org = organizations.get_organization(scope, organization_id)
             member = members.update_member(scope, org, member_id, fields)
-            return serializers.member(member, scope.clock.now())
+            return serializers.member(scope.db, member, scope.clock.now())
 
     def admin_update_organization(
         self, session_jwt: str, organization_id: str, fields: JSON

@@ -58,7 +58,7 @@ def org_page(
             page = members.search_members(
                 scope, [org.id], member_query(q), cursor or None, PAGE_SIZE
             )
-            rows = [serializers.member(m, now) for m in page.members]
+            rows = [serializers.member(scope.db, m, now) for m in page.members]
             total, next_cursor = page.total, page.next_cursor
         except AntechamberError as exc:
             error = form_error(exc, {"member_search_filter_name_not_recognized": "q"})
@@ -148,7 +148,7 @@ def member_detail(
         project = projects.get_project(scope.db, project_id)
         org = organizations.get_organization(scope, org_id)
         member = members.get_member(scope, org, member_id=member_id)
-        data = serializers.member(member, scope.clock.now())
+        data = serializers.member(scope.db, member, scope.clock.now())
         recent = audit.search(scope, audit.AuditFilter(member=member.id), limit=10)
         live = [session_row(s) for s in sessions.list_sessions(scope, org.id, member.id)[2]]
         org_data = serializers.organization(org)
@@ -264,7 +264,7 @@ def member_confirm(
         project = projects.get_project(scope.db, project_id)
         org = organizations.get_organization(scope, org_id)
         data = serializers.member(
-            members.get_member(scope, org, member_id=member_id), scope.clock.now()
+            scope.db, members.get_member(scope, org, member_id=member_id), scope.clock.now()
         )
         org_data = serializers.organization(org)
     return render.page(

@@ -27,7 +27,8 @@ def list_organizations(request: Request, scope: ProjectScope, body: DiscoveryLis
         request,
         email_address=listing.email_address,
         discovered_organizations=[
-            serializers.discovered_organization(d, now) for d in listing.discovered_organizations
+            serializers.discovered_organization(scope.db, d, now)
+            for d in listing.discovered_organizations
         ],
         organization_id_hint=listing.organization_id_hint,
     )
@@ -42,7 +43,7 @@ def create(request: Request, scope: ProjectScope, body: DiscoveryCreate) -> JSON
         session_duration_minutes=body.session_duration_minutes,
         session_custom_claims=body.session_custom_claims,
     )
-    return ok(request, **serializers.auth_result(result, scope.clock.now()))
+    return ok(request, **serializers.auth_result(scope.db, result, scope.clock.now()))
 
 
 @router.post("/intermediate_sessions/exchange", response_model=responses.AuthResultResponse)
@@ -57,4 +58,4 @@ def exchange(
         session_custom_claims=body.session_custom_claims,
         locale=body.locale,
     )
-    return ok(request, **serializers.auth_result(result, scope.clock.now()))
+    return ok(request, **serializers.auth_result(scope.db, result, scope.clock.now()))

@@ -34,6 +34,7 @@ def login_or_signup(
     )
     return serializers.member_response(
         request,
+        scope.db,
         scope.clock.now(),
         sent.organization,
         sent.member,
@@ -57,7 +58,7 @@ def authenticate(request: Request, scope: ProjectScope, body: EmailOtpAuthentica
     )
     return ok(
         request,
-        **serializers.auth_result(done.result, scope.clock.now()),
+        **serializers.auth_result(scope.db, done.result, scope.clock.now()),
         method_id=done.method_id,
         organization_id=done.result.organization.id,
         member_device=None,
@@ -83,4 +84,4 @@ def discovery_authenticate(
     request: Request, scope: ProjectScope, body: EmailOtpDiscoveryAuthenticate
 ) -> JSONResponse:
     found = otps.discovery_authenticate(scope, email_address=body.email_address, code=body.code)
-    return ok(request, **serializers.discovery_login(found, scope.clock.now()))
+    return ok(request, **serializers.discovery_login(scope.db, found, scope.clock.now()))

@@ -37,7 +37,9 @@ def invite(request: Request, scope: ProjectScope, body: MagicLinkInvite) -> JSON
         locale=body.locale,
         invite_expiration_minutes=body.invite_expiration_minutes,
     )
-    return serializers.member_response(request, scope.clock.now(), sent.organization, sent.member)
+    return serializers.member_response(
+        request, scope.db, scope.clock.now(), sent.organization, sent.member
+    )
 
 
 @router.post("/email/login_or_signup", response_model=responses.MagicLinkSendResponse)
@@ -57,6 +59,7 @@ def login_or_signup(
     )
     return serializers.member_response(
         request,
+        scope.db,
         scope.clock.now(),
         sent.organization,
         sent.member,
@@ -81,7 +84,7 @@ def authenticate(
     )
     return ok(
         request,
-        **serializers.auth_result(done.result, scope.clock.now()),
+        **serializers.auth_result(scope.db, done.result, scope.clock.now()),
         method_id=done.method_id,
         organization_id=done.result.organization.id,
         reset_sessions=False,
@@ -101,4 +104,4 @@ def reactivate(
     scope = member_session.authorize(request, scope, [organization_id], needs.reactivate())
     org = get_organization(scope, organization_id)
     member = members.reactivate_member(scope, org, member_id)
-    return serializers.member_response(request, scope.clock.now(), org, member)
+    return serializers.member_response(request, scope.db, scope.clock.now(), org, member)

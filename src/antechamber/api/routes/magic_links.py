@@ -36,4 +36,4 @@ def authenticate(
     found = discovery.authenticate_magic_link(
         scope, body.discovery_magic_links_token, pkce_code_verifier=body.pkce_code_verifier
     )
-    return ok(request, **serializers.discovery_login(found, scope.clock.now()))
+    return ok(request, **serializers.discovery_login(scope.db, found, scope.clock.now()))

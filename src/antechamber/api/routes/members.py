@@ -28,7 +28,7 @@ def search(request: Request, scope: ProjectScope, body: MemberSearch) -> JSONRes
     now = scope.clock.now()
     return ok(
         request,
-        members=[serializers.member(m, now) for m in page.members],
+        members=[serializers.member(scope.db, m, now) for m in page.members],
         results_metadata={"total": page.total, "next_cursor": page.next_cursor},
         organizations={oid: serializers.organization(o) for oid, o in orgs.items()},
     )
@@ -46,7 +46,7 @@ def create(
     scope = member_session.authorize(request, scope, [organization_id], needs.member_create(fields))
     org = get_organization(scope, organization_id)
     return serializers.member_response(
-        request, scope.clock.now(), org, service.create_member(scope, org, fields)
+        request, scope.db, scope.clock.now(), org, service.create_member(scope, org, fields)
     )
 
 
@@ -60,7 +60,7 @@ def get(
 ) -> JSONResponse:
     org = get_organization(scope, organization_id)
     m = service.get_member(scope, org, member_id=member_id, email=email_address)
-    return serializers.member_response(request, scope.clock.now(), org, m)
+    return serializers.member_response(request, scope.db, scope.clock.now(), org, m)
 
 
 @router.put(
@@ -81,7 +81,7 @@ def update(
     )
     org = get_organization(scope, organization_id)
     m = service.update_member(scope, org, member_id, fields)
-    return serializers.member_response(request, scope.clock.now(), org, m)
+    return serializers.member_response(request, scope.db, scope.clock.now(), org, m)
 
 
 @router.delete(
@@ -96,7 +96,7 @@ def delete_mfa_phone_number(
     )
     m = flows.delete_mfa_phone_number(scope, organization_id=organization_id, member_id=member_id)
     org = get_organization(scope, organization_id)
-    return serializers.member_response(request, scope.clock.now(), org, m)
+    return serializers.member_response(request, scope.db, scope.clock.now(), org, m)
 
 
 @router.delete(

@@ -26,7 +26,7 @@ def send(request: Request, scope: ProjectScope, body: SmsSend) -> JSONResponse:
         session_token=body.session_token,
         session_jwt=body.session_jwt,
     )
-    return serializers.member_response(request, scope.clock.now(), org, member)
+    return serializers.member_response(request, scope.db, scope.clock.now(), org, member)
 
 
 @router.post("/authenticate", response_model=responses.SmsAuthenticateResponse)
@@ -43,4 +43,6 @@ def authenticate(request: Request, scope: ProjectScope, body: SmsAuthenticate) -
         session_custom_claims=body.session_custom_claims,
         set_mfa_enrollment=body.set_mfa_enrollment,
     )
-    return ok(request, **serializers.auth_result(result, scope.clock.now()), member_device=None)
+    return ok(
+        request, **serializers.auth_result(scope.db, result, scope.clock.now()), member_device=None
+    )

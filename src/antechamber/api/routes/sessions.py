@@ -92,10 +92,10 @@ def _authenticate(
             verdict = {"authorized": True, "granting_roles": granted}
         return ok(
             request,
-            member_session=serializers.member_session(s, member, org),
+            member_session=serializers.member_session(scope.db, s, member, org),
             session_token=found.session_token,
             session_jwt=found.session_jwt,
-            member=serializers.member(member, scope.clock.now(), org),
+            member=serializers.member(scope.db, member, scope.clock.now(), org),
             organization=serializers.organization(org),
             verdict=verdict,
         )
@@ -136,7 +136,10 @@ def get(
     member_id: str = "",
 ) -> JSONResponse:
     org, member, rows = sessions.list_sessions(scope, organization_id, member_id)
-    return ok(request, member_sessions=[serializers.member_session(s, member, org) for s in rows])
+    return ok(
+        request,
+        member_sessions=[serializers.member_session(scope.db, s, member, org) for s in rows],
+    )
 
 
 @router.post("/exchange", response_model=responses.AuthResultResponse)
@@ -150,7 +153,7 @@ def exchange(request: Request, scope: ProjectScope, body: SessionExchange) -> JS
         session_custom_claims=body.session_custom_claims,
         locale=body.locale,
     )
-    return ok(request, **serializers.auth_result(result, scope.clock.now()))
+    return ok(request, **serializers.auth_result(scope.db, result, scope.clock.now()))
 
 
 @router.get("/jwks/{project_id}", response_model=responses.JwksResponse)

@@ -193,7 +193,7 @@ def authenticate(
     )
     return ok(
         request,
-        **serializers.auth_result(result, scope.clock.now()),
+        **serializers.auth_result(scope.db, result, scope.clock.now()),
         organization_id=result.organization.id,
         reset_session=False,
     )

@@ -33,6 +33,7 @@ def create(request: Request, scope: ProjectScope, body: TotpCreate) -> JSONRespo
     )
     return serializers.member_response(
         request,
+        scope.db,
         scope.clock.now(),
         created.organization,
         created.member,
@@ -58,7 +59,9 @@ def authenticate(request: Request, scope: ProjectScope, body: TotpAuthenticate) 
         set_mfa_enrollment=body.set_mfa_enrollment,
         set_default_mfa=body.set_default_mfa,
     )
-    return ok(request, **serializers.auth_result(result, scope.clock.now()), member_device=None)
+    return ok(
+        request, **serializers.auth_result(scope.db, result, scope.clock.now()), member_device=None
+    )
 
 
 @router.post("/recovery_codes/recover", response_model=responses.RecoveryCodeRecoverResponse)
@@ -76,7 +79,7 @@ def recover(request: Request, scope: ProjectScope, body: RecoveryCodeRecover) ->
     )
     return ok(
         request,
-        **serializers.auth_result(recovered.result, scope.clock.now()),
+        **serializers.auth_result(scope.db, recovered.result, scope.clock.now()),
         member_device=None,
         recovery_codes_remaining=recovered.recovery_codes_remaining,
     )
@@ -90,7 +93,7 @@ def rotate(request: Request, scope: ProjectScope, body: RecoveryCodesRotate) -> 
     return ok(
         request,
         member_id=rotated.member.id,
-        member=serializers.member(rotated.member, scope.clock.now()),
+        member=serializers.member(scope.db, rotated.member, scope.clock.now()),
         organization=serializers.organization(rotated.organization),
         recovery_codes=rotated.recovery_codes,
     )
@@ -117,4 +120,4 @@ def delete_member_totp(
         request, scope, [organization_id], needs.delete_totp(), target_member_id=member_id
     )
     org, member = service.delete_member_totp(scope, organization_id, member_id)
-    return serializers.member_response(request, scope.clock.now(), org, member)
+    return serializers.member_response(request, scope.db, scope.clock.now(), org, member)
