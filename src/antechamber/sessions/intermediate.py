@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.sql import Executable
 
 from antechamber import client_limits, db, tokens
 from antechamber.audit import service as audit
@@ -105,17 +106,7 @@ def peek(scope: Scope, token: object) -> IntermediateSession:
 
 
 def _peek(scope: Scope, token: object) -> IntermediateSession:
-    found = (
-        db.connection(scope.db)
-        .execute(
-            _PEEK,
-            {"p_digest": _digest(token), "p_project": scope.project_id, "p_now": scope.clock.now()},
-        )
-        .one_or_none()
-    )
-    if found is None:
-        raise errors.IntermediateSessionNotFound()
-    return IntermediateSession(**found._mapping)
+    return _found(scope, _PEEK, token)
 
 
 def claim(scope: Scope, token: object) -> IntermediateSession:
@@ -129,10 +120,15 @@ def claim(scope: Scope, token: object) -> IntermediateSession:
 
 
 def _claim(scope: Scope, token: object) -> IntermediateSession:
+    return _found(scope, _CLAIM, token)
+
+
+def _found(scope: Scope, statement: Executable, token: object) -> IntermediateSession:
+    """The live IST for `token` that `statement` (`_PEEK` or `_CLAIM`) finds, as a plain object."""
     found = (
         db.connection(scope.db)
         .execute(
-            _CLAIM,
+            statement,
             {"p_digest": _digest(token), "p_project": scope.project_id, "p_now": scope.clock.now()},
         )
         .one_or_none()
