@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import Table, Update, bindparam, case, exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from antechamber import db
 from antechamber.clock import as_utc
 from antechamber.members.models import Member
 from antechamber.otp.errors import MemberLocked
@@ -95,8 +96,7 @@ def reset(scope: Scope, member: Member, also: Mapping[str, Any] | None = None) -
     """
     values: dict[str, Any] = {"mfa_failed_attempts": 0, "mfa_first_failure_at": None}
     values.update(also or {})
-    scope.db.flush()
-    scope.db.connection().execute(
+    db.connection(scope.db).execute(
         _reset_statement(tuple(values)),
         {"b_member": member.id, **{f"v_{name}": value for name, value in values.items()}},
     )

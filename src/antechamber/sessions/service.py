@@ -370,9 +370,8 @@ def _read(
     """`resolve`'s three rows by one Core statement on the unit of work's connection, made
     into transient objects: half the cost of the ORM's load (identity map, instance states,
     events), which a session check does not need as it changes nothing."""
-    scope.db.flush()  # what the ORM's autoflush would have done: pending changes are seen
     statement, params = lookup
-    row = scope.db.connection().execute(_CORE[statement], params).first()
+    row = db.connection(scope.db).execute(_CORE[statement], params).first()
     if row is None:
         raise errors.SessionNotFound()
     session = _transient(MemberSession, _SESSION_KEYS, row[:_MEMBER_AT])
