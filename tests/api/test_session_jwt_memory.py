@@ -8,6 +8,8 @@ revoked session's JWT is refused either way.
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -56,3 +58,29 @@ def test_a_revoked_sessions_jwt_is_refused_by_whoever_signed_it(
     response = api.post(SESSION_AUTHENTICATE, json={"session_jwt": token})
     assert response.status_code == 404
     assert response.json()["error_type"] == "session_not_found"
+
+
+def test_a_jwt_signed_here_for_one_project_is_refused_to_another(
+    api: TestClient, session: dict[str, Any], other_project: Credentials
+) -> None:
+    # The memo is keyed by project: the other project takes the full check, and fails it.
+    response = api.post(
+        SESSION_AUTHENTICATE, json={"session_jwt": session["session_jwt"]}, auth=other_project.auth
+    )
+    assert response.status_code == 401
+    assert response.json()["error_type"] == "unable_to_parse_session_jwt"
+
+
+def test_a_jwt_signed_here_then_altered_is_refused(
+    api: TestClient, session: dict[str, Any]
+) -> None:
+    # Only the exact token skips the signature check; a changed payload is checked, and fails.
+    head, body, signature = session["session_jwt"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims["sub"] = "member-test-00000000-0000-0000-0000-000000000000"
+    forged_body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    response = api.post(
+        SESSION_AUTHENTICATE, json={"session_jwt": f"{head}.{forged_body}.{signature}"}
+    )
+    assert response.status_code == 401
+    assert response.json()["error_type"] == "unable_to_parse_session_jwt"
