@@ -33,9 +33,6 @@ from antechamber.organizations.models import Organization, OrganizationDomain
 from antechamber.scope import Scope
 from antechamber.sso import provisioning
 
-#: Member statuses an SSO login accepts (`provisioning._usable`).
-USABLE_STATUSES = ("active", "pending", "invited")
-
 #: Whether an organization's connection is in the answer.
 _Allowed = Callable[[Organization, str], bool]
 
@@ -57,7 +54,9 @@ def connections_for_email(scope: Scope, email_address: object) -> list[ActiveCon
     client_limits.count_sso_discovery(scope)
     email = canonical_email(email_address)
     memberships = members.members_with_email(scope, email)
-    usable = sorted({m.organization_id for m in memberships if m.status in USABLE_STATUSES})
+    usable = sorted(
+        {m.organization_id for m in memberships if m.status in provisioning.USABLE_STATUSES}
+    )
     as_member = _ordered(organizations.organizations_by_ids(scope, usable).values())
     found = _connections(as_member, lambda org, connection_id: True)
     if found:

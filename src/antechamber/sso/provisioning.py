@@ -172,8 +172,12 @@ def forget_connection(scope: Scope, connection_id: str) -> None:
         scope.db.delete(registration)
 
 
+#: Member statuses an SSO login accepts (an invited or pending member becomes active).
+USABLE_STATUSES = ("active", "pending", "invited")
+
+
 def _usable(member: Member) -> Member:
-    if member.status not in ("active", "pending", "invited"):
+    if member.status not in USABLE_STATUSES:
         raise errors.MemberInactive()
     return member
 
