@@ -27,6 +27,7 @@ from antechamber.clock import Clock
 from antechamber.delivery.worker import DeliveryWorker
 from antechamber.edge import Edge
 from antechamber.hosts import HostPolicy
+from antechamber.route_index import RouteIndex
 from antechamber.scim_provider import ScimProvider
 from antechamber.services import Services
 from antechamber.settings import Settings
@@ -46,13 +47,20 @@ _IDLE_LAYERS = frozenset(
 
 class _Antechamber(FastAPI):
     """FastAPI without its telemetry, and without the two layers that then only pass each
-    request on (one call each per request)."""
+    request on (one call each per request); its router dispatches by index (`route_index`)."""
+
+    # False before the first request: FastAPI's own scan of every route (tests compare both).
+    indexed_routing = True
+    route_index: RouteIndex | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(telemetry=NO_TELEMETRY, **kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
+        # Built here, when the first request comes: every route is installed by then.
+        if self.indexed_routing:
+            self.route_index = RouteIndex.install(self.router)
         if self.max_body_size is not None:
             return stack  # the body limit layer has work to do
         node = stack
