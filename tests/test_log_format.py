@@ -79,3 +79,27 @@ def test_the_dev_server_prints_text(tmp_path: Path) -> None:
     assert "GET /healthz 200" in output
     assert '{"ts"' not in output
     assert "\x1b" not in output
+
+
+def test_the_text_clock_is_the_records_own_second() -> None:
+    """The clock text is kept for the second it was made in (lines come many a second), and is
+    the record's own: the same as `datetime.fromtimestamp` shows, next to a second's edge too."""
+    from datetime import datetime
+
+    formatter = TextFormatter()
+    base = 1_765_000_000
+    for created in (
+        base + 0.0,
+        base + 0.5,
+        base + 0.5,
+        base + 0.9989,
+        base + 0.9995,
+        base + 0.9999996,
+        base + 1.0,
+        base - 3599.25,
+        base + 0.25,
+    ):
+        record = _record("antechamber.x", "hello")
+        record.created = created
+        expected = datetime.fromtimestamp(created).strftime("%H:%M:%S")
+        assert formatter.format(record).startswith(expected + " INFO"), created

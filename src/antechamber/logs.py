@@ -31,11 +31,16 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def _plain(value: object) -> object:
-    return _ANSI.sub("", value) if isinstance(value, str) else value
+    # every colour code starts with ESC: without one there is nothing to take out
+    return _ANSI.sub("", value) if isinstance(value, str) and "\x1b" in value else value
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: _plain(v) for k, v in record.__dict__.items() if k not in _RESERVED}
+
+
+# One encoder for every line: `json.dumps(..., default=str)` builds a new one per call.
+_JSON = json.JSONEncoder(default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,7 +54,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(_extras(record))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _JSON.encode(entry)
 
 
 class TextFormatter(logging.Formatter):
@@ -58,10 +63,31 @@ class TextFormatter(logging.Formatter):
     Control characters in the message and values are escaped (`\\n`), so a line is one line.
     """
 
+    # The last whole second's clock text (lines come many a second): (second, "HH:MM:SS").
+    _clock: tuple[int, str] = (-1, "")
+
+    def _clock_of(self, created: float) -> str:
+        second = int(created)
+        # `fromtimestamp` rounds to the microsecond: within a microsecond of the next second
+        # it may show that one, so there it is asked (local time changes on whole seconds).
+        if created - second > 0.999:
+            return datetime.fromtimestamp(created).strftime("%H:%M:%S")
+        cached = self._clock
+        if cached[0] == second:
+            return cached[1]
+        text = datetime.fromtimestamp(second).strftime("%H:%M:%S")
+        self._clock = (second, text)
+        return text
+
     def format(self, record: logging.LogRecord) -> str:
-        clock = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        clock = self._clock_of(record.created)
         extras = _extras(record)
-        if record.name == access_log.name and {"method", "route", "status"} <= set(extras):
+        if (
+            record.name == access_log.name
+            and "method" in extras
+            and "route" in extras
+            and "status" in extras
+        ):
             text = (
                 f"{extras.pop('method')} {extras.pop('route')} {extras.pop('status')} "
                 f"{extras.pop('duration_ms', '?')}ms"
@@ -107,8 +133,7 @@ def log_access(scope: Scope, status: int, elapsed: float, metrics: Metrics | Non
     route = getattr(scope.get("route"), "path", None) or "(unmatched)"
     method = scope["method"]
     if metrics is not None:
-        metrics.http_requests.labels(route, method, str(status)).inc()
-        metrics.http_duration.labels(route).observe(elapsed)
+        metrics.count_request(route, method, status, elapsed)
     if not access_log.isEnabledFor(logging.INFO):
         return
     state = scope.get("state", {})

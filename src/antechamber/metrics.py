@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -90,6 +91,21 @@ class Metrics:
             ["method", "outcome"],
             registry=r,
         )
+        # (route, method, status) -> the request counter's and the duration histogram's child
+        # for those labels: `labels` takes a lock and builds its key on every call.
+        self._served: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def count_request(self, route: str, method: str, status: int, elapsed: float) -> None:
+        """Count a request served (by route template, method and status) and its duration."""
+        children = self._served.get((route, method, status))
+        if children is None:
+            children = (
+                self.http_requests.labels(route, method, str(status)),
+                self.http_duration.labels(route),
+            )
+            self._served[(route, method, status)] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
