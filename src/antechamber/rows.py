@@ -53,8 +53,8 @@ class Columns(Generic[_M]):
         return None if values[self._id_at] is None else self.make(values)
 
     def from_values(self, values: Mapping[str, Any]) -> _M:
-        """The object of a row just written with `values` (every column named): the caller's
-        copy of it, for what reads it next."""
+        """The object of a row's values by attribute name, every column named: a row just
+        written (the caller's copy of it), or one a statement returned (`Row._mapping`)."""
         obj: _M = self._new()
         obj.__dict__.update(values)
         return obj
