@@ -92,10 +92,18 @@ def reset(scope: Scope, member: Member, also: Mapping[str, Any] | None = None) -
     shows every value written, as loaded (nothing left for the ORM to flush), whether it is
     in the unit of work or transient. Pending ORM changes are flushed first, so they come
     before this write.
+
+    With no failure on record in `member` (read in this unit of work) and nothing in `also`,
+    nothing is written: the usual login costs no statement here. On SQLite the member was read
+    under the write lock, so that is exact; on PostgreSQL a failure that a concurrent request
+    commits after the read stays counted (it is no earlier failure than this success).
     """
-    values: dict[str, Any] = {"mfa_failed_attempts": 0, "mfa_first_failure_at": None}
+    values: dict[str, Any] = {}
+    if member.mfa_failed_attempts or member.mfa_first_failure_at is not None:
+        values.update(mfa_failed_attempts=0, mfa_first_failure_at=None)
     values.update(also or {})
-    rows.write(scope.db, member, values)
+    if values:
+        rows.write(scope.db, member, values)
 
 
 def unlock(scope: Scope, member: Member) -> None:

@@ -148,11 +148,16 @@ def authenticate_sms_otp(
 
     now = scope.clock.now()
     newly_verified = not member.mfa_phone_number_verified
-    # What a right code changes in the member: written with the lockout reset, one UPDATE.
-    verified: dict[str, Any] = {"mfa_phone_number_verified": True, "updated_at": now}
+    # What a right code changes in the member: written with the lockout reset, one UPDATE (none
+    # for a returning member with a verified phone and no failures).
+    verified: dict[str, Any] = {}
+    if newly_verified:
+        verified["mfa_phone_number_verified"] = True
     if member.phone_id is None:  # a number stored before phone ids existed
         verified["phone_id"] = new_id("phone-number", scope.environment)
     enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment, verified)
+    if verified:
+        verified["updated_at"] = now
     try:
         phone = sms.verify_code(scope, member, code, also=verified)
     except AntechamberError:
