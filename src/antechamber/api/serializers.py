@@ -66,8 +66,9 @@ def organization(org: Organization) -> dict[str, Any]:
 def member(
     db: Session, m: Member, now: datetime, org: Organization | None = None
 ) -> dict[str, Any]:
-    """`db`: the unit of work, for the member's organization unless `org` is it (usually in
-    the identity map already, as it was read to find the member) and for its SSO roles."""
+    """`db`: the unit of work, for the member's organization unless `org` is it, and for its
+    SSO roles. `m` and `org` may be transient objects (`rows`): pass `org` for them, else it
+    is read again."""
     if org is None or org.id != m.organization_id:
         org = db.get(Organization, m.organization_id)
     # SSO-implied roles are listed for every SAML registration (Stytch); sessions hold only
@@ -113,7 +114,7 @@ def member_response(
         request,
         member_id=m.id,
         **fields,
-        member=member(db, m, now),
+        member=member(db, m, now, org),
         organization=organization(org),
     )
 
@@ -172,7 +173,7 @@ def auth_result(db: Session, result: AuthResult, now: datetime) -> dict[str, Any
         "primary_required": {"allowed_auth_methods": list(result.primary_required)}
         if pending and result.primary_required is not None
         else None,
-        "member": member(db, result.member, now),
+        "member": member(db, result.member, now, result.organization),
         "organization": organization(result.organization),
     }
 
@@ -184,7 +185,7 @@ def discovered_organization(db: Session, d: Discovered, now: datetime) -> dict[s
         "membership": {
             "type": d.membership_type,
             "details": {"domain": d.domain} if d.domain else None,
-            "member": member(db, d.member, now) if d.member is not None else None,
+            "member": member(db, d.member, now, d.organization) if d.member is not None else None,
         },
         "primary_required": {"allowed_auth_methods": list(d.primary_required)}
         if d.primary_required is not None

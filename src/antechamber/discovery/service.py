@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, union
+from sqlalchemy import Select, Table, bindparam, select, union
 from sqlalchemy.exc import IntegrityError
 
+from antechamber import db, rows
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.discovery import errors
@@ -46,50 +47,64 @@ MEMBERSHIP_TYPES = {
 }
 ELIGIBLE_BY_DOMAIN = "eligible_to_join_by_email_domain"
 
-# The reads of the login paths, built once. They load ORM objects: the answers serialize the
-# organization and member with their unit of work (`api.serializers.member`).
-_MEMBER = select(Member).where(
-    Member.organization_id == bindparam("p_organization"),
-    Member.email_address == bindparam("p_email"),
+# The reads of the login paths, built once: Core statements on the unit of work's connection,
+# whose rows become transient objects (`rows`; no identity map). The answers serialize the
+# organization and member as they are; what a login changes in the member is written by
+# explicit statements (`sessions.service.start`).
+_ORGS = rows.Columns(Organization)
+_MEMBERS = rows.Columns(Member)
+_orgs = cast(Table, Organization.__table__)
+_members = cast(Table, Member.__table__)
+_domains = cast(Table, OrganizationDomain.__table__)
+_MEMBER = select(*_MEMBERS.columns).where(
+    _members.c.organization_id == bindparam("p_organization"),
+    _members.c.email_address == bindparam("p_email"),
+)
+# An organization with the member of an email in it, if any.
+_org_with_member = _orgs.outerjoin(
+    _members,
+    (_members.c.organization_id == _orgs.c.id) & (_members.c.email_address == bindparam("p_email")),
 )
 _ORGANIZATION_AND_MEMBER = (
-    select(Organization, Member)
-    .outerjoin(
-        Member,
-        (Member.organization_id == Organization.id)
-        & (Member.email_address == bindparam("p_email")),
-    )
-    .where(Organization.project_id == bindparam("p_project"), Organization.id == bindparam("p_ref"))
+    select(*_ORGS.columns, *_MEMBERS.columns)
+    .select_from(_org_with_member)
+    .where(_orgs.c.project_id == bindparam("p_project"), _orgs.c.id == bindparam("p_ref"))
 )
 # The organizations an email may enter: those it is a member of (with the member) and, without
 # a member, those that let its domain join (JIT). The subquery picks them by index (members by
 # email, organization_domains by domain), so the cost does not grow with the project.
 _DISCOVERABLE = (
-    select(Organization, Member)
-    .outerjoin(
-        Member,
-        (Member.organization_id == Organization.id)
-        & (Member.email_address == bindparam("p_email")),
-    )
+    select(*_ORGS.columns, *_MEMBERS.columns)
+    .select_from(_org_with_member)
     .where(
         # By primary key from the subquery's ids (the project is checked there, and again on
         # the rows): a condition on organizations.project_id here would let the planner walk
         # every organization of the project instead.
-        Organization.id.in_(
+        _orgs.c.id.in_(
             union(
-                select(Member.organization_id).where(
-                    Member.project_id == bindparam("p_project"),
-                    Member.email_address == bindparam("p_email"),
+                select(_members.c.organization_id).where(
+                    _members.c.project_id == bindparam("p_project"),
+                    _members.c.email_address == bindparam("p_email"),
                 ),
-                select(OrganizationDomain.organization_id).where(
-                    OrganizationDomain.project_id == bindparam("p_project"),
-                    OrganizationDomain.domain == bindparam("p_domain"),
+                select(_domains.c.organization_id).where(
+                    _domains.c.project_id == bindparam("p_project"),
+                    _domains.c.domain == bindparam("p_domain"),
                 ),
             )
         ),
-        Member.id.is_not(None) | (Organization.email_jit_provisioning == "RESTRICTED"),
+        _members.c.id.is_not(None) | (_orgs.c.email_jit_provisioning == "RESTRICTED"),
     )
 )
+
+
+def _organizations_and_members(
+    scope: Scope, statement: Select[Any], params: dict[str, Any]
+) -> list[tuple[Organization, Member | None]]:
+    """The (organization, member or None) rows of `_ORGANIZATION_AND_MEMBER` or `_DISCOVERABLE`
+    as transient objects."""
+    found = db.connection(scope.db).execute(statement, params).all()
+    n = len(_ORGS)
+    return [(_ORGS.make(row[:n]), _MEMBERS.make_or_none(row[n:])) for row in found]
 
 
 @dataclass(frozen=True)
@@ -278,12 +293,16 @@ def discovered_organizations(
     domain = domain_of(email)
     if eligible:
         # One query for both kinds: the email's organizations, and those of its domain.
-        found_rows = scope.db.execute(
-            _DISCOVERABLE, {"p_project": scope.project_id, "p_email": email, "p_domain": domain}
-        ).all()
-        rows = [(org, m) for org, m in found_rows if org.project_id == scope.project_id]
-        memberships = [(m, org) for org, m in rows if m is not None]
-        joinable = sorted((org for org, m in rows if m is None), key=lambda o: (o.created_at, o.id))
+        params = {"p_project": scope.project_id, "p_email": email, "p_domain": domain}
+        found_rows = [
+            (org, m)
+            for org, m in _organizations_and_members(scope, _DISCOVERABLE, params)
+            if org.project_id == scope.project_id
+        ]
+        memberships = [(m, org) for org, m in found_rows if m is not None]
+        joinable = sorted(
+            (org for org, m in found_rows if m is None), key=lambda o: (o.created_at, o.id)
+        )
     else:
         memberships, joinable = members.memberships(scope, email), []
     found: list[Discovered] = []
@@ -335,17 +354,18 @@ def _organization_and_member(
 ) -> tuple[Organization, Member | None]:
     """The organization `ref` names (as `organizations.get_organization`) and the member with
     `email` in it, if any: one query when `ref` is an organization id, the usual case."""
-    row = scope.db.execute(
-        _ORGANIZATION_AND_MEMBER, {"p_project": scope.project_id, "p_ref": ref, "p_email": email}
-    ).one_or_none()
-    if row is not None:
-        return row[0], row[1]
+    params = {"p_project": scope.project_id, "p_ref": ref, "p_email": email}
+    found = _organizations_and_members(scope, _ORGANIZATION_AND_MEMBER, params)
+    if found:
+        return found[0]
     org = organizations.get_organization(scope, ref)  # by slug or external id, or the error
     return org, _member(scope, org, email)
 
 
 def _member(scope: Scope, org: Organization, email: str) -> Member | None:
-    return scope.db.scalar(_MEMBER, {"p_organization": org.id, "p_email": email})
+    row = db.connection(scope.db).execute(_MEMBER, {"p_organization": org.id, "p_email": email})
+    found = row.first()
+    return None if found is None else _MEMBERS.make(found)
 
 
 def _join_by_domain(scope: Scope, org: Organization, email: str) -> Member:

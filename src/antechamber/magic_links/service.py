@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import Table, bindparam, insert, select, update
 
-from antechamber import client_limits, db, tokens
+from antechamber import client_limits, db, rows, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.delivery import outbox
@@ -68,6 +68,7 @@ _PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 # The statements of the hot paths, built once (Core, on the unit of work's connection).
 _links = cast(Table, MagicLink.__table__)
+_LINKS = rows.Columns(MagicLink)
 _live = (
     _links.c.used_at.is_(None),
     _links.c.superseded_at.is_(None),
@@ -105,7 +106,7 @@ _REDEEM = (
     update(_links)
     .where(*_this_token, *_live)
     .values(used_at=bindparam("p_now"))
-    .returning(*_links.c)
+    .returning(*_LINKS.columns)
 )
 _LOOK_UP = select(_links.c.used_at, _links.c.superseded_at).where(*_this_token)
 
@@ -260,7 +261,7 @@ def _redeem(
         if found.used_at is None and found.superseded_at is not None:
             raise errors.UnableToAuthMagicLink(errors.SUPERSEDED_MESSAGE, reason="superseded")
         raise errors.UnableToAuthMagicLink()
-    link = MagicLink(**row._mapping)
+    link = _LINKS.make(row)  # a transient object (no identity map)
     _check_pkce(link.pkce_code_challenge, pkce_code_verifier)
     audit.record(
         scope,

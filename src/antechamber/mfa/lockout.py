@@ -13,15 +13,13 @@ success (`reset(also=...)`), so a lock costs no round trip of its own on the way
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, case, exists, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Table, bindparam, case, exists, select, update
 
-from antechamber import db
+from antechamber import rows
 from antechamber.clock import as_utc
 from antechamber.members.models import Member
 from antechamber.otp.errors import MemberLocked
@@ -90,28 +88,22 @@ def reset(scope: Scope, member: Member, also: Mapping[str, Any] | None = None) -
     """After a success: forget the run of failures (NIST: disregard earlier failures).
 
     `also` are further columns of the member (attribute names of `Member`) that the success
-    changes: they are written by the same UPDATE, one round trip. `member` shows every value
-    written, as loaded (nothing left for the ORM to flush). Pending ORM changes are flushed
-    first, so they come before this write.
+    changes: they are written by the same UPDATE, one round trip (`rows.write`). `member`
+    shows every value written, as loaded (nothing left for the ORM to flush), whether it is
+    in the unit of work or transient. Pending ORM changes are flushed first, so they come
+    before this write.
+
+    With no failure on record in `member` (read in this unit of work) and nothing in `also`,
+    nothing is written: the usual login costs no statement here. On SQLite the member was read
+    under the write lock, so that is exact; on PostgreSQL a failure that a concurrent request
+    commits after the read stays counted (it is no earlier failure than this success).
     """
-    values: dict[str, Any] = {"mfa_failed_attempts": 0, "mfa_first_failure_at": None}
+    values: dict[str, Any] = {}
+    if member.mfa_failed_attempts or member.mfa_first_failure_at is not None:
+        values.update(mfa_failed_attempts=0, mfa_first_failure_at=None)
     values.update(also or {})
-    db.connection(scope.db).execute(
-        _reset_statement(tuple(values)),
-        {"b_member": member.id, **{f"v_{name}": value for name, value in values.items()}},
-    )
-    for name, value in values.items():
-        set_committed_value(member, name, value)
-
-
-@functools.cache
-def _reset_statement(names: tuple[str, ...]) -> Update:
-    """The member's UPDATE of these columns, built once per set of columns (a handful)."""
-    return (
-        update(_members)
-        .where(_members.c.id == bindparam("b_member"))
-        .values({name: bindparam(f"v_{name}", type_=_members.c[name].type) for name in names})
-    )
+    if values:
+        rows.write(scope.db, member, values)
 
 
 def unlock(scope: Scope, member: Member) -> None:

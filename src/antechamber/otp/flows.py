@@ -32,11 +32,12 @@ Authenticate (`authenticate_sms_otp`). Exactly one of IST, session token, sessio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from antechamber import db, rows
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.errors import AntechamberError
@@ -93,7 +94,7 @@ def send_sms_otp(
     """
     language = _locale(locale)
     at_most_one(intermediate_session_token, session_token, session_jwt)
-    org, member = organization_and_member(scope, organization_id, member_id)
+    org, member = organization_and_member(scope, organization_id, member_id, to_change=True)
     _sms_allowed(org)
     caller = resolve_caller(
         scope, org, member, intermediate_session_token, session_token, session_jwt
@@ -147,10 +148,16 @@ def authenticate_sms_otp(
 
     now = scope.clock.now()
     newly_verified = not member.mfa_phone_number_verified
-    # What a right code changes in the member: written with the lockout reset, one UPDATE.
-    verified: dict[str, Any] = {"mfa_phone_number_verified": True, "updated_at": now}
+    # What a right code changes in the member: written with the lockout reset, one UPDATE (none
+    # for a returning member with a verified phone and no failures).
+    verified: dict[str, Any] = {}
+    if newly_verified:
+        verified["mfa_phone_number_verified"] = True
     if member.phone_id is None:  # a number stored before phone ids existed
         verified["phone_id"] = new_id("phone-number", scope.environment)
+    enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment, verified)
+    if verified:
+        verified["updated_at"] = now
     try:
         phone = sms.verify_code(scope, member, code, also=verified)
     except AntechamberError:
@@ -161,7 +168,6 @@ def authenticate_sms_otp(
         # (the error rolls the member's update back).
         raise errors.UnableToAuthOtpCode()
     assert member.phone_id is not None  # written with the code's redemption
-    enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment)
     factor = factors.sms_otp(member.phone_id, phone, now)
 
     if caller.session is None:  # exactly one credential was given: the IST
@@ -208,33 +214,53 @@ def authenticate_sms_otp(
     return result
 
 
+_ORGS = rows.Columns(Organization)
+_MEMBERS = rows.Columns(Member)
+_orgs = cast(Table, Organization.__table__)
+_members = cast(Table, Member.__table__)
+_where = (
+    _orgs.c.project_id == bindparam("project_id"),
+    _orgs.c.id == bindparam("organization_id"),
+    _members.c.id == bindparam("member_id"),
+)
+# The same read, as rows for transient objects (`rows`) or as objects in the unit of work.
 _ORG_AND_MEMBER = (
+    select(*_ORGS.columns, *_MEMBERS.columns)
+    .select_from(_orgs.join(_members, _members.c.organization_id == _orgs.c.id))
+    .where(*_where)
+)
+_ORG_AND_MEMBER_ORM = (
     select(Organization, Member)
     .join(Member, Member.organization_id == Organization.id)
-    .where(
-        Organization.project_id == bindparam("project_id"),
-        Organization.id == bindparam("organization_id"),
-        Member.id == bindparam("member_id"),
-    )
+    .where(*_where)
 )
 
 
 def organization_and_member(
-    scope: Scope, organization_ref: str, member_id: str
+    scope: Scope, organization_ref: str, member_id: str, *, to_change: bool = False
 ) -> tuple[Organization, Member]:
     """The organization (by id, slug or external id, in the scope's project) and its member by
     id: `get_organization` and `members.get_member`, in one round trip when the organization
-    is given by id (the SDKs' way), with the same errors otherwise."""
-    found = scope.db.execute(
-        _ORG_AND_MEMBER,
-        {
-            "project_id": scope.project_id,
-            "organization_id": organization_ref,
-            "member_id": member_id,
-        },
-    ).one_or_none()
-    if found is not None:
-        return found[0], found[1]
+    is given by id (the SDKs' way), with the same errors otherwise.
+
+    By id they are transient objects (`rows`: changing one writes nothing; the second-factor
+    paths write the member's changes explicitly), unless `to_change`: then they are loaded
+    into the unit of work, for a caller that changes the member through the ORM
+    (`members.link_mfa_phone`)."""
+    params = {
+        "project_id": scope.project_id,
+        "organization_id": organization_ref,
+        "member_id": member_id,
+    }
+    if to_change:
+        attached = scope.db.execute(_ORG_AND_MEMBER_ORM, params).one_or_none()
+        if attached is not None:
+            return attached[0], attached[1]
+    else:
+        row = db.connection(scope.db).execute(_ORG_AND_MEMBER, params).first()
+        if row is not None:
+            n = len(_ORGS)
+            return _ORGS.make(row[:n]), _MEMBERS.make(row[n:])
     org = get_organization(scope, organization_ref)
     return org, members.get_member(scope, org, member_id=member_id)
 
@@ -336,10 +362,12 @@ def _destination(
 
 
 def apply_enrollment(
-    db: Session, org: Organization, member: Member, choice: str | None
+    db: Session, org: Organization, member: Member, choice: str | None, changes: dict[str, Any]
 ) -> str | None:
-    """`set_mfa_enrollment`, unless policy requires MFA of the member (then it is ignored)."""
+    """`set_mfa_enrollment`, unless policy requires MFA of the member (then it is ignored):
+    added to `changes`, the member's columns a success writes (with the lockout reset, one
+    UPDATE). Returns the choice applied, if any."""
     if not choice or policy.required_by_policy(db, org, member):
         return None
-    member.mfa_enrolled = choice == "enroll"
+    changes["mfa_enrolled"] = choice == "enroll"
     return choice

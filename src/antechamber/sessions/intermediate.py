@@ -22,7 +22,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.sql import Executable
 
-from antechamber import client_limits, db, tokens
+from antechamber import client_limits, db, rows, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.ids import new_id
@@ -35,8 +35,9 @@ LIFETIME = timedelta(minutes=10)
 MAX_TOKEN_LENGTH = 256
 
 # The statements of the login paths, built once (Core, on the unit of work's connection). The
-# rows they return become detached `IntermediateSession` objects: no identity-map work.
+# rows they return become transient `IntermediateSession` objects (`rows`): no identity map.
 _ists = cast(Table, IntermediateSession.__table__)
+_ISTS = rows.Columns(IntermediateSession)
 _INSERT = insert(_ists)
 _live = (
     _ists.c.token_digest == bindparam("p_digest"),
@@ -44,9 +45,11 @@ _live = (
     _ists.c.consumed_at.is_(None),
     _ists.c.expires_at > bindparam("p_now"),
 )
-_PEEK = select(*_ists.c).where(*_live)
+_PEEK = select(*_ISTS.columns).where(*_live)
 # Single use: of concurrent claims, one UPDATE matches the row; the others match nothing.
-_CLAIM = update(_ists).where(*_live).values(consumed_at=bindparam("p_now")).returning(*_ists.c)
+_CLAIM = (
+    update(_ists).where(*_live).values(consumed_at=bindparam("p_now")).returning(*_ISTS.columns)
+)
 _BIND = (
     update(_ists)
     .where(_ists.c.id == bindparam("p_id"))
@@ -83,7 +86,7 @@ def issue(
     }
     db.connection(scope.db).execute(_INSERT, values)
     # Not added to the ORM session: the row is written; this is the caller's copy of it.
-    row = IntermediateSession(**values)
+    row = _ISTS.from_values(values)
     audit.record(
         scope,
         EventType.INTERMEDIATE_SESSION_ISSUED,
@@ -135,7 +138,7 @@ def _found(scope: Scope, statement: Executable, token: object) -> IntermediateSe
     )
     if found is None:
         raise errors.IntermediateSessionNotFound()
-    return IntermediateSession(**found._mapping)
+    return _ISTS.make(found)
 
 
 def bind(scope: Scope, ist: IntermediateSession, organization_id: str, member_id: str) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from antechamber import rows
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.members.errors import MemberNotFound
@@ -187,7 +188,8 @@ def complete_mfa(
 ) -> AuthResult:
     """Finish a login waiting for MFA, once the caller has verified the second factor.
 
-    `org` and `member` are rows loaded in this scope. Claims (consumes) the IST, which must be
+    `org` and `member` are rows read in this scope (in its unit of work, or transient objects:
+    `rows`; the enrolment is written explicitly). Claims (consumes) the IST, which must be
     bound to exactly this organization and member, and concludes with the IST's factors plus
     `factor` (an MFA factor such as `factors.sms_otp(...)`): normally a session. Under a policy
     that requires MFA of the member (REQUIRED_FOR_ALL, or a role) the member becomes
@@ -202,8 +204,7 @@ def complete_mfa(
     if row.organization_id != org.id or row.member_id != member.id:
         raise errors.InvalidIntermediateSessionForOrganization()
     if policy.required_by_policy(scope.db, org, member) and not member.mfa_enrolled:
-        member.mfa_enrolled = True
-        member.updated_at = scope.clock.now()
+        rows.write(scope.db, member, {"mfa_enrolled": True, "updated_at": scope.clock.now()})
     return conclude(
         scope,
         org,

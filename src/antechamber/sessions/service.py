@@ -26,7 +26,7 @@ from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, class_mapper
 from sqlalchemy.orm.attributes import set_committed_value
 
-from antechamber import db, metadata, tokens
+from antechamber import db, metadata, rows, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc, rfc3339
@@ -65,6 +65,7 @@ _STYTCH_NAMESPACE = "https://stytch.com/"
 # `start`'s statements, built once (Core, on the unit of work's connection).
 _INSERT_SESSION = insert(cast(Table, MemberSession.__table__))
 _members = cast(Table, Member.__table__)
+_SESSIONS = rows.Columns(MemberSession)
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def start(
     }
     conn.execute(_INSERT_SESSION, values)
     # Not added to the ORM session: the row is written; this is the caller's copy of it.
-    session = MemberSession(**values)
+    session = _SESSIONS.from_values(values)
     audit.record(
         scope,
         EventType.SESSION_STARTED,

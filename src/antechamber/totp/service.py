@@ -276,8 +276,8 @@ def authenticate_totp(
         changes.update(totp_registration_id=claimed, updated_at=now)
     if set_default_mfa:
         changes.update(default_mfa_method="totp", updated_at=now)
+    enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment, changes)
     lockout.reset(scope, member, changes)
-    enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment)
     result = _finish(
         scope,
         caller,
