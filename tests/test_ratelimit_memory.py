@@ -74,3 +74,38 @@ def test_reset_forgets_every_count() -> None:
     windows.hit(TWO_A_MINUTE, "k")
     windows.reset()
     assert windows.get_window_stats(TWO_A_MINUTE, "k").remaining == 2
+
+
+def test_hit_all_counts_every_window_or_none() -> None:
+    windows = MemoryWindows(now=FakeTime())
+    one_an_hour = limits.parse("1/hour")
+    assert windows.hit_all([(TWO_A_MINUTE, ("a",)), (one_an_hour, ("b",))]) == -1
+    # b's window is full: refused at index 1, and a's event is not counted either.
+    assert windows.hit_all([(TWO_A_MINUTE, ("a",)), (one_an_hour, ("b",))]) == 1
+    assert windows.get_window_stats(TWO_A_MINUTE, "a").remaining == 1
+    assert windows.get_window_stats(one_an_hour, "b").remaining == 0
+
+
+def test_a_window_listed_twice_counts_twice() -> None:
+    windows = MemoryWindows(now=FakeTime())
+    assert windows.hit_all([(TWO_A_MINUTE, ("k",)), (TWO_A_MINUTE, ("k",))]) == -1
+    assert windows.get_window_stats(TWO_A_MINUTE, "k").remaining == 0
+
+
+def test_concurrent_hit_alls_never_exceed_any_window() -> None:
+    """Test and hit are one step: no caller slips in between (the per-recipient and the
+    per-project windows of a send stay exact under concurrency)."""
+    windows = MemoryWindows()
+    five = limits.parse("5/minute")
+    seven = limits.parse("7/minute")
+
+    def send(i: int) -> int:
+        return windows.hit_all([(five, ("recipient", str(i % 2))), (seven, ("project",))])
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(send, range(400)))
+    assert results.count(-1) == 7
+    assert windows.get_window_stats(seven, "project").remaining == 0
+    counted = [5 - windows.get_window_stats(five, "recipient", k).remaining for k in ("0", "1")]
+    assert sum(counted) == 7
+    assert max(counted) <= 5

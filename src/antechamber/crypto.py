@@ -20,24 +20,28 @@ class Unsealable(Exception):
     """The ciphertext was not sealed with this key and purpose (or was tampered with)."""
 
 
-# Derived once per (key, purpose) in a process: the derivation cost showed on every message
-# sent, and the server key it comes from is in the process's memory anyway.
+# Derived once per (key, purpose) in a process, with its cipher object: the derivation cost
+# showed on every message sent, and the server key it comes from is in the process's memory
+# anyway. (An AESGCM object holds only its key; each call makes its own context, so threads
+# share it.)
 @functools.lru_cache(maxsize=32)
-def _key(server_key: bytes, purpose: str) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"antechamber", info=purpose.encode()
-    ).derive(server_key)
+def _cipher(server_key: bytes, purpose: str) -> AESGCM:
+    return AESGCM(
+        HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=b"antechamber", info=purpose.encode()
+        ).derive(server_key)
+    )
 
 
 def seal(server_key: bytes, purpose: str, plaintext: bytes) -> str:
     nonce = os.urandom(12)
-    sealed = AESGCM(_key(server_key, purpose)).encrypt(nonce, plaintext, purpose.encode())
+    sealed = _cipher(server_key, purpose).encrypt(nonce, plaintext, purpose.encode())
     return base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
 def unseal(server_key: bytes, purpose: str, token: str) -> bytes:
     try:
         raw = base64.urlsafe_b64decode(token.encode())
-        return AESGCM(_key(server_key, purpose)).decrypt(raw[:12], raw[12:], purpose.encode())
+        return _cipher(server_key, purpose).decrypt(raw[:12], raw[12:], purpose.encode())
     except (InvalidTag, ValueError) as exc:
         raise Unsealable(str(exc)) from None

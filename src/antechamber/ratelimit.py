@@ -117,9 +117,12 @@ class RateLimiter:
         uri = storage_uri or settings.redis_url or "memory://"
         self.strategy: _Windows
         self._reset: Callable[[], object]
+        # The in-memory windows count a whole `hit_all` under one lock (exact); Redis's tests,
+        # then hits.
+        self._memory: MemoryWindows | None = None
         if uri == "memory://":
             memory = MemoryWindows()
-            self.strategy, self._reset = memory, memory.reset
+            self.strategy, self._reset, self._memory = memory, memory.reset, memory
         else:
             storage = self._shared_storage(uri)
             self.strategy, self._reset = MovingWindowRateLimiter(storage), storage.reset
@@ -150,15 +153,27 @@ class RateLimiter:
         """Count one event under every check, or under none if any of them is exhausted.
 
         All checks are tested first, so a refusal by the project-wide limit does not use up the
-        recipient's allowance. Concurrent callers may overshoot by a few between test and hit.
+        recipient's allowance. In memory, test and hit are one step under the windows' lock, so
+        concurrent callers never overshoot; with Redis they may overshoot by a few between test
+        and hit.
         """
-        planned = [(check, item) for check in checks for item in self._items(check)]
+        planned = [
+            (check, item, identifiers)
+            for check in checks
+            for identifiers in (self._identifiers(check),)
+            for item in self._items(check)
+        ]
         try:
-            for check, item in planned:
-                if not self.strategy.test(item, *self._identifiers(check)):
+            if self._memory is not None:
+                refused = self._memory.hit_all([(item, ids) for _, item, ids in planned])
+                if refused >= 0:
+                    self._refuse(planned[refused][0], planned[refused][1])
+                return
+            for check, item, identifiers in planned:
+                if not self.strategy.test(item, *identifiers):
                     self._refuse(check, item)
-            for check, item in planned:
-                if not self.strategy.hit(item, *self._identifiers(check)):
+            for check, item, identifiers in planned:
+                if not self.strategy.hit(item, *identifiers):
                     self._refuse(check, item)
         except StorageError as exc:
             log.error("rate-limit storage failed: %s", exc)
@@ -171,9 +186,10 @@ class RateLimiter:
         checks could still refuse): `check` first, `hit` after.
         """
         check = Check(name, key, limit)
+        identifiers = self._identifiers(check)
         try:
             for item in self._items(check):
-                if not self.strategy.test(item, *self._identifiers(check)):
+                if not self.strategy.test(item, *identifiers):
                     self._refuse(check, item)
         except StorageError as exc:
             log.error("rate-limit storage failed: %s", exc)
@@ -182,9 +198,10 @@ class RateLimiter:
     def count(self, name: str, key: str, *, limit: str | None = None) -> None:
         """Count one event for `key` under `name` that has already happened; never refuses."""
         check = Check(name, key, limit)
+        identifiers = self._identifiers(check)
         try:
             for item in self._items(check):
-                self.strategy.hit(item, *self._identifiers(check))
+                self.strategy.hit(item, *identifiers)
         except StorageError as exc:
             log.error("rate-limit storage failed: %s", exc)
             raise RateLimitUnavailable() from None

@@ -16,13 +16,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from limits import RateLimitItem
 from limits.util import WindowStats
 
 #: How often keys untouched for their whole window are forgotten.
 SWEEP_SECONDS = 60.0
+
+
+def _key(item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[object, ...]:
+    """A window's key: the limit's amount and length, and the identifiers. A tuple, not
+    `item.key_for`'s string (which escapes and joins every part on each call): the keys never
+    leave this process."""
+    return (item.amount, item.multiples, item.GRANULARITY.seconds, *identifiers)
 
 
 class MemoryWindows:
@@ -32,7 +39,7 @@ class MemoryWindows:
         self._now = now
         self._lock = threading.Lock()
         # key → (the window's length in seconds, the times of its events, oldest first)
-        self._windows: dict[str, tuple[float, deque[float]]] = {}
+        self._windows: dict[tuple[object, ...], tuple[float, deque[float]]] = {}
         self._next_sweep = now() + SWEEP_SECONDS
 
     def test(self, item: RateLimitItem, *identifiers: str) -> bool:
@@ -48,11 +55,35 @@ class MemoryWindows:
             if len(events) >= item.amount:
                 return False
             if not events:
-                self._windows[item.key_for(*identifiers)] = (item.get_expiry(), events)
+                self._windows[_key(item, identifiers)] = (item.get_expiry(), events)
             events.append(now)
             if now >= self._next_sweep:
                 self._sweep(now)
             return True
+
+    def hit_all(self, planned: Sequence[tuple[RateLimitItem, tuple[str, ...]]]) -> int:
+        """Count one event in every window of `planned` if each has room, all under one lock.
+
+        Returns -1 when every event was counted, else the index of the first window without
+        room (and nothing is counted). Exact: no other caller slips in between the test and the
+        hit, so concurrent callers never overshoot any of the windows.
+        """
+        now = self._now()
+        with self._lock:
+            found = [self._events(item, identifiers, now) for item, identifiers in planned]
+            for index, ((item, _), events) in enumerate(zip(planned, found, strict=True)):
+                if len(events) >= item.amount:
+                    return index
+            for (item, identifiers), events in zip(planned, found, strict=True):
+                if not events:
+                    # A window seen empty: a new one, or (a check listed twice) the one the
+                    # previous step stored.
+                    key = _key(item, identifiers)
+                    events = self._windows.setdefault(key, (item.get_expiry(), events))[1]
+                events.append(now)
+            if now >= self._next_sweep:
+                self._sweep(now)
+            return -1
 
     def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         """When the oldest counted event leaves the window, and how many events remain."""
@@ -65,7 +96,7 @@ class MemoryWindows:
     def clear(self, item: RateLimitItem, *identifiers: str) -> None:
         """Forget the events of one window."""
         with self._lock:
-            self._windows.pop(item.key_for(*identifiers), None)
+            self._windows.pop(_key(item, identifiers), None)
 
     def reset(self) -> None:
         with self._lock:
@@ -78,7 +109,7 @@ class MemoryWindows:
     def _events(
         self, item: RateLimitItem, identifiers: tuple[str, ...], now: float
     ) -> deque[float]:
-        held = self._windows.get(item.key_for(*identifiers))
+        held = self._windows.get(_key(item, identifiers))
         if held is None:
             return deque()
         expiry, events = held

@@ -93,3 +93,58 @@ def test_every_email_template_has_all_three_parts(settings_: Settings) -> None:
             if info.channel == "email":
                 assert r.subject
                 assert r.html
+
+
+TRICKY = [
+    URL,
+    "https://x.example/?a=\"><img src=x>&b='c'",
+    "  spaces around  ",
+    "%(num)d %s {{ url }} {% if %} M00 \ue000",
+    "Ünïcödé & <b>bold</b>",
+    "",
+]
+
+
+@pytest.mark.parametrize("value", TRICKY)
+@pytest.mark.parametrize("locale", ["en", "fr", "ja", "ru"])
+def test_rendering_once_per_template_gives_jinjas_own_text(
+    settings_: Settings, value: str, locale: str
+) -> None:
+    """A block rendered once with markers, the values then put in their places (escaped in
+    HTML), is the very text Jinja renders for the message, for every template and block."""
+    hostile = settings_.model_copy(update={"product_name": 'Acme <&> "Login"'})
+    for name, info in messages.templates().items():
+        context: dict[str, object] = {}
+        for key in info.context_keys:
+            context[key] = 7 if key.endswith("_minutes") else value
+        for minutes in (1, 2, 5):
+            if "expiration_minutes" in context:
+                context["expiration_minutes"] = minutes
+            code = messages.resolve_locale(locale)
+            variables = {
+                **context,
+                "product_name": hostile.product_name,
+                "host": hostile.public_host,
+                "base_url": hostile.public_base_url,
+                "locale": code.replace("_", "-"),
+            }
+            for block in messages.BLOCKS[info.channel]:
+                fast = messages._render_block(name, info.channel, block, code, variables)
+                full = messages._full_render(name, info.channel, block, code, variables)
+                assert fast == full, (name, block, locale, value)
+
+
+def test_links_and_codes_are_put_in_place() -> None:
+    """The link and the code (new in every message) are put in place, not rendered through
+    Jinja each time: if a template starts using them otherwise, this says so (rendering stays
+    correct, only slower)."""
+    for name, info in messages.templates().items():
+        secrets_ = info.context_keys & {"url", "code"}
+        assert secrets_, name
+        for block in messages.BLOCKS[info.channel]:
+            used = messages._plain_names(name, info.channel, block)
+            assert used <= info.context_keys, (name, block)
+        printed = set().union(
+            *(messages._plain_names(name, info.channel, b) for b in messages.BLOCKS[info.channel])
+        )
+        assert secrets_ <= printed, name

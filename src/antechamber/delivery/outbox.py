@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, insert, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from antechamber import crypto, db
 from antechamber.audit import service as audit
@@ -35,10 +37,34 @@ from antechamber.phones import canonical_phone, masked
 from antechamber.ratelimit import Check, RateLimiter
 from antechamber.scope import Scope
 
-__all__ = ["Channel", "context_of", "enqueue", "newer_than", "recent", "unseal_context"]
+__all__ = [
+    "Channel",
+    "Queued",
+    "context_of",
+    "enqueue",
+    "newer_than",
+    "recent",
+    "unseal_context",
+]
 
 PAYLOAD_PURPOSE = "outbox-payload"
 _INSERT = insert(cast(Table, OutboxMessage.__table__))
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A message `enqueue` wrote: the row's fields that say what it is (not an ORM object; the
+    row is in the caller's transaction, and the unit of work holds no copy of it)."""
+
+    id: str
+    project_id: str
+    channel: Channel
+    recipient: str
+    template: str
+    locale: str
+    payload: str
+    status: str
+    created_at: datetime
 
 
 def enqueue(
@@ -49,7 +75,8 @@ def enqueue(
     template: str,
     context: Mapping[str, Any],
     locale: str = "en",
-) -> OutboxMessage:
+    also: Sequence[Check] = (),
+) -> Queued:
     """Add a message to the current transaction; `context` is sealed, never stored in clear.
 
     `template` names a file in `delivery/templates/` for `channel`, and `context` must hold
@@ -62,25 +89,39 @@ def enqueue(
     `InvalidEmail`, `InvalidPhoneNumber`, `SmsRegionNotAllowed`, `SmsNumberTypeNotAllowed`
     (see `sms_policy`), `TooManyRequests` (per-recipient, per-number-range and per-project
     limits, with `retry_after`), `RateLimitUnavailable` (the limit storage is down).
+
+    `also`: the caller's own limits for this message (say, per member), counted with the
+    outbox's in one `hit_all`: all of them or none, so a refusal by one uses up no other.
     """
     messages.check_contract(template, channel, context)
     _check_values(context)
     try:
-        recipient = _admit(scope, channel, recipient)
+        recipient = _admit(scope, channel, recipient, also)
     except AntechamberError as exc:
         _record_refusal(scope, channel, template, recipient, exc)
         raise
     now = scope.clock.now()
+    queued = Queued(
+        id=new_id("message", scope.environment),
+        project_id=scope.project_id,
+        channel=channel,
+        recipient=recipient,
+        template=template,
+        locale=messages.resolve_locale(locale),
+        payload=crypto.seal(
+            scope.settings.key_bytes(), PAYLOAD_PURPOSE, orjson.dumps(dict(context))
+        ),
+        status="pending",
+        created_at=now,
+    )
     values = {
-        "id": new_id("message", scope.environment),
-        "project_id": scope.project_id,
+        "id": queued.id,
+        "project_id": queued.project_id,
         "channel": channel,
         "recipient": recipient,
         "template": template,
-        "locale": messages.resolve_locale(locale),
-        "payload": crypto.seal(
-            scope.settings.key_bytes(), PAYLOAD_PURPOSE, json.dumps(dict(context)).encode()
-        ),
+        "locale": queued.locale,
+        "payload": queued.payload,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
@@ -93,12 +134,7 @@ def enqueue(
         "provider_message_id": None,
     }
     db.connection(scope.db).execute(_INSERT, values)
-    # The row is written (no flush); the object joins the unit of work as that row, clean, so
-    # a caller may still `scope.db.delete` it if the transaction goes on without it.
-    message = OutboxMessage(**values)
-    make_transient_to_detached(message)
-    scope.db.add(message)
-    return message
+    return queued
 
 
 def _check_values(context: Mapping[str, Any]) -> None:
@@ -116,7 +152,7 @@ def _check_values(context: Mapping[str, Any]) -> None:
             raise TemplateContractError("a code must be a string (leading zeros matter)")
 
 
-def _admit(scope: Scope, channel: Channel, recipient: str) -> str:
+def _admit(scope: Scope, channel: Channel, recipient: str, also: Sequence[Check]) -> str:
     """The canonical recipient, if the message may be sent; otherwise the refusal."""
     if scope.limiter is None:
         # A wiring bug, not a user's fault: scopes come from Services.scope (or are derived
@@ -130,6 +166,7 @@ def _admit(scope: Scope, channel: Channel, recipient: str) -> str:
             [
                 Check("email:recipient", mailbox_of(address)),
                 Check("email:project", scope.project_id),
+                *also,
             ]
         )
         return address
@@ -142,6 +179,7 @@ def _admit(scope: Scope, channel: Channel, recipient: str) -> str:
             Check("sms:recipient", recipient),
             Check("sms:prefix", sms_policy.number_prefix(recipient)),
             Check("sms:project", scope.project_id),
+            *also,
         ]
     )
     return recipient
@@ -173,7 +211,7 @@ def _masked_recipient(channel: Channel, recipient: str) -> str:
     return f"{local[:1]}***@{domain}" if local else "***"
 
 
-def context_of(message: OutboxMessage, server_key: bytes) -> dict[str, Any]:
+def context_of(message: OutboxMessage | Queued, server_key: bytes) -> dict[str, Any]:
     """The template context of a message (for the sender and the development inbox).
 
     Raises `crypto.Unsealable` if the message was sealed under another server key."""

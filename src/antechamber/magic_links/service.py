@@ -16,11 +16,13 @@ Contract:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
-from datetime import timedelta
-from typing import cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import Table, bindparam, insert, select, update
 
@@ -111,6 +113,26 @@ _REDEEM = (
 _LOOK_UP = select(_links.c.used_at, _links.c.superseded_at).where(*_this_token)
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedLink:
+    """A link `issue` wrote: the row as inserted (not an ORM object; nothing of it is in the
+    unit of work)."""
+
+    id: str
+    project_id: str
+    kind: str
+    email_address: str
+    token_digest: str
+    redirect_url: str
+    pkce_code_challenge: str | None
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    organization_id: str | None
+    member_id: str | None
+    superseded_at: datetime | None
+
+
 def send_discovery(
     scope: Scope,
     *,
@@ -119,7 +141,7 @@ def send_discovery(
     discovery_expiration_minutes: int | None = None,
     locale: str | None = None,
     pkce_code_challenge: str | None = None,
-) -> MagicLink:
+) -> IssuedLink:
     """Email a discovery magic link to `email_address` (through the outbox).
 
     Any unused discovery link sent earlier to the address in this project stops working
@@ -161,7 +183,7 @@ def issue(
     organization_id: str | None = None,
     member_id: str | None = None,
     pkce_code_challenge: str | None = None,
-) -> tuple[MagicLink, str]:
+) -> tuple[IssuedLink, str]:
     """A new link of `kind` for the canonical `email`; returns (row, token), the token in clear
     this once (the caller puts it in the outbox in the same transaction).
 
@@ -186,7 +208,7 @@ def issue(
             },
         )
     token = tokens.new_token()
-    values = {
+    values: dict[str, Any] = {
         "id": new_id("magic-link", scope.environment),
         "project_id": scope.project_id,
         "kind": kind,
@@ -213,9 +235,8 @@ def issue(
         organization_id=organization_id,
         member_id=member_id,
     )
-    # Not added to the ORM session: the row is written; this is the caller's copy of it.
-    link = MagicLink(**values)
-    return link, token
+    # The caller's copy of the row (not an ORM object: nothing is added to the session).
+    return IssuedLink(**values), token
 
 
 def redeem_discovery(
@@ -277,14 +298,27 @@ def _redeem(
 
 def link_url(redirect_url: str, token_type: str, token: str) -> str:
     """`redirect_url` with `stytch_token_type` and `token` added to its query."""
+    before, kept, fragment = _split_redirect(redirect_url)
+    added = f"stytch_token_type={quote_plus(token_type)}&token={quote_plus(token)}"
+    return f"{before}?{kept}{added}{fragment}"
+
+
+# What `urlunsplit(parts._replace(query=urlencode(kept + added)))` makes, in three parts worked
+# out once per redirect URL (the same few allow-listed URLs every send): the URL up to its
+# query, the query's other pairs re-encoded (with their "&"), the fragment (with its "#").
+# `urlencode` of pairs is their `quote_plus` encodings joined by "&", and `urlunsplit` puts a
+# non-empty query after "?" and the fragment after it, so the text is the same.
+@functools.lru_cache(maxsize=256)
+def _split_redirect(redirect_url: str) -> tuple[str, str, str]:
     parts = urlsplit(redirect_url)
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k not in ("stytch_token_type", "token")
     ]
-    query += [("stytch_token_type", token_type), ("token", token)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    kept = urlencode(query)
+    before = urlunsplit(parts._replace(query="", fragment=""))
+    return before, f"{kept}&" if kept else "", f"#{parts.fragment}" if parts.fragment else ""
 
 
 def pkce_challenge(verifier: str) -> str:

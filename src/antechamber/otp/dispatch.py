@@ -30,6 +30,7 @@ from antechamber.mfa import lockout, policy
 from antechamber.organizations.models import Organization
 from antechamber.otp import sms
 from antechamber.phones import masked
+from antechamber.ratelimit import Check
 from antechamber.scope import Scope
 
 TEMPLATE = "sms_otp"
@@ -59,28 +60,24 @@ def send_code(scope: Scope, member: Member, phone: str, *, locale: str, automati
     ):
         _record(scope, member, phone, new=False, automatic=automatic)
         return False
-    # The member's limit is checked first and counted last, so a text the outbox refuses (the
-    # number policy, its own limits) does not use up the member's allowance.
-    _member_limit(scope, member, phone, count=False)
+    # The member's limit is checked first (a refusal audited with the member), then counted
+    # by the outbox with its own limits, all or none: a text the outbox refuses (the number
+    # policy, its own limits) does not use up the member's allowance.
+    _member_limit(scope, member, phone)
     issued = sms.issue_code(scope, member, phone)
-    message = None
     try:
-        message = outbox.enqueue(
+        outbox.enqueue(
             scope,
             channel="sms",
             recipient=phone,
             template=TEMPLATE,
             context={"code": issued.code, "expiration_minutes": issued.lifetime_minutes},
             locale=locale,
+            also=(Check(MEMBER_LIMIT, member.id),),
         )
-        _member_limit(scope, member, phone, count=True)
     except AntechamberError:
-        # Nothing may be sent and no code may be live, even if the caller keeps the
-        # transaction (an automatic send that failed does not fail the login).
-        if message is not None and message in scope.db.new:
-            scope.db.expunge(message)
-        elif message is not None:
-            scope.db.delete(message)
+        # Nothing was written to the outbox; no code may be live either, even if the caller
+        # keeps the transaction (an automatic send that failed does not fail the login).
         sms.discard_code(scope, member)
         raise
     _record(scope, member, phone, new=True, automatic=automatic)
@@ -103,15 +100,12 @@ def auto_send(scope: Scope, org: Organization, member: Member, *, locale: str | 
     return True
 
 
-def _member_limit(scope: Scope, member: Member, phone: str, *, count: bool) -> None:
-    """The per-member limit: checked (`count=False`) or counted; a refusal is audited."""
+def _member_limit(scope: Scope, member: Member, phone: str) -> None:
+    """The per-member limit, checked (the outbox counts it); a refusal is audited."""
     if scope.limiter is None:
         raise RuntimeError("this Scope has no rate limiter; build it with Services.scope")
     try:
-        if count:
-            scope.limiter.hit(MEMBER_LIMIT, member.id)
-        else:
-            scope.limiter.check(MEMBER_LIMIT, member.id)
+        scope.limiter.check(MEMBER_LIMIT, member.id)
     except AntechamberError as exc:
         reason = str(exc.details.get("limit") or exc.error_type)
         audit.record_refusal(
