@@ -1,20 +1,60 @@
 """PostgreSQL's pool: sized from the settings, no ping per checkout, and a connection that
-PostgreSQL dropped costs the one unit of work that met it, not the ones after."""
+PostgreSQL dropped costs the one unit of work that met it, not the ones after. The request
+threads: as many as the pool keeps connections, unless set."""
 
 from __future__ import annotations
 
+import anyio.to_thread
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from antechamber import db
+from antechamber.app import create_app
+from antechamber.clock import FrozenClock
 from antechamber.services import Services
 from antechamber.settings import Settings
+from tests.conftest import USE_PG
 
-pytestmark = pytest.mark.postgres_only
+
+def _request_threads(settings: Settings, engine: Engine, clock: FrozenClock) -> int:
+    """The thread limiter's size on the event loop serving the app, once it has started."""
+
+    def tokens() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    with TestClient(create_app(settings, engine=engine, clock=clock)) as client:
+        assert client.portal is not None
+        return int(client.portal.call(tokens))
 
 
+def test_request_threads_default_to_the_pool_on_postgresql(
+    settings: Settings, engine: Engine, clock: FrozenClock
+) -> None:
+    # On PostgreSQL as many as the kept connections (tests' engines keep 20), so no handler
+    # opens an overflow connection; on SQLite AnyIO's own 40 (a connection per thread there).
+    assert _request_threads(settings, engine, clock) == (20 if USE_PG else 40)
+
+
+def test_request_threads_follow_their_setting(
+    settings: Settings, engine: Engine, clock: FrozenClock
+) -> None:
+    configured = settings.model_copy(update={"request_threads": 6})
+    assert _request_threads(configured, engine, clock) == 6
+
+
+@pytest.mark.postgres_only
+def test_the_pool_sets_the_request_threads(settings: Settings) -> None:
+    services = Services.build(settings.model_copy(update={"database_pool_size": 7}))
+    try:
+        assert services.request_threads == 7
+    finally:
+        services.engine.dispose()
+
+
+@pytest.mark.postgres_only
 def test_the_pool_is_sized_by_the_settings(settings: Settings) -> None:
     services = Services.build(
         settings.model_copy(update={"database_pool_size": 7, "database_max_overflow": 3})
@@ -28,6 +68,7 @@ def test_the_pool_is_sized_by_the_settings(settings: Settings) -> None:
         services.engine.dispose()
 
 
+@pytest.mark.postgres_only
 def test_a_dropped_connection_fails_one_unit_of_work_and_the_pool_recovers(
     engine: Engine, database_url: str
 ) -> None:
