@@ -69,8 +69,9 @@ def test_the_pool_is_sized_by_the_settings(settings: Settings) -> None:
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("read_only", [False, True])
 def test_a_dropped_connection_fails_one_unit_of_work_and_the_pool_recovers(
-    engine: Engine, database_url: str
+    engine: Engine, database_url: str, read_only: bool
 ) -> None:
     factory = db.session_factory(engine)
     with db.transaction(factory) as session:
@@ -81,9 +82,40 @@ def test_a_dropped_connection_fails_one_unit_of_work_and_the_pool_recovers(
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
 
-    with pytest.raises(OperationalError) as raised, db.transaction(factory) as session:
+    with (
+        pytest.raises(OperationalError) as raised,
+        db.transaction(factory, read_only=read_only) as session,
+    ):
         session.execute(text("SELECT 1"))
     assert raised.value.connection_invalidated
 
-    with db.transaction(factory) as session:
+    with db.transaction(factory, read_only=read_only) as session:
         assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != backend
+
+
+@pytest.mark.postgres_only
+def test_a_read_only_unit_costs_no_begin_and_the_next_unit_is_a_transaction_again(
+    database_url: str,
+) -> None:
+    # One kept connection, so both units below run on it.
+    engine = db.make_engine(database_url, pool_size=1, max_overflow=0)
+    factory = db.session_factory(engine)
+    try:
+        with db.transaction(factory, read_only=True) as session:
+            driver = session.connection().connection.driver_connection
+            backend = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            # Autocommit: psycopg sends no BEGIN (nor, at the end, a COMMIT).
+            assert driver.autocommit is True  # type: ignore[union-attr]
+            assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # type: ignore[union-attr]
+        with (
+            pytest.raises(RuntimeError),
+            db.transaction(factory) as session,
+        ):
+            assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() == backend
+            assert session.connection().connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+            session.execute(text("CREATE TEMPORARY TABLE written (n int)"))
+            raise RuntimeError("the unit fails: what it did is rolled back")
+        with db.transaction(factory, read_only=True) as session:
+            assert session.execute(text("SELECT to_regclass('pg_temp.written')")).scalar() is None
+    finally:
+        engine.dispose()
