@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -83,6 +84,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threads = services.request_threads
+        if threads is not None:
+            # The thread limiter belongs to the event loop, which serves every request of this
+            # process: sync handlers and dependencies (run_in_threadpool) take its tokens.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         worker = DeliveryWorker(services) if settings.delivery_worker else None
         app.state.delivery_worker = worker
         if worker is not None:

@@ -222,7 +222,7 @@ def transaction(
         with _writer_lock(session, read_only):
             if read_only:
                 session.info[READ_ONLY] = True
-                session.connection(execution_options={READ_ONLY: True})
+                session.connection(execution_options=_read_only_options(session))
             try:
                 yield session
                 session.commit()
@@ -312,6 +312,19 @@ def _write_apart(
         session.rollback()
     finally:
         session.close()
+
+
+_READ_ONLY_OPTIONS: dict[str, Any] = {READ_ONLY: True}
+# PostgreSQL: a read-only unit runs each statement in a transaction of its own (autocommit), so
+# it costs no BEGIN and no COMMIT, two round trips of the three a one-statement read took. The
+# same answers as inside one transaction: READ COMMITTED (the default) gives every statement a
+# snapshot of its own anyway, and a read takes no locks to hold until a commit.
+_PG_READ_ONLY_OPTIONS: dict[str, Any] = {READ_ONLY: True, "isolation_level": "AUTOCOMMIT"}
+
+
+def _read_only_options(session: Session) -> dict[str, Any]:
+    bind = session.get_bind()
+    return _PG_READ_ONLY_OPTIONS if bind.dialect.name == "postgresql" else _READ_ONLY_OPTIONS
 
 
 def _writer_lock(session: Session, read_only: bool) -> AbstractContextManager[None]:

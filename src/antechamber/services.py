@@ -45,6 +45,23 @@ class Services:
         return cls(settings, engine, db.session_factory(engine), clock or SystemClock())
 
     @property
+    def request_threads(self) -> int | None:
+        """How many threads run request handlers in this process (None: AnyIO's default, 40).
+
+        `ANTECHAMBER_REQUEST_THREADS`, else on PostgreSQL the pool's size: a handler's unit of
+        work holds one connection from its first statement to its commit, so with more threads
+        than kept connections a burst opens overflow connections, each a backend started and
+        ended for one request (a fresh backend also plans every statement again); with fewer,
+        a request waits on the event loop for a thread, which costs nothing. With them equal,
+        no handler waits for a connection.
+        """
+        if self.settings.request_threads is not None:
+            return self.settings.request_threads
+        if self.engine.dialect.name == "postgresql":
+            return int(self.engine.pool.size())  # type: ignore[attr-defined]
+        return None
+
+    @property
     def reads_inline(self) -> bool:
         """Whether a read-only unit of work may run on the event loop itself.
 

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
         description="PostgreSQL: connections a process may open beyond its pool when busy, "
         "closed after use.",
     )
+    request_threads: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="Threads each server process runs request handlers in (AnyIO's thread "
+        "limiter). Default: on PostgreSQL the pool size (database_pool_size), so every "
+        "handler thread has a kept connection and none opens an overflow connection; on "
+        "SQLite AnyIO's 40.",
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000",
         description="The origin people and SDKs reach this server at; links in emails use it.",
