@@ -60,12 +60,17 @@ class _WriterLock:
     The thread lock gives up after `BUSY_TIMEOUT_SECONDS` (`DatabaseBusy`); the `flock` waits
     without a bound, as it is held only by a unit of work that is running (SQLite's own busy
     timeout ends a stuck one) and the kernel releases it when its process dies.
+
+    `held_if_free` takes both without waiting, or neither: for a unit of work on the event loop
+    (`writer_held_if_free`).
     """
 
     def __init__(self, database_path: str | None = None) -> None:
         self._lock = threading.Lock()
         self._path = f"{database_path}-writer.lock" if database_path else None
         self._held: int | None = None  # the locked file; one holder at a time (the lock above)
+        # The thread holding the lock through `held_if_free`; its units of work pass through.
+        self._owner: int | None = None
 
     def __enter__(self) -> None:
         if not self._lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
@@ -84,7 +89,40 @@ class _WriterLock:
         finally:
             self._lock.release()
 
-    def _lock_file(self) -> int | None:
+    @contextmanager
+    def held_if_free(self) -> Iterator[bool]:
+        """Yield True, holding the lock for the block, if both the thread lock and the `flock`
+        could be taken without waiting; else yield False, holding nothing.
+
+        While the block holds it, units of work this thread opens do not take it again
+        (`_writer_lock`): they run one after another inside the hold, as a unit of work and the
+        writes it leaves to run after its commit or rollback (`after_commit`, `on_rollback`)
+        do. Any other thread or process queues as it would behind any other unit of work.
+        """
+        if not self._lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            self._held = self._lock_file(wait=False)
+        except BlockingIOError:
+            self._lock.release()
+            yield False
+            return
+        except BaseException:
+            self._lock.release()
+            raise
+        self._owner = threading.get_ident()
+        try:
+            yield True
+        finally:
+            self._owner = None
+            self.__exit__()
+
+    def held_here(self) -> bool:
+        """Whether the calling thread holds the lock through `held_if_free`."""
+        return self._owner == threading.get_ident()
+
+    def _lock_file(self, *, wait: bool = True) -> int | None:
         # Opened per unit of work (microseconds): no descriptor to leak with the engine, and
         # none shared with a forked child, whose flock would then be ours.
         if self._path is None:
@@ -97,8 +135,8 @@ class _WriterLock:
             self._path = None
             return None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BaseException:  # BlockingIOError: another process holds it (not `wait`)
             os.close(fd)
             raise
         return fd
@@ -318,7 +356,41 @@ def _writer_lock(session: Session, read_only: bool) -> AbstractContextManager[No
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     lock = None if read_only else _writer_locks.get(engine)
-    return lock if lock is not None else nullcontext()
+    # Held by this thread through `writer_held_if_free`: the hold covers this unit of work.
+    return lock if lock is not None and not lock.held_here() else nullcontext()
+
+
+@contextmanager
+def writer_held_if_free(engine: Engine) -> Iterator[bool]:
+    """Whether a writing unit of work may run right here without waiting: yield True with the
+    engine's writer lock held by this thread for the block if it is free (SQLite: the thread
+    lock and the `flock` of `_WriterLock`, both taken without blocking), else False.
+
+    For the event loop (`api.auth.run_write`): with True, the loop runs the unit of work
+    (authentication, handler, commit) itself instead of handing it to a worker thread, and the
+    units it opens in the block pass through the lock it holds. That never blocks the loop:
+    - the lock was free, and SQLite is then free for writing too, as every writer of the
+      database (the server's processes, the delivery process, the CLI) takes the lock first,
+      so `BEGIN IMMEDIATE` does not wait; readers never hold a writer up (WAL). (A writer
+      outside Antechamber, an operator's `sqlite3` shell, would hold the loop up to the busy
+      timeout, as it holds a worker thread today);
+    - the block must not await: it holds the lock only while it runs on the loop, so nothing
+      that waits for the lock can be one the loop must run first (a worker thread waiting for
+      it meanwhile just waits, as behind any unit of work): no deadlock;
+    - a commit in WAL mode with `synchronous=NORMAL` appends to the WAL without an fsync;
+      the commit that takes the WAL past the autocheckpoint size (SQLite's default, 1,000
+      pages) also runs a passive
+      checkpoint, which writes and syncs the database file (milliseconds, now and then).
+    With False (a thread or another process is writing), the caller hands the unit of work to
+    a thread, which queues for the lock as before. PostgreSQL has no writer lock: always
+    False (a checkout or a row lock may wait there).
+    """
+    lock = _writer_locks.get(engine)
+    if lock is None:
+        yield False
+        return
+    with lock.held_if_free() as held:
+        yield held
 
 
 @event.listens_for(Session, "before_flush")
