@@ -208,7 +208,8 @@ def test_the_writer_lock_held_if_free_takes_nothing_while_another_process_writes
         text=True,
     )
     try:
-        assert other.stdout is not None and other.stdout.readline().strip() == "holding"
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == "holding"
         with db.writer_held_if_free(services.engine) as held:
             assert not held
     finally:

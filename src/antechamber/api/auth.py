@@ -208,4 +208,5 @@ def _in_one_hop(endpoint: Callable[..., Any], *, read_only: bool) -> Callable[..
     for attribute in ("__name__", "__qualname__", "__doc__", "__module__"):
         setattr(run, attribute, getattr(endpoint, attribute))
     run._in_one_hop = True  # type: ignore[attr-defined]
+    run._inline_write = run is run_inline  # type: ignore[attr-defined]
     return run
