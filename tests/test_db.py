@@ -3,6 +3,7 @@ queueing on one lock instead of polling the file lock."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -226,3 +227,37 @@ def test_the_writer_lock_held_if_free_takes_nothing_while_another_process_writes
 def test_postgresql_never_holds_a_writer_lock_for_the_event_loop(services: Services) -> None:
     with db.writer_held_if_free(services.engine) as held:
         assert not held
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's writers only")
+def test_the_event_loop_waits_for_a_thread_holding_the_writer_lock_without_blocking(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`writer_held_on_the_loop`: woken by the thread's release; the loop runs meanwhile;
+    `DatabaseBusy` after the busy timeout, as for a thread."""
+
+    async def hold_after_the_thread(released: threading.Event) -> list[str]:
+        steps: list[str] = []
+
+        async def meanwhile() -> None:
+            await asyncio.sleep(0.05)
+            steps.append("the loop ran")
+            released.set()  # the thread commits and lets go
+
+        other = asyncio.create_task(meanwhile())
+        async with db.writer_held_on_the_loop(services.engine) as held:
+            steps.append(f"held {held}")
+        await other
+        return steps
+
+    with another_thread_writing(services) as released:
+        assert asyncio.run(hold_after_the_thread(released)) == ["the loop ran", "held True"]
+
+    async def hold() -> bool:
+        async with db.writer_held_on_the_loop(services.engine) as held:
+            return held
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_SECONDS", 0.2)
+    with another_thread_writing(services), pytest.raises(db.DatabaseBusy):
+        asyncio.run(hold())
+    assert asyncio.run(hold()) is True

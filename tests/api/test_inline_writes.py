@@ -1,8 +1,9 @@
 """The hot write paths of a login run on the event loop when that cannot block it.
 
 On SQLite, a handler marked `inline_write` runs its unit of work (authentication, handler,
-commit) on the event loop itself when the writer lock is free at that moment; while another
-unit of work holds it, in a worker thread that queues for it. Unmarked handlers, and every
+commit) on the event loop itself once the writer lock is free (waiting for a thread of this
+process without blocking the loop); while another process holds it, in a worker thread that
+queues for it. Unmarked handlers, and every
 handler on PostgreSQL, always run in a worker thread; so does any call to the network (the
 SSO routes: tests/sso/test_oidc_flow.py).
 """
@@ -10,6 +11,8 @@ SSO routes: tests/sso/test_oidc_flow.py).
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -140,37 +143,92 @@ def test_a_marked_write_that_fails_on_the_loop_answers_as_before_and_lets_go(
     assert _inline_orgs(services) == 0
 
 
+def _in_the_background(
+    client: TestClient, project: Credentials
+) -> tuple[threading.Thread, list[int]]:
+    answers: list[int] = []
+
+    def post() -> None:
+        answers.append(client.post("/v1/test/inline", auth=project.auth).status_code)
+
+    request = threading.Thread(target=post)
+    request.start()
+    return request, answers
+
+
+def _one_hops(hops: list[str]) -> list[str]:
+    return [hop for hop in hops if "_in_one_hop" in hop]  # not /healthz's
+
+
 @pytest.mark.skipif(USE_PG, reason="SQLite's writer lock")
-def test_a_marked_write_goes_to_a_thread_while_another_unit_holds_the_lock(
+def test_a_marked_write_waits_on_the_loop_while_another_thread_holds_the_lock(
     app: FastAPI, services: Services, project: Credentials, hops: list[str]
 ) -> None:
-    """A real second unit of work holds the lock: the request must not wait on the loop (which
-    would stop the server) but in a worker thread, and then write once the lock is free."""
+    """A real second unit of work holds the lock in a thread: the request waits for it without
+    blocking the loop (which would stop the server), then runs on the loop."""
     seen: list[bool] = []
     _route(app, seen)
-    answers: list[int] = []
     with TestClient(app) as client:
         with another_thread_writing(services) as released:
-            request = threading.Thread(
-                target=lambda: answers.append(
-                    client.post("/v1/test/inline", auth=project.auth).status_code
-                )
-            )
-            request.start()
-            deadline = time.monotonic() + 10
-            while not hops and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert hops, "the write neither ran nor went to a thread"
-            # The loop is free meanwhile: a read answers while the write waits for the lock.
+            request, answers = _in_the_background(client, project)
+            time.sleep(0.3)
+            # The loop is free meanwhile: it answers while the write waits for the lock.
             assert client.get("/healthz").status_code == 200
             assert not seen
             assert not released.is_set()
+        request.join(10)
+    assert answers == [200]
+    assert seen == [True]
+    assert _one_hops(hops) == []
+    assert _inline_orgs(services) == 1
+
+
+_HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's writer lock")
+def test_a_marked_write_goes_to_a_thread_while_another_process_holds_the_lock(
+    app: FastAPI, services: Services, project: Credentials, hops: list[str]
+) -> None:
+    """Another process (`serve --workers 2`, the delivery process) writes: no wake-up comes
+    from there, so the request queues in a worker thread; the loop stays free."""
+    database = services.engine.url.database
+    assert database
+    seen: list[bool] = []
+    _route(app, seen)
+    other = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, f"{database}-writer.lock"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert other.stdin is not None
+    assert other.stdout is not None
+    with TestClient(app) as client:
+        try:
+            assert other.stdout.readline().strip() == "holding"
+            request, answers = _in_the_background(client, project)
+            deadline = time.monotonic() + 10
+            while not _one_hops(hops) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert _one_hops(hops), "the write neither ran nor went to a thread"
+            assert client.get("/healthz").status_code == 200
+            assert not seen
+        finally:
+            other.stdin.close()
+            other.wait(10)
         request.join(10)
         # The lock is free again: the next write runs on the loop.
         assert client.post("/v1/test/inline", auth=project.auth).status_code == 200
     assert answers == [200]
     assert seen == [False, True]
-    assert len([hop for hop in hops if "_in_one_hop" in hop]) == 1, hops  # not /healthz
+    assert len(_one_hops(hops)) == 1, hops
     assert _inline_orgs(services) == 2
 
 

@@ -40,13 +40,14 @@ async def run_read(request: Request, read: Callable[..., T], /, **kwargs: Any) -
 
 async def run_write(request: Request, write: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run `write`, which opens writing units of work and waits for nothing but the database:
-    on the event loop itself where `Services.writes_inline` allows it (SQLite) and the writer
-    lock is free at this moment, holding it while `write` runs (`db.writer_held_if_free`,
-    which says why that cannot block the loop); else in a worker thread, which queues for the
-    lock as every write did before. The one place that decides."""
+    on the event loop itself where `Services.writes_inline` allows it (SQLite), holding the
+    writer lock while `write` runs, once no thread of this process holds it
+    (`db.writer_held_on_the_loop`, which says why that cannot block the loop); else, and
+    while another process holds the lock, in a worker thread, which queues for the lock as
+    every write did before. The one place that decides."""
     services = services_of(request)
     if services.writes_inline:
-        with db.writer_held_if_free(services.engine) as held:
+        async with db.writer_held_on_the_loop(services.engine) as held:
             if held:
                 return write(*args, **kwargs)
     return await run_in_threadpool(write, *args, **kwargs)
@@ -146,9 +147,9 @@ class ApiRoute(APIRoute):
     three is also cheaper (the GIL hand-offs between the threads cost more than the work).
 
     A handler marked `inline_write` (the hot paths of a login) makes no hop at all when it
-    can: on SQLite, with the writer lock free, its unit of work runs on the event loop itself
-    (`run_write`); else in a worker thread as above. One worker, SQLite: a login with SMS MFA
-    (four requests) <figures in docs/perf-notes/inline.md>.
+    can: on SQLite its unit of work runs on the event loop itself once the writer lock is free
+    (`run_write`); while another process holds the lock, in a worker thread as above.
+    FIGURES
 
     A `GET` route's unit of work is read-only (`db.transaction(read_only=True)`): on SQLite it
     reads beside the writer instead of queueing behind every login for the write lock, and a
