@@ -3,6 +3,7 @@ queueing on one lock instead of polling the file lock."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -150,3 +151,113 @@ def test_writers_of_other_processes_queue_on_a_lock_file_beside_the_database(
     assert other_process_sees() == "free"
     with db.transaction(services.sessions, read_only=True) as session:
         assert other_process_sees() == "free"  # readers take no lock
+
+
+_HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's writers only")
+def test_the_writer_lock_held_if_free_is_held_by_the_block_and_its_units_pass_through(
+    services: Services, project: Credentials
+) -> None:
+    """`writer_held_if_free` (a write on the event loop): the lock, thread and file, is held
+    for the block; the block's own units of work run inside it; another thread's queues."""
+    database = services.engine.url.database
+    assert database
+    probe = [sys.executable, "-c", _TRY_LOCK, f"{database}-writer.lock"]
+    with db.writer_held_if_free(services.engine) as held:
+        assert held
+        assert subprocess.run(probe, capture_output=True, text=True).stdout.strip() == "held"
+        make_org(services, project.project_id, organization_name="Inside")  # passes through
+        other = threading.Thread(
+            target=make_org, args=(services, project.project_id), kwargs={"organization_name": "X"}
+        )
+        other.start()
+        other.join(0.3)
+        assert other.is_alive()  # queued behind the hold
+    other.join(10)
+    assert not other.is_alive()
+    assert {"Inside", "X"} <= set(_names(services))
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's writers only")
+def test_the_writer_lock_held_if_free_takes_nothing_while_another_unit_writes(
+    services: Services,
+) -> None:
+    with another_thread_writing(services), db.writer_held_if_free(services.engine) as held:
+        assert not held
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's writers only")
+def test_the_writer_lock_held_if_free_takes_nothing_while_another_process_writes(
+    services: Services, project: Credentials
+) -> None:
+    """Another process (`serve --workers 2`, the delivery process) holds the lock file: no
+    wait, and the thread lock taken on the way is given back at once."""
+    database = services.engine.url.database
+    assert database
+    other = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, f"{database}-writer.lock"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == "holding"
+        with db.writer_held_if_free(services.engine) as held:
+            assert not held
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        other.wait(10)
+    with db.writer_held_if_free(services.engine) as held:  # the thread lock was given back
+        assert held
+        make_org(services, project.project_id, organization_name="After the other")
+    assert "After the other" in _names(services)
+
+
+@pytest.mark.skipif(not USE_PG, reason="PostgreSQL")
+def test_postgresql_never_holds_a_writer_lock_for_the_event_loop(services: Services) -> None:
+    with db.writer_held_if_free(services.engine) as held:
+        assert not held
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's writers only")
+def test_the_event_loop_waits_for_a_thread_holding_the_writer_lock_without_blocking(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`writer_held_on_the_loop`: woken by the thread's release; the loop runs meanwhile;
+    `DatabaseBusy` after the busy timeout, as for a thread."""
+
+    async def hold_after_the_thread(released: threading.Event) -> list[str]:
+        steps: list[str] = []
+
+        async def meanwhile() -> None:
+            await asyncio.sleep(0.05)
+            steps.append("the loop ran")
+            released.set()  # the thread commits and lets go
+
+        other = asyncio.create_task(meanwhile())
+        async with db.writer_held_on_the_loop(services.engine) as held:
+            steps.append(f"held {held}")
+        await other
+        return steps
+
+    with another_thread_writing(services) as released:
+        assert asyncio.run(hold_after_the_thread(released)) == ["the loop ran", "held True"]
+
+    async def hold() -> bool:
+        async with db.writer_held_on_the_loop(services.engine) as held:
+            return held
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_SECONDS", 0.2)
+    with another_thread_writing(services), pytest.raises(db.DatabaseBusy):
+        asyncio.run(hold())
+    assert asyncio.run(hold()) is True

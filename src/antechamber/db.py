@@ -6,13 +6,20 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import (
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+    suppress,
+)
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -60,12 +67,22 @@ class _WriterLock:
     The thread lock gives up after `BUSY_TIMEOUT_SECONDS` (`DatabaseBusy`); the `flock` waits
     without a bound, as it is held only by a unit of work that is running (SQLite's own busy
     timeout ends a stuck one) and the kernel releases it when its process dies.
+
+    `held_if_free` takes both without waiting, or neither; `held_when_free` waits for the
+    thread lock without blocking the event loop, for a unit of work that runs on the loop
+    (`writer_held_on_the_loop`).
     """
 
     def __init__(self, database_path: str | None = None) -> None:
         self._lock = threading.Lock()
         self._path = f"{database_path}-writer.lock" if database_path else None
         self._held: int | None = None  # the locked file; one holder at a time (the lock above)
+        # The thread holding the lock through `held_if_free`; its units of work pass through.
+        self._owner: int | None = None
+        # How to wake each event loop's `held_when_free` waiting for the lock: one release
+        # wakes all, and each tries again (one takes it, runs to its commit, releases: the
+        # next one of the same loop then takes it in turn).
+        self._waiters: list[Callable[[], object]] = []
 
     def __enter__(self) -> None:
         if not self._lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
@@ -83,8 +100,81 @@ class _WriterLock:
                 os.close(held)  # releases the flock
         finally:
             self._lock.release()
+            while self._waiters:  # the event loop's (`held_when_free`); pop() is atomic
+                with suppress(IndexError, RuntimeError):  # taken meanwhile; a closed loop
+                    self._waiters.pop()()
 
-    def _lock_file(self) -> int | None:
+    @contextmanager
+    def held_if_free(self) -> Iterator[bool]:
+        """Yield True, holding the lock for the block, if both the thread lock and the `flock`
+        could be taken without waiting; else yield False, holding nothing.
+
+        While the block holds it, units of work this thread opens do not take it again
+        (`_writer_lock`): they run one after another inside the hold, as a unit of work and the
+        writes it leaves to run after its commit or rollback (`after_commit`, `on_rollback`)
+        do. Any other thread or process queues as it would behind any other unit of work.
+        """
+        taken = self._try_take()
+        with self._holding(taken == _TAKEN):
+            yield taken == _TAKEN
+
+    @asynccontextmanager
+    async def held_when_free(self) -> AsyncIterator[bool]:
+        """`held_if_free` for the event loop, which waits (without blocking) while a thread of
+        this process holds the lock: yield True, holding it, once it is free; False, holding
+        nothing, at once if another process holds the `flock` (no wake-up comes from there:
+        the caller queues a thread for it instead). `DatabaseBusy` after
+        `BUSY_TIMEOUT_SECONDS`, as for a thread. The block must not await."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_TIMEOUT_SECONDS
+        while True:
+            woken: asyncio.Future[None] = loop.create_future()
+            wake = partial(loop.call_soon_threadsafe, _resolve, woken)
+            self._waiters.append(wake)  # before trying: a release after the try wakes us
+            try:
+                taken = self._try_take()
+                if taken != _BUSY_HERE:
+                    break
+                async with asyncio.timeout_at(deadline):
+                    await woken
+            except TimeoutError:
+                raise DatabaseBusy() from None
+            finally:
+                with suppress(ValueError):
+                    self._waiters.remove(wake)
+        with self._holding(taken == _TAKEN):
+            yield taken == _TAKEN
+
+    def held_here(self) -> bool:
+        """Whether the calling thread holds the lock through `held_if_free`."""
+        return self._owner == threading.get_ident()
+
+    def _try_take(self) -> str:
+        if not self._lock.acquire(blocking=False):
+            return _BUSY_HERE
+        try:
+            self._held = self._lock_file(wait=False)
+        except BlockingIOError:
+            self._lock.release()
+            return _BUSY_ELSEWHERE
+        except BaseException:
+            self._lock.release()
+            raise
+        return _TAKEN
+
+    @contextmanager
+    def _holding(self, taken: bool) -> Iterator[None]:
+        if not taken:
+            yield
+            return
+        self._owner = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._owner = None
+            self.__exit__()
+
+    def _lock_file(self, *, wait: bool = True) -> int | None:
         # Opened per unit of work (microseconds): no descriptor to leak with the engine, and
         # none shared with a forked child, whose flock would then be ours.
         if self._path is None:
@@ -97,11 +187,19 @@ class _WriterLock:
             self._path = None
             return None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BaseException:  # BlockingIOError: another process holds it (not `wait`)
             os.close(fd)
             raise
         return fd
+
+
+_TAKEN, _BUSY_HERE, _BUSY_ELSEWHERE = "taken", "busy here", "busy elsewhere"
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 _writer_locks: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
@@ -331,7 +429,60 @@ def _writer_lock(session: Session, read_only: bool) -> AbstractContextManager[No
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     lock = None if read_only else _writer_locks.get(engine)
-    return lock if lock is not None else nullcontext()
+    # Held by this thread through `writer_held_if_free`: the hold covers this unit of work.
+    return lock if lock is not None and not lock.held_here() else nullcontext()
+
+
+@contextmanager
+def writer_held_if_free(engine: Engine) -> Iterator[bool]:
+    """Yield True with the engine's writer lock held by this thread for the block if it is
+    free (SQLite: the thread lock and the `flock` of `_WriterLock`, both taken without
+    blocking), else False, holding nothing. PostgreSQL has no writer lock: always False."""
+    lock = _writer_locks.get(engine)
+    if lock is None:
+        yield False
+        return
+    with lock.held_if_free() as held:
+        yield held
+
+
+@asynccontextmanager
+async def writer_held_on_the_loop(engine: Engine) -> AsyncIterator[bool]:
+    """Whether a writing unit of work may run on the event loop itself: yield True with the
+    engine's writer lock held by the loop's thread for the block, once it is free (waiting
+    without blocking the loop while a thread of this process holds it), or False at once if
+    another process holds it, or on PostgreSQL (a checkout or a row lock may wait there).
+    `DatabaseBusy` if a thread kept it for `BUSY_TIMEOUT_SECONDS`.
+
+    With True (`api.auth.run_write`), the loop runs the unit of work (authentication, handler,
+    commit) itself instead of handing it to a worker thread, and the units it opens in the
+    block pass through the lock it holds. That never blocks the loop:
+    - the lock is free, and SQLite is then free for writing too, as every writer of the
+      database (the server's processes, the delivery process, the CLI) takes the lock first,
+      so `BEGIN IMMEDIATE` does not wait; readers never hold a writer up (WAL). (A writer
+      outside Antechamber, an operator's `sqlite3` shell, would hold the loop up to the busy
+      timeout, as it holds a worker thread today);
+    - the block must not await: it holds the lock only while it runs on the loop, so nothing
+      that waits for the lock can be one the loop must run first (a worker thread waiting for
+      it meanwhile just waits, as behind any unit of work): no deadlock;
+    - a commit in WAL mode with `synchronous=NORMAL` appends to the WAL without an fsync;
+      the commit that takes the WAL past the autocheckpoint size (SQLite's default, 1,000
+      pages) also runs a passive checkpoint, which writes and syncs the database file
+      (milliseconds, now and then).
+    With False, the caller hands the unit of work to a thread, which queues for the lock (and
+    so for the other process) as every write did before.
+
+    Why wait here rather than hand the unit to a thread at once whenever the lock is taken:
+    under load that was sticky. A thread holding or awaiting the lock made every request
+    after it take a thread too, which kept the lock busy for the next: with 32 clients only a
+    third of the units of a login ran on the loop.
+    """
+    lock = _writer_locks.get(engine)
+    if lock is None:
+        yield False
+        return
+    async with lock.held_when_free() as held:
+        yield held
 
 
 @event.listens_for(Session, "before_flush")

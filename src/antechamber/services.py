@@ -15,6 +15,7 @@ from antechamber.clock import Clock, SystemClock
 from antechamber.ids import Environment
 from antechamber.metrics import Metrics, OutboxBacklog
 from antechamber.ratelimit import RateLimiter
+from antechamber.ratelimit_memory import MemoryWindows
 from antechamber.scope import Scope
 from antechamber.settings import Settings
 
@@ -71,6 +72,22 @@ class Services:
         checkout may wait for a connection that a worker thread holds, so never inline.
         """
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def writes_inline(self) -> bool:
+        """Whether a writing unit of work may run on the event loop when the writer lock is
+        free (`db.writer_held_if_free`, `api.auth.run_write`).
+
+        SQLite with the rate limits counted in this process's memory: such a unit then waits
+        for nothing (the lock is free, and no network: Redis would be a round trip, so with
+        `ANTECHAMBER_REDIS_URL` set writes keep to worker threads). PostgreSQL: never.
+        """
+        limiter = self.limiter
+        return (
+            self.reads_inline
+            and limiter is not None
+            and isinstance(limiter.strategy, MemoryWindows)
+        )
 
     @contextmanager
     def scope(

@@ -3,6 +3,7 @@ sso/authenticate), against a provider the test controls (fake_idp), and the refu
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from typing import Any
@@ -15,6 +16,7 @@ from antechamber.members.models import Member
 from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
+from antechamber.sso import outbound
 from antechamber.sso.models import SsoRegistration
 from tests.conftest import Credentials
 from tests.dbsnap import LOGIN_TABLES, snapshot
@@ -447,3 +449,33 @@ def test_an_unverified_email_does_not_reach_an_existing_member(
     assert "oidc_response_unverified_email" in answer.text
     with services.sessions() as session:
         assert session.scalars(select(Member.sso_registrations)).all() == [[]]
+
+
+def test_the_provider_is_called_from_a_worker_thread_never_the_event_loop(
+    api: TestClient,
+    idp: fake_idp.FakeIdp,
+    public_token: str,
+    connection_id: str,
+    corp: Organization,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call to the network on the event loop would stop the server while the provider
+    answers: SSO's handlers are not `inline_write` (tests/api/test_inline_writes.py)."""
+    on_the_loop: list[bool] = []
+    request = outbound._request
+
+    def recorded(*args: Any, **kwargs: Any) -> bytes:
+        try:
+            asyncio.get_running_loop()
+            on_the_loop.append(True)
+        except RuntimeError:
+            on_the_loop.append(False)
+        return request(*args, **kwargs)
+
+    monkeypatch.setattr(outbound, "_request", recorded)
+    answer = _sign_in(api, idp, public_token, connection_id)
+    assert answer.status_code == 302, answer.text
+    body = _authenticate(api, sso_token_of(answer.headers["location"])).json()
+    assert body["status_code"] == 200, body
+    assert on_the_loop
+    assert not any(on_the_loop)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ApiRoute, ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope, inline_write
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import DiscoveryCreate, DiscoveryList, IntermediateSessionExchange
 from antechamber.discovery import service as discovery
@@ -47,6 +47,7 @@ def create(request: Request, scope: ProjectScope, body: DiscoveryCreate) -> JSON
 
 
 @router.post("/intermediate_sessions/exchange", response_model=responses.AuthResultResponse)
+@inline_write
 def exchange(
     request: Request, scope: ProjectScope, body: IntermediateSessionExchange
 ) -> JSONResponse:

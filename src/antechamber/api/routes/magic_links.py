@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ApiRoute, ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope, inline_write
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import DiscoveryAuthenticate, DiscoverySend
 from antechamber.discovery import service as discovery
@@ -16,6 +16,7 @@ router = APIRouter(prefix="/v1/b2b/magic_links", tags=["magic links"], route_cla
 
 
 @router.post("/email/discovery/send", response_model=responses.EmptyResponse)
+@inline_write
 def send(request: Request, scope: ProjectScope, body: DiscoverySend) -> JSONResponse:
     # The same answer whether or not anyone has this email: nothing is looked up.
     magic_links.send_discovery(
@@ -30,6 +31,7 @@ def send(request: Request, scope: ProjectScope, body: DiscoverySend) -> JSONResp
 
 
 @router.post("/discovery/authenticate", response_model=responses.DiscoveryAuthenticateResponse)
+@inline_write
 def authenticate(
     request: Request, scope: ProjectScope, body: DiscoveryAuthenticate
 ) -> JSONResponse:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ApiRoute, ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope, inline_write
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import SmsAuthenticate, SmsSend
 from antechamber.otp import flows
@@ -15,6 +15,7 @@ router = APIRouter(prefix="/v1/b2b/otps/sms", tags=["sms otp"], route_class=ApiR
 
 
 @router.post("/send", response_model=responses.MemberResponse)
+@inline_write
 def send(request: Request, scope: ProjectScope, body: SmsSend) -> JSONResponse:
     org, member = flows.send_sms_otp(
         scope,
@@ -30,6 +31,7 @@ def send(request: Request, scope: ProjectScope, body: SmsSend) -> JSONResponse:
 
 
 @router.post("/authenticate", response_model=responses.SmsAuthenticateResponse)
+@inline_write
 def authenticate(request: Request, scope: ProjectScope, body: SmsAuthenticate) -> JSONResponse:
     result = flows.authenticate_sms_otp(
         scope,

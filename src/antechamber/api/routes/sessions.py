@@ -13,7 +13,9 @@ from antechamber.api.auth import (
     ApiRoute,
     ProjectScope,
     authenticated_scope,
+    inline_write,
     run_read,
+    run_write,
     services_of,
 )
 from antechamber.api.envelope import ok
@@ -53,13 +55,16 @@ async def authenticate(request: Request, body: SessionAuthenticate) -> JSONRespo
     _authorization_check(body.authorization_check)  # a malformed check: 400 before anything
     # The hot path. A plain check only reads, so it runs beside writers (db.transaction), and
     # on SQLite right here on the event loop (Services.reads_inline); its bookkeeping write,
-    # if any, goes to a background task after the answer. Anything else goes to a thread.
+    # if any, goes to a background task after the answer. A check that extends the session
+    # writes: on the loop too when the writer lock is free (run_write). Else a thread.
     read_only = body.session_duration_minutes is None and body.session_custom_claims is None
     if read_only and services_of(request).reads_inline:
         background = BackgroundTasks()
         response = _authenticate(request, body, read_only=True, defer=background.add_task)
         response.background = background
         return response
+    if not read_only:
+        return await run_write(request, _authenticate, request, body, read_only=False)
     return await run_in_threadpool(_authenticate, request, body, read_only=read_only)
 
 
@@ -143,6 +148,7 @@ def get(
 
 
 @router.post("/exchange", response_model=responses.AuthResultResponse)
+@inline_write
 def exchange(request: Request, scope: ProjectScope, body: SessionExchange) -> JSONResponse:
     result = login.exchange_session(
         scope,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import member_session, responses, serializers
-from antechamber.api.auth import ApiRoute, ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope, inline_write
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import (
     RecoveryCodeRecover,
@@ -45,6 +45,7 @@ def create(request: Request, scope: ProjectScope, body: TotpCreate) -> JSONRespo
 
 
 @router.post("/totp/authenticate", response_model=responses.TotpAuthenticateResponse)
+@inline_write
 def authenticate(request: Request, scope: ProjectScope, body: TotpAuthenticate) -> JSONResponse:
     result = service.authenticate_totp(
         scope,
