@@ -425,6 +425,14 @@ def _read_only_options(session: Session) -> dict[str, Any]:
     return _PG_READ_ONLY_OPTIONS if bind.dialect.name == "postgresql" else _READ_ONLY_OPTIONS
 
 
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reads outside a unit of work (probes, schema version): on SQLite its
+    transaction takes no write lock, so it never makes a writer on the event loop wait in
+    SQLite's busy handler; on PostgreSQL it runs in autocommit."""
+    options = _PG_READ_ONLY_OPTIONS if engine.dialect.name == "postgresql" else _READ_ONLY_OPTIONS
+    return engine.connect().execution_options(**options)
+
+
 def _writer_lock(session: Session, read_only: bool) -> AbstractContextManager[None]:
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine

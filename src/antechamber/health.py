@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse
 
-from antechamber import migrations
+from antechamber import db, migrations
 from antechamber.services import Services
 
 router = APIRouter(tags=["health"])
@@ -23,7 +23,7 @@ def readyz(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
     checks: dict[str, str] = {}
     try:
-        with services.engine.connect() as conn:
+        with db.read_connection(services.engine) as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
         checks["migrations"] = "ok" if migrations.is_current(services.engine) else "behind"

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from antechamber import db
 from antechamber.clock import Clock, as_utc
 
 log = logging.getLogger("antechamber.metrics")
@@ -135,7 +136,7 @@ class OutboxBacklog(Collector):
             labels=["channel"],
         )
         try:
-            with self.sessions() as session:
+            with db.transaction(self.sessions, read_only=True) as session:
                 rows = session.execute(
                     select(
                         OutboxMessage.channel,

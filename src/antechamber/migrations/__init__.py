@@ -12,6 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from antechamber import db
+
 HERE = Path(__file__).parent
 
 
@@ -67,7 +69,7 @@ def _migrating(engine: Engine) -> Iterator[Config]:
 
 
 def current(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+    with db.read_connection(engine) as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
