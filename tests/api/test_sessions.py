@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from antechamber.clock import FrozenClock, as_utc
 from antechamber.services import Services
+from antechamber.sessions import service
 from antechamber.sessions.models import MemberSession
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
@@ -417,17 +418,32 @@ def test_a_check_records_the_last_access_at_most_once_a_minute(
     assert _last_accessed(services, session) == clock.now()
 
 
+def test_sessions_started_together_come_due_for_a_touch_apart() -> None:
+    # A stable offset per session: the last access is never more than TOUCH_INTERVAL stale,
+    # and a burst of sessions is recorded across TOUCH_SPREAD, not in one second a minute.
+    ids = [f"member-session-test-{i:04d}" for i in range(200)]
+    dues = [service._touch_due(i) for i in ids]
+    low = service.TOUCH_INTERVAL - service.TOUCH_SPREAD
+    assert all(low < due <= service.TOUCH_INTERVAL for due in dues)
+    assert dues == [service._touch_due(i) for i in ids]
+    seconds = sorted(due.total_seconds() for due in dues)
+    assert seconds[-1] - seconds[0] > 25
+    assert len({int(s) for s in seconds}) >= 25  # spread over the range, not a few values
+
+
 def test_checks_within_a_minute_get_the_same_jwt_back_then_a_fresh_one(
     api: TestClient, session: dict[str, Any], clock: FrozenClock
 ) -> None:
     clock.advance(seconds=61)  # past the login's own JWT and last access
     check = {"session_token": session["session_token"]}
     first = api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"]
-    clock.advance(seconds=59)
+    # Under 30 s: the last access is not recorded again yet (sessions.service._touch_due), so
+    # the claims are the same.
+    clock.advance(seconds=29)
     assert api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"] == first
     claims = jwt.decode(first, options={"verify_signature": False})
     assert claims["exp"] - int(clock.now().timestamp()) >= 4 * 60  # four of five minutes left
-    clock.advance(seconds=1)
+    clock.advance(seconds=31)
     assert api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"] != first
 
 

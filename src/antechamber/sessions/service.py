@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,8 +46,11 @@ from antechamber.sessions.factors import Factor
 from antechamber.sessions.models import MemberSession
 
 DEFAULT_DURATION_MINUTES = 60
-#: How stale a session's `last_accessed_at` may be before a check records it again.
+#: How stale a session's `last_accessed_at` may be before a check records it again: at most
+#: TOUCH_INTERVAL, and more than TOUCH_INTERVAL - TOUCH_SPREAD, by an offset fixed per session
+#: (`_touch_due`), so that sessions started together do not all come due together.
 TOUCH_INTERVAL = timedelta(minutes=1)
+TOUCH_SPREAD = timedelta(seconds=30)
 #: How long a minted JWT is handed out again for the same session and claims (`mint_jwt`).
 JWT_REUSE_SECONDS = 60
 # Per process, most recently used last; a session missing here just gets a fresh JWT.
@@ -227,22 +231,41 @@ def authenticate(
     )
 
 
+def _touch_due(session_id: str) -> timedelta:
+    """How old `last_accessed_at` gets before a check of this session records it again.
+
+    Stable per session, in (TOUCH_INTERVAL - TOUCH_SPREAD, TOUCH_INTERVAL]: a burst of logins
+    (a deploy, a morning, a benchmark's setup) would otherwise come due in the same second
+    every minute, each check of it with a write and a freshly signed JWT (its claims carry
+    the new time) in a burst of its own."""
+    fraction = zlib.crc32(session_id.encode()) / 2**32  # in [0, 1)
+    return TOUCH_INTERVAL - TOUCH_SPREAD * fraction
+
+
+# Parameters: session_id, at. Built once; a plain Core UPDATE on the writer's connection.
+_TOUCH = (
+    update(cast(Table, MemberSession.__table__))
+    .where(
+        MemberSession.__table__.c.id == bindparam("session_id"),
+        MemberSession.__table__.c.last_accessed_at < bindparam("at"),
+    )
+    .values(last_accessed_at=bindparam("at"))
+)
+
+
 def _touch_later(scope: Scope, session: MemberSession, now: datetime) -> None:
     # A session check is a read; writing on every one would put every check in the queue for
     # the write lock (one writer at a time on SQLite). The last-used time is only as precise
-    # as TOUCH_INTERVAL, which is all anyone reads it for.
-    if now - as_utc(session.last_accessed_at) < TOUCH_INTERVAL:
+    # as TOUCH_INTERVAL (`_touch_due`), which is all anyone reads it for: nothing expires on
+    # it (a member session ends at `expires_at` or when revoked; no idle timeout).
+    if now - as_utc(session.last_accessed_at) < _touch_due(session.id):
         return
     # The answer and the JWT show the new time; the row gets it after the commit.
     set_committed_value(session, "last_accessed_at", now)
-    session_id = session.id
+    params = {"session_id": session.id, "at": now}
 
     def touch(db: Session) -> None:
-        db.execute(
-            update(MemberSession)
-            .where(MemberSession.id == session_id, MemberSession.last_accessed_at < now)
-            .values(last_accessed_at=now)
-        )
+        db.connection().execute(_TOUCH, params)
 
     after_commit(scope.db, touch)
 
