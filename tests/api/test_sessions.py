@@ -418,6 +418,31 @@ def test_a_check_records_the_last_access_at_most_once_a_minute(
     assert _last_accessed(services, session) == clock.now()
 
 
+def test_checks_while_the_last_access_is_being_written_neither_write_nor_sign_again(
+    api: TestClient,
+    session: dict[str, Any],
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The write runs after the answer, behind the write lock; until it lands, the row still
+    # holds the old time. The checks in between must not each queue a write and sign a JWT.
+    pending: list[object] = []
+    monkeypatch.setattr(service, "after_commit", lambda _db, write: pending.append(write))
+    check = {"session_token": session["session_token"]}
+    clock.advance(seconds=61)
+    first = api.post(SESSION_AUTHENTICATE, json=check).json()
+    touched = first["member_session"]["last_accessed_at"]
+    assert datetime.fromisoformat(touched) == clock.now()
+    clock.advance(seconds=1)
+    second = api.post(SESSION_AUTHENTICATE, json=check).json()
+    assert len(pending) == 1
+    assert second["member_session"]["last_accessed_at"] == touched
+    assert second["session_jwt"] == first["session_jwt"]
+    clock.advance(seconds=60)  # due again: recorded again
+    api.post(SESSION_AUTHENTICATE, json=check)
+    assert len(pending) == 2
+
+
 def test_sessions_started_together_come_due_for_a_touch_apart() -> None:
     # A stable offset per session: the last access is never more than TOUCH_INTERVAL stale,
     # and a burst of sessions is recorded across TOUCH_SPREAD, not in one second a minute.

@@ -57,6 +57,9 @@ JWT_REUSE_SECONDS = 60
 _RECENT_JWTS_KEPT = 10_000
 _recent_jwts: OrderedDict[str, tuple[tuple[str, str, dict[str, Any]], int, str]] = OrderedDict()
 _recent_lock = threading.Lock()
+# Per process: the last access this process recorded for a session (its write may still be on
+# its way), oldest first; bounded as `_recent_jwts`.
+_touched: dict[str, datetime] = {}
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 527040  # 366 days
 SESSION_TOKEN_BYTES = 33  # 44 base64url characters, as Stytch's session tokens
@@ -258,10 +261,23 @@ def _touch_later(scope: Scope, session: MemberSession, now: datetime) -> None:
     # the write lock (one writer at a time on SQLite). The last-used time is only as precise
     # as TOUCH_INTERVAL (`_touch_due`), which is all anyone reads it for: nothing expires on
     # it (a member session ends at `expires_at` or when revoked; no idle timeout).
-    if now - as_utc(session.last_accessed_at) < _touch_due(session.id):
+    last = as_utc(session.last_accessed_at)
+    recorded = _touched.get(session.id)
+    if recorded is not None and recorded > last:
+        # This process recorded a later access whose write has not landed yet (it runs after
+        # the answer, behind the write lock): the checks in between neither write it again nor,
+        # as their claims would differ, sign a JWT each.
+        last = recorded
+        set_committed_value(session, "last_accessed_at", recorded)
+    if now - last < _touch_due(session.id):
         return
     # The answer and the JWT show the new time; the row gets it after the commit.
     set_committed_value(session, "last_accessed_at", now)
+    with _recent_lock:
+        _touched.pop(session.id, None)  # to the end: the oldest go first
+        _touched[session.id] = now
+        if len(_touched) > _RECENT_JWTS_KEPT:
+            del _touched[next(iter(_touched))]
     params = {"session_id": session.id, "at": now}
 
     def touch(db: Session) -> None:
