@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -441,6 +442,25 @@ def test_checks_while_the_last_access_is_being_written_neither_write_nor_sign_ag
     clock.advance(seconds=60)  # due again: recorded again
     api.post(SESSION_AUTHENTICATE, json=check)
     assert len(pending) == 2
+
+
+def test_the_memos_of_a_check_keep_only_what_they_can_still_use(
+    api: TestClient,
+    session: dict[str, Any],
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A JWT older than JWT_REUSE_SECONDS is never handed out again, a recorded access older
+    # than TOUCH_INTERVAL is in the row: either leaves its memo with the next entry, so the
+    # memos' size follows the sessions in use and memory is steady under steady traffic.
+    old_jwt = ((), int(clock.now().timestamp()), "old.jwt")
+    monkeypatch.setattr(service, "_recent_jwts", OrderedDict({"gone": old_jwt}))
+    monkeypatch.setattr(service, "_touched", {"gone": clock.now()})
+    clock.advance(seconds=61)  # the session is due: a write recorded, a JWT signed
+    api.post(SESSION_AUTHENTICATE, json={"session_token": session["session_token"]})
+    session_id = session["member_session"]["member_session_id"]
+    assert list(service._recent_jwts) == [session_id]
+    assert list(service._touched) == [session_id]
 
 
 def test_sessions_started_together_come_due_for_a_touch_apart() -> None:

@@ -18,7 +18,7 @@ import json
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -53,7 +53,9 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 TOUCH_SPREAD = timedelta(seconds=30)
 #: How long a minted JWT is handed out again for the same session and claims (`mint_jwt`).
 JWT_REUSE_SECONDS = 60
-# Per process, most recently used last; a session missing here just gets a fresh JWT.
+# Per process, most recently signed last; a session missing here just gets a fresh JWT. An
+# entry is of no use after JWT_REUSE_SECONDS and leaves then (`_forget_old`): what the memo
+# holds is the sessions checked in the last minute, at most this many.
 _RECENT_JWTS_KEPT = 10_000
 _recent_jwts: OrderedDict[str, tuple[tuple[str, str, dict[str, Any]], int, str]] = OrderedDict()
 _recent_lock = threading.Lock()
@@ -276,8 +278,7 @@ def _touch_later(scope: Scope, session: MemberSession, now: datetime) -> None:
     with _recent_lock:
         _touched.pop(session.id, None)  # to the end: the oldest go first
         _touched[session.id] = now
-        if len(_touched) > _RECENT_JWTS_KEPT:
-            del _touched[next(iter(_touched))]
+        _forget_old(_touched, lambda recorded: now - recorded >= TOUCH_INTERVAL)
     params = {"session_id": session.id, "at": now}
 
     def touch(db: Session) -> None:
@@ -574,9 +575,23 @@ def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organiza
     with _recent_lock:
         _recent_jwts[session.id] = (fingerprint, issued, token)
         _recent_jwts.move_to_end(session.id)
-        if len(_recent_jwts) > _RECENT_JWTS_KEPT:
-            _recent_jwts.popitem(last=False)
+        _forget_old(_recent_jwts, lambda entry: issued - entry[1] >= JWT_REUSE_SECONDS)
     return token
+
+
+_V = TypeVar("_V")
+
+
+def _forget_old(memo: dict[str, _V], old: Callable[[_V], bool]) -> None:
+    """Drop a memo's entries from the oldest while `old` says they are (they are kept oldest
+    first), and the oldest beyond `_RECENT_JWTS_KEPT`: a memo's size follows the sessions in
+    use within its period, and is steady once the traffic is (a soak's memory flat after a
+    minute, not after the 10,000th session). The caller holds `_recent_lock`."""
+    while memo:
+        oldest = next(iter(memo))
+        if len(memo) <= _RECENT_JWTS_KEPT and not old(memo[oldest]):
+            return
+        del memo[oldest]
 
 
 def _jwt_subject(scope: Scope, token: str, now: datetime) -> tuple[str, str]:
