@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections import OrderedDict
 from typing import Any
 
 import pytest
@@ -33,6 +35,19 @@ def session(api: TestClient, services: Services, project: Credentials) -> dict[s
 def forget_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keys, "_signed_here", type(keys._signed_here)())
     monkeypatch.setattr(keys, "_public_keys", {})
+
+
+def test_the_digests_of_jwts_signed_here_leave_once_their_jwts_expired(
+    api: TestClient, session: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Memory follows the last JWT_LIFETIME's signatures, not the last 10,000.
+    lifetime = keys.JWT_LIFETIME.total_seconds()
+    memo = OrderedDict({b"old": ("p", time.monotonic() - lifetime - 1)})
+    monkeypatch.setattr(keys, "_signed_here", memo)
+    check = {"session_jwt": session["session_jwt"], "session_custom_claims": {"team": "blue"}}
+    assert api.post(SESSION_AUTHENTICATE, json=check).status_code == 200  # signs a fresh one
+    assert b"old" not in keys._signed_here
+    assert len(keys._signed_here) == 1
 
 
 def test_a_jwt_signed_by_another_process_authenticates(

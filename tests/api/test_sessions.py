@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.testclient import TestClient
 
 from antechamber.clock import FrozenClock, as_utc
 from antechamber.services import Services
+from antechamber.sessions import service
 from antechamber.sessions.models import MemberSession
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
@@ -417,17 +419,76 @@ def test_a_check_records_the_last_access_at_most_once_a_minute(
     assert _last_accessed(services, session) == clock.now()
 
 
+def test_checks_while_the_last_access_is_being_written_neither_write_nor_sign_again(
+    api: TestClient,
+    session: dict[str, Any],
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The write runs after the answer, behind the write lock; until it lands, the row still
+    # holds the old time. The checks in between must not each queue a write and sign a JWT.
+    pending: list[object] = []
+    monkeypatch.setattr(service, "after_commit", lambda _db, write: pending.append(write))
+    check = {"session_token": session["session_token"]}
+    clock.advance(seconds=61)
+    first = api.post(SESSION_AUTHENTICATE, json=check).json()
+    touched = first["member_session"]["last_accessed_at"]
+    assert datetime.fromisoformat(touched) == clock.now()
+    clock.advance(seconds=1)
+    second = api.post(SESSION_AUTHENTICATE, json=check).json()
+    assert len(pending) == 1
+    assert second["member_session"]["last_accessed_at"] == touched
+    assert second["session_jwt"] == first["session_jwt"]
+    clock.advance(seconds=60)  # due again: recorded again
+    api.post(SESSION_AUTHENTICATE, json=check)
+    assert len(pending) == 2
+
+
+def test_the_memos_of_a_check_keep_only_what_they_can_still_use(
+    api: TestClient,
+    session: dict[str, Any],
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A JWT older than JWT_REUSE_SECONDS is never handed out again, a recorded access older
+    # than TOUCH_INTERVAL is in the row: either leaves its memo with the next entry, so the
+    # memos' size follows the sessions in use and memory is steady under steady traffic.
+    old_jwt = ((), int(clock.now().timestamp()), "old.jwt")
+    monkeypatch.setattr(service, "_recent_jwts", OrderedDict({"gone": old_jwt}))
+    monkeypatch.setattr(service, "_touched", {"gone": clock.now()})
+    clock.advance(seconds=61)  # the session is due: a write recorded, a JWT signed
+    api.post(SESSION_AUTHENTICATE, json={"session_token": session["session_token"]})
+    session_id = session["member_session"]["member_session_id"]
+    assert list(service._recent_jwts) == [session_id]
+    assert list(service._touched) == [session_id]
+
+
+def test_sessions_started_together_come_due_for_a_touch_apart() -> None:
+    # A stable offset per session: the last access is never more than TOUCH_INTERVAL stale,
+    # and a burst of sessions is recorded across TOUCH_SPREAD, not in one second a minute.
+    ids = [f"member-session-test-{i:04d}" for i in range(200)]
+    dues = [service._touch_due(i) for i in ids]
+    low = service.TOUCH_INTERVAL - service.TOUCH_SPREAD
+    assert all(low < due <= service.TOUCH_INTERVAL for due in dues)
+    assert dues == [service._touch_due(i) for i in ids]
+    seconds = sorted(due.total_seconds() for due in dues)
+    assert seconds[-1] - seconds[0] > 25
+    assert len({int(s) for s in seconds}) >= 25  # spread over the range, not a few values
+
+
 def test_checks_within_a_minute_get_the_same_jwt_back_then_a_fresh_one(
     api: TestClient, session: dict[str, Any], clock: FrozenClock
 ) -> None:
     clock.advance(seconds=61)  # past the login's own JWT and last access
     check = {"session_token": session["session_token"]}
     first = api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"]
-    clock.advance(seconds=59)
+    # Under 30 s: the last access is not recorded again yet (sessions.service._touch_due), so
+    # the claims are the same.
+    clock.advance(seconds=29)
     assert api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"] == first
     claims = jwt.decode(first, options={"verify_signature": False})
     assert claims["exp"] - int(clock.now().timestamp()) >= 4 * 60  # four of five minutes left
-    clock.advance(seconds=1)
+    clock.advance(seconds=31)
     assert api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"] != first
 
 

@@ -64,8 +64,10 @@ SIGNING_KID_TTL = 30.0
 # knows such a token's signature is good without checking it again (an RSA verification is
 # most of a session check by JWT, and apps send back the JWT they were just given). Only the
 # exact token matches, so this holds nothing a caller could use; its claims are checked as any.
+# A digest leaves after JWT_LIFETIME (its token has expired; process time, `time.monotonic`),
+# so the memo holds the last five minutes' signatures, at most `_SIGNED_HERE_KEPT`.
 _SIGNED_HERE_KEPT = 10_000
-_signed_here: OrderedDict[bytes, str] = OrderedDict()
+_signed_here: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
 _signing_kids: dict[str, tuple[str, float]] = {}
 assert JWT_LIFETIME.total_seconds() + SIGNING_KID_TTL < PUBLISHED_AFTER_RETIREMENT.total_seconds()
 
@@ -150,9 +152,13 @@ def sign(scope: Scope, claims: dict[str, Any]) -> str:
     kid, private = _cached_signing_key(scope.project_id) or _load_signing_key(scope)
     token = jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
     signed = hashlib.sha256(token.encode("ascii")).digest()
+    at = time.monotonic()
+    expired = at - JWT_LIFETIME.total_seconds()
     with _cache_lock:
-        _signed_here[signed] = scope.project_id
-        if len(_signed_here) > _SIGNED_HERE_KEPT:
+        _signed_here[signed] = (scope.project_id, at)
+        while _signed_here and (
+            len(_signed_here) > _SIGNED_HERE_KEPT or next(iter(_signed_here.values()))[1] < expired
+        ):
             _signed_here.popitem(last=False)
     return token
 
@@ -217,7 +223,7 @@ def verify(scope: Scope, token: str, *, now: datetime) -> dict[str, Any]:
         raise InvalidSessionJwt()
     with _cache_lock:
         ours = _signed_here.get(hashlib.sha256(token.encode("ascii")).digest())
-    if ours != scope.project_id:  # a JWT this process signed for this project is signed so
+    if ours is None or ours[0] != scope.project_id:  # else signed here, for this project
         public_key = _public_key(scope, kid)
         if not isinstance(public_key, rsa.RSAPublicKey):
             raise InvalidSessionJwt()

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -45,14 +46,22 @@ from antechamber.sessions.factors import Factor
 from antechamber.sessions.models import MemberSession
 
 DEFAULT_DURATION_MINUTES = 60
-#: How stale a session's `last_accessed_at` may be before a check records it again.
+#: How stale a session's `last_accessed_at` may be before a check records it again: at most
+#: TOUCH_INTERVAL, and more than TOUCH_INTERVAL - TOUCH_SPREAD, by an offset fixed per session
+#: (`_touch_due`), so that sessions started together do not all come due together.
 TOUCH_INTERVAL = timedelta(minutes=1)
+TOUCH_SPREAD = timedelta(seconds=30)
 #: How long a minted JWT is handed out again for the same session and claims (`mint_jwt`).
 JWT_REUSE_SECONDS = 60
-# Per process, most recently used last; a session missing here just gets a fresh JWT.
+# Per process, most recently signed last; a session missing here just gets a fresh JWT. An
+# entry is of no use after JWT_REUSE_SECONDS and leaves then (`_forget_old`): what the memo
+# holds is the sessions checked in the last minute, at most this many.
 _RECENT_JWTS_KEPT = 10_000
 _recent_jwts: OrderedDict[str, tuple[tuple[str, str, dict[str, Any]], int, str]] = OrderedDict()
 _recent_lock = threading.Lock()
+# Per process: the last access this process recorded for a session (its write may still be on
+# its way), oldest first; bounded as `_recent_jwts`.
+_touched: dict[str, datetime] = {}
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 527040  # 366 days
 SESSION_TOKEN_BYTES = 33  # 44 base64url characters, as Stytch's session tokens
@@ -228,22 +237,53 @@ def authenticate(
     )
 
 
+def _touch_due(session_id: str) -> timedelta:
+    """How old `last_accessed_at` gets before a check of this session records it again.
+
+    Stable per session, in (TOUCH_INTERVAL - TOUCH_SPREAD, TOUCH_INTERVAL]: a burst of logins
+    (a deploy, a morning, a benchmark's setup) would otherwise come due in the same second
+    every minute, each check of it with a write and a freshly signed JWT (its claims carry
+    the new time) in a burst of its own."""
+    fraction = zlib.crc32(session_id.encode()) / 2**32  # in [0, 1)
+    return TOUCH_INTERVAL - TOUCH_SPREAD * fraction
+
+
+# Parameters: session_id, at. Built once; a plain Core UPDATE on the writer's connection.
+_TOUCH = (
+    update(cast(Table, MemberSession.__table__))
+    .where(
+        MemberSession.__table__.c.id == bindparam("session_id"),
+        MemberSession.__table__.c.last_accessed_at < bindparam("at"),
+    )
+    .values(last_accessed_at=bindparam("at"))
+)
+
+
 def _touch_later(scope: Scope, session: MemberSession, now: datetime) -> None:
     # A session check is a read; writing on every one would put every check in the queue for
     # the write lock (one writer at a time on SQLite). The last-used time is only as precise
-    # as TOUCH_INTERVAL, which is all anyone reads it for.
-    if now - as_utc(session.last_accessed_at) < TOUCH_INTERVAL:
+    # as TOUCH_INTERVAL (`_touch_due`), which is all anyone reads it for: nothing expires on
+    # it (a member session ends at `expires_at` or when revoked; no idle timeout).
+    last = as_utc(session.last_accessed_at)
+    recorded = _touched.get(session.id)
+    if recorded is not None and recorded > last:
+        # This process recorded a later access whose write has not landed yet (it runs after
+        # the answer, behind the write lock): the checks in between neither write it again nor,
+        # as their claims would differ, sign a JWT each.
+        last = recorded
+        set_committed_value(session, "last_accessed_at", recorded)
+    if now - last < _touch_due(session.id):
         return
     # The answer and the JWT show the new time; the row gets it after the commit.
     set_committed_value(session, "last_accessed_at", now)
-    session_id = session.id
+    with _recent_lock:
+        _touched.pop(session.id, None)  # to the end: the oldest go first
+        _touched[session.id] = now
+        _forget_old(_touched, lambda recorded: now - recorded >= TOUCH_INTERVAL)
+    params = {"session_id": session.id, "at": now}
 
     def touch(db: Session) -> None:
-        db.execute(
-            update(MemberSession)
-            .where(MemberSession.id == session_id, MemberSession.last_accessed_at < now)
-            .values(last_accessed_at=now)
-        )
+        db.connection().execute(_TOUCH, params)
 
     after_commit(scope.db, touch)
 
@@ -536,9 +576,23 @@ def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organiza
     with _recent_lock:
         _recent_jwts[session.id] = (fingerprint, issued, token)
         _recent_jwts.move_to_end(session.id)
-        if len(_recent_jwts) > _RECENT_JWTS_KEPT:
-            _recent_jwts.popitem(last=False)
+        _forget_old(_recent_jwts, lambda entry: issued - entry[1] >= JWT_REUSE_SECONDS)
     return token
+
+
+_V = TypeVar("_V")
+
+
+def _forget_old(memo: dict[str, _V], old: Callable[[_V], bool]) -> None:
+    """Drop a memo's entries from the oldest while `old` says they are (they are kept oldest
+    first), and the oldest beyond `_RECENT_JWTS_KEPT`: a memo's size follows the sessions in
+    use within its period, and is steady once the traffic is (a soak's memory flat after a
+    minute, not after the 10,000th session). The caller holds `_recent_lock`."""
+    while memo:
+        oldest = next(iter(memo))
+        if len(memo) <= _RECENT_JWTS_KEPT and not old(memo[oldest]):
+            return
+        del memo[oldest]
 
 
 def _jwt_subject(scope: Scope, token: str, now: datetime) -> tuple[str, str]:
