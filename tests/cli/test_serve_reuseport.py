@@ -126,7 +126,8 @@ def test_each_worker_listens_on_its_own_socket_and_connections_reach_both(
 ) -> None:
     proc, port = server
     workers = _workers(proc.pid)
-    listening = {_owner(workers, inode) for inode in _tcp(port, LISTEN)}
+    # (the parent, searched first, holds none of them: it would outlive a dead worker's)
+    listening = {_owner([proc.pid, *workers], inode) for inode in _tcp(port, LISTEN)}
     assert len(workers) == 2
     assert listening == set(workers)  # two sockets, one in each worker
 
@@ -146,6 +147,14 @@ def test_each_worker_listens_on_its_own_socket_and_connections_reach_both(
     finally:
         for c in conns:
             c.close()
+
+    # A dead worker's socket goes with it; its replacement gets one of its own.
+    os.kill(workers[0], signal.SIGKILL)
+    wait_for(lambda: len(_workers(proc.pid)) == 2 and workers[0] not in _workers(proc.pid))
+    wait_for(lambda: len(_tcp(port, LISTEN)) == 2)
+    workers = _workers(proc.pid)
+    listening = {_owner([proc.pid, *workers], inode) for inode in _tcp(port, LISTEN)}
+    assert listening == set(workers)
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
