@@ -114,11 +114,11 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Pope
         assert proc.poll() is None
         yield proc, port
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for pid in children(proc.pid):
-            os.kill(pid, signal.SIGKILL)
+        # Workers outlive a killed parent (they would be orphans): found first, killed too.
+        for pid in [*children(proc.pid), proc.pid]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_each_worker_listens_on_its_own_socket_and_connections_reach_both(
@@ -177,8 +177,10 @@ def test_a_port_in_use_fails_fast_with_a_message(
         try:
             _, err = proc.communicate(timeout=60)
         finally:
-            if proc.poll() is None:
-                proc.kill()
+            for pid in [*children(proc.pid), proc.pid]:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            proc.wait()
     assert proc.returncode != 0
     assert b"Address already in use" in err, err
     assert b"Traceback" not in err, err
