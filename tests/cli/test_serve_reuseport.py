@@ -184,3 +184,66 @@ def test_a_port_in_use_fails_fast_with_a_message(
     assert proc.returncode != 0
     assert b"Address already in use" in err, err
     assert b"Traceback" not in err, err
+
+
+@pytest.fixture
+def signals() -> Iterator[None]:
+    """uvicorn's supervisor takes the process's signals on construction: given back after."""
+    from uvicorn.supervisors.multiprocess import SIGNALS
+
+    before = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    yield
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
+
+
+def test_every_worker_gets_a_fresh_socket_on_the_port_and_the_parent_keeps_none(
+    signals: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from antechamber.cli import reuseport
+
+    handed: list[list[socket.socket]] = []
+    seen: list[tuple[int, int]] = []
+
+    def run(self: reuseport.ReusePortMultiprocess) -> None:
+        for _ in range(2):  # as uvicorn builds a Process: a read per worker, then its start
+            handed.append(self.sockets)
+            [sock] = handed[-1]
+            reuse = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+            seen.append((sock.getsockname()[1], reuse))
+        self._close_handed()  # as after each start
+
+    monkeypatch.setattr(reuseport.ReusePortMultiprocess, "run", run)
+    reuseport.serve_workers(uvicorn.Config("x:y", host="127.0.0.1", port=0, workers=2))
+    [(port1, reuse1), (port2, reuse2)] = seen
+    assert port1 == port2 != 0  # port 0 asked: the anchor's port, the same for every worker
+    assert reuse1
+    assert reuse2
+    [first], [second] = handed
+    assert first.fileno() == second.fileno() == -1  # closed in the parent
+
+
+def test_where_so_reuseport_is_missing_workers_share_one_socket(
+    signals: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from antechamber.cli import reuseport
+
+    given: list[list[socket.socket]] = []
+
+    class Shared:
+        def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+            given.append(sockets)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.delattr(socket, "SO_REUSEPORT")
+    monkeypatch.setattr(reuseport, "Multiprocess", Shared)
+    reuseport.serve_workers(uvicorn.Config("x:y", host="127.0.0.1", port=0, workers=2))
+    [[sock]] = given
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+    sock.close()
