@@ -6,11 +6,13 @@ import ipaddress
 import os
 import signal
 from types import FrameType
+from typing import Any
 
 import typer
 import uvicorn
 
 from antechamber import logs, migrations
+from antechamber.cli.reuseport import serve_workers
 from antechamber.delivery.supervisor import WorkerProcess
 from antechamber.devmode import (
     beside_dev_server,
@@ -72,22 +74,29 @@ def _exit_on_signal(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _serve(settings: Settings, workers: int) -> None:
-    uvicorn.run(
-        "antechamber.asgi:app_factory",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        log_config=None,
-        access_log=False,
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": workers,
+        "log_level": settings.log_level,
+        "log_config": None,
+        "access_log": False,
         # The one list of trusted proxies (none by default), for uvicorn's rewriting of the
         # client address and scheme as for the app's limits per client address. With none,
         # uvicorn's proxy layer would believe no header: it is left out (one call a request).
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies),
-        server_header=False,
-    )
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies),
+        "server_header": False,
+    }
+    if workers > 1:
+        # Each worker listens on its own socket, so connections spread evenly (see reuseport).
+        serve_workers(uvicorn.Config(_APP, **options))
+    else:
+        uvicorn.run(_APP, **options)
+
+
+_APP = "antechamber.asgi:app_factory"
 
 
 def serve(
