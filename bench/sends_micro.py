@@ -1,4 +1,4 @@
-"""In-process CPU of the send paths (docs/perf-notes/sends.md): µs per call, process time.
+"""In-process CPU of the send paths (docs/performance.md, item 24): µs per call, CPU time.
 
     PYTHONPATH=src python -m bench.sends_micro [iterations]
 

@@ -3,10 +3,10 @@
 HTTP: discovery authenticate, exchange into an OPTIONAL org (a) and a REQUIRED_FOR_ALL one (b,
 which texts the code), SMS authenticate. N flows of each, one bench member each.
 
-    cd <tree> && PYTHONPATH=<tree>/src:<tree> python docs/perf-notes/loads_inproc.py 200
+    cd <tree> && PYTHONPATH=src python -m bench.inproc_login 200
         process_time per step (median, mean of the fastest 90%)
     CALLGRIND=steps PYTHONPATH=... valgrind --tool=callgrind --instr-atstart=no \
-        --callgrind-out-file=/tmp/cg python docs/perf-notes/loads_inproc.py 30
+        --callgrind-out-file=/tmp/cg python -m bench.inproc_login 30
         one dump per measured step (after 10 unmeasured flows); sum them by the dump's
         "Trigger: dump <step>" line: instructions per step, the same on a busy machine
     PROF=/tmp/x.prof ...   cProfile of the measured steps only
