@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import anyio.to_thread
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
@@ -46,20 +45,6 @@ INLINE = {
     "POST /v1/b2b/totp/authenticate",
     "POST /v1/b2b/sessions/exchange",
 }
-
-
-@pytest.fixture
-def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The functions handed to a worker thread (FastAPI's thread pool) from here on."""
-    seen: list[str] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(func, "__name__", repr(func)))
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    return seen
 
 
 def on_event_loop() -> bool:

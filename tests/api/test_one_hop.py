@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import anyio.to_thread
 import pytest
 from fastapi import FastAPI, Request
 from starlette.testclient import TestClient
@@ -23,20 +22,6 @@ from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import USE_PG, Credentials, another_thread_writing
 from tests.factories import make_org
-
-
-@pytest.fixture
-def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The functions handed to a worker thread (FastAPI's thread pool) from here on."""
-    seen: list[str] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(func, "__name__", repr(func)))
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    return seen
 
 
 def test_a_write_request_makes_one_hop_to_the_thread_pool(
