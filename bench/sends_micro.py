@@ -33,6 +33,7 @@ from antechamber.devmode import ensure_demo_project
 from antechamber.magic_links import service as magic_links
 from antechamber.members.models import Member
 from antechamber.otp import dispatch
+from antechamber.scope import Scope
 from antechamber.services import Services
 from antechamber.settings import Settings
 
@@ -71,18 +72,21 @@ def main() -> None:
     verify_phone(services, member)
     counter = iter(range(10**9))
 
-    def enqueue_email() -> float:
+    def email(scope: Scope) -> None:
         i = next(counter)
+        outbox.enqueue(
+            scope,
+            channel="email",
+            recipient=f"person{i}@acme.example",
+            template="discovery_magic_link",
+            context={"url": f"https://app.example/a?token=t{i}", "expiration_minutes": 60},
+        )
+
+    def enqueue_email() -> float:
         with services.scope(project_id, "test", "test") as scope:
             db.connection(scope.db)  # the unit's BEGIN, not the enqueue's
             t = time.process_time()
-            outbox.enqueue(
-                scope,
-                channel="email",
-                recipient=f"person{i}@acme.example",
-                template="discovery_magic_link",
-                context={"url": f"https://app.example/a?token=t{i}", "expiration_minutes": 60},
-            )
+            email(scope)
             return time.process_time() - t
 
     def enqueue_sms() -> float:
@@ -99,16 +103,9 @@ def main() -> None:
             return time.process_time() - t
 
     def unit_email() -> float:
-        i = next(counter)
         t = time.process_time()
         with services.scope(project_id, "test", "test") as scope:
-            outbox.enqueue(
-                scope,
-                channel="email",
-                recipient=f"person{i}@acme.example",
-                template="discovery_magic_link",
-                context={"url": f"https://app.example/a?token=t{i}", "expiration_minutes": 60},
-            )
+            email(scope)
         return time.process_time() - t
 
     def send_discovery() -> float:
