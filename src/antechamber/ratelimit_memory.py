@@ -7,6 +7,10 @@ the day's traffic: at 30,000 keys it took more than a whole core, holding the GI
 threads need. Here a key's old entries are dropped when the key is used, and keys nobody used
 for their whole window are swept at most once a minute, on the caller's thread.
 
+Memory is bounded per window whatever its limit: a window holds at most `STEPS` + 1 steps, each
+the time of its latest event and how many events it coalesces (see `MemoryWindows`), so a
+generous limit (a billion an hour) costs a few kilobytes, not a float per event for an hour.
+
 Same contract as `limits.strategies.MovingWindowRateLimiter` for the calls `RateLimiter` makes:
 `test`, `hit`, `get_window_stats`, `clear`, and `reset` (which the Redis path finds on its storage).
 """
@@ -15,7 +19,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 
 from limits import RateLimitItem
@@ -23,6 +26,10 @@ from limits.util import WindowStats
 
 #: How often keys untouched for their whole window are forgotten.
 SWEEP_SECONDS = 60.0
+
+#: Steps a window with a limit above this keeps (at most one more): an event counts up to
+#: 1/STEPS of its window longer than the window (36 s of an hour), never shorter.
+STEPS = 100
 
 
 def _key(item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[object, ...]:
@@ -32,34 +39,77 @@ def _key(item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[object, ...
     return (item.amount, item.multiples, item.GRANULARITY.seconds, *identifiers)
 
 
-class MemoryWindows:
-    """Moving windows: an event counts for `item`'s expiry after it was hit, then not at all."""
+class _Window:
+    """One key's events in one window, oldest first, as steps: `[latest, count]`, the time of
+    the step's latest event and how many events it holds."""
 
-    def __init__(self, now: Callable[[], float] = time.time) -> None:
+    __slots__ = ("cell", "expiry", "steps", "total", "width")
+
+    def __init__(self, expiry: float, width: float) -> None:
+        self.expiry = expiry
+        # Seconds of a step (events in one `now // width` cell share a step), or 0: exact,
+        # only events at the same instant share one.
+        self.width = width
+        # A list, not a deque: at most STEPS + 1 entries, so dropping the oldest is a short
+        # move, and an empty list is 56 bytes where a deque is 760 (most keys hold one event).
+        self.steps: list[list[float]] = []
+        self.total = 0  # the events of every step
+        self.cell = 0.0  # the cell of the last step
+
+    def expire(self, now: float) -> None:
+        """Drop the steps whose latest event has left the window."""
+        steps = self.steps
+        oldest = now - self.expiry
+        while steps and steps[0][0] <= oldest:
+            self.total -= int(steps.pop(0)[1])
+
+    def count(self, now: float) -> None:
+        """Add one event at `now`: to the last step if `now` falls in its cell, else a new step."""
+        cell = now // self.width if self.width else now
+        steps = self.steps
+        if steps and cell == self.cell:
+            last = steps[-1]
+            if now > last[0]:  # a clock stepped back never shortens the step's life
+                last[0] = now
+            last[1] += 1
+        else:
+            steps.append([now, 1])
+            self.cell = cell
+        self.total += 1
+
+
+class MemoryWindows:
+    """Moving windows: an event counts for `item`'s expiry after it was hit, then not at all.
+
+    Memory: a window whose limit is at most `steps` never holds more than its limit's events
+    and keeps each one exactly (events at the same instant share a step), as a log of events
+    would. A window with a larger limit coalesces: its length is cut into `steps` cells of
+    time (`now // (expiry / steps)`), and the events of one cell share a step that lives until
+    its latest event leaves the window, so such a window holds at most `steps` + 1 steps
+    whatever its traffic (with a clock that does not step back).
+
+    Counting never under-counts: each event counts at least for its whole window, and at most
+    `expiry / steps` longer (the rest of its cell), so a window never lets through an event a
+    moving-window log would refuse; it may refuse one the log would allow, for at most that
+    long. A single event, and events further apart than a cell, count exactly.
+    """
+
+    def __init__(self, now: Callable[[], float] = time.time, *, steps: int = STEPS) -> None:
         self._now = now
+        self._steps = steps
         self._lock = threading.Lock()
-        # key → (the window's length in seconds, the times of its events, oldest first)
-        self._windows: dict[tuple[object, ...], tuple[float, deque[float]]] = {}
+        self._windows: dict[tuple[object, ...], _Window] = {}
         self._next_sweep = now() + SWEEP_SECONDS
 
     def test(self, item: RateLimitItem, *identifiers: str) -> bool:
         """Whether one more event would be allowed now; counts nothing."""
         with self._lock:
-            return len(self._events(item, identifiers, self._now())) < item.amount
+            window = self._window(item, identifiers, self._now())
+            return (window.total if window is not None else 0) < item.amount
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
         """Count one event if the window has room for it; False (and nothing counted) if not."""
-        now = self._now()
-        with self._lock:
-            events = self._events(item, identifiers, now)
-            if len(events) >= item.amount:
-                return False
-            if not events:
-                self._windows[_key(item, identifiers)] = (item.get_expiry(), events)
-            events.append(now)
-            if now >= self._next_sweep:
-                self._sweep(now)
-            return True
+        return self.hit_all([(item, identifiers)]) < 0
 
     def hit_all(self, planned: Sequence[tuple[RateLimitItem, tuple[str, ...]]]) -> int:
         """Count one event in every window of `planned` if each has room, all under one lock.
@@ -70,28 +120,30 @@ class MemoryWindows:
         """
         now = self._now()
         with self._lock:
-            found = [self._events(item, identifiers, now) for item, identifiers in planned]
-            for index, ((item, _), events) in enumerate(zip(planned, found, strict=True)):
-                if len(events) >= item.amount:
+            found = [self._window(item, identifiers, now) for item, identifiers in planned]
+            for index, ((item, _), window) in enumerate(zip(planned, found, strict=True)):
+                if window is not None and window.total >= item.amount:
                     return index
-            for (item, identifiers), events in zip(planned, found, strict=True):
-                if not events:
-                    # A window seen empty: a new one, or (a check listed twice) the one the
+            for (item, identifiers), window in zip(planned, found, strict=True):
+                if window is None:
+                    # A window not held: a new one, or (a check listed twice) the one the
                     # previous step stored.
-                    key = _key(item, identifiers)
-                    events = self._windows.setdefault(key, (item.get_expiry(), events))[1]
-                events.append(now)
+                    window = self._windows.setdefault(_key(item, identifiers), self._new(item))
+                window.count(now)
             if now >= self._next_sweep:
                 self._sweep(now)
             return -1
 
     def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
-        """When the oldest counted event leaves the window, and how many events remain."""
+        """When the oldest counted step leaves the window (room frees), and how many events
+        remain."""
         now = self._now()
         with self._lock:
-            events = self._events(item, identifiers, now)
-            oldest = events[0] if events else now
-            return WindowStats(oldest + item.get_expiry(), max(0, item.amount - len(events)))
+            window = self._window(item, identifiers, now)
+            if window is None or not window.steps:
+                return WindowStats(now + item.get_expiry(), item.amount)
+            oldest = window.steps[0][0]
+            return WindowStats(oldest + window.expiry, max(0, item.amount - window.total))
 
     def clear(self, item: RateLimitItem, *identifiers: str) -> None:
         """Forget the events of one window."""
@@ -106,21 +158,28 @@ class MemoryWindows:
         """Keys held (for tests of the sweep)."""
         return len(self._windows)
 
-    def _events(
+    def steps_held(self, item: RateLimitItem, *identifiers: str) -> int:
+        """Steps one window holds (for tests of its memory)."""
+        with self._lock:
+            window = self._windows.get(_key(item, identifiers))
+            return len(window.steps) if window is not None else 0
+
+    def _new(self, item: RateLimitItem) -> _Window:
+        expiry = float(item.get_expiry())
+        return _Window(expiry, expiry / self._steps if item.amount > self._steps else 0.0)
+
+    def _window(
         self, item: RateLimitItem, identifiers: tuple[str, ...], now: float
-    ) -> deque[float]:
-        held = self._windows.get(_key(item, identifiers))
-        if held is None:
-            return deque()
-        expiry, events = held
-        while events and events[0] <= now - expiry:
-            events.popleft()
-        return events
+    ) -> _Window | None:
+        window = self._windows.get(_key(item, identifiers))
+        if window is not None:
+            window.expire(now)
+        return window
 
     def _sweep(self, now: float) -> None:
         self._windows = {
-            key: (expiry, events)
-            for key, (expiry, events) in self._windows.items()
-            if events and events[-1] > now - expiry
+            key: window
+            for key, window in self._windows.items()
+            if window.steps and window.steps[-1][0] > now - window.expiry
         }
         self._next_sweep = now + SWEEP_SECONDS
