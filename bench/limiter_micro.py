@@ -101,15 +101,17 @@ def main() -> None:
     parser.add_argument("files", nargs="*", type=Path, help="ratelimit_memory.py copies")
     parser.add_argument("--calls", type=int, default=50_000, help="hit_all calls a round")
     parser.add_argument("--rounds", type=int, default=4, help="rounds, files in turns")
+    parser.add_argument("--cpu-only", action="store_true", help="skip the memory measures")
     args = parser.parse_args()
     files: list[Path] = args.files or [HERE]
     modules = [_load(path, i) for i, path in enumerate(files)]
+    measures = {k: v for k, v in MEASURES.items() if not (args.cpu_only and "memory" in k)}
     results: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.rounds):
-        for name, measure in MEASURES.items():
+        for name, measure in measures.items():
             for i, module in enumerate(modules):
                 results.setdefault((name, i), []).append(measure(module, args.calls))
-    for name in MEASURES:
+    for name in measures:
         for i, path in enumerate(files):
             values = results[(name, i)]
             spread = f"{min(values):.3f}–{max(values):.3f}"

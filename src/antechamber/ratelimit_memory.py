@@ -45,11 +45,11 @@ class _Window:
 
     __slots__ = ("cell", "expiry", "steps", "total", "width")
 
-    def __init__(self, expiry: float, width: float) -> None:
-        self.expiry = expiry
+    def __init__(self, item: RateLimitItem, steps: int) -> None:
+        self.expiry = expiry = float(item.get_expiry())
         # Seconds of a step (events in one `now // width` cell share a step), or 0: exact,
         # only events at the same instant share one.
-        self.width = width
+        self.width = expiry / steps if item.amount > steps else 0.0
         # A list, not a deque: at most STEPS + 1 entries, so dropping the oldest is a short
         # move, and an empty list is 56 bytes where a deque is 760 (most keys hold one event).
         self.steps: list[list[float]] = []
@@ -62,20 +62,6 @@ class _Window:
         oldest = now - self.expiry
         while steps and steps[0][0] <= oldest:
             self.total -= int(steps.pop(0)[1])
-
-    def count(self, now: float) -> None:
-        """Add one event at `now`: to the last step if `now` falls in its cell, else a new step."""
-        cell = now // self.width if self.width else now
-        steps = self.steps
-        if steps and cell == self.cell:
-            last = steps[-1]
-            if now > last[0]:  # a clock stepped back never shortens the step's life
-                last[0] = now
-            last[1] += 1
-        else:
-            steps.append([now, 1])
-            self.cell = cell
-        self.total += 1
 
 
 class MemoryWindows:
@@ -120,16 +106,38 @@ class MemoryWindows:
         """
         now = self._now()
         with self._lock:
-            found = [self._window(item, identifiers, now) for item, identifiers in planned]
-            for index, ((item, _), window) in enumerate(zip(planned, found, strict=True)):
-                if window is not None and window.total >= item.amount:
-                    return index
+            # Inlined (`_window`, then counting): this runs on every send.
+            windows = self._windows
+            found: list[_Window | None] = []
+            for item, identifiers in planned:
+                window = windows.get(_key(item, identifiers))
+                if window is not None:
+                    steps = window.steps
+                    if steps and steps[0][0] <= now - window.expiry:
+                        window.expire(now)
+                    if window.total >= item.amount:
+                        return len(found)  # nothing counted yet
+                found.append(window)
             for (item, identifiers), window in zip(planned, found, strict=True):
                 if window is None:
                     # A window not held: a new one, or (a check listed twice) the one the
                     # previous step stored.
-                    window = self._windows.setdefault(_key(item, identifiers), self._new(item))
-                window.count(now)
+                    key = _key(item, identifiers)
+                    window = windows.setdefault(key, _Window(item, self._steps))
+                # One event at `now`: into the last step if `now` falls in its cell (its
+                # latest event moves to `now`), else a new step.
+                width = window.width
+                cell = now // width if width else now
+                steps = window.steps
+                if steps and cell == window.cell:
+                    last = steps[-1]
+                    if now > last[0]:  # a clock stepped back never shortens the step's life
+                        last[0] = now
+                    last[1] += 1
+                else:
+                    steps.append([now, 1])
+                    window.cell = cell
+                window.total += 1
             if now >= self._next_sweep:
                 self._sweep(now)
             return -1
@@ -163,10 +171,6 @@ class MemoryWindows:
         with self._lock:
             window = self._windows.get(_key(item, identifiers))
             return len(window.steps) if window is not None else 0
-
-    def _new(self, item: RateLimitItem) -> _Window:
-        expiry = float(item.get_expiry())
-        return _Window(expiry, expiry / self._steps if item.amount > self._steps else 0.0)
 
     def _window(
         self, item: RateLimitItem, identifiers: tuple[str, ...], now: float
