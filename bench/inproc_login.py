@@ -68,8 +68,13 @@ pid = project.id
 key = settings.key_bytes()
 
 
+# The outbox is read apart from the measured engine: on PostgreSQL the read's closing ROLLBACK
+# would make psycopg drop the connection's prepared statements (DEALLOCATE ALL).
+reader = db.session_factory(db.make_engine(url)) if url.startswith("postgresql") else None
+
+
 def newest(recipient):
-    with services.sessions() as s:
+    with (reader or services.sessions)() as s:
         m = outbox.recent(s, recipient=recipient, limit=1)[0]
         return outbox.context_of(m, key)
 
