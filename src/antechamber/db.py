@@ -268,7 +268,8 @@ def make_engine(
     # for one checkout and closed after it (a backend started and ended per request), and
     # never lives long enough to use prepared statements. psycopg prepares a statement on
     # its `prepare_threshold`-th execution on a connection; the ORM's statements repeat, so
-    # a kept connection soon runs them without parsing or planning.
+    # a kept connection soon runs them without parsing or planning. Its cursors describe a
+    # result only if something reads the description (`pg_cursor`).
     # No ping per checkout (a round trip each): a connection that died (PostgreSQL
     # restarted) fails the statement that meets it, SQLAlchemy then discards every
     # connection the pool held from before, and that request gets 503 database_unavailable
@@ -277,15 +278,19 @@ def make_engine(
     kwargs.setdefault("pool_size", pool_size if pool_size is not None else 20)
     kwargs.setdefault("max_overflow", max_overflow if max_overflow is not None else 10)
     kwargs.setdefault("pool_recycle", PG_RECYCLE_SECONDS)
-    connect_args = {
+    # psycopg is only installed for PostgreSQL (the `postgres` extra).
+    from antechamber.pg_cursor import LazyDescriptionCursor
+
+    pg_connect_args: dict[str, Any] = {
         "prepare_threshold": PG_PREPARE_THRESHOLD,
+        "cursor_factory": LazyDescriptionCursor,
         "keepalives": 1,
         "keepalives_idle": 30,
         "keepalives_interval": 10,
         "keepalives_count": 3,
         **kwargs.pop("connect_args", {}),
     }
-    return create_engine(url, connect_args=connect_args, **kwargs)
+    return create_engine(url, connect_args=pg_connect_args, **kwargs)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,0 +1,215 @@
+# ruff: noqa
+"""PostgreSQL round trips and in-process CPU of login b (discovery send, authenticate, exchange
+into a REQUIRED_FOR_ALL org, which texts the code; SMS authenticate), through the whole ASGI app
+(starlette's TestClient: request threads, pool, units of work as `antechamber serve` runs them).
+
+    cd <tree> && PYTHONPATH=src python -m bench.pg_login 200
+        [PG_ADMIN_URL=postgresql://postgres@127.0.0.1:5432/postgres] [PG_LOGIN_TRACE=/tmp/t.txt]
+
+Uses its own database (`antechamber_pg_login_<pid>`, dropped at the end), so it never meets the
+bench's. Round trips are counted on the wire: libpq's trace of every connection of the server's
+engine, one per frontend `Query` (simple protocol: BEGIN, COMMIT) or `Sync` (the end of an
+extended-protocol exchange). Reports, per step, round trips and process CPU (median; the client
+side of TestClient is in it, the same before and after).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import tempfile
+import time
+from base64 import b64encode
+from collections import Counter
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from sqlalchemy import create_engine, event, text
+from starlette.testclient import TestClient
+
+from antechamber import db, migrations
+from antechamber.app import create_app
+from antechamber.clock import SystemClock
+from antechamber.delivery import outbox
+from antechamber.projects.service import create_project
+from antechamber.settings import Settings
+from bench import dataset
+from bench.servers import BENCH_DELIVERY_LIMITS
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+os.environ.update(BENCH_DELIVERY_LIMITS)
+
+name = f"antechamber_pg_login_{os.getpid()}"
+admin = create_engine(
+    ADMIN.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+)
+with admin.connect() as c:
+    c.execute(text(f'CREATE DATABASE "{name}"'))
+url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+tmp = Path(tempfile.mkdtemp(prefix="pg-login-"))
+trace_path = tmp / "trace.txt"
+trace_fd = os.open(trace_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+try:
+    settings = Settings(
+        database_url=url,
+        secret_key="k" * 40,
+        dev=True,
+        state_dir=tmp / "state",
+        delivery_worker=False,
+        _env_file=None,
+    )
+    engine = db.make_engine(url)
+    migrations.upgrade(engine)
+
+    @event.listens_for(engine, "connect")
+    def _trace(dbapi_conn, _record):
+        dbapi_conn.pgconn.trace(trace_fd)
+        dbapi_conn.pgconn.set_trace_flags(
+            psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
+        )
+
+    engine.dispose()  # connections from now on are traced
+    with db.transaction(db.session_factory(engine)) as session:
+        project, issued = create_project(
+            session,
+            name="B",
+            environment="test",
+            actor="bench",
+            clock=SystemClock(),
+            settings=settings,
+        )
+        from antechamber.redirects import service as redirects
+        from antechamber.scope import Scope
+
+        scope = Scope(session, project.id, "test", "bench", SystemClock(), settings)
+        redirects.add_redirect_url(
+            scope, "http://localhost:3000/discovery", kind="discovery", default=True
+        )
+    shape = dataset.Shape(max(1000, 2 * N + 40), 1)
+    dataset.preload(engine, shape, project.id)
+    app = create_app(settings, engine=engine, clock=SystemClock())
+    auth = {
+        "Authorization": "Basic " + b64encode(f"{project.id}:{issued.secret}".encode()).decode()
+    }
+    reader = db.session_factory(create_engine(url))
+    key = settings.key_bytes()
+
+    def newest(recipient):
+        with reader() as s:
+            m = outbox.recent(s, recipient=recipient, limit=1)[0]
+            return outbox.context_of(m, key)
+
+    offset = [0]
+
+    def wire() -> Counter[str]:
+        """Frontend messages since the last call, by kind (Query's first word)."""
+        seen: Counter[str] = Counter()
+        with open(trace_path) as f:
+            f.seek(offset[0])
+            chunk = f.read()
+            offset[0] = f.tell()
+        for line in chunk.splitlines():
+            parts = line.split("\t")
+            if len(parts) < 3 or parts[0] != "F":
+                continue
+            kind = parts[2]
+            if kind == "Query":
+                seen[parts[3].strip(' "').split(None, 1)[0].upper()] += 1
+            elif kind in ("Sync", "Parse"):
+                seen[kind] += 1
+        return seen
+
+    cpu: dict[str, list[float]] = {}
+    trips: dict[str, Counter[str]] = {}
+
+    def step(client, label, path, body, measure):
+        gc.disable()
+        wire()
+        t = time.process_time()
+        r = client.post(path, json=body, headers=auth)
+        dt = time.process_time() - t
+        gc.enable()
+        assert r.status_code == 200, r.text
+        seen = wire()
+        if measure:
+            cpu.setdefault(label, []).append(dt)
+            trips.setdefault(label, Counter()).update(seen)
+        return r.json()
+
+    WARM = 20
+    with TestClient(app) as client:
+        for i in range(N + WARM):
+            measure = i >= WARM
+            j, k = shape.member("required", i)
+            email = dataset.email(j, k)
+            step(
+                client,
+                "send",
+                "/v1/b2b/magic_links/email/discovery/send",
+                {
+                    "email_address": email,
+                    "discovery_redirect_url": "http://localhost:3000/discovery",
+                },
+                measure,
+            )
+            token = parse_qs(urlsplit(newest(email)["url"]).query)["token"][0]
+            found = step(
+                client,
+                "authenticate",
+                "/v1/b2b/magic_links/discovery/authenticate",
+                {"discovery_magic_links_token": token},
+                measure,
+            )
+            ex = step(
+                client,
+                "exchange",
+                "/v1/b2b/discovery/intermediate_sessions/exchange",
+                {
+                    "intermediate_session_token": found["intermediate_session_token"],
+                    "organization_id": dataset.org_id(j),
+                },
+                measure,
+            )
+            assert ex["mfa_required"]["secondary_auth_initiated"] == "sms_otp", ex
+            code = newest(dataset.phone(shape, j, k))["code"]
+            done = step(
+                client,
+                "sms_authenticate",
+                "/v1/b2b/otps/sms/authenticate",
+                {
+                    "organization_id": dataset.org_id(j),
+                    "member_id": dataset.member_id(j, k),
+                    "code": str(code),
+                    "intermediate_session_token": ex["intermediate_session_token"],
+                },
+                measure,
+            )
+            assert done["session_token"], done
+    if os.environ.get("PG_LOGIN_TRACE"):  # keep the wire trace, to read the statements
+        import shutil
+
+        shutil.copy(trace_path, os.environ["PG_LOGIN_TRACE"])
+    total_cpu = 0.0
+    total_rt = 0.0
+    for label, v in cpu.items():
+        v2 = sorted(v)
+        med = v2[len(v2) // 2]
+        total_cpu += med
+        per = {k: c / len(v) for k, c in sorted(trips[label].items())}
+        rt = sum(c for k, c in per.items() if k != "Parse")
+        total_rt += rt
+        print(
+            f"{label:17s} cpu median {med * 1e3:6.2f} ms   round trips {rt:5.2f}  "
+            + " ".join(f"{k}={c:.2f}" for k, c in per.items())
+        )
+    print(f"{'login':17s} cpu median {total_cpu * 1e3:6.2f} ms   round trips {total_rt:5.2f}")
+finally:
+    try:
+        engine.dispose()
+    except Exception:
+        pass
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
