@@ -96,10 +96,16 @@ def test_an_expanding_in_takes_lists_of_any_length(
 ) -> None:
     conn = db.connection(unit)
     org = member.organization_id
-    for statuses, found in ((["active"], 1), (["pending", "active"], 1), (["invited"], 0)):
+    for statuses, found in (
+        (["active"], 1),
+        (["pending", "active"], 1),
+        (["invited"], 0),
+        (["active", "invited"], 1),
+        (["a", "b", "active"], 1),
+    ):
         rows = conn.execute(_BY_STATUS, {"b_org": org, "b_statuses": statuses}).all()
         assert [row.id for row in rows] == [member.id] * found
-    assert lean_seen == ["SELECT"] * 3
+    assert lean_seen == ["SELECT"] * 5
 
 
 def test_an_insert_fills_python_defaults_and_takes_many_rows(

@@ -174,9 +174,10 @@ def _plan(dialect: Dialect, statement: ClauseElement, params: Mapping[str, Any],
         plans = {}
         setattr(dialect, _PLANS, plans)
     key: Any = (statement, tuple(params), many) if isinstance(statement, ValuesBase) else statement
+    base = key
     plan = plans.get(key)
     if type(plan) is tuple:  # the keys of its expanding INs: a plan per their lists' lengths
-        key = (key, tuple(len(params[name]) for name in plan))
+        key = (base, tuple(len(params[name]) for name in plan))
         plan = plans.get(key)
     if plan is None:
         plan = _UNPLANNED
@@ -194,8 +195,8 @@ def _plan(dialect: Dialect, statement: ClauseElement, params: Mapping[str, Any],
                 and not getattr(compiled, "_insertmanyvalues", None)
             ):
                 if expanding:
-                    plans[key] = expanding
-                    key = (key, tuple(len(params[name]) for name in expanding))
+                    plans[base] = expanding
+                    key = (base, tuple(len(params[name]) for name in expanding))
                 plan = _Plan(compiled, params)
         except (_Unplannable, exc.CompileError, KeyError, TypeError):
             plan = _UNPLANNED
