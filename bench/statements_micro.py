@@ -27,7 +27,11 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 tmp = Path(tempfile.mkdtemp(prefix="stmts-micro-"))
 url = f"sqlite:///{tmp}/a.sqlite"
 settings = Settings(
-    database_url=url, secret_key="k" * 40, dev=True, state_dir=tmp / "s", _env_file=None,
+    database_url=url,
+    secret_key="k" * 40,
+    dev=True,
+    state_dir=tmp / "s",
+    _env_file=None,
     delivery_worker=False,
 )
 engine = db.make_engine(url)
@@ -78,6 +82,4 @@ for label, stmt, params in (
             for lean in (False, True):
                 best[lean] = min(best[lean], run(lean, stmt, params, via))
         how = "db.connection(s).execute" if via else "conn.execute"
-        print(
-            f"{label:17s} {how:25s} sqlalchemy {best[False]:6.1f} us   lean {best[True]:6.1f} us"
-        )
+        print(f"{label:17s} {how:25s} sqlalchemy {best[False]:6.1f} us   lean {best[True]:6.1f} us")
