@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Engine, Table, bindparam, event, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, event, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -145,4 +145,9 @@ def test_off_runs_through_sqlalchemy(
     monkeypatch.setattr(statements, "LEAN", False)
     row = db.connection(unit).execute(_MEMBER, {"b_id": member.id}).one()
     assert row.id == member.id
+    assert lean_seen == []
+
+
+def test_text_runs_through_sqlalchemy(unit: Session, lean_seen: list[str]) -> None:
+    assert db.connection(unit).execute(text("SELECT 1")).scalar_one() == 1
     assert lean_seen == []

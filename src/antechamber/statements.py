@@ -16,9 +16,9 @@ connection's own handling (a lost connection invalidates the pool as before); th
 `before_cursor_execute` / `after_cursor_execute` listeners see every statement, with
 `context=None` (statement counts, tests/perf/test_round_trips.py).
 
-A statement this does not plan (expanding or post-compile parameters, SQL-side defaults, an
-executemany the dialect batches itself, any non-Core statement) runs through SQLAlchemy as
-before; `LEAN` off runs everything so (for comparisons).
+A statement this does not plan (anything but a Core SELECT, INSERT, UPDATE or DELETE;
+literal-execute parameters, SQL-side defaults, an executemany the dialect batches itself) runs
+through SQLAlchemy as before; `LEAN` off runs everything so (for comparisons).
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from sqlalchemy import Connection as SAConnection
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.dml import ValuesBase
+from sqlalchemy.sql.dml import UpdateBase, ValuesBase
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.selectable import Select
 
 # Off, every statement runs through SQLAlchemy's Connection.execute (bench comparisons).
 LEAN = True
@@ -222,7 +223,7 @@ class Connection:
             # An executemany elsewhere is batched by the dialect (insertmanyvalues).
             return self.sa.execute(statement, params)
         first: Mapping[str, Any] = params[0] if many else (params or {})  # type: ignore[index,assignment]
-        if not isinstance(statement, ClauseElement):
+        if not isinstance(statement, Select | UpdateBase):  # text(), DDL ...: SQLAlchemy's
             return self.sa.execute(statement, params)
         plan = _plan(self.dialect, statement, first, many)
         if plan is _UNPLANNED:  # planned once, found unfit: SQLAlchemy runs it
