@@ -28,6 +28,7 @@ from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from antechamber import statements
 from antechamber.errors import ServiceUnavailable
 
 log = logging.getLogger("antechamber.db")
@@ -354,14 +355,15 @@ def transaction(
         session.close()
 
 
-def connection(session: Session) -> Connection:
-    """The unit of work's connection, for pre-built Core statements on the hot paths.
+def connection(session: Session) -> statements.Connection:
+    """The unit of work's connection, for pre-built Core statements on the hot paths: its
+    `execute` runs them lean (`antechamber.statements`), in the unit's transaction.
 
     Pending ORM changes are flushed first, so a statement sees them and may refer to them
     (a session row to a member just created); with nothing pending that costs nothing.
     """
     session.flush()
-    return session.connection()
+    return statements.Connection(session.connection())
 
 
 def on_rollback(session: Session, write: Callable[[Session], None]) -> None:

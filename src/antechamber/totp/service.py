@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 
 from antechamber import crypto, db, tokens
 from antechamber.audit import service as audit
@@ -485,7 +485,7 @@ def _registration(scope: Scope, member: Member) -> TotpRegistration | None:
     )
 
 
-def _usable_registration(scope: Scope, member: Member) -> Row[Any, Any, Any, Any, Any]:
+def _usable_registration(scope: Scope, member: Member) -> Any:
     """The member's active registration, or a pending one that has not expired (`id`,
     `secret_sealed`, `status`, `expires_at`), with the member's `lock_expires_at`: one read."""
     registration = (
