@@ -48,8 +48,8 @@ BUDGET = {
     "send": (1, 6),
     "authenticate": (1, 4),
     "exchange": (1, 10),
-    "sms_authenticate": (1, 12),
-    "totp_authenticate": (1, 7),
+    "sms_authenticate": (1, 11),
+    "totp_authenticate": (1, 5),
     # With the project's secret checked lately (projects.VERIFIED_SECRET_SECONDS) and a JWT of
     # this process's signing: the session row alone.
     "session_token": (1, 1),

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.sql import Executable
 
 from antechamber import client_limits, db, rows, tokens
@@ -46,6 +46,11 @@ _live = (
     _ists.c.expires_at > bindparam("p_now"),
 )
 _PEEK = select(*_ISTS.columns).where(*_live)
+#: For a read that joins the live IST of a token to other rows (`otp.flows`): its columns (in
+#: `ROWS`'s order) and the join condition, with parameters `p_digest` (`digest_of`), `p_project`
+#: and `p_now`. `pending_of` then checks the row found as `pending_for` checks its own.
+ROWS = _ISTS
+LIVE = and_(*_live)
 # Single use: of concurrent claims, one UPDATE matches the row; the others match nothing.
 _CLAIM = (
     update(_ists).where(*_live).values(consumed_at=bindparam("p_now")).returning(*_ISTS.columns)
@@ -171,10 +176,26 @@ def pending_for(
     `IntermediateSessionNotFound` or `InvalidIntermediateSessionForOrganization` (also for an
     IST not bound yet: exchange it into the organization first).
     """
-    ist = peek(scope, token)
-    if ist.organization_id != organization_id or ist.member_id != member_id:
+    return pending_of(scope, peek(scope, token), organization_id, member_id)
+
+
+def pending_of(
+    scope: Scope, found: IntermediateSession | None, organization_id: str, member_id: str
+) -> IntermediateSession:
+    """`pending_for` on the live IST of the token that a read joining `LIVE` found (None: no
+    live IST has that token): the same errors, and the same failure counted for a miss."""
+    # An address over its allowance is refused here even with the right token, as by `peek`.
+    with client_limits.failures_counted(scope, errors.IntermediateSessionNotFound):
+        if found is None:
+            raise errors.IntermediateSessionNotFound()
+    if found.organization_id != organization_id or found.member_id != member_id:
         raise errors.InvalidIntermediateSessionForOrganization()
-    return ist
+    return found
+
+
+def digest_of(token: object) -> str:
+    """What `LIVE`'s `p_digest` is for `token` (a token we cannot have issued matches none)."""
+    return _digest(token)
 
 
 def _digest(token: object) -> str:
