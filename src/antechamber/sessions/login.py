@@ -99,6 +99,7 @@ def conclude(
     login_factors: Sequence[Factor],
     *,
     ist: tuple[IntermediateSession, str] | None = None,
+    ist_claimed: bool = True,
     session_duration_minutes: int | None = None,
     session_custom_claims: Any = None,
     locale: str | None = None,
@@ -106,7 +107,10 @@ def conclude(
     """Finish a login step: a session if the factors suffice, else a bound IST.
 
     `ist` is the login's claimed IST and its token (`intermediate.claim`), if it has one: it
-    stays consumed when a session starts, and is bound and handed back otherwise. Without one
+    stays consumed when a session starts, and is bound and handed back otherwise. With
+    `ist_claimed=False` it was only read live (`discovery.exchange`): it is claimed here when a
+    session starts (`intermediate.claim_for`), else bound if still live
+    (`intermediate.bind_live`), one statement either way. Without one
     (session exchange) a new bound IST is issued when a factor is missing.
     `session_duration_minutes` (default 60) and `session_custom_claims` apply to the session
     only; they are ignored when a factor is missing, as with Stytch. `locale` is the language
@@ -118,7 +122,10 @@ def conclude(
     if primary is not None or mfa:
         if ist is not None:
             row, token = ist
-            intermediate.bind(scope, row, org.id, member.id)
+            if ist_claimed:
+                intermediate.bind(scope, row, org.id, member.id)
+            else:
+                intermediate.bind_live(scope, row, org.id, member.id)
         else:
             row, token = intermediate.issue(
                 scope,
@@ -151,6 +158,8 @@ def conclude(
             primary_required=primary,
             secondary_auth_initiated=initiated,
         )
+    if ist is not None and not ist_claimed:
+        intermediate.claim_for(scope, ist[1], org.id, member.id)
     started = sessions.start(
         scope,
         org,
