@@ -64,7 +64,7 @@ def test_the_engine_writes_compact_json_and_finds_roles_in_either_spelling(
         row.scim_group_roles = [{"role_id": "stytch_admin", "group_id": "g"}]
     with services.sessions() as session, session.begin():
         stored = session.execute(
-            text("SELECT roles FROM members WHERE id = :id"), {"id": new.id}
+            text("SELECT CAST(roles AS TEXT) FROM members WHERE id = :id"), {"id": new.id}
         ).scalar_one()
         assert stored == '["stytch_admin"]'
         # Rows as the standard library wrote them before.
