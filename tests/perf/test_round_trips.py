@@ -48,9 +48,9 @@ BUDGET = {
     "send": (1, 6),
     "authenticate": (1, 4),
     "exchange": (1, 10),  # with the project's first signing key made (5 of the 10)
-    # Into an organization that requires MFA: the IST read with organization and member, bound
-    # by one conditional UPDATE, the code texted (state, code, outbox), the audit.
-    "exchange_mfa": (1, 6),
+    # Into an organization that requires MFA: the IST read with organization, member and its
+    # live SMS code, bound by one conditional UPDATE, the code texted (code, outbox), the audit.
+    "exchange_mfa": (1, 5),
     "sms_authenticate": (1, 11),
     "totp_authenticate": (1, 5),
     # With the project's secret checked lately (projects.VERIFIED_SECRET_SECONDS) and a JWT of

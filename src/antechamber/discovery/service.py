@@ -33,6 +33,7 @@ from antechamber.mfa import policy
 from antechamber.organizations import domains
 from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization, OrganizationDomain
+from antechamber.otp import sms
 from antechamber.scope import Scope
 from antechamber.sessions import errors as session_errors
 from antechamber.sessions import factors, intermediate, login
@@ -76,16 +77,20 @@ _ORGANIZATION_AND_MEMBER = (
 _ISTS = intermediate.ROWS
 _ists = cast(Table, IntermediateSession.__table__)
 _IST_ORGANIZATION_AND_MEMBER = (
-    select(*_ISTS.columns, *_ORGS.columns, *_MEMBERS.columns)
+    select(*_ISTS.columns, *_ORGS.columns, *_MEMBERS.columns, *sms.LIVE_CODE_COLUMNS)
     .select_from(
         _ists.outerjoin(
             _orgs,
             (_orgs.c.project_id == bindparam("p_project")) & (_orgs.c.id == bindparam("p_ref")),
-        ).outerjoin(
+        )
+        .outerjoin(
             _members,
             (_members.c.organization_id == _orgs.c.id)
             & (_members.c.email_address == _ists.c.email_address),
         )
+        # The member's live SMS code, for the code a login stopping for MFA texts
+        # (`otp.dispatch.send_code`, which would read it otherwise).
+        .outerjoin(*sms.LIVE_CODE_JOIN)
     )
     .where(intermediate.LIVE)
 )
@@ -227,13 +232,14 @@ def exchange(
     session. An IST bound to another organization is refused. See `sessions.login.conclude`
     for outcomes.
     """
-    ist, org, member = _ist_organization_and_member(
+    ist, org, member, sms_state = _ist_organization_and_member(
         scope, intermediate_session_token, organization_ref
     )
     intermediate.check_binding(ist, org.id, None)
     jit = member is None
     if member is None:
         member = _join_by_domain(scope, org, ist.email_address)
+        sms_state = None
     intermediate.check_binding(ist, org.id, member.id)
     result = login.conclude(
         scope,
@@ -245,6 +251,7 @@ def exchange(
         session_duration_minutes=session_duration_minutes,
         session_custom_claims=session_custom_claims,
         locale=locale,
+        sms_state=sms_state,
     )
     audit.record(
         scope,
@@ -375,10 +382,11 @@ def default_organization_name(email: str) -> str:
 
 def _ist_organization_and_member(
     scope: Scope, token: str, ref: str
-) -> tuple[IntermediateSession, Organization, Member | None]:
+) -> tuple[IntermediateSession, Organization, Member | None, sms.CodeState | None]:
     """The live IST of `token` (else `IntermediateSessionNotFound`, as `intermediate.peek`),
-    the organization `ref` names and the member of the IST's email in it: one read when `ref`
-    is an organization id, else as `_organization_and_member`."""
+    the organization `ref` names, the member of the IST's email in it and that member's lock
+    and live SMS code: one read when `ref` is an organization id, else as
+    `_organization_and_member` (and no code state)."""
     params = {
         "p_digest": intermediate.digest_of(token),
         "p_project": scope.project_id,
@@ -392,8 +400,12 @@ def _ist_organization_and_member(
     org = _ORGS.make_or_none(row[len(_ISTS) : n])
     if org is None:
         found, member = _organization_and_member(scope, ref, ist.email_address)
-        return ist, found, member
-    return ist, org, _MEMBERS.make_or_none(row[n:])
+        return ist, found, member, None
+    k = n + len(_MEMBERS)
+    member = _MEMBERS.make_or_none(row[n:k])
+    if member is None:
+        return ist, org, None, None
+    return ist, org, member, sms.CodeState(member.lock_expires_at, *row[k:])
 
 
 def _organization_and_member(

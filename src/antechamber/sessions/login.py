@@ -36,6 +36,7 @@ from antechamber.organizations import rules
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.otp import dispatch
+from antechamber.otp.sms import CodeState
 from antechamber.scope import Scope
 from antechamber.sessions import errors, factors, intermediate
 from antechamber.sessions import service as sessions
@@ -103,6 +104,7 @@ def conclude(
     session_duration_minutes: int | None = None,
     session_custom_claims: Any = None,
     locale: str | None = None,
+    sms_state: CodeState | None = None,
 ) -> AuthResult:
     """Finish a login step: a session if the factors suffice, else a bound IST.
 
@@ -114,7 +116,8 @@ def conclude(
     (session exchange) a new bound IST is issued when a factor is missing.
     `session_duration_minutes` (default 60) and `session_custom_claims` apply to the session
     only; they are ignored when a factor is missing, as with Stytch. `locale` is the language
-    of an automatically texted code.
+    of an automatically texted code; `sms_state`, the member's lock and live code if the caller
+    read them with the member (`otp.dispatch.send_code`).
     """
     sessions.duration(session_duration_minutes)  # a bad value is refused in either branch
     primary = primary_required(org, member, login_factors)
@@ -138,7 +141,7 @@ def conclude(
         if mfa:
             # Here, the one place a login stops for MFA, so every path (discovery create and
             # exchange, session exchange) texts the code the same way.
-            if dispatch.auto_send(scope, org, member, locale=locale):
+            if dispatch.auto_send(scope, org, member, locale=locale, state=sms_state):
                 initiated = "sms_otp"
             audit.record(
                 scope,
