@@ -28,7 +28,7 @@ from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from antechamber import statements
+from antechamber import json_columns, statements
 from antechamber.errors import ServiceUnavailable
 
 log = logging.getLogger("antechamber.db")
@@ -223,8 +223,11 @@ def make_engine(
     SQLite: WAL (readers do not block the writer), synchronous=NORMAL (durable at checkpoints,
     the measured sweet spot in design.md), foreign keys on, and a busy timeout so concurrent
     writers queue instead of failing. `pool_size` and `max_overflow` (None: the defaults) are
-    PostgreSQL's: SQLite keeps a connection per request thread.
+    PostgreSQL's: SQLite keeps a connection per request thread. JSON columns are encoded and
+    decoded by `json_columns` (orjson) on both.
     """
+    kwargs.setdefault("json_serializer", json_columns.dumps)
+    kwargs.setdefault("json_deserializer", json_columns.loads)
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS}
         if url in ("sqlite://", "sqlite:///:memory:"):

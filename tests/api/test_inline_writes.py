@@ -32,7 +32,16 @@ from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import USE_PG, Credentials, another_thread_writing
-from tests.factories import allow_redirect, make_org
+from tests.email_auth.conftest import (
+    OTP_AUTHENTICATE,
+    OTP_DISCOVERY_AUTHENTICATE,
+    OTP_DISCOVERY_SEND,
+    OTP_LOGIN_OR_SIGNUP,
+    email_code,
+)
+from tests.factories import allow_redirect, make_member, make_org, message_ids
+
+ADA = "ada@acme.example"
 
 #: The routes whose handlers may write on the event loop. Adding one means checking that its
 #: handler waits for nothing but the database (no network, no sleep): see `inline_write`.
@@ -44,6 +53,10 @@ INLINE = {
     "POST /v1/b2b/otps/sms/authenticate",
     "POST /v1/b2b/totp/authenticate",
     "POST /v1/b2b/sessions/exchange",
+    "POST /v1/b2b/otps/email/login_or_signup",
+    "POST /v1/b2b/otps/email/authenticate",
+    "POST /v1/b2b/otps/email/discovery/send",
+    "POST /v1/b2b/otps/email/discovery/authenticate",
 }
 
 
@@ -243,3 +256,27 @@ def test_an_unmarked_write_runs_in_a_worker_thread(
         assert client.post("/v1/test/unmarked", auth=project.auth).status_code == 200
     assert seen == [False]
     assert len(hops) == 1, hops
+
+
+def test_the_email_otp_logins_make_no_hop_on_sqlite(
+    api: TestClient, services: Services, project: Credentials, hops: list[str]
+) -> None:
+    """Discovery and organization email OTP, send and authenticate: the database only."""
+    org = make_org(services, project.project_id)
+    make_member(services, project.project_id, org, email_address=ADA)
+
+    def sent(path: str, body: dict[str, Any]) -> str:
+        seen = message_ids(services, ADA)
+        response = api.post(path, json=body)
+        assert response.status_code == 200, response.text
+        return email_code(services, ADA, seen)
+
+    code = sent(OTP_DISCOVERY_SEND, {"email_address": ADA})
+    found = api.post(OTP_DISCOVERY_AUTHENTICATE, json={"email_address": ADA, "code": code})
+    assert found.status_code == 200, found.text
+    code = sent(OTP_LOGIN_OR_SIGNUP, {"organization_id": org.id, "email_address": ADA})
+    done = api.post(
+        OTP_AUTHENTICATE, json={"organization_id": org.id, "email_address": ADA, "code": code}
+    )
+    assert done.status_code == 200, done.text
+    assert len(hops) == (4 if USE_PG else 0), hops

@@ -19,6 +19,7 @@ from tests.conftest import Credentials
 from tests.factories import (
     allow_redirect,
     last_code,
+    lock_member,
     make_member,
     make_org,
     sms_count,
@@ -568,3 +569,25 @@ def test_deleting_the_phone_resets_sms_mfa(
     )
     body = enrol(api, services, org, phone=OTHER_PHONE)
     assert body["member"]["mfa_phone_number"] == OTHER_PHONE
+
+
+def test_the_exchange_texts_by_the_code_and_lock_it_read_with_the_member(
+    api: TestClient, services: Services, project: Credentials
+) -> None:
+    """The exchange reads the member's live code and lock with the IST (one statement): a
+    second exchange within the resend window texts nothing new, a locked member gets none."""
+    org = make_org(services, project.project_id, mfa_policy="REQUIRED_FOR_ALL")
+    member = make_member(
+        services, project.project_id, org, email_address=EMAIL, mfa_phone_number=PHONE
+    )
+    verify_phone(services, member)
+    first = pending_login(api, services, org)
+    assert first["mfa_required"]["secondary_auth_initiated"] == "sms_otp"
+    assert sms_count(services, PHONE) == 1
+    again = enter(api, first["intermediate_session_token"], org.id)
+    assert again["mfa_required"]["secondary_auth_initiated"] == "sms_otp"
+    assert sms_count(services, PHONE) == 1  # the code sent a moment ago still stands
+    lock_member(services, member)
+    locked = pending_login(api, services, org)
+    assert locked["mfa_required"]["secondary_auth_initiated"] is None
+    assert sms_count(services, PHONE) == 1

@@ -129,3 +129,45 @@ def test_start_refuses_factors_that_do_not_meet_the_policy(
             pytest.raises(errors.InsufficientFactors),
         ):
             sessions.start(scope, *loaded(scope, org, member), attempt)
+
+
+def test_an_ist_read_live_is_bound_or_claimed_only_if_still_so(
+    services: Services, project: Credentials, strict: tuple[Organization, Member]
+) -> None:
+    """`discovery.exchange` reads the IST, then binds (`bind_live`) or claims (`claim_for`) it
+    with one conditional statement each: what happened in between decides (a refusal rolls
+    its unit of work back)."""
+    org, member = strict
+    other = make_org(services, project.project_id)
+    stranger = make_member(services, project.project_id, other, email_address="ada@acme.example")
+    pid = project.project_id
+    with services.scope(pid, "test", "test") as scope:
+        proof = [factors.magic_link("test", pid, member.email_address, scope.clock.now())]
+        row, token = intermediate.issue(scope, email=member.email_address, factors=proof)
+        read = intermediate.peek(scope, token)
+    with services.scope(pid, "test", "test") as scope:  # bound elsewhere since the read
+        intermediate.bind_live(scope, intermediate.peek(scope, token), other.id, stranger.id)
+    with (
+        pytest.raises(errors.InvalidIntermediateSessionForOrganization),
+        services.scope(pid, "test", "test") as scope,
+    ):
+        intermediate.bind_live(scope, read, org.id, member.id)
+    with (
+        pytest.raises(errors.InvalidIntermediateSessionForOrganization),
+        services.scope(pid, "test", "test") as scope,
+    ):
+        intermediate.claim_for(scope, token, org.id, member.id)
+    with services.scope(pid, "test", "test") as scope:  # the same pair again: still live
+        intermediate.bind_live(scope, read, other.id, stranger.id)
+        assert intermediate.pending_for(scope, token, other.id, stranger.id).id == row.id
+    with services.scope(pid, "test", "test") as scope:  # consumed since the read
+        intermediate.claim_for(scope, token, other.id, stranger.id)
+    for attempt in (
+        lambda scope: intermediate.bind_live(scope, read, other.id, stranger.id),
+        lambda scope: intermediate.claim_for(scope, token, other.id, stranger.id),
+    ):
+        with (
+            pytest.raises(errors.IntermediateSessionNotFound),
+            services.scope(pid, "test", "test") as scope,
+        ):
+            attempt(scope)

@@ -33,12 +33,14 @@ from antechamber.mfa import policy
 from antechamber.organizations import domains
 from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization, OrganizationDomain
+from antechamber.otp import sms
 from antechamber.scope import Scope
 from antechamber.sessions import errors as session_errors
 from antechamber.sessions import factors, intermediate, login
 from antechamber.sessions import service as sessions
 from antechamber.sessions.factors import Factor
 from antechamber.sessions.login import AuthResult
+from antechamber.sessions.models import IntermediateSession
 
 MEMBERSHIP_TYPES = {
     "active": "active_member",
@@ -69,6 +71,28 @@ _ORGANIZATION_AND_MEMBER = (
     select(*_ORGS.columns, *_MEMBERS.columns)
     .select_from(_org_with_member)
     .where(_orgs.c.project_id == bindparam("p_project"), _orgs.c.id == bindparam("p_ref"))
+)
+# An exchange's one read: the live IST of the token, the organization it names by id and the
+# member of the IST's email in it (organization and member columns None where there is none).
+_ISTS = intermediate.ROWS
+_ists = cast(Table, IntermediateSession.__table__)
+_IST_ORGANIZATION_AND_MEMBER = (
+    select(*_ISTS.columns, *_ORGS.columns, *_MEMBERS.columns, *sms.LIVE_CODE_COLUMNS)
+    .select_from(
+        _ists.outerjoin(
+            _orgs,
+            (_orgs.c.project_id == bindparam("p_project")) & (_orgs.c.id == bindparam("p_ref")),
+        )
+        .outerjoin(
+            _members,
+            (_members.c.organization_id == _orgs.c.id)
+            & (_members.c.email_address == _ists.c.email_address),
+        )
+        # The member's live SMS code, for the code a login stopping for MFA texts
+        # (`otp.dispatch.send_code`, which would read it otherwise).
+        .outerjoin(*sms.LIVE_CODE_JOIN)
+    )
+    .where(intermediate.LIVE)
 )
 # The organizations an email may enter: those it is a member of (with the member) and, without
 # a member, those that let its domain join (JIT). The subquery picks them by index (members by
@@ -202,15 +226,20 @@ def exchange(
 ) -> AuthResult:
     """Enter an organization with an IST: as its member, or by joining it by email domain.
 
-    The IST is claimed first, so concurrent exchanges of one IST yield at most one session. An
-    IST bound to another organization is refused. See `sessions.login.conclude` for outcomes.
+    The IST is read (live) with the organization and member, then claimed when a session
+    starts or bound when a factor is missing (`sessions.login.conclude`, `ist_claimed=False`):
+    one conditional UPDATE either way, so concurrent exchanges of one IST yield at most one
+    session. An IST bound to another organization is refused. See `sessions.login.conclude`
+    for outcomes.
     """
-    ist = intermediate.claim(scope, intermediate_session_token)
-    org, member = _organization_and_member(scope, organization_ref, ist.email_address)
+    ist, org, member, sms_state = _ist_organization_and_member(
+        scope, intermediate_session_token, organization_ref
+    )
     intermediate.check_binding(ist, org.id, None)
     jit = member is None
     if member is None:
         member = _join_by_domain(scope, org, ist.email_address)
+        sms_state = None
     intermediate.check_binding(ist, org.id, member.id)
     result = login.conclude(
         scope,
@@ -218,9 +247,11 @@ def exchange(
         member,
         ist.factors,
         ist=(ist, intermediate_session_token),
+        ist_claimed=False,
         session_duration_minutes=session_duration_minutes,
         session_custom_claims=session_custom_claims,
         locale=locale,
+        sms_state=sms_state,
     )
     audit.record(
         scope,
@@ -347,6 +378,34 @@ def default_organization_name(email: str) -> str:
         labels = [label for label in domain.split(".")[:-1] if label not in ("www", "mail")]
         base = labels[0] if labels else domain
     return base[:128]
+
+
+def _ist_organization_and_member(
+    scope: Scope, token: str, ref: str
+) -> tuple[IntermediateSession, Organization, Member | None, sms.CodeState | None]:
+    """The live IST of `token` (else `IntermediateSessionNotFound`, as `intermediate.peek`),
+    the organization `ref` names, the member of the IST's email in it and that member's lock
+    and live SMS code: one read when `ref` is an organization id, else as
+    `_organization_and_member` (and no code state)."""
+    params = {
+        "p_digest": intermediate.digest_of(token),
+        "p_project": scope.project_id,
+        "p_now": scope.clock.now(),
+        "p_ref": ref,
+    }
+    row = db.connection(scope.db).execute(_IST_ORGANIZATION_AND_MEMBER, params).first()
+    ist = intermediate.live_of(scope, None if row is None else _ISTS.make(row[: len(_ISTS)]))
+    assert row is not None
+    n = len(_ISTS) + len(_ORGS)
+    org = _ORGS.make_or_none(row[len(_ISTS) : n])
+    if org is None:
+        found, member = _organization_and_member(scope, ref, ist.email_address)
+        return ist, found, member, None
+    k = n + len(_MEMBERS)
+    member = _MEMBERS.make_or_none(row[n:k])
+    if member is None:
+        return ist, org, None, None
+    return ist, org, member, sms.CodeState(member.lock_expires_at, *row[k:])
 
 
 def _organization_and_member(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, bindparam, cast, delete, or_, select
 
-from antechamber import metadata, pagination, text
+from antechamber import json_columns, metadata, pagination, text
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc
@@ -450,12 +450,27 @@ def _filter(operand: Any) -> ColumnElement[bool]:
             if not value:
                 return Member.id.is_(None)
             as_text = cast(Member.roles, String)
-            # Roles its SCIM groups give count too ({"role_id": …} as json.dumps writes it).
+            # Roles its SCIM groups give count too ({"role_id": …}). The stored text is spelled
+            # as `json.dumps` wrote it (rows from before) or as `json_columns.dumps` writes it
+            # (compact, UTF-8): either matches.
             by_group = cast(Member.scim_group_roles, String)
             return or_(
-                *(as_text.contains(f'"{role}"', autoescape=True) for role in value),
                 *(
-                    by_group.contains(json.dumps({"role_id": role})[1:-1], autoescape=True)
+                    as_text.contains(literal, autoescape=True)
                     for role in value
+                    for literal in _spellings(role)
+                ),
+                *(
+                    by_group.contains(f'"role_id":{sep}{literal}', autoescape=True)
+                    for role in value
+                    for literal in _spellings(role)
+                    for sep in ("", " ")
                 ),
             )
+
+
+def _spellings(role: str) -> tuple[str, ...]:
+    """The JSON string literals of `role` as either encoder stores it (`json_columns`): the
+    same for the ASCII role ids that policies allow, two for anything else."""
+    stdlib, compact = json.dumps(role), json_columns.dumps(role)
+    return (stdlib,) if stdlib == compact else (stdlib, compact)

@@ -37,10 +37,19 @@ TEMPLATE = "sms_otp"
 MEMBER_LIMIT = "sms:member"
 
 
-def send_code(scope: Scope, member: Member, phone: str, *, locale: str, automatic: bool) -> bool:
+def send_code(
+    scope: Scope,
+    member: Member,
+    phone: str,
+    *,
+    locale: str,
+    automatic: bool,
+    state: sms.CodeState | None = None,
+) -> bool:
     """Text `member` a code at `phone` (canonical E.164, already the member's number).
 
-    Refuses a locked member (`MemberLocked`), read with the member's live code.
+    Refuses a locked member (`MemberLocked`), read with the member's live code (`state`: that
+    read, made by the caller in this unit of work, with the member).
 
     Returns False when nothing new was sent because the same number got a code less than
     `sms_otp_resend_seconds` ago (that code stays valid), True when a new code went to the
@@ -48,13 +57,16 @@ def send_code(scope: Scope, member: Member, phone: str, *, locale: str, automati
     """
     now = scope.clock.now()
     # The member's lock and live code in one read (a locked member gets no code).
-    state = db.connection(scope.db).execute(sms.STATE, {"b_member": member.id})
-    live = state.one_or_none()
-    lockout.refuse_if_locked(live.lock_expires_at if live is not None else None, now)
+    live = state
+    if live is None:
+        row = db.connection(scope.db).execute(sms.STATE, {"b_member": member.id}).one_or_none()
+        live = sms.CodeState(*row) if row is not None else sms.CodeState(None, None, None, None)
+    lockout.refuse_if_locked(live.lock_expires_at, now)
     recent = now - timedelta(seconds=scope.settings.sms_otp_resend_seconds)
     if (
-        live is not None
-        and live.phone_number == phone
+        live.phone_number == phone
+        and live.created_at is not None
+        and live.expires_at is not None
         and as_utc(live.created_at) > recent
         and as_utc(live.expires_at) > now
     ):
@@ -84,8 +96,16 @@ def send_code(scope: Scope, member: Member, phone: str, *, locale: str, automati
     return True
 
 
-def auto_send(scope: Scope, org: Organization, member: Member, *, locale: str | None) -> bool:
+def auto_send(
+    scope: Scope,
+    org: Organization,
+    member: Member,
+    *,
+    locale: str | None,
+    state: sms.CodeState | None = None,
+) -> bool:
     """The automatic send of a login that stops for MFA; True if a code is on its way.
+    `state`: as for `send_code`.
 
     Only when `mfa.policy.sms_sent_automatically` says so. Never fails the login: a locked
     member, a limit or a number the SMS policy no longer accepts means no automatic code (the
@@ -94,7 +114,14 @@ def auto_send(scope: Scope, org: Organization, member: Member, *, locale: str | 
     if not policy.sms_sent_automatically(org, member):
         return False
     try:
-        send_code(scope, member, member.mfa_phone_number, locale=locale or "en", automatic=True)
+        send_code(
+            scope,
+            member,
+            member.mfa_phone_number,
+            locale=locale or "en",
+            automatic=True,
+            state=state,
+        )
     except AntechamberError:
         return False
     return True

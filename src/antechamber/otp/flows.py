@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from antechamber import db, rows
@@ -138,10 +138,11 @@ def authenticate_sms_otp(
     sessions.duration(session_duration_minutes)
     if session_custom_claims is not None:
         sessions.merged_claims({}, session_custom_claims)  # refuse bad claims before the code
-    org, member = organization_and_member(scope, organization_id, member_id)
+    found = second_factor_rows(scope, organization_id, member_id, intermediate_session_token)
+    org, member = found.organization, found.member
     _sms_allowed(org)
     caller = resolve_caller(
-        scope, org, member, intermediate_session_token, session_token, session_jwt
+        scope, org, member, intermediate_session_token, session_token, session_jwt, read=found
     )
     if not member.mfa_phone_number:
         raise errors.MemberPhoneNumberNotFound()
@@ -234,6 +235,67 @@ _ORG_AND_MEMBER_ORM = (
     .join(Member, Member.organization_id == Organization.id)
     .where(*_where)
 )
+_ISTS = intermediate.ROWS
+_ists = cast(Table, IntermediateSession.__table__)
+#: A second factor's read (`second_factor_rows`): the organization, its member and the live
+#: IST of the token passed along (columns None if there is none), one round trip. A caller may
+#: join more rows of the member to it (`totp.service`), whose columns come last.
+SECOND_FACTOR_READ = (
+    select(*_ORGS.columns, *_MEMBERS.columns, *_ISTS.columns)
+    .select_from(
+        _orgs.join(_members, _members.c.organization_id == _orgs.c.id).outerjoin(
+            _ists, intermediate.LIVE
+        )
+    )
+    .where(*_where)
+)
+
+
+@dataclass(frozen=True)
+class SecondFactorRows:
+    """What `second_factor_rows` read: `ist_read` says whether `ist` is the live IST of the
+    token (None: no live IST has it) or was not looked for; `extra` the joined columns."""
+
+    organization: Organization
+    member: Member
+    ist: IntermediateSession | None = None
+    ist_read: bool = False
+    extra: tuple[Any, ...] = ()
+
+
+def second_factor_rows(
+    scope: Scope,
+    organization_ref: str,
+    member_id: str,
+    intermediate_session_token: str | None,
+    statement: Select[Any] = SECOND_FACTOR_READ,
+) -> SecondFactorRows:
+    """`organization_and_member` and, with an IST, its live row, in one round trip when the
+    organization is given by id (`statement` is `SECOND_FACTOR_READ` or one built from it).
+    The IST is only read: `resolve_caller` checks it, and nothing is consumed. Otherwise (an
+    organization by slug or external id, or no IST) the usual reads, and `ist_read` is False."""
+    if intermediate_session_token:
+        params = {
+            "project_id": scope.project_id,
+            "organization_id": organization_ref,
+            "member_id": member_id,
+            "p_digest": intermediate.digest_of(intermediate_session_token),
+            "p_project": scope.project_id,
+            "p_now": scope.clock.now(),
+        }
+        row = db.connection(scope.db).execute(statement, params).first()
+        if row is not None:
+            n, m = len(_ORGS), len(_ORGS) + len(_MEMBERS)
+            k = m + len(_ISTS)
+            return SecondFactorRows(
+                _ORGS.make(row[:n]),
+                _MEMBERS.make(row[n:m]),
+                _ISTS.make_or_none(row[m:k]),
+                ist_read=True,
+                extra=tuple(row[k:]),
+            )
+    org, member = organization_and_member(scope, organization_ref, member_id)
+    return SecondFactorRows(org, member)
 
 
 def organization_and_member(
@@ -316,15 +378,21 @@ def resolve_caller(
     intermediate_session_token: str | None,
     session_token: str | None,
     session_jwt: str | None,
+    *,
+    read: SecondFactorRows | None = None,
 ) -> Caller:
     """Check the credential passed along, if any; it must be this member's, in this org.
 
     An IST must be live and bound to exactly this organization and member (a login waiting
     for MFA here), and past its primary factor; a session must be live and this member's.
-    Nothing is consumed.
+    Nothing is consumed. `read`: what `second_factor_rows` read, whose IST (if read) is
+    checked instead of reading it again.
     """
     if intermediate_session_token:
-        ist = intermediate.pending_for(scope, intermediate_session_token, org.id, member.id)
+        if read is not None and read.ist_read:
+            ist = intermediate.pending_of(scope, read.ist, org.id, member.id)
+        else:
+            ist = intermediate.pending_for(scope, intermediate_session_token, org.id, member.id)
         if login.primary_required(org, member, ist.factors) is not None:
             raise errors.PrimaryAuthenticationNotMet()
         return Caller(ist=ist)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import BindParameter, Insert, Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -79,6 +79,21 @@ STATE = (
     .select_from(_members.outerjoin(_otps, _otps.c.member_id == _members.c.id))
     .where(_members.c.id == _MEMBER)
 )
+
+#: `STATE`'s columns of the live code, for a read that joins the member's code to its member
+#: (`discovery.exchange`): `CodeState` of the member's `lock_expires_at` and these.
+LIVE_CODE_COLUMNS = (_otps.c.phone_number, _otps.c.created_at, _otps.c.expires_at)
+LIVE_CODE_JOIN = (_otps, _otps.c.member_id == _members.c.id)
+
+
+class CodeState(NamedTuple):
+    """A `STATE` row: the member's lock and live code (None: none)."""
+
+    lock_expires_at: datetime | None
+    phone_number: str | None
+    created_at: datetime | None
+    expires_at: datetime | None
+
 
 _COUNT_ATTEMPT = (
     update(_otps)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, insert, select, update
 from sqlalchemy.sql import Executable
 
 from antechamber import client_limits, db, rows, tokens
@@ -46,6 +46,11 @@ _live = (
     _ists.c.expires_at > bindparam("p_now"),
 )
 _PEEK = select(*_ISTS.columns).where(*_live)
+#: For a read that joins the live IST of a token to other rows (`otp.flows`): its columns (in
+#: `ROWS`'s order) and the join condition, with parameters `p_digest` (`digest_of`), `p_project`
+#: and `p_now`. `pending_of` then checks the row found as `pending_for` checks its own.
+ROWS = _ISTS
+LIVE = and_(*_live)
 # Single use: of concurrent claims, one UPDATE matches the row; the others match nothing.
 _CLAIM = (
     update(_ists).where(*_live).values(consumed_at=bindparam("p_now")).returning(*_ISTS.columns)
@@ -58,6 +63,25 @@ _BIND = (
         organization_id=bindparam("p_organization"),
         member_id=bindparam("p_member"),
     )
+)
+
+# An unbound IST takes (organization, member); a bound one keeps its own, which the caller
+# compares (the SET's right-hand sides read the row as it was).
+_unbound = _ists.c.organization_id.is_(None)
+_BIND_LIVE = (
+    update(_ists)
+    .where(
+        _ists.c.id == bindparam("p_id"),
+        _ists.c.consumed_at.is_(None),
+        _ists.c.expires_at > bindparam("p_now"),
+    )
+    .values(
+        organization_id=case(
+            (_unbound, bindparam("p_organization")), else_=_ists.c.organization_id
+        ),
+        member_id=case((_unbound, bindparam("p_member")), else_=_ists.c.member_id),
+    )
+    .returning(_ists.c.organization_id, _ists.c.member_id)
 )
 
 
@@ -171,10 +195,68 @@ def pending_for(
     `IntermediateSessionNotFound` or `InvalidIntermediateSessionForOrganization` (also for an
     IST not bound yet: exchange it into the organization first).
     """
-    ist = peek(scope, token)
+    return pending_of(scope, peek(scope, token), organization_id, member_id)
+
+
+def pending_of(
+    scope: Scope, found: IntermediateSession | None, organization_id: str, member_id: str
+) -> IntermediateSession:
+    """`pending_for` on the live IST of the token that a read joining `LIVE` found (None: no
+    live IST has that token): the same errors, and the same failure counted for a miss."""
+    ist = live_of(scope, found)
     if ist.organization_id != organization_id or ist.member_id != member_id:
         raise errors.InvalidIntermediateSessionForOrganization()
     return ist
+
+
+def live_of(scope: Scope, found: IntermediateSession | None) -> IntermediateSession:
+    """`peek` on the row a read joining `LIVE` found: `found`, or `IntermediateSessionNotFound`
+    for None, counted as `peek` counts a miss. An address over its allowance is refused even
+    with the right token, as by `peek`."""
+    with client_limits.failures_counted(scope, errors.IntermediateSessionNotFound):
+        if found is None:
+            raise errors.IntermediateSessionNotFound()
+    return found
+
+
+def claim_for(scope: Scope, token: object, organization_id: str, member_id: str) -> None:
+    """Consume the live IST of `token` (`claim`) for a session in (organization, member), after
+    a read that found it live: it may have been consumed since (`IntermediateSessionNotFound`)
+    or bound elsewhere (`InvalidIntermediateSessionForOrganization`)."""
+    check_binding(claim(scope, token), organization_id, member_id)
+
+
+def bind_live(scope: Scope, ist: IntermediateSession, organization_id: str, member_id: str) -> None:
+    """`bind` for an IST that was read live but not claimed: one conditional UPDATE binds it
+    if it is still live and unbound or bound to exactly (organization, member); else
+    `IntermediateSessionNotFound` (consumed or expired since) or
+    `InvalidIntermediateSessionForOrganization` (bound elsewhere since). Of a concurrent
+    claim and bind, whichever the database orders second sees the other's outcome."""
+    check_binding(ist, organization_id, member_id)
+    bound = (
+        db.connection(scope.db)
+        .execute(
+            _BIND_LIVE,
+            {
+                "p_id": ist.id,
+                "p_now": scope.clock.now(),
+                "p_organization": organization_id,
+                "p_member": member_id,
+            },
+        )
+        .one_or_none()
+    )
+    if bound is None:
+        raise errors.IntermediateSessionNotFound()
+    if tuple(bound) != (organization_id, member_id):
+        raise errors.InvalidIntermediateSessionForOrganization()
+    ist.organization_id = organization_id
+    ist.member_id = member_id
+
+
+def digest_of(token: object) -> str:
+    """What `LIVE`'s `p_digest` is for `token` (a token we cannot have issued matches none)."""
+    return _digest(token)
 
 
 def _digest(token: object) -> str:

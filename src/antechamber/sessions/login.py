@@ -36,6 +36,7 @@ from antechamber.organizations import rules
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.otp import dispatch
+from antechamber.otp.sms import CodeState
 from antechamber.scope import Scope
 from antechamber.sessions import errors, factors, intermediate
 from antechamber.sessions import service as sessions
@@ -99,18 +100,24 @@ def conclude(
     login_factors: Sequence[Factor],
     *,
     ist: tuple[IntermediateSession, str] | None = None,
+    ist_claimed: bool = True,
     session_duration_minutes: int | None = None,
     session_custom_claims: Any = None,
     locale: str | None = None,
+    sms_state: CodeState | None = None,
 ) -> AuthResult:
     """Finish a login step: a session if the factors suffice, else a bound IST.
 
     `ist` is the login's claimed IST and its token (`intermediate.claim`), if it has one: it
-    stays consumed when a session starts, and is bound and handed back otherwise. Without one
+    stays consumed when a session starts, and is bound and handed back otherwise. With
+    `ist_claimed=False` it was only read live (`discovery.exchange`): it is claimed here when a
+    session starts (`intermediate.claim_for`), else bound if still live
+    (`intermediate.bind_live`), one statement either way. Without one
     (session exchange) a new bound IST is issued when a factor is missing.
     `session_duration_minutes` (default 60) and `session_custom_claims` apply to the session
     only; they are ignored when a factor is missing, as with Stytch. `locale` is the language
-    of an automatically texted code.
+    of an automatically texted code; `sms_state`, the member's lock and live code if the caller
+    read them with the member (`otp.dispatch.send_code`).
     """
     sessions.duration(session_duration_minutes)  # a bad value is refused in either branch
     primary = primary_required(org, member, login_factors)
@@ -118,7 +125,10 @@ def conclude(
     if primary is not None or mfa:
         if ist is not None:
             row, token = ist
-            intermediate.bind(scope, row, org.id, member.id)
+            if ist_claimed:
+                intermediate.bind(scope, row, org.id, member.id)
+            else:
+                intermediate.bind_live(scope, row, org.id, member.id)
         else:
             row, token = intermediate.issue(
                 scope,
@@ -131,7 +141,7 @@ def conclude(
         if mfa:
             # Here, the one place a login stops for MFA, so every path (discovery create and
             # exchange, session exchange) texts the code the same way.
-            if dispatch.auto_send(scope, org, member, locale=locale):
+            if dispatch.auto_send(scope, org, member, locale=locale, state=sms_state):
                 initiated = "sms_otp"
             audit.record(
                 scope,
@@ -151,6 +161,8 @@ def conclude(
             primary_required=primary,
             secondary_auth_initiated=initiated,
         )
+    if ist is not None and not ist_claimed:
+        intermediate.claim_for(scope, ist[1], org.id, member.id)
     started = sessions.start(
         scope,
         org,

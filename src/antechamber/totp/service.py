@@ -33,8 +33,8 @@ Delete (`delete_member_totp`): an administrator's reset of a lost app; audited.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, NoReturn, cast
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, NoReturn, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 
@@ -49,13 +49,13 @@ from antechamber.mfa import lockout
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
 from antechamber.otp import errors as otp_errors
+from antechamber.otp import flows
 from antechamber.otp.flows import (
     ENROLLMENT_CHOICES,
     Caller,
     apply_enrollment,
     at_most_one,
     method_allowed,
-    organization_and_member,
     resolve_caller,
 )
 from antechamber.scope import Scope
@@ -93,6 +93,13 @@ _USABLE = (
         )
     )
     .where(_members.c.id == bindparam("b_member"))
+)
+_USABLE_COLUMNS = (_regs.c.id, _regs.c.secret_sealed, _regs.c.status, _regs.c.expires_at)
+#: Authenticate's one read (`flows.second_factor_rows`): organization, member, the live IST
+#: passed along and the member's registration (the `_USABLE_COLUMNS`, None if there is none).
+_AUTHENTICATE_READ = flows.SECOND_FACTOR_READ.add_columns(*_USABLE_COLUMNS).outerjoin(
+    _regs,
+    and_(_regs.c.member_id == _members.c.id, _regs.c.project_id == bindparam("project_id")),
 )
 _NOW = bindparam("b_now", type_=_regs.c.activated_at.type)
 #: A code's step is accepted once: only a step later than the last one moves the registration
@@ -244,17 +251,23 @@ def authenticate_totp(
         session_duration_minutes,
         session_custom_claims,
     )
-    org, member = organization_and_member(scope, organization_id, member_id)
+    found = flows.second_factor_rows(
+        scope, organization_id, member_id, intermediate_session_token, _AUTHENTICATE_READ
+    )
+    org, member = found.organization, found.member
     method_allowed(org, "totp")
     caller = resolve_caller(
-        scope, org, member, intermediate_session_token, session_token, session_jwt
+        scope, org, member, intermediate_session_token, session_token, session_jwt, read=found
     )
     if not codes.is_code_shaped(code):
         if codes.normalised_recovery_code(code) is not None:
             raise errors.RecoveryCodeUsedAsTotpCode()
         raise errors.InvalidTotpCode()
     now = scope.clock.now()
-    registration = _usable_registration(scope, member)
+    if found.extra:  # read with the member: the member's lock is in its row
+        registration = _usable(scope, (*found.extra, member.lock_expires_at))
+    else:
+        registration = _usable_registration(scope, member)
     lockout.refuse_if_locked(registration.lock_expires_at, now)
 
     secret = _secret(scope, registration.id, registration.secret_sealed)
@@ -485,16 +498,33 @@ def _registration(scope: Scope, member: Member) -> TotpRegistration | None:
     )
 
 
-def _usable_registration(scope: Scope, member: Member) -> Any:
+def _usable_registration(scope: Scope, member: Member) -> Usable:
     """The member's active registration, or a pending one that has not expired (`id`,
     `secret_sealed`, `status`, `expires_at`), with the member's `lock_expires_at`: one read."""
-    registration = (
+    found = (
         db.connection(scope.db)
         .execute(_USABLE, {"b_member": member.id, "b_project": scope.project_id})
         .one_or_none()
     )
-    if registration is None or registration.id is None:
+    return _usable(scope, None if found is None else tuple(found))
+
+
+class Usable(NamedTuple):
+    """The member's usable registration and lock, as `_usable_registration` reads them."""
+
+    id: str
+    secret_sealed: str
+    status: str
+    expires_at: datetime | None
+    lock_expires_at: datetime | None
+
+
+def _usable(scope: Scope, values: tuple[Any, ...] | None) -> Usable:
+    """`values` (`_USABLE`'s columns; `id` None: no registration) as `Usable`, or `TotpNotFound`
+    unless the registration is active, or pending and not expired."""
+    if values is None or values[0] is None:
         raise errors.TotpNotFound()
+    registration = Usable(*values)
     if registration.status == "pending":
         expires = registration.expires_at
         if expires is None or as_utc(expires) <= scope.clock.now():

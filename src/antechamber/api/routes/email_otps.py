@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from antechamber.api import responses, serializers
-from antechamber.api.auth import ApiRoute, ProjectScope
+from antechamber.api.auth import ApiRoute, ProjectScope, inline_write
 from antechamber.api.envelope import ok
 from antechamber.api.schemas import (
     EmailOtpAuthenticate,
@@ -17,10 +17,14 @@ from antechamber.api.schemas import (
 )
 from antechamber.email_auth import otps
 
+# The four routes wait for nothing but the database (codes go out through the outbox), so their
+# units of work may run on the event loop (`inline_write`); a session started here may make the
+# project's first signing key, the one exception `inline_write` allows.
 router = APIRouter(prefix="/v1/b2b/otps/email", tags=["email otp"], route_class=ApiRoute)
 
 
 @router.post("/login_or_signup", response_model=responses.MagicLinkSendResponse)
+@inline_write
 def login_or_signup(
     request: Request, scope: ProjectScope, body: EmailOtpLoginOrSignup
 ) -> JSONResponse:
@@ -43,6 +47,7 @@ def login_or_signup(
 
 
 @router.post("/authenticate", response_model=responses.EmailOtpAuthenticateResponse)
+@inline_write
 def authenticate(request: Request, scope: ProjectScope, body: EmailOtpAuthenticate) -> JSONResponse:
     done = otps.authenticate(
         scope,
@@ -66,6 +71,7 @@ def authenticate(request: Request, scope: ProjectScope, body: EmailOtpAuthentica
 
 
 @router.post("/discovery/send", response_model=responses.EmptyResponse)
+@inline_write
 def discovery_send(
     request: Request, scope: ProjectScope, body: EmailOtpDiscoverySend
 ) -> JSONResponse:
@@ -80,6 +86,7 @@ def discovery_send(
 
 
 @router.post("/discovery/authenticate", response_model=responses.DiscoveryAuthenticateResponse)
+@inline_write
 def discovery_authenticate(
     request: Request, scope: ProjectScope, body: EmailOtpDiscoveryAuthenticate
 ) -> JSONResponse:
