@@ -35,9 +35,16 @@ from sqlalchemy.sql.dml import UpdateBase, ValuesBase
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.selectable import Select
+from sqlalchemy.types import TypeEngine
 
-# Off, every statement runs through SQLAlchemy's Connection.execute (bench comparisons).
-LEAN = True
+# Off, every statement runs through SQLAlchemy's Connection.execute (bench comparisons). The
+# plans read SQLAlchemy 2.1's private compiler and connection internals: a SQLAlchemy without
+# the two read at run time turns the lean path off, one without those read while planning
+# leaves each statement unplanned (AttributeError below), so an upgrade degrades to
+# SQLAlchemy's own path instead of failing; tests/test_statements.py fails if that happens.
+LEAN = hasattr(SAConnection, "_handle_dbapi_exception") and hasattr(
+    TypeEngine, "_cached_result_processor"
+)
 
 _Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 _UNPLANNED: Any = object()
@@ -199,7 +206,7 @@ def _plan(dialect: Dialect, statement: ClauseElement, params: Mapping[str, Any],
                     plans[base] = expanding
                     key = (base, tuple(len(params[name]) for name in expanding))
                 plan = _Plan(compiled, params)
-        except (_Unplannable, exc.CompileError, KeyError, TypeError):
+        except (_Unplannable, exc.CompileError, KeyError, TypeError, AttributeError):
             plan = _UNPLANNED
         plans[key] = plan
     return plan
