@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import dataclasses
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar, get_type_hints
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from antechamber import db
+from antechamber.api.lean import lean_handler
 from antechamber.client_address import client_address
 from antechamber.errors import Unauthorized
 from antechamber.ids import environment_of
@@ -164,6 +166,12 @@ class ApiRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         read_only = set(kwargs.get("methods") or ()) == {"GET"}
         super().__init__(path, _in_one_hop(endpoint, read_only=read_only), **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler, or where the route is simple enough a lean one in front of it
+        (`api.lean`): the same values, validation, refusals and call, without the dependency
+        machinery."""
+        return lean_handler(self, super().get_route_handler())
 
 
 def _in_one_hop(endpoint: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:

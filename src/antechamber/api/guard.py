@@ -72,13 +72,44 @@ def unrepresentable(body: bytes) -> bool:
     echoed in a response or stored, they fail (a 500) where the request should have been
     refused. Invalid JSON is left for the route to refuse as `invalid_json`.
     """
+    return _decoded(body) is _UNREPRESENTABLE
+
+
+# What `_decoded` answers for a body that is not JSON, and for one no answer can hold.
+_INVALID: Any = object()
+_UNREPRESENTABLE: Any = object()
+# Built once: `json.loads` with keyword arguments builds a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+def _decoded(body: bytes) -> Any:
+    """`body`'s JSON value, as `json.loads(body)` reads it; `_UNREPRESENTABLE` (see
+    `unrepresentable`), or `_INVALID` where `json.loads` would raise."""
     try:
-        value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+        text = body.decode(json.detect_encoding(body), "surrogatepass")  # as json.loads does
+        value = _DECODER.decode(text)
     except _Unrepresentable:
-        return True
-    except (ValueError, RecursionError):
-        return False
-    return bool(_SURROGATE_ESCAPE.search(body)) and _has_surrogate(value)
+        return _UNREPRESENTABLE
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return _INVALID
+    if _SURROGATE_ESCAPE.search(body) and _has_surrogate(value):
+        return _UNREPRESENTABLE
+    return value
+
+
+def parsed_body(scope: Scope, body: bytes) -> Any:
+    """The JSON value the guard read from `body`, the request's body, as `json.loads(body)`
+    would; `NOT_PARSED` if it did not read that body (or the body was not valid JSON). The
+    same object every time: whoever takes it must not change it."""
+    state = scope.get("state")
+    kept = state.get(_PARSED_KEY) if state is not None else None
+    if kept is None or (kept[0] is not body and kept[0] != body):
+        return NOT_PARSED
+    return kept[1]
+
+
+NOT_PARSED: Any = _INVALID
+_PARSED_KEY = "antechamber.api.guard.parsed"
 
 
 def holds_nul(body: bytes) -> bool:
@@ -147,6 +178,10 @@ def _refusal(scope: Scope, headers: dict[bytes, bytes], body: bytes) -> Antecham
         return NulCharacter()
     if has_body and holds_nul(body):
         return NulCharacter()
-    if has_body and not form_ok and unrepresentable(body):
-        return UnrepresentableJson()
+    if has_body and not form_ok:
+        value = _decoded(body)
+        if value is _UNREPRESENTABLE:
+            return UnrepresentableJson()
+        if value is not _INVALID:  # kept for the route (`api.lean`), which would parse it again
+            scope["state"][_PARSED_KEY] = (body, value)
     return None
