@@ -183,5 +183,5 @@ def _refusal(scope: Scope, headers: dict[bytes, bytes], body: bytes) -> Antecham
         if value is _UNREPRESENTABLE:
             return UnrepresentableJson()
         if value is not _INVALID:  # kept for the route (`api.lean`), which would parse it again
-            scope["state"][_PARSED_KEY] = (body, value)
+            scope.setdefault("state", {})[_PARSED_KEY] = (body, value)
     return None
