@@ -4,6 +4,8 @@ threads: as many as the pool keeps connections, unless set."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio.to_thread
 import psycopg
 import pytest
@@ -117,5 +119,26 @@ def test_a_read_only_unit_costs_no_begin_and_the_next_unit_is_a_transaction_agai
             raise RuntimeError("the unit fails: what it did is rolled back")
         with db.transaction(factory, read_only=True) as session:
             assert session.execute(text("SELECT to_regclass('pg_temp.written')")).scalar() is None
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(USE_PG, reason="SQLite's pool")
+def test_sqlite_hands_out_the_connection_returned_last(tmp_path: Path) -> None:
+    """A unit of work reuses the warmest connection (its page cache still valid), not each
+    pooled connection in turn."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'lifo.sqlite'}")
+    try:
+        first, second = engine.connect(), engine.connect()
+        first_raw, second_raw = (
+            first.connection.dbapi_connection,
+            second.connection.dbapi_connection,
+        )
+        first.close()
+        second.close()  # returned last
+        for _ in range(3):
+            with engine.connect() as again:
+                assert again.connection.dbapi_connection is second_raw
+        assert first_raw is not second_raw
     finally:
         engine.dispose()

@@ -238,6 +238,11 @@ def make_engine(
             # side, so a small pool would open and close overflow connections all the time.
             kwargs.setdefault("pool_size", 40)
             kwargs.setdefault("max_overflow", 10)
+            # The connection returned last is handed out next: a connection that finds the
+            # WAL changed since its last transaction drops its page cache and reads the pages
+            # again, so handing out each pooled connection in turn (first in, first out) made
+            # every unit of work start cold (docs/performance.md, sixth round).
+            kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
