@@ -4,7 +4,7 @@ SQLAlchemy asks for `cursor.description` after every statement, mostly to learn 
 returned rows: a compiled statement it has run before keeps its result columns (its cached
 metadata) and never reads the entries. psycopg builds the whole list on every access, one
 `Column` per result column (a type lookup each): 11% of the process CPU of a login on
-PostgreSQL, for a member or organization row of 20–30 columns (docs/perf-notes/pg.md).
+PostgreSQL, for a member or organization row of 20–30 columns (docs/performance.md, sixth round).
 
 Here the entries are psycopg's own `Column`s, built from the result the statement returned,
 on the first read of one of them. Imported only where psycopg is (the PostgreSQL engine).
