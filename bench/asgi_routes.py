@@ -51,21 +51,14 @@ from antechamber.delivery import outbox
 from antechamber.projects.service import create_project
 from antechamber.redirects import service as redirects
 from antechamber.scope import Scope
-from antechamber.settings import Settings
+from bench.inproc_setup import settings_for
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
 
 tmp = Path(tempfile.mkdtemp(prefix="asgi-routes-"))
 url = f"sqlite:///{tmp}/a.sqlite"
-settings = Settings(
-    database_url=url,
-    secret_key="k" * 40,
-    dev=True,
-    state_dir=tmp / "state",
-    delivery_worker=False,
-    _env_file=None,
-)
+settings = settings_for(url, tmp)
 engine = db.make_engine(url)
 migrations.upgrade(engine)
 with db.transaction(db.session_factory(engine)) as session:

@@ -20,7 +20,7 @@ import orjson
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 from antechamber import db, migrations
 from antechamber.clock import SystemClock
-from antechamber.settings import Settings
+from bench.inproc_setup import settings_for
 from antechamber.projects.service import create_project
 from antechamber.services import Services
 from antechamber.scope import Scope
@@ -38,14 +38,7 @@ os.environ.update(BENCH_DELIVERY_LIMITS)
 tmp = Path(tempfile.mkdtemp(prefix="loads-inproc-"))
 # INPROC_DATABASE_URL: a PostgreSQL database of your own to run on (emptied and migrated here).
 url = os.environ.get("INPROC_DATABASE_URL") or f"sqlite:///{tmp}/a.sqlite"
-settings = Settings(
-    database_url=url,
-    secret_key="k" * 40,
-    dev=True,
-    state_dir=tmp / "state",
-    delivery_worker=False,
-    _env_file=None,
-)
+settings = settings_for(url, tmp)
 engine = db.make_engine(url)
 if url.startswith("postgresql"):
     from sqlalchemy import text

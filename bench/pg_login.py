@@ -34,7 +34,7 @@ from antechamber.app import create_app
 from antechamber.clock import SystemClock
 from antechamber.delivery import outbox
 from antechamber.projects.service import create_project
-from antechamber.settings import Settings
+from bench.inproc_setup import settings_for
 from bench import dataset
 from bench.servers import BENCH_DELIVERY_LIMITS
 
@@ -53,14 +53,7 @@ tmp = Path(tempfile.mkdtemp(prefix="pg-login-"))
 trace_path = tmp / "trace.txt"
 trace_fd = os.open(trace_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 try:
-    settings = Settings(
-        database_url=url,
-        secret_key="k" * 40,
-        dev=True,
-        state_dir=tmp / "state",
-        delivery_worker=False,
-        _env_file=None,
-    )
+    settings = settings_for(url, tmp)
     engine = db.make_engine(url)
     migrations.upgrade(engine)
 

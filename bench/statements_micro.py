@@ -19,21 +19,14 @@ from antechamber import db, migrations, statements
 from antechamber.clock import SystemClock
 from antechamber.members.models import Member
 from antechamber.projects.service import create_project
-from antechamber.settings import Settings
+from bench.inproc_setup import settings_for
 from antechamber.services import Services
 from tests.factories import make_member, make_org
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 tmp = Path(tempfile.mkdtemp(prefix="stmts-micro-"))
 url = f"sqlite:///{tmp}/a.sqlite"
-settings = Settings(
-    database_url=url,
-    secret_key="k" * 40,
-    dev=True,
-    state_dir=tmp / "s",
-    _env_file=None,
-    delivery_worker=False,
-)
+settings = settings_for(url, tmp)
 engine = db.make_engine(url)
 migrations.upgrade(engine)
 with db.transaction(db.session_factory(engine)) as session:
