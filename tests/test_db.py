@@ -18,6 +18,7 @@ from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import USE_PG, Credentials, another_thread_writing
 from tests.factories import make_org
+from tests.locks import another_process_holds_the_writer_lock
 
 
 def _names(services: Services) -> list[str]:
@@ -153,15 +154,6 @@ def test_writers_of_other_processes_queue_on_a_lock_file_beside_the_database(
         assert other_process_sees() == "free"  # readers take no lock
 
 
-_HOLD_LOCK = """
-import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("holding", flush=True)
-sys.stdin.readline()
-"""
-
-
 @pytest.mark.skipif(USE_PG, reason="SQLite's writers only")
 def test_the_writer_lock_held_if_free_is_held_by_the_block_and_its_units_pass_through(
     services: Services, project: Credentials
@@ -200,23 +192,11 @@ def test_the_writer_lock_held_if_free_takes_nothing_while_another_process_writes
 ) -> None:
     """Another process (`serve --workers 2`, the delivery process) holds the lock file: no
     wait, and the thread lock taken on the way is given back at once."""
-    database = services.engine.url.database
-    assert database
-    other = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, f"{database}-writer.lock"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert other.stdout is not None
-        assert other.stdout.readline().strip() == "holding"
-        with db.writer_held_if_free(services.engine) as held:
-            assert not held
-    finally:
-        assert other.stdin is not None
-        other.stdin.close()
-        other.wait(10)
+    with (
+        another_process_holds_the_writer_lock(services.engine),
+        db.writer_held_if_free(services.engine) as held,
+    ):
+        assert not held
     with db.writer_held_if_free(services.engine) as held:  # the thread lock was given back
         assert held
         make_org(services, project.project_id, organization_name="After the other")

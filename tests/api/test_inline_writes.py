@@ -11,8 +11,6 @@ SSO routes: tests/sso/test_oidc_flow.py).
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +38,7 @@ from tests.email_auth.conftest import (
     email_code,
 )
 from tests.factories import allow_redirect, make_member, make_org, message_ids
+from tests.locks import another_process_holds_the_writer_lock
 
 ADA = "ada@acme.example"
 
@@ -181,36 +180,16 @@ def test_a_marked_write_waits_on_the_loop_while_another_thread_holds_the_lock(
     assert _inline_orgs(services) == 1
 
 
-_HOLD_LOCK = """
-import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("holding", flush=True)
-sys.stdin.readline()
-"""
-
-
 @pytest.mark.skipif(USE_PG, reason="SQLite's writer lock")
 def test_a_marked_write_goes_to_a_thread_while_another_process_holds_the_lock(
     app: FastAPI, services: Services, project: Credentials, hops: list[str]
 ) -> None:
     """Another process (`serve --workers 2`, the delivery process) writes: no wake-up comes
     from there, so the request queues in a worker thread; the loop stays free."""
-    database = services.engine.url.database
-    assert database
     seen: list[bool] = []
     _route(app, seen)
-    other = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, f"{database}-writer.lock"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert other.stdin is not None
-    assert other.stdout is not None
     with TestClient(app) as client:
-        try:
-            assert other.stdout.readline().strip() == "holding"
+        with another_process_holds_the_writer_lock(services.engine):
             request, answers = _in_the_background(client, project)
             deadline = time.monotonic() + 10
             while not _one_hops(hops) and time.monotonic() < deadline:
@@ -218,9 +197,6 @@ def test_a_marked_write_goes_to_a_thread_while_another_process_holds_the_lock(
             assert _one_hops(hops), "the write neither ran nor went to a thread"
             assert client.get("/healthz").status_code == 200
             assert not seen
-        finally:
-            other.stdin.close()
-            other.wait(10)
         request.join(10)
         # The lock is free again: the next write runs on the loop.
         assert client.post("/v1/test/inline", auth=project.auth).status_code == 200
