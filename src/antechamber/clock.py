@@ -46,7 +46,7 @@ def rfc3339(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not None and value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    # Formatted by hand: a session check formats about fifteen times, and strftime (with the
-    # conversions before it) cost twice as much.
-    v = value
-    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}Z"
+    # isoformat is C: `YYYY-MM-DDTHH:MM:SS` then the offset, if any, cut off. A session check
+    # formats about fifteen times; strftime cost twice as much as fields formatted by hand, and
+    # those 1.7 times this.
+    return value.isoformat("T", "seconds")[:19] + "Z"

@@ -28,7 +28,7 @@ from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from antechamber import json_columns, statements
+from antechamber import json_columns, sqlite_types, statements
 from antechamber.errors import ServiceUnavailable
 
 log = logging.getLogger("antechamber.db")
@@ -244,6 +244,8 @@ def make_engine(
             # every unit of work start cold (docs/performance.md, sixth round).
             kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
+        # Datetimes bound by `isoformat`, JSON text read in one call (sqlite_types).
+        engine.dialect.colspecs = sqlite_types.colspecs(engine.dialect.colspecs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
