@@ -151,3 +151,35 @@ def test_off_runs_through_sqlalchemy(
 def test_text_runs_through_sqlalchemy(unit: Session, lean_seen: list[str]) -> None:
     assert db.connection(unit).execute(text("SELECT 1")).scalar_one() == 1
     assert lean_seen == []
+
+
+def test_plans_bind_by_straight_line_functions_as_by_their_loop(engine: Engine) -> None:
+    # Each kind of parameter source: the caller's key (with and without a processor), a
+    # statement's own value (_OR), an expanding IN's items, a constant and a Python default.
+    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    own = select(_members.c.id).where(
+        _members.c.id == bindparam("b_id"), _members.c.status == bindparam("b_s", "active")
+    )
+    cases: list[tuple[Any, dict[str, Any]]] = [
+        (_MEMBER, {"b_id": "m"}),
+        (_MARK, {"b_id": "m", "b_enrolled": True, "b_until": at}),
+        (_BY_STATUS, {"b_org": "o", "b_statuses": ["a", "b", "c"]}),
+        (own, {"b_id": "m"}),
+        (own, {"b_id": "m", "b_s": "pending"}),
+        (
+            update(_members).values(name="x").where(_members.c.id == bindparam("b_id")),
+            {"b_id": "m"},
+        ),
+    ]
+    for statement, params in cases:
+        plan = statements._plan(engine.dialect, statement, params, False)
+        assert plan is not statements._UNPLANNED, statement
+        assert plan.fast != plan.values, statement  # the straight-line function is used
+        assert plan.fast(params) == plan.values(params), statement
+    # A Python default (the audit row's created_at, details): called once per execution.
+    row = {"project_id": "p", "organization_id": None, "member_id": None, "actor": "t"}
+    plan = statements._plan(engine.dialect, _AUDIT, {**row, "event_type": "e"}, False)
+    assert plan.fast != plan.values
+    sql, fast = plan.fast({**row, "event_type": "e"})
+    assert sql == plan.values({**row, "event_type": "e"})[0]
+    assert len(fast) == len(plan.binds)

@@ -99,7 +99,16 @@ class Rows:
 class _Plan:
     """One statement compiled for one dialect and one set of parameter names."""
 
-    __slots__ = ("binds", "named", "processors", "returns_rows", "row_type", "sql", "types")
+    __slots__ = (
+        "binds",
+        "fast",
+        "named",
+        "processors",
+        "returns_rows",
+        "row_type",
+        "sql",
+        "types",
+    )
 
     def __init__(self, compiled: SQLCompiler, params: Mapping[str, Any]) -> None:
         self.sql = compiled.string
@@ -151,9 +160,11 @@ class _Plan:
         self.row_type: Any = namedtuple("Row", keys, rename=True) if keys else None
         self.processors: list[tuple[int, Callable[[Any], Any]]] | None = None
         self.types = [entry[3] for entry in compiled._result_columns]
+        self.fast: Callable[[Mapping[str, Any]], tuple[str, Any]] = _straight(self)
 
     def values(self, params: Mapping[str, Any]) -> tuple[str, Any]:
-        """The processed values for one execution, in the driver's shape."""
+        """The processed values for one execution, in the driver's shape (what `fast`, the
+        same made straight-line, returns)."""
         out = []
         for _name, kind, what, processor in self.binds:
             if kind == _KEY:
@@ -170,6 +181,44 @@ class _Plan:
         if self.named:
             return self.sql, {b[0]: v for b, v in zip(self.binds, out, strict=True)}
         return self.sql, tuple(out)
+
+
+def _straight(plan: _Plan) -> Callable[[Mapping[str, Any]], tuple[str, Any]]:
+    """`plan.values` as one expression per parameter, no loop and no branch on its kind: a
+    statement binds 5-17 parameters and the loop cost 2.5 times this. Built from the plan's
+    own binds (keys written by `repr`, everything else passed in by name), the values taken and
+    the defaults called in the same order; `plan.values` if a key is not a string."""
+    scope: dict[str, Any] = {"sql": plan.sql}
+    items = []
+    for i, (name, kind, what, processor) in enumerate(plan.binds):
+        key = what if kind == _KEY else what[0] if kind in (_OR, _ITEM) else ""
+        if not isinstance(name, str) or not isinstance(key, str):
+            return plan.values
+        # A str subclass (an anonymous bind's label) hashes and compares as its plain text.
+        key, name = str(key), str(name)
+        if kind == _KEY:
+            expr = f"p[{key!r}]"
+        elif kind == _OR:
+            scope[f"c{i}"] = what[1]
+            expr = f"(p[{key!r}] if {key!r} in p else c{i})"
+        elif kind == _CONST:
+            scope[f"c{i}"] = what
+            expr = f"c{i}"
+        elif kind == _DEFAULT:
+            scope[f"c{i}"] = what
+            expr = f"c{i}(None)"
+        else:
+            expr = f"p[{key!r}][{int(what[1])}]"
+        if processor is not None:
+            scope[f"f{i}"] = processor
+            expr = f"f{i}({expr})"
+        items.append(f"{name!r}: {expr}" if plan.named else expr)
+    body = (
+        "{" + ", ".join(items) + "}" if plan.named else "(" + "".join(f"{e}, " for e in items) + ")"
+    )
+    exec(f"def values(p):\n    return sql, {body}\n", scope)  # noqa: S102
+    fast: Callable[[Mapping[str, Any]], tuple[str, Any]] = scope["values"]
+    return fast
 
 
 class _Unplannable(Exception):
@@ -241,9 +290,10 @@ class Connection:
 def _run(conn: SAConnection, plan: _Plan, params: Any, many: bool) -> Rows:
     if many:
         sql = plan.sql
-        args: Any = [plan.values(p)[1] for p in params]
+        fast = plan.fast
+        args: Any = [fast(p)[1] for p in params]
     else:
-        sql, args = plan.values(params or {})
+        sql, args = plan.fast(params or {})
     raw = conn.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
