@@ -206,10 +206,10 @@ def test_bad_claims_under_our_own_signature_are_refused(
     assert ok.status_code == 200, ok.json()
 
 
-def test_a_header_this_process_wrote_is_not_read_again(
+def test_a_jwt_this_process_signed_is_known_by_its_digest(
     api: TestClient, session: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The payload is read (once); the header, exactly the bytes `encode_jws` wrote, is not.
+    # Only the payload is read: neither matched nor its header read nor its signature checked.
     token = session["session_jwt"]
     read: list[str] = []
     real = keys._json_segment
@@ -218,12 +218,24 @@ def test_a_header_this_process_wrote_is_not_read_again(
         read.append(segment)
         return real(segment)
 
+    class NoRegex:
+        def fullmatch(self, text: str) -> None:
+            raise AssertionError("a JWT signed here was matched again")
+
     monkeypatch.setattr(keys, "_json_segment", counting)
+    monkeypatch.setattr(keys, "_COMPACT_JWS", NoRegex())
     assert api.post(SESSION_AUTHENTICATE, json={"session_jwt": token}).status_code == 200
     assert read == [token.split(".")[1]]
-    # A process that did not write it (another worker, a restart) reads and checks it.
+    monkeypatch.undo()
+    monkeypatch.setattr(keys, "_json_segment", counting)
+    # Not in the memo of JWTs signed here: its signature is checked; its header, one this
+    # process wrote, is known.
+    read.clear()
+    monkeypatch.setattr(keys, "_signed_here", type(keys._signed_here)())
+    assert api.post(SESSION_AUTHENTICATE, json={"session_jwt": token}).status_code == 200
+    assert read == [token.split(".")[1]]
+    # A process that wrote neither (another worker, a restart) reads and checks both.
     read.clear()
     monkeypatch.setattr(keys, "_our_headers", {})
-    monkeypatch.setattr(keys, "_signed_here", type(keys._signed_here)())
     assert api.post(SESSION_AUTHENTICATE, json={"session_jwt": token}).status_code == 200
     assert read == token.split(".")[:2]
