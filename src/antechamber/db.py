@@ -269,7 +269,7 @@ def make_engine(
                 # engine's statement machinery is a fifth of an empty read's cost.
                 conn.connection.driver_connection.execute("BEGIN")
             else:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                _begin_immediate(conn)
 
         path = engine.url.database
         _writer_locks[engine] = _WriterLock(path if path not in (None, "", ":memory:") else None)
@@ -304,8 +304,33 @@ def make_engine(
     return create_engine(url, connect_args=pg_connect_args, **kwargs)
 
 
+def _begin_immediate(conn: Connection) -> None:
+    """SQLite's writer BEGIN, straight to the driver: it runs once per unit of work, and the
+    engine's statement machinery (`exec_driver_sql`) cost several times the driver's call.
+    Its error (a database another program keeps locked past the busy timeout) is wrapped as
+    the engine would (`OperationalError`), through the connection's own handling; a
+    SQLAlchemy without that private hook takes the engine's path (`statements.LEAN`)."""
+    if not statements.LEAN:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a checked-out connection's
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except Exception as e:
+        conn._handle_dbapi_exception(e, "BEGIN IMMEDIATE", (), None, None)
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    """Sessions on `engine`. A unit of work (`transaction`) hands its Session the connection it
+    began instead (`bind=`): the Session then joins that transaction, leaves its commit to the
+    unit, and rolls it back with its own rollback (`join_transaction_mode="rollback_only"`)."""
+    return sessionmaker(
+        bind=engine,
+        expire_on_commit=False,
+        autoflush=True,
+        join_transaction_mode="rollback_only",
+    )
 
 
 #: How a unit of work hands on its `after_commit` writes when it must not make them itself.
@@ -330,49 +355,129 @@ def transaction(
     commits, or, if `defer` is given, are handed to it as one job (a caller on the event loop
     must never wait for the write lock, and passes a background task).
     """
-    session = factory()
+    engine = _engine_of(factory)
+    unit: _Unit | None = None
     rolled_back = False
     try:
-        with _writer_lock(session, read_only):
-            if read_only:
-                session.info[READ_ONLY] = True
-                session.connection(execution_options=_read_only_options(session))
+        with _writer_lock(engine, read_only):
+            unit = _Unit(factory, engine, read_only)
             try:
-                yield session
-                session.commit()
+                yield unit.session
+                unit.commit()
             except BaseException as exc:
                 if getattr(exc, "keep_changes", False):
-                    session.commit()
+                    unit.commit()
                 else:
-                    session.rollback()
+                    unit.rollback()
                     rolled_back = True
                 raise
             finally:
-                session.info.pop(READ_ONLY, None)
-        for callback in session.info.pop(_ON_COMMIT, []):
+                unit.close()
+        info = unit.session.info
+        for callback in info.pop(_ON_COMMIT, []):
             callback()
-        writes = session.info.pop(_AFTER_COMMIT, [])
+        writes = info.pop(_AFTER_COMMIT, [])
         if writes:
             job = partial(_write_apart, factory, writes, "after the commit")
             (defer or _now)(job)
     except BaseException:
-        if rolled_back:
-            _write_apart(factory, session.info.pop(_ON_ROLLBACK, []), "after the rollback")
+        if rolled_back and unit is not None:
+            _write_apart(factory, unit.session.info.pop(_ON_ROLLBACK, []), "after the rollback")
         raise
     finally:
-        for key in (_ON_ROLLBACK, _AFTER_COMMIT, _ON_COMMIT):
-            session.info.pop(key, None)
-        session.close()
+        if unit is not None:
+            for key in (_ON_ROLLBACK, _AFTER_COMMIT, _ON_COMMIT):
+                unit.session.info.pop(key, None)
 
 
-def connection(session: Session) -> statements.Connection:
+class _Unit:
+    """A unit of work's connection, its transaction and its Session (`transaction`).
+
+    The unit checks a connection out and begins it itself, and hands the Session that
+    connection (the Session joins its transaction: `session_factory`). The hot paths run
+    their Core statements on it (`connection`) and leave the Session untouched, so a Session
+    that holds no ORM state at the end (`_orm_free`: never began, nothing added) is committed
+    by running its `before_commit` listeners (the audit's rows) and committing the connection:
+    SQLAlchemy's Session transaction (begun, joined, prepared, committed, closed, with its
+    events) runs only in units that use the ORM, and then ahead of the same commit.
+    """
+
+    __slots__ = ("lean", "session", "transaction")
+
+    def __init__(self, factory: sessionmaker[Session], engine: Engine, read_only: bool) -> None:
+        connection = engine.connect()
+        try:
+            if read_only:  # on the connection itself (2.x: in place), before its BEGIN
+                connection.execution_options(**_read_only_options(engine))
+            self.transaction = connection.begin()
+        except BaseException:
+            connection.close()
+            raise
+        self.session = factory(bind=connection)
+        self.lean = statements.Connection(connection)
+        self.session.info[_UNIT] = self
+        if read_only:
+            self.session.info[READ_ONLY] = True
+
+    def commit(self) -> None:
+        session = self.session
+        if _orm_free(session):
+            # What Session.commit would run first; the audit's rows go out on `self.lean`.
+            session.dispatch.before_commit(session)
+        if not _orm_free(session):
+            session.commit()  # flush, before_commit; the joined transaction stays open
+        self.transaction.commit()
+
+    def rollback(self) -> None:
+        try:
+            if self.session.in_transaction():
+                self.session.rollback()  # "rollback_only": rolls the connection's back too
+        finally:
+            if self.transaction.is_active:
+                self.transaction.rollback()
+
+    def close(self) -> None:
+        """Return the connection to the pool (rolling back a transaction still open); the
+        Session, detached from it, is closed too if it ever held ORM state."""
+        info = self.session.info
+        info.pop(_UNIT, None)
+        info.pop(READ_ONLY, None)
+        try:
+            if not _orm_free(self.session):
+                self.session.close()
+        finally:
+            self.transaction.connection.close()
+
+
+_UNIT = "antechamber.unit"
+
+
+def _orm_free(session: Session) -> bool:
+    """Whether a Session has neither begun a transaction nor taken in an object: then it has
+    nothing to flush, and its commit is the connection's."""
+    return not session.in_transaction() and not session.identity_map and not session.new
+
+
+def _engine_of(factory: sessionmaker[Session]) -> Engine:
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine), "a unit of work needs a factory from session_factory"
+    return engine
+
+
+def connection(session: Session, *, flush: bool = True) -> statements.Connection:
     """The unit of work's connection, for pre-built Core statements on the hot paths: its
     `execute` runs them lean (`antechamber.statements`), in the unit's transaction.
 
-    Pending ORM changes are flushed first, so a statement sees them and may refer to them
-    (a session row to a member just created); with nothing pending that costs nothing.
+    Pending ORM changes are flushed first (unless `flush=False`: a `before_commit` listener,
+    ahead of the commit's own flush), so a statement sees them and may refer to them (a
+    session row to a member just created); with nothing pending that costs nothing. Outside
+    a `transaction()` (a Session of its own), the Session's connection.
     """
-    session.flush()
+    if flush:
+        session.flush()
+    unit: _Unit | None = session.info.get(_UNIT)
+    if unit is not None:
+        return unit.lean
     return statements.Connection(session.connection())
 
 
@@ -415,18 +520,22 @@ def _write_apart(
 ) -> None:
     if not writes:
         return
-    session = factory()
+    engine = _engine_of(factory)
     try:
-        with _writer_lock(session, read_only=False):
-            for write in writes:
-                write(session)
-            session.commit()
+        with _writer_lock(engine, read_only=False):
+            unit = _Unit(factory, engine, read_only=False)
+            try:
+                for write in writes:
+                    write(unit.session)
+                unit.commit()
+            except BaseException:
+                unit.rollback()
+                raise
+            finally:
+                unit.close()
     except Exception:
         # The unit of work's own outcome is what the caller must see; this is for the operator.
         log.exception("could not make the writes registered to run %s", when)
-        session.rollback()
-    finally:
-        session.close()
 
 
 _READ_ONLY_OPTIONS: dict[str, Any] = {READ_ONLY: True}
@@ -437,9 +546,8 @@ _READ_ONLY_OPTIONS: dict[str, Any] = {READ_ONLY: True}
 _PG_READ_ONLY_OPTIONS: dict[str, Any] = {READ_ONLY: True, "isolation_level": "AUTOCOMMIT"}
 
 
-def _read_only_options(session: Session) -> dict[str, Any]:
-    bind = session.get_bind()
-    return _PG_READ_ONLY_OPTIONS if bind.dialect.name == "postgresql" else _READ_ONLY_OPTIONS
+def _read_only_options(engine: Engine) -> dict[str, Any]:
+    return _PG_READ_ONLY_OPTIONS if engine.dialect.name == "postgresql" else _READ_ONLY_OPTIONS
 
 
 def read_connection(engine: Engine) -> Connection:
@@ -450,9 +558,7 @@ def read_connection(engine: Engine) -> Connection:
     return engine.connect().execution_options(**options)
 
 
-def _writer_lock(session: Session, read_only: bool) -> AbstractContextManager[None]:
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
+def _writer_lock(engine: Engine, read_only: bool) -> AbstractContextManager[None]:
     lock = None if read_only else _writer_locks.get(engine)
     # Held by this thread through `writer_held_if_free`: the hold covers this unit of work.
     return lock if lock is not None and not lock.held_here() else nullcontext()

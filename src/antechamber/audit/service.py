@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, event, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from antechamber import db, statements
+from antechamber import db
 from antechamber.audit.models import AuditEvent
 from antechamber.scope import Scope
 
@@ -80,8 +80,8 @@ def write_pending(session: Session) -> None:
         return
     if session.info.get(db.READ_ONLY):
         raise db.ReadOnlyViolation("a read-only unit of work tried to write audit events")
-    # Not db.connection: this runs in before_commit, ahead of the commit's own flush.
-    statements.Connection(session.connection()).execute(_INSERT, rows)
+    # No flush: this runs in before_commit, ahead of the commit's own flush.
+    db.connection(session, flush=False).execute(_INSERT, rows)
 
 
 @event.listens_for(Session, "before_commit")
