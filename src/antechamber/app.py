@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 from antechamber import __version__, admin, api, health, webapp
 from antechamber.clock import Clock
 from antechamber.delivery.worker import DeliveryWorker
+from antechamber.dispatch import LeanDispatch
 from antechamber.edge import Edge
 from antechamber.hosts import HostPolicy
 from antechamber.route_index import RouteIndex
@@ -48,11 +49,14 @@ _IDLE_LAYERS = frozenset(
 
 class _Antechamber(FastAPI):
     """FastAPI without its telemetry, and without the two layers that then only pass each
-    request on (one call each per request); its router dispatches by index (`route_index`)."""
+    request on (one call each per request); its router dispatches by index (`route_index`),
+    and the edge hands a lean route's request to its handler itself (`dispatch`)."""
 
     # False before the first request: FastAPI's own scan of every route (tests compare both).
     indexed_routing = True
     route_index: RouteIndex | None = None
+    # False before the first request: lean routes too go down the whole stack (`dispatch`).
+    lean_dispatch = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(telemetry=NO_TELEMETRY, **kwargs)
@@ -73,6 +77,12 @@ class _Antechamber(FastAPI):
                 node.app = inner.app  # type: ignore[attr-defined]
             else:
                 node = inner
+                if isinstance(node, Edge):
+                    node.dispatch = (
+                        LeanDispatch.install(node.app, self.route_index)
+                        if self.lean_dispatch
+                        else None
+                    )
         return stack
 
 

@@ -71,12 +71,13 @@ _ONE_SEGMENT = (
 
 
 _OWN_VERSION = attrgetter("_routes_version")
+UNKNOWN: Any = object()  # `_Entry.lean` not looked at yet
 
 
 class _Entry:
     """A route the scan would try, at its place (`order`) in the scan."""
 
-    __slots__ = ("context", "included", "opaque", "order", "route")
+    __slots__ = ("context", "included", "lean", "opaque", "order", "route")
 
     def __init__(
         self,
@@ -92,6 +93,7 @@ class _Entry:
         self.included = included  # the _IncludedRouter it came from, None: the app's own
         self.context = context  # its _EffectiveRouteContext (a route of an included router)
         self.opaque = opaque  # the index does not decide past it: FastAPI's scan does
+        self.lean: Any = UNKNOWN  # what `dispatch` found the route's handler to be
 
 
 class _Node:
@@ -283,13 +285,12 @@ class RouteIndex:
             await self.scan(scope, receive, send)
             return
         entry, child_scope = selected
-        router = self.router
-        # `APIRouter.app` on entry
-        _apply_router_form_limits(scope, router.form_limits)
-        if "router" not in scope:
-            scope["router"] = router
         route = entry.route
         if entry.context is None:  # a route of the app's own router: as `APIRouter.app`
+            router = self.router
+            _apply_router_form_limits(scope, router.form_limits)
+            if "router" not in scope:
+                scope["router"] = router
             _update_scope(scope, child_scope)
             _route_selected(
                 scope=scope,
@@ -298,7 +299,17 @@ class RouteIndex:
             )
             await route.handle(scope, receive, send)
             return
-        # `_IncludedRouter.handle`, then its `_handle_selected` for the route it matched
+        self.enter(scope, entry, child_scope)
+        await route.handle(scope, receive, send)
+
+    def enter(self, scope: Scope, entry: _Entry, child_scope: Scope) -> None:
+        """Leave `scope` as FastAPI's routing leaves it for `entry`, a route of an included
+        router that `select` picked (with `child_scope`), when it hands it to the route's
+        `handle`: `APIRouter.app`, `_IncludedRouter.handle`, then its `_handle_selected`."""
+        router = self.router
+        _apply_router_form_limits(scope, router.form_limits)
+        if "router" not in scope:
+            scope["router"] = router
         included = entry.included
         _apply_router_form_limits(scope, included.include_context.form_limits)
         fastapi_scope = _get_fastapi_scope(scope)
@@ -306,5 +317,4 @@ class RouteIndex:
         _update_scope(scope, child_scope)
         _route_selected(scope=scope, path=entry.context.path_format, mount=False)
         fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = entry.context
-        scope["route"] = route
-        await route.handle(scope, receive, send)
+        scope["route"] = entry.route

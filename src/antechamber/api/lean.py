@@ -55,6 +55,8 @@ except ImportError:  # pragma: no cover - another FastAPI: its own handler serve
     AVAILABLE = False
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+Serve = Callable[[Request], Coroutine[Any, Any, Response | None]]
+_SERVE = "_antechamber_lean_serve"
 
 
 @lru_cache(maxsize=256)
@@ -125,27 +127,27 @@ def _build(route: Any, fastapi_handler: Handler) -> Handler | None:
     request_name: str = dependant.request_param_name
     is_coroutine = inspect.iscoroutinefunction(call)
 
-    async def handler(request: Request) -> Response:
+    async def serve(request: Request) -> Response | None:
         values: dict[str, Any] = {request_name: request}
         if body_name is not None:
             body = await request.body()
             content_type = request.headers.get("content-type")
             if not body or not content_type or not json_content_type(content_type):
-                return await fastapi_handler(request)  # no JSON body: FastAPI refuses
+                return None  # no JSON body: FastAPI refuses
             value = parsed_body(request.scope, body)
             if value is NOT_PARSED:  # the guard did not read it (or not as JSON)
                 try:
                     value = json.loads(body)
                 except (ValueError, RecursionError):  # FastAPI's refusal, its way
-                    return await fastapi_handler(request)
+                    return None
             model, errors = body_field.validate(value, {}, loc=("body",))
             if errors:
-                return await fastapi_handler(request)
+                return None
             values[body_name] = model
         if path_params:
             found, errors = request_params_to_args(path_params, request.path_params)
             if errors:
-                return await fastapi_handler(request)
+                return None
             values.update(found)
         if is_coroutine:
             response = await call(**values)
@@ -155,7 +157,22 @@ def _build(route: Any, fastapi_handler: Handler) -> Handler | None:
             raise TypeError(f"{call.__qualname__} returned {type(response).__name__}")
         return response
 
+    async def handler(request: Request) -> Response:
+        response = await serve(request)
+        if response is None:  # off the happy path: FastAPI's handler, from the start
+            return await fastapi_handler(request)
+        return response
+
+    setattr(handler, _SERVE, serve)  # read back by `serve_of`
     return handler
+
+
+def serve_of(handler: object) -> Serve | None:
+    """The lean part of `handler` if it is a lean handler (`lean_handler`): the request
+    served on its happy path, else None *before anything is done* but reading the body (which
+    the request keeps), for FastAPI's handler to serve it from the start."""
+    serve: Serve | None = getattr(handler, _SERVE, None)
+    return serve
 
 
 def _returns_a_response(call: Callable[..., Any]) -> bool:
