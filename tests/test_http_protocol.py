@@ -258,6 +258,17 @@ def test_a_body_longer_than_its_content_length_fails_as_in_uvicorn() -> None:
     assert ours.writes == theirs.writes
 
 
+def test_a_bytes_like_body_is_written_as_uvicorn_writes_it() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-length", b"6")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": memoryview(b"abc"), "more_body": True})
+        await send({"type": "http.response.body", "body": bytearray(b"def")})
+
+    theirs, ours = both(app, get("/"))
+    assert len(ours.writes) == len(theirs.writes) - 1 == 2
+
+
 def test_an_app_raising_before_the_start_gets_uvicorns_500_in_one_write() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise RuntimeError("before start")

@@ -62,7 +62,7 @@ class _HeadHolder:
         if held is not None:
             self.held = None
             if len(data) <= _JOIN_LIMIT:
-                data = held + data
+                data = b"".join((held, data))  # any bytes-like body, as transport.write takes
             else:
                 self.transport.write(held)
         self.transport.write(data)
