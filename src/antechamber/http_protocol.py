@@ -46,10 +46,13 @@ class _HeadHolder:
     """The transport a coalescing cycle writes to: the write made while `holding` (the head)
     is kept and prefixed to the next write; `close` and `flush` write it first."""
 
-    __slots__ = ("held", "holding", "transport")
+    __slots__ = ("held", "holding", "loop", "transport")
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
+        # The protocol's loop, kept: `asyncio.get_running_loop()` costs a getpid() syscall per
+        # call on CPython 3.11.
+        self.loop = loop
         self.holding = False
         self.held: bytes | None = None
 
@@ -113,7 +116,7 @@ else:
             if holder.held is not None:
                 # The body normally follows in this same task step; if not, the head goes out
                 # at the next loop iteration, as a streaming response's would.
-                asyncio.get_running_loop().call_soon(holder.flush)
+                holder.loop.call_soon(holder.flush)
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         """uvicorn's `HttpToolsProtocol`, each request's cycle a `_CoalescingCycle`."""
@@ -124,7 +127,7 @@ else:
             # A new cycle is uvicorn's exact class; an upgrade leaves the previous one (ours).
             if type(cycle) is RequestResponseCycle:
                 cycle.__class__ = _CoalescingCycle
-                cycle.transport = _HeadHolder(cycle.transport)  # type: ignore[assignment]
+                cycle.transport = _HeadHolder(cycle.transport, self.loop)  # type: ignore[assignment]
 
 
 class _Recorder:
@@ -161,7 +164,8 @@ def _run_canned(coalescing: bool) -> tuple[list[bytes], bool]:
     from uvicorn.protocols.http.flow_control import FlowControl
 
     recorder = _Recorder()
-    transport: Any = _HeadHolder(recorder) if coalescing else recorder  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    transport: Any = _HeadHolder(recorder, loop) if coalescing else recorder  # type: ignore[arg-type]
     cycle = RequestResponseCycle(
         scope={"type": "http", "method": "GET", "http_version": "1.1", "headers": []},  # type: ignore[typeddict-item]
         transport=transport,
