@@ -1,6 +1,5 @@
 """Per-call shortcuts with results identical to the library's own: SQLite's datetime text
-and JSON values (`sqlite_types`), ids' uuid4 (`ids.uuid4`) and Stytch's timestamps
-(`clock.rfc3339`)."""
+and JSON values (`sqlite_types`) and Stytch's timestamps (`clock.rfc3339`)."""
 
 from __future__ import annotations
 
@@ -64,21 +63,6 @@ def test_sqlite_datetime_keeps_a_custom_storage_format() -> None:
     process = custom.bind_processor(engine.dialect)
     assert process is not None
     assert process(datetime(2026, 1, 2, 3, 4)) == "2026/01/02"
-
-
-def test_uuid4_is_a_canonical_version_4_uuid() -> None:
-    seen = set()
-    for _ in range(20000):
-        text = ids.uuid4()
-        parsed = uuid.UUID(text)
-        assert str(parsed) == text
-        assert parsed.version == 4
-        assert parsed.variant == uuid.RFC_4122
-        seen.add(text)
-    assert len(seen) == 20000
-    # Every variant nibble shows up (8, 9, a, b): the two random bits are kept.
-    assert {ids.uuid4()[19] for _ in range(400)} == set("89ab")
-    assert ids.new_id("member", "test").startswith("member-test-")
 
 
 def test_rfc3339_as_fields_formatted_by_hand() -> None:

@@ -35,9 +35,13 @@ def client_address(
     `trusted` holds addresses or networks as `ipaddress` writes them (the setting's form). A
     peer that is not an IP address (a Unix socket, a test client's name) is returned as it is.
     """
-    address = _parse(peer) if peer else None
+    if not peer:
+        return None
+    if not trusted:  # the usual case: no proxy is believed, the answer is the peer's alone
+        return _peer_text(peer)
+    address = _parse(peer)
     if address is None:
-        return peer[:64] if peer else None
+        return peer[:64]
     networks = _networks(tuple(trusted))
     if not _is_trusted(address, networks):
         return str(address)
@@ -51,6 +55,15 @@ def client_address(
         if not _is_trusted(address, networks):
             break
     return str(address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _peer_text(peer: str) -> str:
+    """`peer` as `client_address` answers it with no trusted proxy; cached, as parsing through
+    `ipaddress` costs more than the rest of a request's edge (a server sees few peers at once;
+    the bound keeps memory flat when it sees many)."""
+    address = _parse(peer)
+    return peer[:64] if address is None else str(address)
 
 
 def limit_key(address: str) -> str:

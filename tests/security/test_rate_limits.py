@@ -95,7 +95,12 @@ def _retry_after(response: Any) -> int:
         ("::ffff:203.0.113.5", [], [], "203.0.113.5"),
         # A peer that is not an address (a Unix socket, a test client) is itself.
         ("testclient", ["198.51.100.1"], ["10.0.0.0/8"], "testclient"),
+        ("testclient", [], [], "testclient"),
+        ("x" * 100, [], [], "x" * 64),
+        ("[2001:DB8::1]:443", [], [], "2001:db8::1"),
+        ("203.0.113.5:80", [], [], "203.0.113.5"),
         (None, [], [], None),
+        ("", [], [], None),
     ],
 )
 def test_the_client_address_believes_only_trusted_proxies(

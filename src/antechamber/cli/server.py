@@ -21,6 +21,7 @@ from antechamber.devmode import (
     forget_dev_server,
     mark_dev_server,
 )
+from antechamber.http_protocol import http_protocol
 from antechamber.services import Services
 from antechamber.settings import Settings, load_settings
 
@@ -113,6 +114,9 @@ def _serve(settings: Settings, workers: int) -> None:
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": ",".join(settings.trusted_proxies),
         "server_header": False,
+        # uvicorn's httptools protocol with each response's head and body in one send(); an
+        # import string, so it reaches every worker (uvicorn's own if its internals differ).
+        "http": http_protocol(),
     }
     if workers > 1:
         # Each worker listens on its own socket, so connections spread evenly (see reuseport).
