@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy import JSON, DateTime
 from sqlalchemy.dialects.sqlite import DATETIME
 from sqlalchemy.dialects.sqlite.base import _SQliteJson
 
-from antechamber import db, ids
+from antechamber import db
 from antechamber.clock import rfc3339
 from antechamber.sqlite_types import FastDATETIME, FastSQLiteJSON
 
