@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from antechamber import db, models
+from antechamber import db, ids, models
 from antechamber.api.auth import ApiRoute
 from antechamber.app import create_app
 from antechamber.clock import FrozenClock
@@ -148,6 +148,7 @@ def same_randomness(seed: int) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(os, "urandom", urandom)
         patch.setattr(random, "_urandom", urandom)
+        patch.setattr(ids, "_pool", [])  # ids are cut from batches of random bytes
         yield
 
 
