@@ -48,7 +48,7 @@ USE_PG = PG_URL.startswith("postgresql")
 @contextmanager
 def another_thread_writing(services: Services) -> Iterator[threading.Event]:
     """While the block runs, another thread's unit of work holds the write lock (on SQLite,
-    `BEGIN IMMEDIATE` and `db._WriterLock`). The event yielded is set once that thread has
+    `BEGIN IMMEDIATE` and `writer_lock.WriterLock`). The event yielded is set once that thread has
     given up waiting (10 s): a block that finds it set was queued behind the writer."""
     writing, released = threading.Event(), threading.Event()
 

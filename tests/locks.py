@@ -1,5 +1,5 @@
-"""Another process holding SQLite's writer lock file (`db._WriterLock`), as a second worker of
-`serve --workers 2` or the delivery process would."""
+"""Another process holding SQLite's writer lock file (`writer_lock.WriterLock`), as a second
+worker of `serve --workers 2` or the delivery process would."""
 
 from __future__ import annotations
 

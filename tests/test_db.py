@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from antechamber import db
+from antechamber import db, writer_lock
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import USE_PG, Credentials, another_thread_writing
@@ -237,7 +237,7 @@ def test_the_event_loop_waits_for_a_thread_holding_the_writer_lock_without_block
         async with db.writer_held_on_the_loop(services.engine) as held:
             return held
 
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_SECONDS", 0.2)
-    with another_thread_writing(services), pytest.raises(db.DatabaseBusy):
+    monkeypatch.setattr(writer_lock, "BUSY_TIMEOUT_SECONDS", 0.2)
+    with another_thread_writing(services), pytest.raises(writer_lock.DatabaseBusy):
         asyncio.run(hold())
     assert asyncio.run(hold()) is True

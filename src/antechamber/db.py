@@ -6,11 +6,7 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 
 from __future__ import annotations
 
-import asyncio
-import fcntl
 import logging
-import os
-import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import (
@@ -18,7 +14,6 @@ from contextlib import (
     asynccontextmanager,
     contextmanager,
     nullcontext,
-    suppress,
 )
 from datetime import datetime
 from functools import partial
@@ -29,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from antechamber import json_columns, sqlite_types, statements
-from antechamber.errors import ServiceUnavailable
+from antechamber.writer_lock import BUSY_TIMEOUT_SECONDS, WriterLock
 
 log = logging.getLogger("antechamber.db")
 _ON_ROLLBACK = "antechamber.on_rollback"
@@ -38,7 +33,6 @@ _ON_COMMIT = "antechamber.on_commit"
 #: Execution option (and `Session.info` key) marking a read-only unit of work.
 READ_ONLY = "antechamber_read_only"
 
-BUSY_TIMEOUT_SECONDS = 30
 #: PostgreSQL: connections older than this are closed at their next checkout.
 PG_RECYCLE_SECONDS = 1800
 #: psycopg prepares a statement on its n-th execution on one connection.
@@ -49,161 +43,7 @@ class ReadOnlyViolation(RuntimeError):
     """A read-only unit of work tried to write: a programming error, never a client's."""
 
 
-class DatabaseBusy(ServiceUnavailable):
-    error_type = "database_busy"
-    default_message = "The database stayed busy with other writes for too long; try again."
-
-
-class _WriterLock:
-    """One per SQLite engine, taken by every writing unit of work before it touches the database.
-
-    SQLite admits one writer at a time; without this, writers compete for the file lock through
-    SQLite's busy handler, which polls with sleeps of up to 100 ms (the seconds-long p99 of
-    docs/performance.md). Here the threads of a process queue on a lock, and the processes on
-    the same database file (`serve --workers N`) on an exclusive `flock` of a file beside it,
-    so the next writer wakes as soon as the last one commits. A plain lock, not an RLock, and
-    a `flock`, which belongs to the open file rather than a thread: FastAPI enters a dependency
-    in one worker thread and leaves it in another.
-
-    The thread lock gives up after `BUSY_TIMEOUT_SECONDS` (`DatabaseBusy`); the `flock` waits
-    without a bound, as it is held only by a unit of work that is running (SQLite's own busy
-    timeout ends a stuck one) and the kernel releases it when its process dies.
-
-    `held_if_free` takes both without waiting, or neither; `held_when_free` waits for the
-    thread lock without blocking the event loop, for a unit of work that runs on the loop
-    (`writer_held_on_the_loop`).
-    """
-
-    def __init__(self, database_path: str | None = None) -> None:
-        self._lock = threading.Lock()
-        self._path = f"{database_path}-writer.lock" if database_path else None
-        self._held: int | None = None  # the locked file; one holder at a time (the lock above)
-        # The thread holding the lock through `held_if_free`; its units of work pass through.
-        self._owner: int | None = None
-        # How to wake each event loop's `held_when_free` waiting for the lock: one release
-        # wakes all, and each tries again (one takes it, runs to its commit, releases: the
-        # next one of the same loop then takes it in turn).
-        self._waiters: list[Callable[[], object]] = []
-
-    def __enter__(self) -> None:
-        if not self._lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
-            raise DatabaseBusy()
-        try:
-            self._held = self._lock_file()
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def __exit__(self, *_exc: object) -> None:
-        held, self._held = self._held, None
-        try:
-            if held is not None:
-                os.close(held)  # releases the flock
-        finally:
-            self._lock.release()
-            while self._waiters:  # the event loop's (`held_when_free`); pop() is atomic
-                with suppress(IndexError, RuntimeError):  # taken meanwhile; a closed loop
-                    self._waiters.pop()()
-
-    @contextmanager
-    def held_if_free(self) -> Iterator[bool]:
-        """Yield True, holding the lock for the block, if both the thread lock and the `flock`
-        could be taken without waiting; else yield False, holding nothing.
-
-        While the block holds it, units of work this thread opens do not take it again
-        (`_writer_lock`): they run one after another inside the hold, as a unit of work and the
-        writes it leaves to run after its commit or rollback (`after_commit`, `on_rollback`)
-        do. Any other thread or process queues as it would behind any other unit of work.
-        """
-        taken = self._try_take()
-        with self._holding(taken == _TAKEN):
-            yield taken == _TAKEN
-
-    @asynccontextmanager
-    async def held_when_free(self) -> AsyncIterator[bool]:
-        """`held_if_free` for the event loop, which waits (without blocking) while a thread of
-        this process holds the lock: yield True, holding it, once it is free; False, holding
-        nothing, at once if another process holds the `flock` (no wake-up comes from there:
-        the caller queues a thread for it instead). `DatabaseBusy` after
-        `BUSY_TIMEOUT_SECONDS`, as for a thread. The block must not await."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + BUSY_TIMEOUT_SECONDS
-        while True:
-            woken: asyncio.Future[None] = loop.create_future()
-            wake = partial(loop.call_soon_threadsafe, _resolve, woken)
-            self._waiters.append(wake)  # before trying: a release after the try wakes us
-            try:
-                taken = self._try_take()
-                if taken != _BUSY_HERE:
-                    break
-                async with asyncio.timeout_at(deadline):
-                    await woken
-            except TimeoutError:
-                raise DatabaseBusy() from None
-            finally:
-                with suppress(ValueError):
-                    self._waiters.remove(wake)
-        with self._holding(taken == _TAKEN):
-            yield taken == _TAKEN
-
-    def held_here(self) -> bool:
-        """Whether the calling thread holds the lock through `held_if_free`."""
-        return self._owner == threading.get_ident()
-
-    def _try_take(self) -> str:
-        if not self._lock.acquire(blocking=False):
-            return _BUSY_HERE
-        try:
-            self._held = self._lock_file(wait=False)
-        except BlockingIOError:
-            self._lock.release()
-            return _BUSY_ELSEWHERE
-        except BaseException:
-            self._lock.release()
-            raise
-        return _TAKEN
-
-    @contextmanager
-    def _holding(self, taken: bool) -> Iterator[None]:
-        if not taken:
-            yield
-            return
-        self._owner = threading.get_ident()
-        try:
-            yield
-        finally:
-            self._owner = None
-            self.__exit__()
-
-    def _lock_file(self, *, wait: bool = True) -> int | None:
-        # Opened per unit of work (microseconds): no descriptor to leak with the engine, and
-        # none shared with a forked child, whose flock would then be ours.
-        if self._path is None:
-            return None
-        try:
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            # SQLite's file lock still keeps writers apart; they just queue less well.
-            log.warning("cannot open %s (%s); writers queue in SQLite", self._path, exc)
-            self._path = None
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BaseException:  # BlockingIOError: another process holds it (not `wait`)
-            os.close(fd)
-            raise
-        return fd
-
-
-_TAKEN, _BUSY_HERE, _BUSY_ELSEWHERE = "taken", "busy here", "busy elsewhere"
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-_writer_locks: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
+_writer_locks: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
 
 
 class Base(DeclarativeBase):
@@ -272,7 +112,7 @@ def make_engine(
                 _begin_immediate(conn)
 
         path = engine.url.database
-        _writer_locks[engine] = _WriterLock(path if path not in (None, "", ":memory:") else None)
+        _writer_locks[engine] = WriterLock(path if path not in (None, "", ":memory:") else None)
         return engine
     # PostgreSQL. A pool that keeps a connection for each request thread likely to want one
     # (`pool_size`, from ANTECHAMBER_DATABASE_POOL_SIZE): an overflow connection is opened
@@ -567,7 +407,7 @@ def _writer_lock(engine: Engine, read_only: bool) -> AbstractContextManager[None
 @contextmanager
 def writer_held_if_free(engine: Engine) -> Iterator[bool]:
     """Yield True with the engine's writer lock held by this thread for the block if it is
-    free (SQLite: the thread lock and the `flock` of `_WriterLock`, both taken without
+    free (SQLite: the thread lock and the `flock` of `WriterLock`, both taken without
     blocking), else False, holding nothing. PostgreSQL has no writer lock: always False."""
     lock = _writer_locks.get(engine)
     if lock is None:

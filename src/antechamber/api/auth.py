@@ -141,12 +141,13 @@ class ApiRoute(APIRoute):
 
     FastAPI runs a sync generator dependency's entry, the handler and the dependency's exit
     in three separate hops to its thread pool (40 threads). A unit of work holds a lock from
-    its first statement to its commit (SQLite's write lock and `db._WriterLock`, PostgreSQL row
-    locks and a pooled connection); held across hops, it waits for a free thread to finish,
-    while every thread may be waiting for that lock: with more concurrent writes than threads
-    the server stalled until the 30 s lock timeout. Here authentication, the handler and the
-    commit run in one hop, so whoever holds the lock can always finish. One hop instead of
-    three is also cheaper (the GIL hand-offs between the threads cost more than the work).
+    its first statement to its commit (SQLite's write lock and `writer_lock.WriterLock`,
+    PostgreSQL row locks and a pooled connection); held across hops, it waits for a free
+    thread to finish, while every thread may be waiting for that lock: with more concurrent
+    writes than threads the server stalled until the 30 s lock timeout. Here authentication,
+    the handler and the commit run in one hop, so whoever holds the lock can always finish.
+    One hop instead of three is also cheaper (the GIL hand-offs between the threads cost
+    more than the work).
 
     A handler marked `inline_write` (the hot paths of a login) makes no hop at all when it
     can: on SQLite its unit of work runs on the event loop itself once the writer lock is free
