@@ -38,8 +38,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from antechamber.api.guard import replay
 from antechamber.api.lean import Serve, serve_of
 from antechamber.route_index import UNKNOWN, RouteIndex, _Entry
 
@@ -133,7 +134,7 @@ class LeanDispatch:
         except Exception as exc:  # `ExceptionMiddleware`'s handling
             await self._handle(request, exc, scope, receive, send, started)
         if whole_stack:
-            await self.stack(scope, _replay(await request.body(), receive), send)
+            await self.stack(scope, replay(await request.body(), receive), send)
 
     async def _handle(
         self,
@@ -182,17 +183,3 @@ def _lean_of(entry: _Entry) -> Serve | None:
     ):
         return None
     return serve_of(closure[0].cell_contents)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that gives `body` (the whole request body) once, then asks `receive`."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

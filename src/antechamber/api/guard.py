@@ -151,17 +151,21 @@ async def admit(scope: Scope, receive: Receive, max_body_bytes: int) -> Receive 
     refused = _refusal(scope, headers, body)
     if refused is not None:
         return error_response(refused, rid)
+    return replay(body, receive)
 
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives `body` (the whole request body) once, then asks `receive`."""
     sent = False
 
-    async def replay() -> Message:
+    async def replayed() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return replay
+    return replayed
 
 
 def _refusal(scope: Scope, headers: dict[bytes, bytes], body: bytes) -> AntechamberError | None:
