@@ -75,11 +75,15 @@ def _tcp(port: int, state: str) -> dict[int, int]:
 
 def _workers(server: int) -> list[int]:
     """uvicorn's worker processes (not multiprocessing's resource tracker)."""
-    return [
-        pid
-        for pid in children(server)
-        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    return [pid for pid in children(server) if b"spawn_main" in _cmdline(pid)]
+
+
+def _cmdline(pid: int) -> bytes:
+    # A child listed a moment ago may be gone (the killed worker, reaped): it is no worker.
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
 
 
 def _owner(pids: list[int], inode: int) -> int | None:
