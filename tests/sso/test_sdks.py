@@ -27,7 +27,9 @@ def sso_token(
     live_server: LiveServer, idp: fake_idp.FakeIdp, public_token: str, connection_id: str
 ) -> str:
     """The browser's part, with httpx as the browser: start → (the IdP) → callback."""
-    with httpx.Client(base_url=live_server.url) as browser:
+    # 30 s, not httpx's 5: the callback makes the token and JWKS requests to the IdP, slow on a
+    # loaded machine.
+    with httpx.Client(base_url=live_server.url, timeout=30) as browser:
         started = browser.get(
             "/v1/public/sso/start",
             params={"public_token": public_token, "connection_id": connection_id},
