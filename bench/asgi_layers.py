@@ -42,41 +42,16 @@ from antechamber.api.guard import admit
 from antechamber.app import create_app
 from antechamber.clock import SystemClock
 from antechamber.projects.service import create_project
-from bench.inproc_setup import settings_for
+from bench.inproc_setup import app_with_null_route, project_database
 
 import base64
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
 
-tmp = Path(tempfile.mkdtemp(prefix="asgi-layers-"))
-url = f"sqlite:///{tmp}/a.sqlite"
-settings = settings_for(url, tmp)
-engine = db.make_engine(url)
-migrations.upgrade(engine)
-with db.transaction(db.session_factory(engine)) as session:
-    project, issued = create_project(
-        session, name="B", environment="test", actor="bench", clock=SystemClock(), settings=settings
-    )
+tmp, settings, engine, project, issued = project_database("asgi-layers-")
 AUTH = b"Basic " + base64.b64encode(f"{project.id}:{issued.secret}".encode())
-
-
-class NullBody(BaseModel):
-    email_address: str
-    locale: str | None = None
-
-
-null_router = APIRouter(prefix="/v1/b2b", route_class=ApiRoute)
-
-
-@null_router.post("/_null", include_in_schema=False)
-@inline_write
-def null(request: Request, scope: ProjectScope, body: NullBody) -> JSONResponse:
-    return ok(request)
-
-
-app = create_app(settings, engine=engine, clock=SystemClock())
-app.include_router(null_router)
+app = app_with_null_route(settings, engine)
 RAW = b'{"email_address": "a@b.c"}'
 
 

@@ -51,20 +51,13 @@ from antechamber.delivery import outbox
 from antechamber.projects.service import create_project
 from antechamber.redirects import service as redirects
 from antechamber.scope import Scope
-from bench.inproc_setup import settings_for
+from bench.inproc_setup import app_with_null_route, project_database
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
 
-tmp = Path(tempfile.mkdtemp(prefix="asgi-routes-"))
-url = f"sqlite:///{tmp}/a.sqlite"
-settings = settings_for(url, tmp)
-engine = db.make_engine(url)
-migrations.upgrade(engine)
+tmp, settings, engine, project, issued = project_database("asgi-routes-")
 with db.transaction(db.session_factory(engine)) as session:
-    project, issued = create_project(
-        session, name="B", environment="test", actor="bench", clock=SystemClock(), settings=settings
-    )
     redirects.add_redirect_url(
         Scope(session, project.id, "test", "bench", SystemClock(), settings),
         "http://localhost:3000/discovery",
@@ -75,24 +68,7 @@ shape = dataset.Shape(max(1000, 4 * N + 4), 1)
 dataset.preload(engine, shape, project.id)
 pid = project.id
 AUTH = b"Basic " + base64.b64encode(f"{pid}:{issued.secret}".encode())
-
-
-class NullBody(BaseModel):
-    email_address: str
-    locale: str | None = None
-
-
-null_router = APIRouter(prefix="/v1/b2b", route_class=ApiRoute)
-
-
-@null_router.post("/_null", include_in_schema=False)
-@inline_write
-def null(request: Request, scope: ProjectScope, body: NullBody) -> JSONResponse:
-    return ok(request)
-
-
-app = create_app(settings, engine=engine, clock=SystemClock())
-app.include_router(null_router)
+app = app_with_null_route(settings, engine)
 services = app.state.services
 key = settings.key_bytes()
 
