@@ -7,7 +7,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from antechamber.services import Services
-from tests.factories import magic_token, message_ids
+from tests.factories import allow_redirect, magic_token, make_member, make_org, message_ids
 
 SEND = "/v1/b2b/magic_links/email/discovery/send"
 AUTHENTICATE = "/v1/b2b/magic_links/discovery/authenticate"
@@ -55,6 +55,14 @@ def login(api: TestClient, services: Services, email: str, organization_id: str)
 
 SMS_SEND = "/v1/b2b/otps/sms/send"
 SMS_AUTHENTICATE = "/v1/b2b/otps/sms/authenticate"
+
+
+def ada_signed_in(api: TestClient, services: Services, project_id: str) -> dict[str, Any]:
+    """A new organization with one member, ada@acme.example, logged in: `login`'s answer."""
+    allow_redirect(services, project_id)
+    org = make_org(services, project_id)
+    make_member(services, project_id, org, email_address="ada@acme.example")
+    return login(api, services, "ada@acme.example", org.id)
 
 
 def mfa_phone_path(organization_id: str, member_id: str) -> str:

@@ -20,16 +20,12 @@ from starlette.testclient import TestClient
 from antechamber.keys import service as keys
 from antechamber.services import Services
 from tests.conftest import Credentials
-from tests.factories import allow_redirect, make_member, make_org
-from tests.flows import SESSION_AUTHENTICATE, SESSION_REVOKE, login
+from tests.flows import SESSION_AUTHENTICATE, SESSION_REVOKE, ada_signed_in
 
 
 @pytest.fixture
 def session(api: TestClient, services: Services, project: Credentials) -> dict[str, Any]:
-    allow_redirect(services, project.project_id)
-    org = make_org(services, project.project_id)
-    make_member(services, project.project_id, org, email_address="ada@acme.example")
-    return login(api, services, "ada@acme.example", org.id)
+    return ada_signed_in(api, services, project.project_id)
 
 
 def forget_this_process(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ from antechamber.keys import service as keys
 from antechamber.services import Services
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
-from tests.flows import SESSION_AUTHENTICATE, login
+from tests.flows import SESSION_AUTHENTICATE, ada_signed_in, login
 
 KID = "jwk-test-00000000-0000-4000-8000-000000000000"
 PRIVATE = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -95,10 +95,7 @@ def test_the_header_is_pyjwts() -> None:
 
 @pytest.fixture
 def session(api: TestClient, services: Services, project: Credentials) -> dict[str, Any]:
-    allow_redirect(services, project.project_id)
-    org = make_org(services, project.project_id)
-    make_member(services, project.project_id, org, email_address="ada@acme.example")
-    return login(api, services, "ada@acme.example", org.id)
+    return ada_signed_in(api, services, project.project_id)
 
 
 def test_the_server_signs_without_pyjwt(
