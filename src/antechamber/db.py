@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import (
+    AbstractAsyncContextManager,
     AbstractContextManager,
-    asynccontextmanager,
     contextmanager,
     nullcontext,
 )
@@ -417,8 +417,7 @@ def writer_held_if_free(engine: Engine) -> Iterator[bool]:
         yield held
 
 
-@asynccontextmanager
-async def writer_held_on_the_loop(engine: Engine) -> AsyncIterator[bool]:
+def writer_held_on_the_loop(engine: Engine) -> AbstractAsyncContextManager[bool]:
     """Whether a writing unit of work may run on the event loop itself: yield True with the
     engine's writer lock held by the loop's thread for the block, once it is free (waiting
     without blocking the loop while a thread of this process holds it), or False at once if
@@ -447,13 +446,25 @@ async def writer_held_on_the_loop(engine: Engine) -> AsyncIterator[bool]:
     under load that was sticky. A thread holding or awaiting the lock made every request
     after it take a thread too, which kept the lock busy for the next: with 32 clients only a
     third of the units of a login ran on the loop.
+
+    Use it as `async with`; it is a class (`writer_lock.HeldOnTheLoop`), not a generator, as
+    every write on the loop enters it.
     """
     lock = _writer_locks.get(engine)
-    if lock is None:
-        yield False
-        return
-    async with lock.held_when_free() as held:
-        yield held
+    return _NEVER_HELD if lock is None else lock.held_when_free()
+
+
+class _NeverHeld:
+    """`writer_held_on_the_loop` without a writer lock (PostgreSQL): False."""
+
+    async def __aenter__(self) -> bool:
+        return False
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+_NEVER_HELD = _NeverHeld()
 
 
 @event.listens_for(Session, "before_flush")

@@ -9,9 +9,11 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from functools import partial
+from types import TracebackType
 
 from antechamber.errors import ServiceUnavailable
 
@@ -44,12 +46,21 @@ class WriterLock:
     `held_if_free` takes both without waiting, or neither; `held_when_free` waits for the
     thread lock without blocking the event loop, for a unit of work that runs on the loop
     (`db.writer_held_on_the_loop`).
+
+    The lock file stays open while the lock lives (one descriptor per process, closed with the
+    lock), and is flocked and unlocked per unit of work: opening it per unit was a tenth of an
+    empty write's cost. A forked child never uses the descriptor it inherited (its `flock` is
+    the parent's: the child's unlock would free the parent's hold), but opens its own.
     """
 
     def __init__(self, database_path: str | None = None) -> None:
         self._lock = threading.Lock()
         self._path = f"{database_path}-writer.lock" if database_path else None
-        self._held: int | None = None  # the locked file; one holder at a time (the lock above)
+        self._held = False  # the file is flocked; one holder at a time (the lock above)
+        # The open lock file, the process that opened it, and what closes it with the lock.
+        self._fd: int | None = None
+        self._fd_pid = 0
+        self._fd_closer: weakref.finalize[[int], WriterLock] | None = None
         # The thread holding the lock through `held_if_free`; its units of work pass through.
         self._owner: int | None = None
         # How to wake each event loop's `held_when_free` waiting for the lock: one release
@@ -67,10 +78,11 @@ class WriterLock:
             raise
 
     def __exit__(self, *_exc: object) -> None:
-        held, self._held = self._held, None
+        held, self._held = self._held, False
         try:
-            if held is not None:
-                os.close(held)  # releases the flock
+            if held:
+                assert self._fd is not None
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._lock.release()
             while self._waiters:  # the event loop's (`held_when_free`); pop() is atomic
@@ -91,13 +103,16 @@ class WriterLock:
         with self._holding(taken == _TAKEN):
             yield taken == _TAKEN
 
-    @asynccontextmanager
-    async def held_when_free(self) -> AsyncIterator[bool]:
+    def held_when_free(self) -> HeldOnTheLoop:
         """`held_if_free` for the event loop, which waits (without blocking) while a thread of
-        this process holds the lock: yield True, holding it, once it is free; False, holding
-        nothing, at once if another process holds the `flock` (no wake-up comes from there:
-        the caller queues a thread for it instead). `DatabaseBusy` after
+        this process holds the lock: `async with` it gives True, holding it, once it is free;
+        False, holding nothing, at once if another process holds the `flock` (no wake-up comes
+        from there: the caller queues a thread for it instead). `DatabaseBusy` after
         `BUSY_TIMEOUT_SECONDS`, as for a thread. The block must not await."""
+        return HeldOnTheLoop(self)
+
+    async def _take_when_free(self) -> str:
+        """`_try_take` until the lock is not busy in this process (`held_when_free`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BUSY_TIMEOUT_SECONDS
         while True:
@@ -107,7 +122,7 @@ class WriterLock:
             try:
                 taken = self._try_take()
                 if taken != _BUSY_HERE:
-                    break
+                    return taken
                 async with asyncio.timeout_at(deadline):
                     await woken
             except TimeoutError:
@@ -115,8 +130,6 @@ class WriterLock:
             finally:
                 with suppress(ValueError):
                     self._waiters.remove(wake)
-        with self._holding(taken == _TAKEN):
-            yield taken == _TAKEN
 
     def held_here(self) -> bool:
         """Whether the calling thread holds the lock through `held_if_free`."""
@@ -147,9 +160,24 @@ class WriterLock:
             self._owner = None
             self.__exit__()
 
-    def _lock_file(self, *, wait: bool = True) -> int | None:
-        # Opened per unit of work (microseconds): no descriptor to leak with the engine, and
-        # none shared with a forked child, whose flock would then be ours.
+    def _lock_file(self, *, wait: bool = True) -> bool:
+        """flock the lock file (True), or nothing if there is none (False). BlockingIOError if
+        another process holds it and not `wait`."""
+        fd = self._fd
+        if fd is None or self._fd_pid != os.getpid():
+            fd = self._open()
+            if fd is None:
+                return False
+        # BlockingIOError: another process holds it (not `wait`)
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+
+    def _open(self) -> int | None:
+        """Open the lock file for this process; a descriptor inherited through a fork is
+        closed, not unlocked (the parent's `flock` is on it), and never used."""
+        if self._fd_closer is not None:
+            self._fd_closer()  # closes the old descriptor (this process's copy of it)
+        self._fd = self._fd_closer = None
         if self._path is None:
             return None
         try:
@@ -159,12 +187,43 @@ class WriterLock:
             log.warning("cannot open %s (%s); writers queue in SQLite", self._path, exc)
             self._path = None
             return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BaseException:  # BlockingIOError: another process holds it (not `wait`)
-            os.close(fd)
-            raise
+        self._fd, self._fd_pid = fd, os.getpid()
+        self._fd_closer = weakref.finalize(self, os.close, fd)
         return fd
+
+
+class HeldOnTheLoop:
+    """`WriterLock.held_when_free`: a class, not a generator, as it is entered by every write
+    on the event loop. A fresh one per `async with`."""
+
+    __slots__ = ("_lock", "_taken")
+
+    def __init__(self, lock: WriterLock) -> None:
+        self._lock = lock
+        self._taken = False
+
+    async def __aenter__(self) -> bool:
+        lock = self._lock
+        taken = lock._try_take()  # free: no future, no waiter to register and remove
+        if taken == _BUSY_HERE:
+            taken = await lock._take_when_free()
+        if taken != _TAKEN:
+            return False
+        self._taken = True
+        lock._owner = threading.get_ident()
+        return True
+
+    async def __aexit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        if self._taken:
+            self._taken = False
+            lock = self._lock
+            lock._owner = None
+            lock.__exit__()
 
 
 _TAKEN, _BUSY_HERE, _BUSY_ELSEWHERE = "taken", "busy here", "busy elsewhere"
