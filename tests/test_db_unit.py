@@ -5,6 +5,7 @@ one connection for the ORM and the statements)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,13 +108,13 @@ def test_the_orm_and_the_statements_share_one_transaction(
     services: Services, project: Credentials, fails: bool
 ) -> None:
     """An ORM change, a statement that sees it (flushed first), an audit event: one
-    connection checked out, all committed or all rolled back together."""
-    checkouts: list[object] = []
+    connection, one transaction begun on it, all committed or all rolled back together."""
+    begins: list[object] = []
 
-    def checkout(*args: Any) -> None:
-        checkouts.append(args)
+    def begin(conn: Any) -> None:
+        begins.append(conn)
 
-    event.listen(services.engine, "checkout", checkout)
+    event.listen(services.engine, "begin", begin)
     try:
         with (
             pytest.raises(LookupError) if fails else _nothing(),
@@ -128,8 +129,8 @@ def test_the_orm_and_the_statements_share_one_transaction(
             if fails:
                 raise LookupError
     finally:
-        event.remove(services.engine, "checkout", checkout)
-    assert len(checkouts) == 1
+        event.remove(services.engine, "begin", begin)
+    assert len(begins) == 1
     expected = ([], []) if fails else (["Core", "Orm"], ["test.created"])
     assert _stored(services, project.project_id) == expected
 
@@ -167,3 +168,120 @@ def test_a_busy_begin_immediate_is_wrapped_as_the_engine_would(tmp_path: Any) ->
     finally:
         holder.close()
         engine.dispose()
+
+
+# The connection SQLite's writers keep (`db._Writer`): one connection serves the writing units
+# of a process one after another; a unit that fails leaves nothing on it for the next.
+
+
+@pytest.fixture
+def own_engine(tmp_path: Any) -> Iterator[Any]:
+    if USE_PG:
+        pytest.skip("SQLite's writers keep a connection")
+    path = tmp_path / "kept.sqlite"
+    engine = db.make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql(
+            "CREATE TABLE child (id INTEGER PRIMARY KEY,"
+            " parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    yield engine
+    engine.dispose()
+
+
+def _rows(engine: Any, table: str) -> list[int]:
+    """What another program sees, through a connection of its own."""
+    database = engine.url.database
+    with sqlite3.connect(database) as other:
+        return [r[0] for r in other.execute(f"SELECT id FROM {table} ORDER BY id")]  # noqa: S608
+
+
+def _insert(session: Session, sql: str) -> None:
+    db.connection(session).sa.exec_driver_sql(sql)
+
+
+def test_a_unit_that_fails_midway_leaves_nothing_and_the_next_unit_writes(
+    own_engine: Any,
+) -> None:
+    factory = db.session_factory(own_engine)
+    with db.transaction(factory) as session:
+        _insert(session, "INSERT INTO parent (id) VALUES (1)")
+    with pytest.raises(LookupError), db.transaction(factory) as session:
+        _insert(session, "INSERT INTO parent (id) VALUES (2)")
+        _insert(session, "INSERT INTO parent (id) VALUES (3)")
+        raise LookupError
+    assert _rows(own_engine, "parent") == [1]
+    with pytest.raises(exc.IntegrityError), db.transaction(factory) as session:
+        _insert(session, "INSERT INTO parent (id) VALUES (4)")
+        _insert(session, "INSERT INTO parent (id) VALUES (1)")  # the driver's error midway
+    assert _rows(own_engine, "parent") == [1]
+    with db.transaction(factory) as session:
+        _insert(session, "INSERT INTO parent (id) VALUES (5)")
+    assert _rows(own_engine, "parent") == [1, 5]
+
+
+def test_a_commit_that_fails_leaves_no_transaction_open_for_the_next_unit(
+    own_engine: Any,
+) -> None:
+    """SQLite keeps a transaction open when its COMMIT fails (a deferred foreign key): the
+    connection must not go to the next unit so, which would then fail to begin, or commit the
+    failed unit's rows with its own."""
+    factory = db.session_factory(own_engine)
+    with pytest.raises(exc.IntegrityError), db.transaction(factory) as session:
+        _insert(session, "INSERT INTO parent (id) VALUES (1)")
+        _insert(session, "INSERT INTO child (id, parent_id) VALUES (1, 99)")
+    with db.transaction(factory) as session:
+        _insert(session, "INSERT INTO parent (id) VALUES (2)")
+    assert _rows(own_engine, "parent") == [2]
+    assert _rows(own_engine, "child") == []
+    with sqlite3.connect(own_engine.url.database, timeout=0) as other:  # no writer left
+        other.execute("INSERT INTO parent (id) VALUES (3)")
+    assert _rows(own_engine, "parent") == [2, 3]
+
+
+def test_writing_units_reuse_one_connection_until_the_engine_is_disposed(
+    own_engine: Any,
+) -> None:
+    factory = db.session_factory(own_engine)
+    checkouts: list[object] = []
+    event.listen(own_engine, "checkout", lambda *args: checkouts.append(args))
+    for n in range(3):
+        with db.transaction(factory) as session:
+            _insert(session, f"INSERT INTO parent (id) VALUES ({n})")  # noqa: S608
+    assert len(checkouts) == 1
+    with db.transaction(factory, read_only=True) as session:  # readers take their own
+        assert len(db.connection(session).execute(select(1)).all()) == 1
+    assert len(checkouts) == 2
+    own_engine.dispose()
+    with db.transaction(factory) as session:  # never a connection of the disposed pool
+        _insert(session, "INSERT INTO parent (id) VALUES (10)")
+    assert len(checkouts) == 3
+    assert _rows(own_engine, "parent") == [0, 1, 2, 10]
+
+
+def test_a_forked_child_writes_on_a_connection_of_its_own(own_engine: Any) -> None:
+    factory = db.session_factory(own_engine)
+    with db.transaction(factory) as session:  # the parent keeps a connection
+        _insert(session, "INSERT INTO parent (id) VALUES (1)")
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        try:
+            checkouts: list[object] = []
+            event.listen(own_engine, "checkout", lambda *args: checkouts.append(args))
+            with db.transaction(factory) as session:
+                _insert(session, "INSERT INTO parent (id) VALUES (2)")
+            os.write(write, str(len(checkouts)).encode())
+            os._exit(0)
+        finally:
+            os._exit(1)
+    os.close(write)
+    child_checkouts = os.read(read, 10)
+    os.close(read)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_checkouts == b"1"
+    with db.transaction(factory) as session:  # the parent's own still serves it
+        _insert(session, "INSERT INTO parent (id) VALUES (3)")
+    assert _rows(own_engine, "parent") == [1, 2, 3]

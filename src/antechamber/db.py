@@ -7,7 +7,7 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 from __future__ import annotations
 
 import logging
-import weakref
+import os
 from collections.abc import Callable, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
@@ -43,7 +43,9 @@ class ReadOnlyViolation(RuntimeError):
     """A read-only unit of work tried to write: a programming error, never a client's."""
 
 
-_writer_locks: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
+#: The engine's attribute holding its `_Writer` (SQLite): on the engine, not in a weak mapping
+#: keyed by it, as the connection the writer keeps refers to the engine.
+_WRITER = "_antechamber_writer"
 
 
 class Base(DeclarativeBase):
@@ -112,7 +114,9 @@ def make_engine(
                 _begin_immediate(conn)
 
         path = engine.url.database
-        _writer_locks[engine] = WriterLock(path if path not in (None, "", ":memory:") else None)
+        writer = _Writer(path if path not in (None, "", ":memory:") else None)
+        setattr(engine, _WRITER, writer)
+        event.listen(engine, "engine_disposed", writer.drop)
         return engine
     # PostgreSQL. A pool that keeps a connection for each request thread likely to want one
     # (`pool_size`, from ANTECHAMBER_DATABASE_POOL_SIZE): an overflow connection is opened
@@ -198,9 +202,10 @@ def transaction(
     engine = _engine_of(factory)
     unit: _Unit | None = None
     rolled_back = False
+    writer = None if read_only else _writer_of(engine)
     try:
-        with _writer_lock(engine, read_only):
-            unit = _Unit(factory, engine, read_only)
+        with _holding(writer):
+            unit = _Unit(factory, engine, read_only, writer)
             try:
                 yield unit.session
                 unit.commit()
@@ -240,12 +245,29 @@ class _Unit:
     by running its `before_commit` listeners (the audit's rows) and committing the connection:
     SQLAlchemy's Session transaction (begun, joined, prepared, committed, closed, with its
     events) runs only in units that use the ORM, and then ahead of the same commit.
+
+    A writing unit on SQLite (`writer`, whose lock the unit's thread holds) reuses the
+    connection the last one kept (`_Writer`) instead of a pool checkout and checkin of its own.
     """
 
-    __slots__ = ("lean", "session", "transaction")
+    __slots__ = ("clean", "lean", "pool", "session", "transaction", "writer")
 
-    def __init__(self, factory: sessionmaker[Session], engine: Engine, read_only: bool) -> None:
-        connection = engine.connect()
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        engine: Engine,
+        read_only: bool,
+        writer: _Writer | None = None,
+    ) -> None:
+        self.writer = writer
+        self.clean = False  # committed or rolled back without error: the connection may be kept
+        kept = writer.take(engine) if writer is not None else None
+        if kept is not None:
+            connection, self.lean, self.pool = kept
+        else:
+            self.pool = engine.pool
+            connection = engine.connect()
+            self.lean = statements.Connection(connection)
         try:
             if read_only:  # on the connection itself (2.x: in place), before its BEGIN
                 connection.execution_options(**_read_only_options(engine))
@@ -254,7 +276,6 @@ class _Unit:
             connection.close()
             raise
         self.session = factory(bind=connection)
-        self.lean = statements.Connection(connection)
         self.session.info[_UNIT] = self
         if read_only:
             self.session.info[READ_ONLY] = True
@@ -267,18 +288,23 @@ class _Unit:
         if not _orm_free(session):
             session.commit()  # flush, before_commit; the joined transaction stays open
         self.transaction.commit()
+        self.clean = True
 
     def rollback(self) -> None:
+        self.clean = False
         try:
             if self.session.in_transaction():
                 self.session.rollback()  # "rollback_only": rolls the connection's back too
         finally:
-            if self.transaction.is_active:
+            # Also one a failed COMMIT left behind, inactive but still the connection's.
+            if self.transaction.connection.get_transaction() is self.transaction:
                 self.transaction.rollback()
+        self.clean = True
 
     def close(self) -> None:
-        """Return the connection to the pool (rolling back a transaction still open); the
-        Session, detached from it, is closed too if it ever held ORM state."""
+        """Return the connection to the pool (rolling back a transaction still open), or keep
+        it for the writer's next unit; the Session, detached from it, is closed too if it ever
+        held ORM state."""
         info = self.session.info
         info.pop(_UNIT, None)
         info.pop(READ_ONLY, None)
@@ -286,7 +312,84 @@ class _Unit:
             if not _orm_free(self.session):
                 self.session.close()
         finally:
-            self.transaction.connection.close()
+            connection = self.transaction.connection
+            writer = self.writer
+            if (
+                writer is None
+                or not self.clean
+                or not writer.keep(connection, self.lean, self.pool)
+            ):
+                connection.close()
+
+
+class _Writer(WriterLock):
+    """SQLite's writer lock (`WriterLock`), and the connection the units of work of its holder
+    reuse: every writing unit holds the lock (or runs inside a hold of its thread), so one
+    connection kept here serves every writer of the process, one after another, without a pool
+    checkout and checkin each (a tenth of an empty write's cost). A unit takes it, and keeps it
+    again only if its transaction ended cleanly (committed, or rolled back without error) on a
+    connection that is not invalidated, from the engine's pool of the moment (a transaction
+    SQLite still has open after a failed COMMIT is rolled back first); anything else is
+    closed. A unit opened while another holds it (one inside another's hold) checks one out.
+
+    Never shared with a forked child (the process id is kept with it), and dropped when the
+    engine is disposed (`drop`): a connection of a disposed pool is never reused.
+    """
+
+    def __init__(self, database_path: str | None) -> None:
+        super().__init__(database_path)
+        # At most one (connection, its statements.Connection, pool, pid); list.pop is atomic,
+        # so `drop` (any thread, no lock) and `take` (the lock's holder) never both get it.
+        self._kept: list[tuple[Connection, statements.Connection, Any, int]] = []
+
+    def take(self, engine: Engine) -> tuple[Connection, statements.Connection, Any] | None:
+        try:
+            connection, lean, pool, pid = self._kept.pop()
+        except IndexError:
+            return None
+        if pid != os.getpid():  # a fork's copy: the parent's connection, never ours to use
+            return None
+        if pool is not engine.pool or connection.invalidated or connection.closed:
+            connection.close()
+            return None
+        return connection, lean, pool
+
+    def keep(self, connection: Connection, lean: statements.Connection, pool: Any) -> bool:
+        """Keep `connection` for the next unit (True), or leave it to the caller (False)."""
+        if connection.invalidated or connection.in_transaction():
+            return False
+        driver = connection.connection.driver_connection
+        if driver is None:
+            return False
+        if driver.in_transaction:
+            # A COMMIT that failed (a deferred foreign key) leaves SQLite's transaction open,
+            # though SQLAlchemy's has ended: the next unit's BEGIN would fail (or, on the
+            # pool's connection, the pool's checkin leaves it so too).
+            driver.rollback()
+        if self._kept or pool is not connection.engine.pool:
+            return False
+        self._kept.append((connection, lean, pool, os.getpid()))
+        return True
+
+    def drop(self, _engine: Engine) -> None:
+        """The engine was disposed: close the kept connection now (this process's)."""
+        try:
+            connection, _lean, _pool, pid = self._kept.pop()
+        except IndexError:
+            return
+        if pid == os.getpid():
+            connection.invalidate()  # closes the driver's connection, which no pool keeps
+            connection.close()
+
+
+def _writer_of(engine: Engine) -> _Writer | None:
+    writer: _Writer | None = engine.__dict__.get(_WRITER)
+    return writer
+
+
+def _holding(writer: _Writer | None) -> AbstractContextManager[None]:
+    # Held by this thread through `writer_held_if_free`: the hold covers this unit of work.
+    return writer if writer is not None and not writer.held_here() else nullcontext()
 
 
 _UNIT = "antechamber.unit"
@@ -361,9 +464,10 @@ def _write_apart(
     if not writes:
         return
     engine = _engine_of(factory)
+    writer = _writer_of(engine)
     try:
-        with _writer_lock(engine, read_only=False):
-            unit = _Unit(factory, engine, read_only=False)
+        with _holding(writer):
+            unit = _Unit(factory, engine, False, writer)
             try:
                 for write in writes:
                     write(unit.session)
@@ -398,18 +502,12 @@ def read_connection(engine: Engine) -> Connection:
     return engine.connect().execution_options(**options)
 
 
-def _writer_lock(engine: Engine, read_only: bool) -> AbstractContextManager[None]:
-    lock = None if read_only else _writer_locks.get(engine)
-    # Held by this thread through `writer_held_if_free`: the hold covers this unit of work.
-    return lock if lock is not None and not lock.held_here() else nullcontext()
-
-
 @contextmanager
 def writer_held_if_free(engine: Engine) -> Iterator[bool]:
     """Yield True with the engine's writer lock held by this thread for the block if it is
     free (SQLite: the thread lock and the `flock` of `WriterLock`, both taken without
     blocking), else False, holding nothing. PostgreSQL has no writer lock: always False."""
-    lock = _writer_locks.get(engine)
+    lock = _writer_of(engine)
     if lock is None:
         yield False
         return
@@ -450,7 +548,7 @@ def writer_held_on_the_loop(engine: Engine) -> AbstractAsyncContextManager[bool]
     Use it as `async with`; it is a class (`writer_lock.HeldOnTheLoop`), not a generator, as
     every write on the loop enters it.
     """
-    lock = _writer_locks.get(engine)
+    lock = _writer_of(engine)
     return _NEVER_HELD if lock is None else lock.held_when_free()
 
 
