@@ -17,6 +17,7 @@ from contextlib import (
 )
 from datetime import datetime
 from functools import partial
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
@@ -181,10 +182,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 Defer = Callable[[Callable[[], None]], None]
 
 
-@contextmanager
 def transaction(
     factory: sessionmaker[Session], *, read_only: bool = False, defer: Defer | None = None
-) -> Iterator[Session]:
+) -> _Transaction:
     """One unit of work: commit if the block returns, roll back if it raises.
 
     Two ways for a failure to leave a trace: an `AntechamberError(keep_changes=True)` commits
@@ -198,41 +198,96 @@ def transaction(
     a last-used time, go through `after_commit`: they run in a new transaction once this one
     commits, or, if `defer` is given, are handed to it as one job (a caller on the event loop
     must never wait for the write lock, and passes a background task).
+
+    Use it as `with`; it is a class (`_Transaction`), not a generator, as every request enters
+    one (or more).
     """
-    engine = _engine_of(factory)
-    unit: _Unit | None = None
-    rolled_back = False
-    writer = None if read_only else _writer_of(engine)
-    try:
-        with _holding(writer):
-            unit = _Unit(factory, engine, read_only, writer)
-            try:
-                yield unit.session
-                unit.commit()
-            except BaseException as exc:
-                if getattr(exc, "keep_changes", False):
-                    unit.commit()
-                else:
-                    unit.rollback()
-                    rolled_back = True
-                raise
-            finally:
-                unit.close()
+    return _Transaction(factory, read_only, defer)
+
+
+class _Transaction:
+    """`transaction`: enter once."""
+
+    __slots__ = ("defer", "factory", "hold", "read_only", "unit")
+
+    def __init__(self, factory: sessionmaker[Session], read_only: bool, defer: Defer | None):
+        self.factory = factory
+        self.read_only = read_only
+        self.defer = defer
+        self.hold: _Writer | None = None
+
+    def __enter__(self) -> Session:
+        engine = _engine_of(self.factory)
+        writer = None if self.read_only else _writer_of(engine)
+        # Held by this thread through `writer_held_if_free`: the hold covers this unit of work.
+        hold = writer if writer is not None and not writer.held_here() else None
+        if hold is not None:
+            hold.__enter__()
+        try:
+            self.unit = _Unit(self.factory, engine, self.read_only, writer)
+        except BaseException:
+            if hold is not None:
+                hold.__exit__()
+            raise
+        self.hold = hold
+        return self.unit.session
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        # Commit if the block returned, else (or if the commit fails) roll back or, for a
+        # `keep_changes` error, commit; then give the connection and the lock back, and run
+        # what was registered for after the commit, or for after the rollback.
+        unit = self.unit
         info = unit.session.info
-        for callback in info.pop(_ON_COMMIT, []):
-            callback()
-        writes = info.pop(_AFTER_COMMIT, [])
-        if writes:
-            job = partial(_write_apart, factory, writes, "after the commit")
-            (defer or _now)(job)
-    except BaseException:
-        if rolled_back and unit is not None:
-            _write_apart(factory, unit.session.info.pop(_ON_ROLLBACK, []), "after the rollback")
-        raise
-    finally:
-        if unit is not None:
+        rolled_back = False
+        try:
+            try:
+                if exc is None:
+                    try:
+                        unit.commit()
+                    except BaseException as failed:
+                        rolled_back = _end_failed(unit, failed)
+                        raise
+                else:
+                    rolled_back = _end_failed(unit, exc)
+            finally:
+                try:
+                    unit.close()
+                finally:
+                    if self.hold is not None:
+                        self.hold.__exit__()
+            if exc is not None:
+                if rolled_back:
+                    rolled_back = False  # not again below
+                    _write_apart(self.factory, info.pop(_ON_ROLLBACK, []), "after the rollback")
+                return
+            for callback in info.pop(_ON_COMMIT, []):
+                callback()
+            writes = info.pop(_AFTER_COMMIT, [])
+            if writes:
+                job = partial(_write_apart, self.factory, writes, "after the commit")
+                (self.defer or _now)(job)
+        except BaseException:
+            if rolled_back:
+                _write_apart(self.factory, info.pop(_ON_ROLLBACK, []), "after the rollback")
+            raise
+        finally:
             for key in (_ON_ROLLBACK, _AFTER_COMMIT, _ON_COMMIT):
-                unit.session.info.pop(key, None)
+                info.pop(key, None)
+
+
+def _end_failed(unit: _Unit, exc: BaseException) -> bool:
+    """End a unit whose block (or commit) raised `exc`: commit it as it stands for a
+    `keep_changes` error, else roll it back (True)."""
+    if getattr(exc, "keep_changes", False):
+        unit.commit()
+        return False
+    unit.rollback()
+    return True
 
 
 class _Unit:
@@ -397,8 +452,9 @@ _UNIT = "antechamber.unit"
 
 def _orm_free(session: Session) -> bool:
     """Whether a Session has neither begun a transaction nor taken in an object: then it has
-    nothing to flush, and its commit is the connection's."""
-    return not session.in_transaction() and not session.identity_map and not session.new
+    nothing to flush, and its commit is the connection's. (`_new` is what `Session.new` makes
+    a set of on every call: a third of this check's cost.)"""
+    return session._transaction is None and not session.identity_map and not session._new
 
 
 def _engine_of(factory: sessionmaker[Session]) -> Engine:

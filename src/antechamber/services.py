@@ -3,9 +3,9 @@ process-wide helpers (rate limiter, metrics)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from types import TracebackType
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,7 +89,6 @@ class Services:
             and isinstance(limiter.strategy, MemoryWindows)
         )
 
-    @contextmanager
     def scope(
         self,
         project_id: str,
@@ -98,17 +97,51 @@ class Services:
         *,
         read_only: bool = False,
         defer: db.Defer | None = None,
-    ) -> Iterator[Scope]:
+    ) -> _ScopeUnit:
         """A unit of work in one project, committed when the block ends without error
-        (`read_only`, `defer`: see `db.transaction`)."""
-        with db.transaction(self.sessions, read_only=read_only, defer=defer) as session:
-            yield Scope(
-                session,
-                project_id,
-                environment,
-                actor,
-                self.clock,
-                self.settings,
-                self.limiter,
-                self.metrics,
-            )
+        (`read_only`, `defer`: see `db.transaction`). Use it as `with`: a class, not a
+        generator, as every request enters one."""
+        unit = db.transaction(self.sessions, read_only=read_only, defer=defer)
+        return _ScopeUnit(self, unit, project_id, environment, actor)
+
+
+class _ScopeUnit:
+    """`Services.scope`: the unit of work (`db.transaction`) and its `Scope`."""
+
+    __slots__ = ("actor", "environment", "project_id", "services", "unit")
+
+    def __init__(
+        self,
+        services: Services,
+        unit: AbstractContextManager[Session],
+        project_id: str,
+        environment: Environment,
+        actor: str,
+    ) -> None:
+        self.services = services
+        self.unit = unit
+        self.project_id = project_id
+        self.environment = environment
+        self.actor = actor
+
+    def __enter__(self) -> Scope:
+        session = self.unit.__enter__()
+        services = self.services
+        return Scope(
+            session,
+            self.project_id,
+            self.environment,
+            self.actor,
+            services.clock,
+            services.settings,
+            services.limiter,
+            services.metrics,
+        )
+
+    def __exit__(
+        self,
+        type_: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.unit.__exit__(type_, exc, tb)
