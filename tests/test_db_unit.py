@@ -5,6 +5,7 @@ one connection for the ORM and the statements)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -285,3 +286,35 @@ def test_a_forked_child_writes_on_a_connection_of_its_own(own_engine: Any) -> No
     with db.transaction(factory) as session:  # the parent's own still serves it
         _insert(session, "INSERT INTO parent (id) VALUES (3)")
     assert _rows(own_engine, "parent") == [1, 2, 3]
+
+
+def test_reads_on_the_event_loop_reuse_one_connection_and_see_each_commit(
+    own_engine: Any,
+) -> None:
+    """A read-only unit on the loop's thread (`api.auth.run_read`) keeps its connection for
+    the next, read-only still, each reading the database as the last commit left it."""
+    factory = db.session_factory(own_engine)
+    checkouts: list[object] = []
+    event.listen(own_engine, "checkout", lambda *args: checkouts.append(args))
+
+    def parents() -> list[int]:
+        with db.transaction(factory, read_only=True) as session:
+            rows = db.connection(session).sa.exec_driver_sql("SELECT id FROM parent ORDER BY id")
+            return [r[0] for r in rows]
+
+    async def on_the_loop() -> list[list[int]]:
+        seen = [parents()]
+        for n in range(3):
+            with sqlite3.connect(own_engine.url.database) as other:  # another process's write
+                other.execute("INSERT INTO parent (id) VALUES (?)", (n,))
+            seen.append(parents())
+        with pytest.raises(db.ReadOnlyViolation), db.transaction(factory, read_only=True) as s:
+            s.add(Organization(name="x"))
+            s.flush()
+        seen.append(parents())
+        return seen
+
+    assert asyncio.run(on_the_loop()) == [[], [0], [0, 1], [0, 1, 2], [0, 1, 2]]
+    assert len(checkouts) == 1
+    parents()  # off the loop: a checkout of its own
+    assert len(checkouts) == 2

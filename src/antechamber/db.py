@@ -6,8 +6,10 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
@@ -218,10 +220,12 @@ class _Transaction:
 
     def __enter__(self) -> Session:
         engine = _engine_of(self.factory)
-        writer = None if self.read_only else _writer_of(engine)
+        writer = _writer_of(engine)
         # Held by this thread through `writer_held_if_free`: the hold covers this unit of work.
-        hold = writer if writer is not None and not writer.held_here() else None
-        if hold is not None:
+        if writer is None or self.read_only or writer.held_here():
+            hold = None
+        else:
+            hold = writer
             hold.__enter__()
         try:
             self.unit = _Unit(self.factory, engine, self.read_only, writer)
@@ -301,11 +305,12 @@ class _Unit:
     SQLAlchemy's Session transaction (begun, joined, prepared, committed, closed, with its
     events) runs only in units that use the ORM, and then ahead of the same commit.
 
-    A writing unit on SQLite (`writer`, whose lock the unit's thread holds) reuses the
-    connection the last one kept (`_Writer`) instead of a pool checkout and checkin of its own.
+    On SQLite (`writer`, the engine's `_Writer`) a writing unit, whose thread holds the writer
+    lock, reuses the connection the last one kept instead of a pool checkout and checkin of its
+    own; so does a read-only unit on an event loop's thread, the last one's of that thread.
     """
 
-    __slots__ = ("clean", "lean", "pool", "session", "transaction", "writer")
+    __slots__ = ("clean", "lean", "pool", "session", "slot", "transaction")
 
     def __init__(
         self,
@@ -314,17 +319,17 @@ class _Unit:
         read_only: bool,
         writer: _Writer | None = None,
     ) -> None:
-        self.writer = writer
         self.clean = False  # committed or rolled back without error: the connection may be kept
-        kept = writer.take(engine) if writer is not None else None
-        if kept is not None:
+        self.slot = slot = None if writer is None else writer.slot(read_only)
+        kept = None if slot is None else _take(engine, slot)
+        if kept is not None:  # a kept reader's is read-only already
             connection, self.lean, self.pool = kept
         else:
             self.pool = engine.pool
             connection = engine.connect()
             self.lean = statements.Connection(connection)
         try:
-            if read_only:  # on the connection itself (2.x: in place), before its BEGIN
+            if read_only and kept is None:  # on the connection itself (in place), before BEGIN
                 connection.execution_options(**_read_only_options(engine))
             self.transaction = connection.begin()
         except BaseException:
@@ -368,12 +373,8 @@ class _Unit:
                 self.session.close()
         finally:
             connection = self.transaction.connection
-            writer = self.writer
-            if (
-                writer is None
-                or not self.clean
-                or not writer.keep(connection, self.lean, self.pool)
-            ):
+            slot = self.slot
+            if not (self.clean and slot is not None and _keep(connection, self, slot)):
                 connection.close()
 
 
@@ -389,52 +390,80 @@ class _Writer(WriterLock):
 
     Never shared with a forked child (the process id is kept with it), and dropped when the
     engine is disposed (`drop`): a connection of a disposed pool is never reused.
+
+    The read-only units on an event loop's thread (`api.auth.run_read`) keep one the same way,
+    in a slot of that thread's (`slot`).
     """
 
     def __init__(self, database_path: str | None) -> None:
         super().__init__(database_path)
-        # At most one (connection, its statements.Connection, pool, pid); list.pop is atomic,
-        # so `drop` (any thread, no lock) and `take` (the lock's holder) never both get it.
-        self._kept: list[tuple[Connection, statements.Connection, Any, int]] = []
+        # Each slot holds at most one `_Kept`; list.pop is atomic, so `drop` (any thread, no
+        # lock) and `_take` (the lock's holder, or the loop's thread) never both get it.
+        self._kept: list[_Kept] = []  # the writers'
+        self._loop_reads: dict[int, list[_Kept]] = {}  # each event loop thread's reads'
 
-    def take(self, engine: Engine) -> tuple[Connection, statements.Connection, Any] | None:
-        try:
-            connection, lean, pool, pid = self._kept.pop()
-        except IndexError:
+    def slot(self, read_only: bool) -> list[_Kept] | None:
+        """Where a unit keeps its connection: the writers' slot; a read's on an event loop's
+        thread (one per process when serving), the thread's own; none for a read elsewhere
+        (forty worker threads keeping one each would keep the pool's every connection)."""
+        if not read_only:
+            return self._kept
+        if asyncio._get_running_loop() is None:
             return None
-        if pid != os.getpid():  # a fork's copy: the parent's connection, never ours to use
-            return None
-        if pool is not engine.pool or connection.invalidated or connection.closed:
-            connection.close()
-            return None
-        return connection, lean, pool
-
-    def keep(self, connection: Connection, lean: statements.Connection, pool: Any) -> bool:
-        """Keep `connection` for the next unit (True), or leave it to the caller (False)."""
-        if connection.invalidated or connection.in_transaction():
-            return False
-        driver = connection.connection.driver_connection
-        if driver is None:
-            return False
-        if driver.in_transaction:
-            # A COMMIT that failed (a deferred foreign key) leaves SQLite's transaction open,
-            # though SQLAlchemy's has ended: the next unit's BEGIN would fail (or, on the
-            # pool's connection, the pool's checkin leaves it so too).
-            driver.rollback()
-        if self._kept or pool is not connection.engine.pool:
-            return False
-        self._kept.append((connection, lean, pool, os.getpid()))
-        return True
+        thread = threading.get_ident()
+        slot = self._loop_reads.get(thread)
+        if slot is None:
+            slot = self._loop_reads[thread] = []
+        return slot
 
     def drop(self, _engine: Engine) -> None:
-        """The engine was disposed: close the kept connection now (this process's)."""
-        try:
-            connection, _lean, _pool, pid = self._kept.pop()
-        except IndexError:
-            return
-        if pid == os.getpid():
-            connection.invalidate()  # closes the driver's connection, which no pool keeps
-            connection.close()
+        """The engine was disposed: close the kept connections now (this process's)."""
+        for slot in (self._kept, *list(self._loop_reads.values())):
+            try:
+                connection, _lean, _pool, pid = slot.pop()
+            except IndexError:
+                continue
+            if pid == os.getpid():
+                connection.invalidate()  # closes the driver's connection, which no pool keeps
+                connection.close()
+
+
+#: A kept connection: SQLAlchemy's, its `statements.Connection`, its pool, the process's id.
+_Kept = tuple[Connection, statements.Connection, Any, int]
+
+
+def _take(
+    engine: Engine, slot: list[_Kept]
+) -> tuple[Connection, statements.Connection, Any] | None:
+    try:
+        connection, lean, pool, pid = slot.pop()
+    except IndexError:
+        return None
+    if pid != os.getpid():  # a fork's copy: the parent's connection, never ours to use
+        return None
+    if pool is not engine.pool or connection.invalidated or connection.closed:
+        connection.close()
+        return None
+    return connection, lean, pool
+
+
+def _keep(connection: Connection, unit: _Unit, slot: list[_Kept]) -> bool:
+    """Keep `unit`'s `connection` in `slot` for the next unit (True), or leave it to the
+    caller (False: the slot is taken, the connection is invalidated, or its pool disposed)."""
+    if connection.invalidated or connection.in_transaction():
+        return False
+    driver = connection.connection.driver_connection
+    if driver is None:
+        return False
+    if driver.in_transaction:
+        # A COMMIT that failed (a deferred foreign key) leaves SQLite's transaction open,
+        # though SQLAlchemy's has ended: the next unit's BEGIN would fail (or, on the
+        # pool's connection, the pool's checkin leaves it so too).
+        driver.rollback()
+    if slot or unit.pool is not connection.engine.pool:
+        return False
+    slot.append((connection, unit.lean, unit.pool, os.getpid()))
+    return True
 
 
 def _writer_of(engine: Engine) -> _Writer | None:
