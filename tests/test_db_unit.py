@@ -6,8 +6,10 @@ one connection for the ORM and the statements)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -318,3 +320,19 @@ def test_reads_on_the_event_loop_reuse_one_connection_and_see_each_commit(
     assert len(checkouts) == 1
     parents()  # off the loop: a checkout of its own
     assert len(checkouts) == 2
+
+
+def test_an_event_loop_thread_that_ends_gives_its_read_connection_back(
+    own_engine: Any,
+) -> None:
+    factory = db.session_factory(own_engine)
+
+    async def read() -> None:
+        with db.transaction(factory, read_only=True) as session:
+            db.connection(session).execute(select(1)).all()
+
+    thread = threading.Thread(target=asyncio.run, args=(read(),))
+    thread.start()
+    thread.join()
+    gc.collect()
+    assert own_engine.pool.checkedout() == 0

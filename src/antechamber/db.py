@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
@@ -400,7 +401,10 @@ class _Writer(WriterLock):
         # Each slot holds at most one `_Kept`; list.pop is atomic, so `drop` (any thread, no
         # lock) and `_take` (the lock's holder, or the loop's thread) never both get it.
         self._kept: list[_Kept] = []  # the writers'
-        self._loop_reads: dict[int, list[_Kept]] = {}  # each event loop thread's reads'
+        # Each event loop thread's reads' (a thread's own: it goes with the thread, and its
+        # connection back to the pool), and all of them, for `drop`.
+        self._loop_reads = threading.local()
+        self._all_reads: weakref.WeakSet[_Slot] = weakref.WeakSet()
 
     def slot(self, read_only: bool) -> list[_Kept] | None:
         """Where a unit keeps its connection: the writers' slot; a read's on an event loop's
@@ -410,15 +414,16 @@ class _Writer(WriterLock):
             return self._kept
         if asyncio._get_running_loop() is None:
             return None
-        thread = threading.get_ident()
-        slot = self._loop_reads.get(thread)
-        if slot is None:
-            slot = self._loop_reads[thread] = []
+        try:
+            slot: list[_Kept] = self._loop_reads.slot
+        except AttributeError:  # the thread's first
+            slot = self._loop_reads.slot = _Slot()
+            self._all_reads.add(slot)
         return slot
 
     def drop(self, _engine: Engine) -> None:
         """The engine was disposed: close the kept connections now (this process's)."""
-        for slot in (self._kept, *list(self._loop_reads.values())):
+        for slot in (self._kept, *list(self._all_reads)):
             try:
                 connection, _lean, _pool, pid = slot.pop()
             except IndexError:
@@ -430,6 +435,15 @@ class _Writer(WriterLock):
 
 #: A kept connection: SQLAlchemy's, its `statements.Connection`, its pool, the process's id.
 _Kept = tuple[Connection, statements.Connection, Any, int]
+
+
+class _Slot(list[_Kept]):
+    """An event loop thread's slot: a list that a WeakSet can hold (by identity)."""
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
 
 
 def _take(
