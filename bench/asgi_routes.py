@@ -4,8 +4,8 @@ guard, routing, FastAPI's request handling, the handler, the answer), without a 
 socket: the app is called directly with a scope, a `receive` and a `send`.
 
     cd <tree> && PYTHONPATH=src python -m bench.asgi_routes [flows]
-        µs of CPU (time.process_time) per request and route: median and mean of the
-        fastest 90%
+        µs of CPU (time.process_time) per request and route: median, mean of the
+        fastest 90%, and mean of all (with the requests that ran SQLite's checkpoints)
     CALLGRIND=1 PYTHONPATH=src valgrind --tool=callgrind --instr-atstart=no \
         --callgrind-out-file=/tmp/cg.%p python -m bench.asgi_routes 10
     python -m bench.asgi_routes_sum /tmp/cg.<pid>
@@ -243,4 +243,5 @@ for name, v in times.items():
     print(
         f"{name:24s} n={len(v):4d} median {v[len(v) // 2] * 1e6:7.1f} µs"
         f"  mean90 {sum(fast) / len(fast) * 1e6:7.1f} µs"
+        f"  mean {sum(v) / len(v) * 1e6:7.1f} µs"
     )

@@ -27,6 +27,8 @@ _frames: dict[str, list[int]] = {}
 _commits: dict[str, list[int]] = {}
 _trees: dict[str, Counter[str]] = {}
 _statements: dict[str, Counter[str]] = {}
+#: Every measured request's frames in order, one list of page numbers per request.
+_history: list[list[int]] = []
 _traced: list[str] = []
 _engines: set[int] = set()
 
@@ -74,6 +76,7 @@ def count(engine: Engine, route: str) -> None:
     statements = _statements.setdefault(route, Counter())
     for sql in _traced:
         statements[_LITERAL.sub("?", " ".join(sql.split()))[:110]] += 1
+    _history.append(pages)
     _frames.setdefault(route, []).append(len(pages))
     _commits.setdefault(route, []).append(commits)
     if not pages:
@@ -85,7 +88,32 @@ def count(engine: Engine, route: str) -> None:
         trees[names.get(number, "(free or header page)" if number != 1 else "sqlite_schema")] += 1
 
 
+def checkpoint_copies(limit: int) -> tuple[int, float]:
+    """Replay the measured requests' frames as one WAL checkpointed by SQLite's automatic
+    checkpoint at `limit` pages (after the commit that passes it): the number of checkpoints,
+    and the pages they copy to the database file per frame written (a page written by many
+    commits between two checkpoints is copied once)."""
+    checkpoints = copied = frames = 0
+    window: set[int] = set()
+    size = 0
+    for pages in _history:
+        window.update(pages)
+        size += len(pages)
+        frames += len(pages)
+        if size >= limit:
+            checkpoints += 1
+            copied += len(window)
+            window, size = set(), 0
+    return checkpoints, copied / max(frames, 1)
+
+
 def report() -> None:
+    for limit in (1000, 2000, 4000):
+        checkpoints, per_frame = checkpoint_copies(limit)
+        print(
+            f"wal_autocheckpoint={limit}: {checkpoints} checkpoints,"
+            f" {per_frame:.2f} pages copied per frame written"
+        )
     for route, frames in _frames.items():
         n = len(frames)
         per = sorted(frames)
