@@ -4,12 +4,15 @@ guard, routing, FastAPI's request handling, the handler, the answer), without a 
 socket: the app is called directly with a scope, a `receive` and a `send`.
 
     cd <tree> && PYTHONPATH=src python -m bench.asgi_routes [flows]
-        µs of CPU (time.process_time) per request and route: median and mean of the
-        fastest 90%
+        µs of CPU (time.process_time) per request and route: median, mean of the
+        fastest 90%, and mean of all (with the requests that ran SQLite's checkpoints)
     CALLGRIND=1 PYTHONPATH=src valgrind --tool=callgrind --instr-atstart=no \
         --callgrind-out-file=/tmp/cg.%p python -m bench.asgi_routes 10
     python -m bench.asgi_routes_sum /tmp/cg.<pid>
         one dump per measured request; instructions per request and route (median)
+    WAL_PAGES=1 PYTHONPATH=src python -m bench.asgi_routes 20
+        the WAL frames (pages) each request's commits write, and whose b-trees they are
+        (bench/wal_pages.py); no CPU figures (a checkpoint runs before each request)
 
 Each flow is a discovery login (send, authenticate, IST exchange) into an OPTIONAL org and one
 into a REQUIRED_FOR_ALL org (the exchange texts a code; SMS send texts another, SMS
@@ -51,10 +54,12 @@ from antechamber.delivery import outbox
 from antechamber.projects.service import create_project
 from antechamber.redirects import service as redirects
 from antechamber.scope import Scope
+from bench import wal_pages
 from bench.inproc_setup import app_with_null_route, project_database
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
+WAL_PAGES = bool(os.environ.get("WAL_PAGES"))
 
 tmp, settings, engine, project, issued = project_database("asgi-routes-")
 with db.transaction(db.session_factory(engine)) as session:
@@ -124,11 +129,15 @@ async def call(name, method, path, body=None, measure=True):
         subprocess.run(
             ["callgrind_control", "-z", str(os.getpid())], check=True, capture_output=True
         )
+    if WAL_PAGES and measure:
+        wal_pages.checkpoint(engine)
     gc.disable()
     t = time.process_time()
     await app(scope, receive, send)
     spent = time.process_time() - t
     gc.enable()
+    if WAL_PAGES and measure:
+        wal_pages.count(engine, name)
     if CALLGRIND and measure:
         subprocess.run(
             ["callgrind_control", "-d", name.replace(" ", "_"), str(os.getpid())],
@@ -223,6 +232,9 @@ async def main():
 
 
 asyncio.run(main())
+if WAL_PAGES:
+    wal_pages.report()
+    sys.exit(0)
 if CALLGRIND:  # the counts are in the dumps: python -m bench.asgi_routes --sum <dump prefix>
     sys.exit(0)
 for name, v in times.items():
@@ -231,4 +243,5 @@ for name, v in times.items():
     print(
         f"{name:24s} n={len(v):4d} median {v[len(v) // 2] * 1e6:7.1f} µs"
         f"  mean90 {sum(fast) / len(fast) * 1e6:7.1f} µs"
+        f"  mean {sum(v) / len(v) * 1e6:7.1f} µs"
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from antechamber.db import Base
@@ -28,7 +28,15 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_recipient_created", "recipient", "created_at"),
-        Index("ix_outbox_project_created", "project_id", "created_at"),
+        # Only the failed messages (`outbox.failed_messages`): a message is inserted pending,
+        # so a send writes no page of it (migration 0014).
+        Index(
+            "ix_outbox_project_failed",
+            "project_id",
+            "created_at",
+            sqlite_where=text("status = 'failed'"),
+            postgresql_where=text("status = 'failed'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(80), primary_key=True)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, literal_column, select
 from sqlalchemy.orm import Session
 
 from antechamber import crypto, db
@@ -251,7 +251,12 @@ def failed_messages(scope: Scope, *, limit: int = 100) -> Sequence[OutboxMessage
     """The project's messages given up on, newest first (for the console and the CLI)."""
     return scope.db.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.project_id == scope.project_id, OutboxMessage.status == "failed")
+        # A literal, not a parameter: the index of failed messages (`ix_outbox_project_failed`)
+        # serves only a query whose condition is its own.
+        .where(
+            OutboxMessage.project_id == scope.project_id,
+            OutboxMessage.status == literal_column("'failed'"),
+        )
         .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         .limit(limit)
     ).all()
