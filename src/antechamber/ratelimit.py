@@ -245,9 +245,10 @@ class RateLimiter:
 
     def _items(self, check: Check) -> Sequence[limits.RateLimitItem]:
         text = check.limit if check.limit is not None else self._setting(check.name)
-        if text not in self._parsed:
-            self._parsed[text] = limits.parse_many(text)
-        return self._parsed[text]
+        items = self._parsed.get(text)
+        if items is None:
+            items = self._parsed[text] = limits.parse_many(text)
+        return items
 
     def _setting(self, name: str) -> str:
         try:
