@@ -47,9 +47,11 @@ def _canonical(raw: str) -> str | None:
 # The common address, `local@host.tld` in plain ASCII, answered without `validate_email`
 # (whose Unicode and IDNA checks are most of its cost): an ASCII dot-atom local part (the
 # library's own character set), then hostname labels of letters, digits and inner hyphens, at
-# most 63 long, the last (the TLD) ending with a letter. Whatever does not match, or matches
-# but is close to a rule (a hyphen pair: Punycode or an R-LDH label; a special-use name; the
-# length limits), goes to `validate_email`, so this path only ever accepts, never refuses.
+# most 63 long, the last (the TLD) starting and ending with a letter. Whatever does not match,
+# or matches but is close to a rule (a hyphen pair: Punycode or an R-LDH label; a special-use
+# name; the length limits, the local part's strict one too), goes to `validate_email`, so this
+# path only ever accepts, never refuses, and accepts only what the library accepts whatever
+# its module-wide options (they widen what it accepts, except `STRICT`, hence the 64).
 # tests/test_emails.py checks it against `validate_email` over random and adversarial input.
 _ATEXT = r"[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -63,7 +65,7 @@ def _plain(text: str) -> str | None:
     if len(text) > 254 or not text.isascii():
         return None
     local, at, domain = text.rpartition("@")
-    if not at:
+    if not at or len(local) > 64:  # a long local part: fine unless the library is strict
         return None
     domain = domain.lower()  # UTS-46 maps ASCII capitals to lower case, nothing else
     if (
