@@ -66,8 +66,11 @@ def _peer_text(peer: str) -> str:
     return peer[:64] if address is None else str(address)
 
 
+@functools.lru_cache(maxsize=4096)
 def limit_key(address: str) -> str:
-    """The key per-address limits count under: the address, or its /64 for IPv6."""
+    """The key per-address limits count under: the address, or its /64 for IPv6 (cached, as
+    `_peer_text`: parsing through `ipaddress` costs several µs, and the answer depends only on
+    the text)."""
     parsed = _parse(address)
     if isinstance(parsed, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((parsed, 64), strict=False))

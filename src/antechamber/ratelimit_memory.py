@@ -106,23 +106,23 @@ class MemoryWindows:
         """
         now = self._now()
         with self._lock:
-            # Inlined (`_window`, then counting): this runs on every send.
+            # Inlined (`_window` and `_key`, then counting): this runs on every send.
             windows = self._windows
-            found: list[_Window | None] = []
+            found: list[tuple[tuple[object, ...], _Window | None]] = []
             for item, identifiers in planned:
-                window = windows.get(_key(item, identifiers))
+                key = (item.amount, item.multiples, item.GRANULARITY.seconds, *identifiers)
+                window = windows.get(key)
                 if window is not None:
                     steps = window.steps
                     if steps and steps[0][0] <= now - window.expiry:
                         window.expire(now)
                     if window.total >= item.amount:
                         return len(found)  # nothing counted yet
-                found.append(window)
-            for (item, identifiers), window in zip(planned, found, strict=True):
+                found.append((key, window))
+            for (item, _), (key, window) in zip(planned, found, strict=True):
                 if window is None:
                     # A window not held: a new one, or (a check listed twice) the one the
                     # previous step stored.
-                    key = _key(item, identifiers)
                     window = windows.setdefault(key, _Window(item, self._steps))
                 # One event at `now`: into the last step if `now` falls in its cell (its
                 # latest event moves to `now`), else a new step.

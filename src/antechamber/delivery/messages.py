@@ -101,9 +101,9 @@ def check_contract(template: str, channel: str, context: Mapping[str, Any]) -> T
         raise TemplateContractError(f"no message template named {template!r}")
     if info.channel != channel:
         raise TemplateContractError(f"template {template!r} is for {info.channel}, not {channel}")
-    missing = info.context_keys - context.keys()
-    unknown = context.keys() - info.context_keys
-    if missing or unknown:
+    if context.keys() != info.context_keys:
+        missing = info.context_keys - context.keys()
+        unknown = context.keys() - info.context_keys
         raise TemplateContractError(
             f"template {template!r} takes {sorted(info.context_keys)}; "
             f"missing {sorted(missing)}, unknown {sorted(unknown)}"

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import Table, insert, literal_column, select
@@ -51,10 +50,10 @@ PAYLOAD_PURPOSE = "outbox-payload"
 _INSERT = insert(cast(Table, OutboxMessage.__table__))
 
 
-@dataclass(frozen=True, slots=True)
-class Queued:
+class Queued(NamedTuple):
     """A message `enqueue` wrote: the row's fields that say what it is (not an ORM object; the
-    row is in the caller's transaction, and the unit of work holds no copy of it)."""
+    row is in the caller's transaction, and the unit of work holds no copy of it). A named
+    tuple: every message sent makes one, and a frozen dataclass's `__init__` costs more."""
 
     id: str
     project_id: str

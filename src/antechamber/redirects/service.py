@@ -8,6 +8,7 @@ exactly one default.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -52,24 +53,31 @@ def checked_url(raw: object, invalid: type[errors.InvalidRedirectUrl]) -> str:
     if not isinstance(raw, str):
         raise invalid()
     url = raw.strip()
-    if not url or len(url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 32 for c in url):
+    if not url or len(url) > MAX_URL_LENGTH or not _acceptable(url):
         raise invalid()
+    return url
+
+
+# Every link sent checks its URL, nearly always one of the few the project registered: the
+# answer depends on nothing but the text, so it is remembered (at most 2048 characters each).
+@functools.lru_cache(maxsize=256)
+def _acceptable(url: str) -> bool:
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return False
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError for a bad port
     except ValueError:
-        raise invalid() from None
+        return False
     del port
-    if (
+    return not (
         parts.scheme not in ("http", "https")
         or not parts.hostname
         or parts.username is not None
         or parts.password is not None
         or parts.fragment
         or "\\" in url
-    ):
-        raise invalid()
-    return url
+    )
 
 
 def add_redirect_url(
