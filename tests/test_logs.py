@@ -34,3 +34,30 @@ def test_log_injection_is_escaped() -> None:
     line = JsonFormatter().format(record)
     assert "\n" not in line
     assert json.loads(line)["msg"] == 'evil\n{"level": "error"}'
+
+
+def test_the_json_clock_is_the_records_own_millisecond() -> None:
+    """The second's text is kept (lines come many a second); the line's time is still exactly
+    what `datetime.fromtimestamp(...).isoformat` writes, next to a second's or a millisecond's
+    edge too (where `fromtimestamp` rounds the microsecond half to even)."""
+    import random
+    from datetime import UTC, datetime
+
+    formatter = JsonFormatter()
+    rng = random.Random(21)
+    edges = [0.0, 0.0005, 0.9989999, 0.9994999, 0.9995, 0.9999995, 0.999999, 1 - 1e-9]
+    for _ in range(50_000):
+        second = rng.choice([0, 1_765_000_000, 1_765_000_000 + rng.randrange(10**8)])
+        fraction = rng.choice(
+            [
+                rng.random(),
+                rng.randrange(1000) / 1000,
+                rng.randrange(1000) / 1000 + 0.0005,
+                rng.randrange(10**6) / 1e6 + 5e-7,
+                rng.choice(edges),
+            ]
+        )
+        record = logging.LogRecord("x", logging.INFO, "", 0, "m", (), None)
+        record.created = second + fraction
+        expected = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        assert json.loads(formatter.format(record))["ts"] == expected, record.created

@@ -36,7 +36,12 @@ def _plain(value: object) -> object:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in record.__dict__.items() if k not in _RESERVED}
+    # `_plain` inline: most values are no text, or text without a colour code.
+    return {
+        k: _ANSI.sub("", v) if isinstance(v, str) and "\x1b" in v else v
+        for k, v in record.__dict__.items()
+        if k not in _RESERVED
+    }
 
 
 # One encoder for every line: `json.dumps(..., default=str)` builds a new one per call.
@@ -44,9 +49,26 @@ _JSON = json.JSONEncoder(default=str)
 
 
 class JsonFormatter(logging.Formatter):
+    # The last whole second's text (lines come many a second): (second, "YYYY-MM-DDTHH:MM:SS").
+    _second: tuple[int, str] = (-1, "")
+
+    def _ts(self, created: float) -> str:
+        """`datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")`, the
+        second's text kept: the milliseconds are those of the microsecond `fromtimestamp`
+        rounds to (half to even), which within a millisecond of the next second may be it."""
+        second = int(created)
+        fraction = created - second
+        if fraction >= 0.999 or second < 0:
+            return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        cached = self._second
+        if cached[0] != second:
+            text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")[:-6]
+            cached = self._second = (second, text)
+        return f"{cached[1]}.{round(fraction * 1e6) // 1000:03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._ts(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": _plain(record.getMessage()),
