@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from antechamber.api.auth import ApiRoute
 from antechamber.app import create_app
-from antechamber.edge import Edge
 from antechamber.clock import FrozenClock
+from antechamber.edge import Edge
 from antechamber.headers import DATA_CSP, add_security_headers
 from antechamber.hosts import HostPolicy, rewrite_location
 from antechamber.settings import Settings
@@ -149,7 +149,8 @@ def test_an_unexpected_error_is_a_500_with_the_security_headers_and_no_trace(
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "no-referrer"
     assert response.headers["content-security-policy"] == DATA_CSP
-    assert "secret detail" not in response.text and "Traceback" not in response.text
+    assert "secret detail" not in response.text
+    assert "Traceback" not in response.text
     if path.startswith("/v1/"):
         assert response.headers["cache-control"] == "no-store"
         body = response.json()
@@ -162,7 +163,8 @@ def test_an_unexpected_error_is_a_500_with_the_security_headers_and_no_trace(
     if path.startswith("/v1/"):
         assert line.request_id == body["request_id"]  # type: ignore[attr-defined]
     [logged] = [r for r in caplog.records if r.name == "antechamber.api"]
-    assert logged.levelno == logging.ERROR and logged.exc_info is not None
+    assert logged.levelno == logging.ERROR
+    assert logged.exc_info is not None
     assert "secret detail of the failure" in str(logged.exc_info[1])
 
 
@@ -180,7 +182,8 @@ def test_the_lean_route_of_the_500_test_is_served_lean(
     with TestClient(app, raise_server_exceptions=False) as client:
         client.post("/v1/b2b/_boom", json={})
         edge = app.middleware_stack
-        assert isinstance(edge, Edge) and edge.dispatch is not None
+        assert isinstance(edge, Edge)
+        assert edge.dispatch is not None
         scope = {"type": "http", "method": "POST", "path": "/v1/b2b/_boom", "root_path": ""}
         assert edge.dispatch.select(scope) is not None
 

@@ -52,9 +52,7 @@ _VALUES = [b"text/html; charset=utf-8", b"application/json", b"text/plain", b"x"
 def test_matches_the_plain_rule_on_many_random_responses() -> None:
     rng = random.Random(21)
     for _ in range(5000):
-        headers = [
-            (rng.choice(_NAMES), rng.choice(_VALUES)) for _ in range(rng.randrange(0, 7))
-        ]
+        headers = [(rng.choice(_NAMES), rng.choice(_VALUES)) for _ in range(rng.randrange(0, 7))]
         api, hsts = rng.random() < 0.5, rng.random() < 0.5
         expected = _plain_rule(list(headers), api=api, hsts=hsts)
         assert add_security_headers(headers, api=api, hsts=hsts) == expected

@@ -61,3 +61,57 @@ def test_the_json_clock_is_the_records_own_millisecond() -> None:
         record.created = second + fraction
         expected = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         assert json.loads(formatter.format(record))["ts"] == expected, record.created
+
+
+def test_the_access_record_is_the_one_make_record_makes() -> None:
+    """The access line's record, its thread's fields kept for the second, has every field
+    `makeRecord` gives, in the same order, with the same values but for its own time."""
+    import random
+    import threading
+
+    from antechamber import logs
+
+    rng = random.Random(21)
+    access = logs.access_log
+    for _ in range(2000):
+        extra = {
+            "method": rng.choice(["GET", "POST"]),
+            "route": rng.choice(["/v1/b2b/x", "(unmatched)"]),
+            "status": rng.choice([200, 404, 500]),
+            "duration_ms": rng.random(),
+            "request_id": rng.choice([None, "request-id-1"]),
+            "project_id": rng.choice([None, "project-1"]),
+        }
+        ours = logs._access_record(dict(extra))
+        theirs = access.makeRecord(
+            access.name, logging.INFO, logs.__file__, 0, "request", (), None, extra=dict(extra)
+        )
+        assert type(ours) is type(theirs)
+        assert list(ours.__dict__) == list(theirs.__dict__)
+        timed = ("created", "msecs", "relativeCreated")
+        for key, value in theirs.__dict__.items():
+            if key not in timed:
+                assert ours.__dict__[key] == value, key
+        assert abs(ours.created - theirs.created) < 1
+        assert ours.msecs == int((ours.created - int(ours.created)) * 1000) + 0.0
+        assert ours.relativeCreated == (ours.created - logging._startTime) * 1000  # type: ignore[attr-defined]
+        assert ours.threadName == threading.current_thread().name
+        assert ours.getMessage() == "request"
+
+
+def test_the_access_record_honours_a_record_factory() -> None:
+    from antechamber import logs
+
+    made = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = made(*args, **kwargs)
+        record.tenant = "t"  # type: ignore[attr-defined]
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        record = logs._access_record({"method": "GET"})
+    finally:
+        logging.setLogRecordFactory(made)
+    assert record.tenant == "t"  # type: ignore[attr-defined]

@@ -151,5 +151,6 @@ class Edge:
         if handler is None:
             return errors.error_response(request, exc)
         if is_async_callable(handler):
-            return await handler(request, exc)  # type: ignore[no-any-return]
+            response: Response = await handler(request, exc)  # type: ignore[arg-type,assignment]
+            return response
         return await run_in_threadpool(handler, request, exc)  # type: ignore[arg-type]

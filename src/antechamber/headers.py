@@ -29,9 +29,7 @@ _NO_STORE = (b"cache-control", b"no-store")
 _HSTS = (b"strict-transport-security", HSTS.encode())
 
 
-_NAMES = frozenset(
-    name for name, _ in (*_ALWAYS, _PAGE_CSP, _DATA_CSP, _NO_STORE, _HSTS)
-)
+_NAMES = frozenset(name for name, _ in (*_ALWAYS, _PAGE_CSP, _DATA_CSP, _NO_STORE, _HSTS))
 # What a response setting none of them gets, by (an HTML page, an API answer, HSTS): built once.
 _WANTED = {
     (page, api, hsts): (

@@ -155,7 +155,7 @@ def request_hosts(scope: Scope, host: str | None) -> set[str]:
 
 def has_location(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     """Whether a response's raw ASGI `headers` hold a `Location` (`rewrite_location` has work)."""
-    for name, _ in headers:
+    for name, _ in headers:  # noqa: SIM110 - a loop: no generator made per response
         if name.lower() == b"location":
             return True
     return False
