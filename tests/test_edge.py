@@ -7,12 +7,15 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from antechamber.api.auth import ApiRoute
 from antechamber.app import create_app
 from antechamber.clock import FrozenClock
+from antechamber.edge import Edge
 from antechamber.headers import DATA_CSP, add_security_headers
 from antechamber.hosts import HostPolicy, rewrite_location
 from antechamber.settings import Settings
@@ -35,7 +38,6 @@ def test_one_layer_of_ours_and_none_idle(
 ) -> None:
     app = create_app(settings, engine=engine, clock=clock)
     assert _layers(app) == [
-        "ServerErrorMiddleware",
         "Edge",
         "ExceptionMiddleware",
         "AsyncExitStackMiddleware",
@@ -112,6 +114,78 @@ def test_an_unexpected_error_is_answered_500_and_logged_500(
     assert response.status_code == 500
     [line] = _access_lines(caplog)
     assert line.status == 500  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", ["/v1/b2b/_boom", "/v1/b2b/_boom/whole-stack", "/boom"])
+def test_an_unexpected_error_is_a_500_with_the_security_headers_and_no_trace(
+    settings: Settings,
+    engine: Engine,
+    clock: FrozenClock,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+) -> None:
+    """Whichever way the request went (a lean API route, one the whole stack serves, a page),
+    the catch-all 500 passes the edge: security headers, the access log, the error logged."""
+    app = create_app(settings, engine=engine, clock=clock)
+    router = APIRouter(prefix="/v1/b2b", route_class=ApiRoute)
+
+    @router.post("/_boom")
+    def boom_lean(request: Request) -> JSONResponse:
+        raise RuntimeError("secret detail of the failure")
+
+    @router.post("/_boom/whole-stack")
+    def boom_whole(request: Request, q: str | None = None) -> JSONResponse:  # query: not lean
+        raise RuntimeError("secret detail of the failure")
+
+    @app.post("/boom")
+    def boom_page() -> None:
+        raise RuntimeError("secret detail of the failure")
+
+    app.include_router(router)
+    caplog.set_level(logging.INFO)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post(path, json={"a": 1})
+    assert response.status_code == 500
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["content-security-policy"] == DATA_CSP
+    assert "secret detail" not in response.text
+    assert "Traceback" not in response.text
+    if path.startswith("/v1/"):
+        assert response.headers["cache-control"] == "no-store"
+        body = response.json()
+        assert body["error_type"] == "internal_server_error"
+        assert body["request_id"].startswith("request-id-")
+    else:
+        assert response.json() == {"error": "internal_server_error"}
+    [line] = _access_lines(caplog)
+    assert line.status == 500  # type: ignore[attr-defined]
+    if path.startswith("/v1/"):
+        assert line.request_id == body["request_id"]  # type: ignore[attr-defined]
+    [logged] = [r for r in caplog.records if r.name == "antechamber.api"]
+    assert logged.levelno == logging.ERROR
+    assert logged.exc_info is not None
+    assert "secret detail of the failure" in str(logged.exc_info[1])
+
+
+def test_the_lean_route_of_the_500_test_is_served_lean(
+    settings: Settings, engine: Engine, clock: FrozenClock
+) -> None:
+    app = create_app(settings, engine=engine, clock=clock)
+    router = APIRouter(prefix="/v1/b2b", route_class=ApiRoute)
+
+    @router.post("/_boom")
+    def boom_lean(request: Request) -> JSONResponse:
+        raise RuntimeError("boom")
+
+    app.include_router(router)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.post("/v1/b2b/_boom", json={})
+        edge = app.middleware_stack
+        assert isinstance(edge, Edge)
+        assert edge.dispatch is not None
+        scope = {"type": "http", "method": "POST", "path": "/v1/b2b/_boom", "root_path": ""}
+        assert edge.dispatch.select(scope) is not None
 
 
 def test_security_headers_leave_a_route_s_own_alone() -> None:

@@ -19,9 +19,10 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from antechamber import __version__, admin, api, health, webapp
 from antechamber.clock import Clock
@@ -50,7 +51,12 @@ _IDLE_LAYERS = frozenset(
 class _Antechamber(FastAPI):
     """FastAPI without its telemetry, and without the two layers that then only pass each
     request on (one call each per request); its router dispatches by index (`route_index`),
-    and the edge hands a lean route's request to its handler itself (`dispatch`)."""
+    and the edge hands a lean route's request to its handler itself (`dispatch`).
+
+    The edge is its outermost layer, in the place of Starlette's `ServerErrorMiddleware`, whose
+    500 it answers (`Edge.server_error`) through its own `send`: with the security headers, in
+    the access log. The app's own call goes straight to it for an HTTP request, past
+    FastAPI's and Starlette's calls (which only mark the scope with the app)."""
 
     # False before the first request: FastAPI's own scan of every route (tests compare both).
     indexed_routing = True
@@ -60,6 +66,14 @@ class _Antechamber(FastAPI):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(telemetry=NO_TELEMETRY, **kwargs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stack = self.middleware_stack
+        if stack is None or scope["type"] != "http" or self.root_path:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self  # as Starlette's call does
+        await stack(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
@@ -83,6 +97,11 @@ class _Antechamber(FastAPI):
                         if self.lean_dispatch
                         else None
                     )
+        # The edge in the server error layer's place, answering its 500s (see the class).
+        if type(stack) is ServerErrorMiddleware and isinstance(stack.app, Edge):
+            edge = stack.app
+            edge.errors = stack
+            return edge
         return stack
 
 

@@ -40,7 +40,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from antechamber.api.guard import replay
+from antechamber.api.guard import Replay, replay
 from antechamber.api.lean import Serve, serve_of
 from antechamber.route_index import UNKNOWN, RouteIndex, _Entry
 
@@ -121,6 +121,11 @@ class LeanDispatch:
         self.index.enter(scope, entry, child_scope)
         scope["starlette.exception_handlers"] = self.handlers
         request = Request(scope, receive, send)
+        if type(receive) is Replay:
+            body = receive.take()
+            if body is not None:  # what `request.body()` would read through it, read
+                request._body = body
+                request._stream_consumed = True
         whole_stack = False
         try:
             try:  # `request_response`'s handling

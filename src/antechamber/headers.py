@@ -8,6 +8,8 @@ mode. A route may set its own header (a stricter CSP, say); it is then left alon
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -27,17 +29,35 @@ _NO_STORE = (b"cache-control", b"no-store")
 _HSTS = (b"strict-transport-security", HSTS.encode())
 
 
+_NAMES = frozenset(name for name, _ in (*_ALWAYS, _PAGE_CSP, _DATA_CSP, _NO_STORE, _HSTS))
+# What a response setting none of them gets, by (an HTML page, an API answer, HSTS): built once.
+_WANTED = {
+    (page, api, hsts): (
+        *_ALWAYS,
+        _PAGE_CSP if page else _DATA_CSP,
+        *((_NO_STORE,) if api else ()),
+        *((_HSTS,) if hsts else ()),
+    )
+    for page in (False, True)
+    for api in (False, True)
+    for hsts in (False, True)
+}
+
+
 def add_security_headers(
-    headers: list[tuple[bytes, bytes]], *, api: bool, hsts: bool
+    headers: Sequence[tuple[bytes, bytes]], *, api: bool, hsts: bool
 ) -> list[tuple[bytes, bytes]]:
     """`headers` (a response's raw ASGI headers) with the security headers it does not set
     itself: `api` for an answer under `/v1/` (never cached), `hsts` outside development."""
-    present = {name.lower() for name, _ in headers}
-    content_type = next((v for k, v in headers if k == b"content-type"), b"")
-    wanted = [
-        *_ALWAYS,
-        _PAGE_CSP if content_type.startswith(b"text/html") else _DATA_CSP,
-        *((_NO_STORE,) if api else ()),
-        *((_HSTS,) if hsts else ()),
-    ]
-    return headers + [pair for pair in wanted if pair[0] not in present]
+    content_type: bytes | None = None
+    clash = False
+    for name, value in headers:
+        if content_type is None and name == b"content-type":
+            content_type = value
+        if not clash and name.lower() in _NAMES:
+            clash = True
+    wanted = _WANTED[content_type is not None and content_type.startswith(b"text/html"), api, hsts]
+    if clash:  # the route set one itself: that one is left alone
+        present = {name.lower() for name, _ in headers}
+        return [*headers, *(pair for pair in wanted if pair[0] not in present)]
+    return [*headers, *wanted]

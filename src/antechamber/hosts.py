@@ -153,6 +153,14 @@ def request_hosts(scope: Scope, host: str | None) -> set[str]:
     return hosts
 
 
+def has_location(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a response's raw ASGI `headers` hold a `Location` (`rewrite_location` has work)."""
+    for name, _ in headers:  # noqa: SIM110 - a loop: no generator made per response
+        if name.lower() == b"location":
+            return True
+    return False
+
+
 def rewrite_location(
     policy: HostPolicy, headers: list[tuple[bytes, bytes]], scope: Scope, host: str | None
 ) -> None:

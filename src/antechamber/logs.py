@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
+import time
 from datetime import UTC, datetime
+from threading import get_ident
 from typing import Any
 
 from starlette.types import Scope
@@ -36,7 +39,12 @@ def _plain(value: object) -> object:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in record.__dict__.items() if k not in _RESERVED}
+    # `_plain` inline: most values are no text, or text without a colour code.
+    return {
+        k: _ANSI.sub("", v) if isinstance(v, str) and "\x1b" in v else v
+        for k, v in record.__dict__.items()
+        if k not in _RESERVED
+    }
 
 
 # One encoder for every line: `json.dumps(..., default=str)` builds a new one per call.
@@ -44,9 +52,26 @@ _JSON = json.JSONEncoder(default=str)
 
 
 class JsonFormatter(logging.Formatter):
+    # The last whole second's text (lines come many a second): (second, "YYYY-MM-DDTHH:MM:SS").
+    _second: tuple[int, str] = (-1, "")
+
+    def _ts(self, created: float) -> str:
+        """`datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")`, the
+        second's text kept: the milliseconds are those of the microsecond `fromtimestamp`
+        rounds to (half to even), which within a millisecond of the next second may be it."""
+        second = int(created)
+        fraction = created - second
+        if fraction >= 0.999 or second < 0:
+            return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        cached = self._second
+        if cached[0] != second:
+            text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")[:-6]
+            cached = self._second = (second, text)
+        return f"{cached[1]}.{round(fraction * 1e6) // 1000:03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._ts(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": _plain(record.getMessage()),
@@ -137,23 +162,59 @@ def log_access(scope: Scope, status: int, elapsed: float, metrics: Metrics | Non
     if not access_log.isEnabledFor(logging.INFO):
         return
     state = scope.get("state", {})
-    # The record made and handed on directly: `Logger.info` would first walk the stack for
-    # the caller's file and line, which no line of ours shows.
-    record = access_log.makeRecord(
-        access_log.name,
-        logging.INFO,
-        __file__,
-        0,
-        "request",
-        (),
-        None,
-        extra={
+    record = _access_record(
+        {
             "method": method,
             "route": route,
             "status": status,
             "duration_ms": round(elapsed * 1000, 2),
             "request_id": state.get("request_id"),
             "project_id": state.get("project_id"),
-        },
+        }
     )
     access_log.handle(record)
+
+
+# The access record's fields that are the same for every line a thread writes (its name, the
+# process's): those of a record made by `makeRecord`, kept for a second at most per thread.
+_templates: dict[int, tuple[int, dict[str, Any]]] = {}
+os.register_at_fork(after_in_child=_templates.clear)  # another process: another pid
+# Where `LogRecord` sets its time fields as `_access_record` does (3.13 counts nanoseconds).
+_SAME_CLOCK = sys.version_info[:2] in ((3, 11), (3, 12))
+
+
+def _access_record(extra: dict[str, Any]) -> logging.LogRecord:
+    """What `access_log.makeRecord(..., extra=extra)` makes for the access line (`Logger.info`
+    would first walk the stack for the caller's file and line, which no line of ours shows),
+    without computing again per line what its thread's last record of this second holds."""
+    if (
+        not _SAME_CLOCK
+        or logging.getLogRecordFactory() is not logging.LogRecord
+        or type(access_log).makeRecord is not logging.Logger.makeRecord
+    ):
+        return access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, 0, "request", (), None, extra=extra
+        )
+    ct = time.time()
+    second = int(ct)
+    ident = get_ident()
+    kept = _templates.get(ident)
+    if kept is None or kept[0] != second:
+        made = access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, 0, "request", (), None, extra=extra
+        )
+        if len(_templates) > 256:  # threads come and go
+            _templates.clear()
+        _templates[ident] = (int(made.created), dict(made.__dict__))
+        return made
+    record = _new_record(logging.LogRecord)
+    fields = record.__dict__
+    fields.update(kept[1])
+    fields["created"] = ct
+    fields["msecs"] = int((ct - second) * 1000) + 0.0
+    fields["relativeCreated"] = (ct - logging._startTime) * 1000  # type: ignore[attr-defined]
+    fields.update(extra)
+    return record
+
+
+_new_record = object.__new__

@@ -3,6 +3,7 @@ encoder would have written, whatever the values."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -28,3 +29,20 @@ def test_answer_bytes_are_the_standard_encoder_s(content: dict[Any, Any]) -> Non
 def test_a_lone_surrogate_still_fails_as_before() -> None:
     with pytest.raises(UnicodeEncodeError):
         Answer({"name": "\ud800"})
+
+
+def test_answer_headers_are_the_standard_response_s() -> None:
+    """Its headers, made directly where it can, are the ones Starlette would make: any status,
+    headers of its own or none, another media type."""
+    rng = random.Random(21)
+    for _ in range(2000):
+        content = {"request_id": "r" * rng.randrange(0, 300), "n": rng.randrange(10**6)}
+        status = rng.choice([100, 101, 199, 200, 201, 204, 206, 301, 304, 400, 429, 500, 503])
+        headers = rng.choice(
+            [None, {}, {"Retry-After": "3"}, {"content-length": "1"}, {"Content-Type": "a/b"}]
+        )
+        media_type = rng.choice([None, None, "application/json", "text/plain", "x/y+json"])
+        ours = Answer(content, status_code=status, headers=headers, media_type=media_type)
+        theirs = JSONResponse(content, status_code=status, headers=headers, media_type=media_type)
+        assert ours.raw_headers == theirs.raw_headers
+        assert ours.body == theirs.body

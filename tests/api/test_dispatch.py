@@ -207,7 +207,7 @@ def side(
     allow_redirect(services, project.id)
     caplog.clear()
     with TestClient(app, raise_server_exceptions=False) as client:
-        edge = app.middleware_stack.app  # type: ignore[union-attr]
+        edge = app.middleware_stack  # the outermost layer
         assert isinstance(edge, Edge)
         assert (edge.dispatch is not None) == dispatch
         yield Side(client, project.id, issued.secret, services)
@@ -384,7 +384,7 @@ def test_no_dispatch_where_the_stack_below_the_edge_is_not_the_one_it_knows(
 ) -> None:
     app = create_app(settings, engine=engine, clock=clock)
     app.build_middleware_stack()
-    edge = app.build_middleware_stack().app  # type: ignore[attr-defined]
+    edge = app.build_middleware_stack()  # the outermost layer
     assert isinstance(edge.dispatch, LeanDispatch)
     assert LeanDispatch.install(edge.app.app, app.route_index) is None  # type: ignore[attr-defined]
     assert LeanDispatch.install(edge.app, None) is None

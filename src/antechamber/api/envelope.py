@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -30,11 +31,32 @@ class Answer(JSONResponse):
         except orjson.JSONEncodeError:
             return super().render(content)
 
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        # Starlette's headers for an answer with a body and no headers of its own, made
+        # directly: its length, then its type (JSON has no charset parameter).
+        status = self.status_code
+        if (
+            not headers
+            and self.media_type == _JSON
+            and type(self.body) is bytes
+            and status >= 200
+            and status not in (204, 304)
+        ):
+            self.raw_headers = [(b"content-length", b"%d" % len(self.body)), _JSON_TYPE]
+        else:
+            super().init_headers(headers)
+
+
+_JSON = "application/json"
+_JSON_TYPE = (b"content-type", _JSON.encode("latin-1"))
+
 
 def request_id_of(request: Request) -> str:
-    rid = getattr(request.state, "request_id", None)
+    # The request's state, as `request.state` holds it, without the `State` made around it.
+    state = request.scope.setdefault("state", {})
+    rid = state.get("request_id")
     if rid is None:
-        rid = request.state.request_id = new_request_id()
+        rid = state["request_id"] = new_request_id()
     return str(rid)
 
 

@@ -154,18 +154,36 @@ async def admit(scope: Scope, receive: Receive, max_body_bytes: int) -> Receive 
     return replay(body, receive)
 
 
-def replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Replay:
     """A `receive` that gives `body` (the whole request body) once, then asks `receive`."""
-    sent = False
+    return Replay(body, receive)
 
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
 
-    return replayed
+class Replay:
+    """A `receive` that gives `body` (the whole request body) once, then asks `receive`.
+
+    Whoever holds it may `take` the body instead of receiving it (a `Request` about to read it:
+    `dispatch`), which counts as the one time it is given."""
+
+    __slots__ = ("body", "receive", "sent")
+
+    def __init__(self, body: bytes, receive: Receive) -> None:
+        self.body = body
+        self.receive = receive
+        self.sent = False
+
+    async def __call__(self) -> Message:
+        if not self.sent:
+            self.sent = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        return await self.receive()
+
+    def take(self) -> bytes | None:
+        """The body if it was not given yet (it is now), else None."""
+        if self.sent:
+            return None
+        self.sent = True
+        return self.body
 
 
 def _refusal(scope: Scope, headers: dict[bytes, bytes], body: bytes) -> AntechamberError | None:
