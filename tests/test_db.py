@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -242,14 +241,3 @@ def test_the_event_loop_waits_for_a_thread_holding_the_writer_lock_without_block
     with another_thread_writing(services), pytest.raises(writer_lock.DatabaseBusy):
         asyncio.run(hold())
     assert asyncio.run(hold()) is True
-
-
-def test_every_sqlite_connection_gets_the_servers_pragmas(tmp_path: Path) -> None:
-    engine = db.make_engine(f"sqlite:///{tmp_path}/p.sqlite")
-    with engine.connect() as conn:
-        pragma = conn.connection.driver_connection.execute  # type: ignore[union-attr]
-        assert pragma("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert pragma("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
-        assert pragma("PRAGMA wal_autocheckpoint").fetchone()[0] == db.WAL_AUTOCHECKPOINT_PAGES
-        assert pragma("PRAGMA foreign_keys").fetchone()[0] == 1
-    engine.dispose()

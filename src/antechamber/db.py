@@ -37,13 +37,6 @@ _ON_COMMIT = "antechamber.on_commit"
 #: Execution option (and `Session.info` key) marking a read-only unit of work.
 READ_ONLY = "antechamber_read_only"
 
-#: SQLite: the commit that takes the WAL past this many pages runs a checkpoint (copies the
-#: pages to the database file and syncs it). SQLite's default is 1,000; a page that many commits
-#: change (an index's newest leaf) is copied once per checkpoint, so fewer, larger checkpoints
-#: copy less per commit. Under 4,062 frames the WAL's index stays one hash table, which every
-#: read of a page searches. Durability is unchanged in kind (synchronous=NORMAL: every commit
-#: survives a crash of the process; a power loss may take those since the last checkpoint).
-WAL_AUTOCHECKPOINT_PAGES = 4000
 #: PostgreSQL: connections older than this are closed at their next checkout.
 PG_RECYCLE_SECONDS = 1800
 #: psycopg prepares a statement on its n-th execution on one connection.
@@ -74,8 +67,7 @@ def make_engine(
     """An engine with the pragmas SQLite needs to be a good server database.
 
     SQLite: WAL (readers do not block the writer), synchronous=NORMAL (durable at checkpoints,
-    the measured sweet spot in design.md), a checkpoint every `WAL_AUTOCHECKPOINT_PAGES`,
-    foreign keys on, and a busy timeout so concurrent
+    the measured sweet spot in design.md), foreign keys on, and a busy timeout so concurrent
     writers queue instead of failing. `pool_size` and `max_overflow` (None: the defaults) are
     PostgreSQL's: SQLite keeps a connection per request thread. JSON columns are encoded and
     decoded by `json_columns` (orjson) on both.
@@ -108,7 +100,6 @@ def make_engine(
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
             cur.close()
@@ -642,9 +633,9 @@ def writer_held_on_the_loop(engine: Engine) -> AbstractAsyncContextManager[bool]
       that waits for the lock can be one the loop must run first (a worker thread waiting for
       it meanwhile just waits, as behind any unit of work): no deadlock;
     - a commit in WAL mode with `synchronous=NORMAL` appends to the WAL without an fsync;
-      the commit that takes the WAL past the autocheckpoint size (`WAL_AUTOCHECKPOINT_PAGES`)
-      also runs a passive checkpoint, which writes and syncs the database file (milliseconds,
-      now and then).
+      the commit that takes the WAL past the autocheckpoint size (SQLite's default, 1,000
+      pages) also runs a passive checkpoint, which writes and syncs the database file
+      (milliseconds, now and then).
     With False, the caller hands the unit of work to a thread, which queues for the lock (and
     so for the other process) as every write did before.
 
