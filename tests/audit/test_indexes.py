@@ -15,7 +15,7 @@ from antechamber import db, migrations, models
 from antechamber.audit.models import AuditEvent
 from antechamber.delivery.models import OutboxMessage
 
-NEW = {"ix_audit_project_id", "ix_audit_org_id"}
+NEW = {"ix_audit_project_id", "ix_audit_org_id", "ix_audit_project_type"}
 OLD = {"ix_audit_project_created", "ix_audit_org_created", "ix_audit_events_event_type"}
 
 
@@ -55,6 +55,9 @@ def test_a_page_of_the_audit_log_reads_an_index_in_order(tmp_path: Path) -> None
     org = plan(engine, newest.where(AuditEvent.organization_id == "o").limit(51))
     assert "USING INDEX ix_audit_org_id" in org
     assert "TEMP B-TREE" not in org
+    of_type = plan(engine, newest.where(AuditEvent.event_type == "member.created").limit(51))
+    assert "USING INDEX ix_audit_project_type" in of_type
+    assert "TEMP B-TREE" not in of_type
     failed = plan(
         engine,
         select(OutboxMessage).where(

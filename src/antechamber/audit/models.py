@@ -21,6 +21,8 @@ class AuditEvent(Base):
     # (migration 0014). No AUTOINCREMENT: no `sqlite_sequence` row to update per insert.
     __table_args__ = (
         Index("ix_audit_project_id", "project_id", "id"),
+        # A type filter over a large project: without it, a rare type reads every event.
+        Index("ix_audit_project_type", "project_id", "event_type", "id"),
         Index(
             "ix_audit_org_id",
             "organization_id",

@@ -8,8 +8,9 @@ for a project's events newest first by id, optionally of one organization, membe
 range. `(project_id, created_at)` made SQLite sort all of a project's events for every page
 (1 s at 240,000 events); `(project_id, id)` reads them in order and stops after the page.
 `(organization_id, id)`, only where there is an organization (most discovery events have none),
-does the same for one organization. The `event_type` index goes: a type filter now reads the
-project's events newest first until the page is full.
+does the same for one organization. The `event_type` index becomes `(project_id, event_type, id)`:
+a filter by a rare type over a large project reads only that type's events, newest first (without
+it, 300 ms at 240,000 events).
 
 `outbox_messages`: `(project_id, created_at)` served only the list of a project's failed
 messages; it now holds the failed ones only (a message is inserted pending, so a send no longer
@@ -43,6 +44,7 @@ def upgrade() -> None:
         sqlite_where=_HAS_ORG,
         postgresql_where=_HAS_ORG,
     )
+    op.create_index("ix_audit_project_type", "audit_events", ["project_id", "event_type", "id"])
     op.drop_index("ix_audit_project_created", table_name="audit_events")
     op.drop_index("ix_audit_org_created", table_name="audit_events")
     op.drop_index("ix_audit_events_event_type", table_name="audit_events")
@@ -62,5 +64,6 @@ def downgrade() -> None:
     op.create_index("ix_audit_events_event_type", "audit_events", ["event_type"])
     op.create_index("ix_audit_org_created", "audit_events", ["organization_id", "created_at"])
     op.create_index("ix_audit_project_created", "audit_events", ["project_id", "created_at"])
+    op.drop_index("ix_audit_project_type", table_name="audit_events")
     op.drop_index("ix_audit_org_id", table_name="audit_events")
     op.drop_index("ix_audit_project_id", table_name="audit_events")
