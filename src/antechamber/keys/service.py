@@ -21,7 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cryptography import x509
@@ -30,9 +30,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Table, bindparam, or_, select
 
-from antechamber import crypto, json_columns
+from antechamber import crypto, db, json_columns, rows
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.db import on_commit
@@ -138,13 +138,13 @@ def jwks(scope: Scope, *, make_first: bool = True) -> list[dict[str, Any]]:
     if make_first:
         signing_key(scope)
     cutoff = scope.clock.now() - PUBLISHED_AFTER_RETIREMENT
-    found = scope.db.connection().execute(
+    found = db.connection(scope.db).execute(
         _PUBLISHED_JWKS, {"project_id": scope.project_id, "cutoff": cutoff}
     )
-    rows = found.all()
-    if not any(row.retired_at is None for row in rows):
+    published = found.all()
+    if not any(row.retired_at is None for row in published):
         return []
-    return [dict(row.public_jwk) for row in rows]
+    return [dict(row.public_jwk) for row in published]
 
 
 def sign(scope: Scope, claims: dict[str, Any]) -> str:
@@ -350,11 +350,15 @@ def issuer(project_id: str) -> str:
     return f"stytch.com/{project_id}"
 
 
-# Read on every JWT signed: built once (see sessions.service for why).
+# Read when a process signs its first JWT of a project (and every SIGNING_KID_TTL): built
+# once, a Core statement whose row becomes a transient object (`rows`; nothing changes a key
+# read so: `rotate` reads the keys it retires into the unit of work).
+_KEYS = rows.Columns(SigningKey)
+_keys = cast(Table, SigningKey.__table__)
 _NEWEST_ACTIVE = (
-    select(SigningKey)
-    .where(SigningKey.project_id == bindparam("project_id"), SigningKey.retired_at.is_(None))
-    .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
+    select(*_KEYS.columns)
+    .where(_keys.c.project_id == bindparam("project_id"), _keys.c.retired_at.is_(None))
+    .order_by(_keys.c.created_at.desc(), _keys.c.id.desc())
     .limit(1)
 )
 
@@ -371,7 +375,9 @@ _PUBLISHED_JWKS = (
 
 
 def _newest_active(scope: Scope) -> SigningKey | None:
-    return scope.db.scalar(_NEWEST_ACTIVE, {"project_id": scope.project_id})
+    row = db.connection(scope.db).execute(_NEWEST_ACTIVE, {"project_id": scope.project_id})
+    found = row.first()
+    return None if found is None else _KEYS.make(found)
 
 
 def _lock_project(scope: Scope) -> None:

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, exists, select, update
 
-from antechamber import rows
+from antechamber import db, rows
 from antechamber.clock import as_utc
 from antechamber.members.models import Member
 from antechamber.otp.errors import MemberLocked
@@ -50,7 +50,7 @@ def refuse_if_locked(expires: datetime | None, now: datetime) -> None:
 def ensure_not_locked(scope: Scope, member: Member) -> None:
     """Raise `MemberLocked` while the member's lock holds (read from the database, not from
     `member`, which may have been loaded before a concurrent failure locked it)."""
-    expires = scope.db.scalar(_LOCK_EXPIRES, {"b_member": member.id})
+    expires = db.connection(scope.db).execute(_LOCK_EXPIRES, {"b_member": member.id}).scalar()
     refuse_if_locked(expires, scope.clock.now())
 
 

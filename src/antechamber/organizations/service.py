@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select
 
-from antechamber import metadata, pagination, text
+from antechamber import db, metadata, pagination, rows, text
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.ids import new_id
@@ -86,21 +86,62 @@ def create_organization(scope: Scope, fields: Mapping[str, Any]) -> Organization
     return org
 
 
+# How a reference names an organization (`get_organization`): by id, else by slug (compared
+# lowercase) or external id; within the project. Built once, as ORM statements for the objects
+# of the unit of work and as Core statements for transient ones (`rows`).
+_ORGS = rows.Columns(Organization)
+_orgs = cast(Table, Organization.__table__)
+
+
+def _by_id(table: Any) -> ColumnElement[bool]:
+    return and_(table.project_id == bindparam("p_project"), table.id == bindparam("p_ref"))
+
+
+def _by_name(table: Any) -> ColumnElement[bool]:
+    return and_(
+        table.project_id == bindparam("p_project"),
+        or_(table.slug == bindparam("p_slug"), table.external_id == bindparam("p_ref")),
+    )
+
+
+_BY_ID = select(Organization).where(_by_id(Organization))
+_BY_NAME = select(Organization).where(_by_name(Organization))
+_ROW_BY_ID = select(*_ORGS.columns).where(_by_id(_orgs.c))
+_ROW_BY_NAME = select(*_ORGS.columns).where(_by_name(_orgs.c))
+
+
 def get_organization(scope: Scope, ref: str) -> Organization:
-    """By id, slug or external id (Stytch accepts all three), within the scope's project only."""
-    if not ref or ref in ("undefined", "null"):
-        raise errors.OrganizationNotFound()
-    in_project = Organization.project_id == scope.project_id
-    org = scope.db.scalar(select(Organization).where(in_project, Organization.id == ref))
+    """By id, slug or external id (Stytch accepts all three), within the scope's project only.
+    An object of the unit of work: what a caller changes in it is written (`read_organization`
+    for a caller that only reads it)."""
+    params = _reference(scope, ref)
+    org = scope.db.scalar(_BY_ID, params)
     if org is None:
-        org = scope.db.scalar(
-            select(Organization).where(
-                in_project, or_(Organization.slug == ref.lower(), Organization.external_id == ref)
-            )
-        )
+        org = scope.db.scalar(_BY_NAME, params)
     if org is None:
         raise errors.OrganizationNotFound()
     return org
+
+
+def read_organization(scope: Scope, ref: str) -> Organization:
+    """The organization `get_organization` finds, as a transient object (`rows`: read by
+    pre-built Core statements, not in the unit of work; changing it writes nothing, and its
+    `domains` are not loaded): for a caller that only reads its columns (GET organization)."""
+    params = _reference(scope, ref)
+    connection = db.connection(scope.db)
+    row = connection.execute(_ROW_BY_ID, params).first()
+    if row is None:
+        row = connection.execute(_ROW_BY_NAME, params).first()
+    if row is None:
+        raise errors.OrganizationNotFound()
+    return _ORGS.make(row)
+
+
+def _reference(scope: Scope, ref: str) -> dict[str, str]:
+    """The parameters of the statements finding `ref`; `OrganizationNotFound` for no ref."""
+    if not ref or ref in ("undefined", "null"):
+        raise errors.OrganizationNotFound()
+    return {"p_project": scope.project_id, "p_ref": ref, "p_slug": ref.lower()}
 
 
 def update_organization(scope: Scope, ref: str, fields: Mapping[str, Any]) -> Organization:

@@ -94,15 +94,16 @@ def send_sms_otp(
     """
     language = _locale(locale)
     at_most_one(intermediate_session_token, session_token, session_jwt)
-    org, member = organization_and_member(scope, organization_id, member_id, to_change=True)
+    found = second_factor_rows(scope, organization_id, member_id, intermediate_session_token)
+    org, member = found.organization, found.member
     _sms_allowed(org)
     caller = resolve_caller(
-        scope, org, member, intermediate_session_token, session_token, session_jwt
+        scope, org, member, intermediate_session_token, session_token, session_jwt, read=found
     )
     if member.status != "active" and caller.ist is None:
         raise errors.ActionAvailableOnlyForActiveMembers()
     lockout.ensure_not_locked(scope, member)
-    phone = _destination(scope, org, member, mfa_phone_number, caller)
+    phone, member = _destination(scope, org, member, mfa_phone_number, caller)
     dispatch.send_code(scope, member, phone, locale=language, automatic=False)
     scope.db.flush()
     return org, member
@@ -224,15 +225,10 @@ _where = (
     _orgs.c.id == bindparam("organization_id"),
     _members.c.id == bindparam("member_id"),
 )
-# The same read, as rows for transient objects (`rows`) or as objects in the unit of work.
+# The same read, as rows for transient objects (`rows`).
 _ORG_AND_MEMBER = (
     select(*_ORGS.columns, *_MEMBERS.columns)
     .select_from(_orgs.join(_members, _members.c.organization_id == _orgs.c.id))
-    .where(*_where)
-)
-_ORG_AND_MEMBER_ORM = (
-    select(Organization, Member)
-    .join(Member, Member.organization_id == Organization.id)
     .where(*_where)
 )
 _ISTS = intermediate.ROWS
@@ -299,30 +295,24 @@ def second_factor_rows(
 
 
 def organization_and_member(
-    scope: Scope, organization_ref: str, member_id: str, *, to_change: bool = False
+    scope: Scope, organization_ref: str, member_id: str
 ) -> tuple[Organization, Member]:
     """The organization (by id, slug or external id, in the scope's project) and its member by
     id: `get_organization` and `members.get_member`, in one round trip when the organization
     is given by id (the SDKs' way), with the same errors otherwise.
 
     By id they are transient objects (`rows`: changing one writes nothing; the second-factor
-    paths write the member's changes explicitly), unless `to_change`: then they are loaded
-    into the unit of work, for a caller that changes the member through the ORM
-    (`members.link_mfa_phone`)."""
+    paths write the member's changes explicitly, or change the member of the unit of work:
+    `_destination`)."""
     params = {
         "project_id": scope.project_id,
         "organization_id": organization_ref,
         "member_id": member_id,
     }
-    if to_change:
-        attached = scope.db.execute(_ORG_AND_MEMBER_ORM, params).one_or_none()
-        if attached is not None:
-            return attached[0], attached[1]
-    else:
-        row = db.connection(scope.db).execute(_ORG_AND_MEMBER, params).first()
-        if row is not None:
-            n = len(_ORGS)
-            return _ORGS.make(row[:n]), _MEMBERS.make(row[n:])
+    row = db.connection(scope.db).execute(_ORG_AND_MEMBER, params).first()
+    if row is not None:
+        n = len(_ORGS)
+        return _ORGS.make(row[:n]), _MEMBERS.make(row[n:])
     org = get_organization(scope, organization_ref)
     return org, members.get_member(scope, org, member_id=member_id)
 
@@ -408,16 +398,18 @@ def resolve_caller(
 
 def _destination(
     scope: Scope, org: Organization, member: Member, given: str | None, caller: Caller
-) -> str:
-    """The number to text, linking `given` to the member where the rules allow it."""
+) -> tuple[str, Member]:
+    """The number to text, linking `given` to the member where the rules allow it; and the
+    member, which linking changes: then the member of the unit of work (`members.link_mfa_phone`
+    changes it through the ORM; `member` may be a transient object, `rows`)."""
     wanted = canonical_phone(given) if given else None
     current = member.mfa_phone_number or None
     if current is not None and member.mfa_phone_number_verified:
         if wanted is not None and wanted != current:
             raise errors.MfaPhoneNumberMismatch()
-        return current
+        return current, member
     if current is not None and (wanted is None or wanted == current):
-        return current
+        return current, member
     if wanted is None:
         raise errors.MfaPhoneNumberRequired()
     if current is not None and not caller.is_member:
@@ -425,8 +417,9 @@ def _destination(
             "The member's phone number is not verified yet; only the member's own "
             "intermediate_session_token or session may replace it with another number."
         )
-    members.link_mfa_phone(scope, org, member, wanted)
-    return wanted
+    attached = scope.db.get_one(Member, member.id)
+    members.link_mfa_phone(scope, org, attached, wanted)
+    return wanted, attached
 
 
 def apply_enrollment(

@@ -36,7 +36,7 @@ def search(request: Request, scope: ProjectScope, body: OrganizationSearch) -> J
 
 @router.get("/{organization_id}", response_model=responses.OrganizationResponse)
 def get(request: Request, scope: ProjectScope, organization_id: str) -> JSONResponse:
-    org = service.get_organization(scope, organization_id)
+    org = service.read_organization(scope, organization_id)
     return ok(request, organization=serializers.organization(org))
 
 
