@@ -84,6 +84,8 @@ class Started:
     session: MemberSession
     session_token: str
     session_jwt: str
+    #: The JWT's session claim (`session_claim`): what the answer's `member_session` repeats.
+    claim: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class Authenticated:
     organization: Organization
     session_token: str
     session_jwt: str
+    #: The JWT's session claim (`session_claim`): what the answer's `member_session` repeats.
+    claim: dict[str, Any] | None = None
 
 
 def duration(value: int | None, *, default: int | None = DEFAULT_DURATION_MINUTES) -> int | None:
@@ -195,7 +199,7 @@ def start(
         expires_at=rfc3339(session.expires_at),
         activated=activated,
     )
-    return Started(session, token, mint_jwt(scope, session, member, org))
+    return Started(session, token, *minted(scope, session, member, org))
 
 
 def authenticate(
@@ -233,7 +237,7 @@ def authenticate(
         if session_custom_claims is not None:
             session.custom_claims = merged_claims(session.custom_claims, session_custom_claims)
     return Authenticated(
-        session, member, org, session_token or "", mint_jwt(scope, session, member, org)
+        session, member, org, session_token or "", *minted(scope, session, member, org)
     )
 
 
@@ -525,10 +529,17 @@ def revoke_member_sessions(
 def session_claim(
     db: Session, session: MemberSession, member: Member, org: Organization | None = None
 ) -> dict[str, Any]:
+    """The JWT's session claim; the API's `member_session` shows the same times, factors and
+    roles (`api.serializers.member_session`)."""
+    started_at, last_accessed_at = session.started_at, session.last_accessed_at
+    started = rfc3339(started_at)
     return {
         "id": session.id,
-        "started_at": rfc3339(session.started_at),
-        "last_accessed_at": rfc3339(session.last_accessed_at),
+        "started_at": started,
+        # The same instant at a session's start: formatted once.
+        "last_accessed_at": started
+        if last_accessed_at is started_at
+        else rfc3339(last_accessed_at),
         "expires_at": rfc3339(session.expires_at),
         "attributes": {"user_agent": "", "ip_address": ""},
         "authentication_factors": list(session.factors),
@@ -538,21 +549,30 @@ def session_claim(
 
 
 def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organization) -> str:
+    """A 5-minute JWT for the session (`minted`)."""
+    return minted(scope, session, member, org)[0]
+
+
+def minted(
+    scope: Scope, session: MemberSession, member: Member, org: Organization
+) -> tuple[str, dict[str, Any]]:
     """A 5-minute JWT for the session (never outliving it); claims as §2.11.
 
     Fresh, unless this process signed one with the same claims for the same session less than
     `JWT_REUSE_SECONDS` ago (by the injected clock): that one is returned again, with at least
     four of its five minutes left. Signing is the costliest step of a session check, and an app
-    checks the same session on every request.
+    checks the same session on every request. Returns the JWT and its session claim
+    (`session_claim`), which the answer's `member_session` repeats.
     """
     issued = int(scope.clock.now().timestamp())
     custom = session.custom_claims or {}
+    claim = session_claim(scope.db, session, member, org)
     timeless: dict[str, Any] = {
         **custom,
         "aud": [scope.project_id],
         "iss": keys.issuer(scope.project_id),
         "sub": member.id,
-        SESSION_CLAIM: session_claim(scope.db, session, member, org),
+        SESSION_CLAIM: claim,
         ORGANIZATION_CLAIM: {"organization_id": org.id, "slug": org.slug},
     }
     # The kid too: after a rotation, JWTs come from the new key at once. The claims compare
@@ -570,14 +590,14 @@ def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organiza
         and recent[0] == fingerprint
         and 0 <= issued - recent[1] < JWT_REUSE_SECONDS
     ):
-        return recent[2]
+        return recent[2], claim
     expires = min(issued + int(keys.JWT_LIFETIME.total_seconds()), _epoch(session.expires_at))
     token = keys.sign(scope, {**timeless, "iat": issued, "nbf": issued, "exp": expires})
     with _recent_lock:
         _recent_jwts[session.id] = (fingerprint, issued, token)
         _recent_jwts.move_to_end(session.id)
         _forget_old(_recent_jwts, lambda entry: issued - entry[1] >= JWT_REUSE_SECONDS)
-    return token
+    return token, claim
 
 
 _V = TypeVar("_V")
