@@ -46,7 +46,8 @@ def email_id(environment: Environment, project_id: str, email: str) -> str:
     made here as `uuid5` makes it (RFC 4122 §4.3: the first 16 bytes of the SHA-1 of the
     namespace and the name, with version 5 and the RFC variant set) without building a `UUID`
     object, which cost twice the hashing (a discovery login makes one per email factor)."""
-    h = hashlib.sha1(_EMAIL_NAMESPACE_BYTES + f"{project_id}:{email}".encode()).hexdigest()
+    name = f"{project_id}:{email}".encode()
+    h = hashlib.sha1(_EMAIL_NAMESPACE_BYTES + name, usedforsecurity=False).hexdigest()
     return (
         f"email-{environment}-{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}"
         f"-{h[20:32]}"
