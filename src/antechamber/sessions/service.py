@@ -150,7 +150,9 @@ def start(
         session_factors, member
     ):
         raise errors.InsufficientFactors()
-    if policy.mfa_required(scope.db, org, member, session_factors) and not policy.mfa_satisfied(
+    # The roles of the session (its JWT's claim) decide the policy's MFA too: read once.
+    roles = policy.role_ids(scope.db, member, org, session_factors)
+    if policy.mfa_required_of(org, member, roles) and not policy.mfa_satisfied(
         org, session_factors
     ):
         # A second factor of a method the organization allows: an SMS code, a TOTP code or a
@@ -199,7 +201,7 @@ def start(
         expires_at=rfc3339(session.expires_at),
         activated=activated,
     )
-    return Started(session, token, *minted(scope, session, member, org))
+    return Started(session, token, *minted(scope, session, member, org, roles=roles))
 
 
 def authenticate(
@@ -527,10 +529,16 @@ def revoke_member_sessions(
 
 
 def session_claim(
-    db: Session, session: MemberSession, member: Member, org: Organization | None = None
+    db: Session,
+    session: MemberSession,
+    member: Member,
+    org: Organization | None = None,
+    *,
+    roles: list[str] | None = None,
 ) -> dict[str, Any]:
     """The JWT's session claim; the API's `member_session` shows the same times, factors and
-    roles (`api.serializers.member_session`)."""
+    roles (`api.serializers.member_session`). `roles`: `policy.role_ids` of the member, the
+    organization and the session's factors, if the caller has read them (`start`)."""
     started_at, last_accessed_at = session.started_at, session.last_accessed_at
     started = rfc3339(started_at)
     return {
@@ -544,7 +552,7 @@ def session_claim(
         "attributes": {"user_agent": "", "ip_address": ""},
         "authentication_factors": list(session.factors),
         # The session's SAML connections' roles too (`rbac.sso_grants`).
-        "roles": policy.role_ids(db, member, org, session.factors),
+        "roles": policy.role_ids(db, member, org, session.factors) if roles is None else roles,
     }
 
 
@@ -554,7 +562,12 @@ def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organiza
 
 
 def minted(
-    scope: Scope, session: MemberSession, member: Member, org: Organization
+    scope: Scope,
+    session: MemberSession,
+    member: Member,
+    org: Organization,
+    *,
+    roles: list[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A 5-minute JWT for the session (never outliving it); claims as §2.11.
 
@@ -562,11 +575,12 @@ def minted(
     `JWT_REUSE_SECONDS` ago (by the injected clock): that one is returned again, with at least
     four of its five minutes left. Signing is the costliest step of a session check, and an app
     checks the same session on every request. Returns the JWT and its session claim
-    (`session_claim`), which the answer's `member_session` repeats.
+    (`session_claim`, given `roles` as it takes them), which the answer's `member_session`
+    repeats.
     """
     issued = int(scope.clock.now().timestamp())
     custom = session.custom_claims or {}
-    claim = session_claim(scope.db, session, member, org)
+    claim = session_claim(scope.db, session, member, org, roles=roles)
     timeless: dict[str, Any] = {
         **custom,
         "aud": [scope.project_id],
