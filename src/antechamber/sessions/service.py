@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session, class_mapper
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from antechamber import db, metadata, rows, tokens
@@ -365,18 +365,12 @@ def _statements(*entities: Any) -> dict[str, Select[Any]]:
     }
 
 
-def _columns(cls: type[Any]) -> tuple[tuple[str, ...], list[Any]]:
-    props = list(class_mapper(cls).column_attrs)
-    return tuple(p.key for p in props), [p.columns[0] for p in props]
-
-
-_SESSION_KEYS, _session_columns = _columns(MemberSession)
-_MEMBER_KEYS, _member_columns = _columns(Member)
-_ORG_KEYS, _org_columns = _columns(Organization)
-_MEMBER_AT = len(_SESSION_KEYS)
-_ORG_AT = _MEMBER_AT + len(_MEMBER_KEYS)
+_MEMBERS = rows.Columns(Member)
+_ORGANIZATIONS = rows.Columns(Organization)
+_MEMBER_AT = len(_SESSIONS)
+_ORG_AT = _MEMBER_AT + len(_MEMBERS)
 _ORM = _statements(MemberSession, Member, Organization)
-_CORE = _statements(*_session_columns, *_member_columns, *_org_columns)
+_CORE = _statements(*_SESSIONS.columns, *_MEMBERS.columns, *_ORGANIZATIONS.columns)
 
 
 def resolve(
@@ -421,21 +415,12 @@ def _read(
     row = db.connection(scope.db).execute(_CORE[statement], params).first()
     if row is None:
         raise errors.SessionNotFound()
-    session = _transient(MemberSession, _SESSION_KEYS, row[:_MEMBER_AT])
-    member = _transient(Member, _MEMBER_KEYS, row[_MEMBER_AT:_ORG_AT])
-    org = _transient(Organization, _ORG_KEYS, row[_ORG_AT:])
+    # What the ORM's loader does for each column, without the unit of work (`rows`): every
+    # column attribute is set, so reading one never tries to load it.
+    session = _SESSIONS.make(row[:_MEMBER_AT])
+    member = _MEMBERS.make(row[_MEMBER_AT:_ORG_AT])
+    org = _ORGANIZATIONS.make(row[_ORG_AT:])
     return session, member, org
-
-
-_M = TypeVar("_M", MemberSession, Member, Organization)
-
-
-def _transient(cls: type[_M], keys: tuple[str, ...], values: Sequence[Any]) -> _M:
-    # What the ORM's loader does for each column, without the unit of work: every column
-    # attribute is set, so reading one never tries to load it.
-    obj: _M = class_mapper(cls).class_manager.new_instance()
-    obj.__dict__.update(zip(keys, values, strict=True))
-    return obj
 
 
 def revoke(
