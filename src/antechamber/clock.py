@@ -40,13 +40,28 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+#: Naive times (as SQLite hands them back) formatted before, and their text: a login's answers
+#: show the same member's and organization's times again and again, and every check of a session
+#: its own. Looking one up costs a sixth of formatting it. Emptied when full.
+_formatted: dict[datetime, str] = {}
+_FORMATTED_KEPT = 4096
+
+
 def rfc3339(value: datetime | None) -> str | None:
     """Stytch's timestamp format: `2021-12-29T12:33:09Z` (a naive `value` is UTC)."""
     if value is None:
         return None
-    if value.tzinfo is not None and value.tzinfo is not UTC:
+    if value.tzinfo is None:
+        text = _formatted.get(value)
+        if text is None:
+            if len(_formatted) >= _FORMATTED_KEPT:
+                _formatted.clear()
+            # Exactly `YYYY-MM-DDTHH:MM:SS` without microseconds or an offset.
+            text = _formatted[value] = value.isoformat("T", "seconds") + "Z"
+        return text
+    if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    # isoformat is C: `YYYY-MM-DDTHH:MM:SS` then the offset, if any, cut off. A session check
-    # formats about fifteen times; strftime cost twice as much as fields formatted by hand, and
-    # those 1.7 times this.
+    # isoformat is C: `YYYY-MM-DDTHH:MM:SS` then the offset cut off. A session check formats
+    # about fifteen times; strftime cost twice as much as fields formatted by hand, and those
+    # 1.7 times this.
     return value.isoformat("T", "seconds")[:19] + "Z"

@@ -95,6 +95,9 @@ class Metrics:
         # (route, method, status) -> the request counter's and the duration histogram's child
         # for those labels: `labels` takes a lock and builds its key on every call.
         self._served: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        # The same for the login and second-factor counters: label values -> child.
+        self._logins: dict[str, Any] = {}
+        self._mfa: dict[tuple[str, str], Any] = {}
 
     def count_request(self, route: str, method: str, status: int, elapsed: float) -> None:
         """Count a request served (by route template, method and status) and its duration."""
@@ -107,6 +110,20 @@ class Metrics:
             self._served[(route, method, status)] = children
         children[0].inc()
         children[1].observe(elapsed)
+
+    def count_login(self, outcome: str) -> None:
+        """Count a login step concluded (`sessions.login.conclude`) with `outcome`."""
+        child = self._logins.get(outcome)
+        if child is None:
+            child = self._logins[outcome] = self.logins.labels(outcome)
+        child.inc()
+
+    def count_mfa(self, method: str, outcome: str) -> None:
+        """Count a second-factor check of `method` with `outcome` (success, failure)."""
+        child = self._mfa.get((method, outcome))
+        if child is None:
+            child = self._mfa[(method, outcome)] = self.mfa.labels(method, outcome)
+        child.inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

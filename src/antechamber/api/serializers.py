@@ -6,10 +6,11 @@ string is required.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, class_mapper
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -17,49 +18,70 @@ from antechamber.api.envelope import ok
 from antechamber.clock import as_utc, rfc3339
 from antechamber.discovery.service import Discovered, DiscoveryLogin
 from antechamber.members.models import Member
-from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
 from antechamber.phones import masked
 from antechamber.rbac import assignment, sso_grants
+from antechamber.sessions import service as sessions
 from antechamber.sessions.login import AuthResult
 from antechamber.sessions.models import MemberSession
 
 
+def _column_keys(cls: type[Any]) -> frozenset[str]:
+    return frozenset(p.key for p in class_mapper(cls).column_attrs)
+
+
+_ORGANIZATION_COLUMNS = _column_keys(Organization)
+_MEMBER_COLUMNS = _column_keys(Member)
+_SESSION_COLUMNS = _column_keys(MemberSession)
+
+
+def _columns(obj: Any, keys: frozenset[str]) -> Mapping[str, Any]:
+    """`obj`'s column values by attribute name, as reading its attributes gives them: its
+    `__dict__` when every column is there (transient objects, `rows`, and loaded ones), which
+    skips a descriptor call per attribute (each answer reads some sixty); else each attribute
+    read (loading what a flush or commit expired)."""
+    values: dict[str, Any] = obj.__dict__
+    if values.keys() >= keys:
+        return values
+    return {key: getattr(obj, key) for key in keys}
+
+
 def organization(org: Organization) -> dict[str, Any]:
+    o = _columns(org, _ORGANIZATION_COLUMNS)
     return {
-        "organization_id": org.id,
-        "organization_name": org.name,
-        "organization_logo_url": org.logo_url or "",
-        "organization_slug": org.slug,
-        "organization_external_id": org.external_id or "",
-        "trusted_metadata": org.trusted_metadata or {},
-        "sso_jit_provisioning": org.sso_jit_provisioning,
+        "organization_id": o["id"],
+        "organization_name": o["name"],
+        "organization_logo_url": o["logo_url"] or "",
+        "organization_slug": o["slug"],
+        "organization_external_id": o["external_id"] or "",
+        "trusted_metadata": o["trusted_metadata"] or {},
+        "sso_jit_provisioning": o["sso_jit_provisioning"],
         "sso_jit_provisioning_allowed_connections": list(
-            org.sso_jit_provisioning_allowed_connections or []
+            o["sso_jit_provisioning_allowed_connections"] or []
         ),
-        "sso_active_connections": list(org.sso_active_connections or []),
-        "sso_default_connection_id": org.sso_default_connection_id,
+        "sso_active_connections": list(o["sso_active_connections"] or []),
+        "sso_default_connection_id": o["sso_default_connection_id"],
         "scim_active_connection": None,
-        "email_allowed_domains": org.email_allowed_domains,
-        "email_jit_provisioning": org.email_jit_provisioning,
-        "email_invites": org.email_invites,
-        "auth_methods": org.auth_methods,
-        "allowed_auth_methods": list(org.allowed_auth_methods),
-        "mfa_policy": org.mfa_policy,
-        "mfa_methods": org.mfa_methods,
-        "allowed_mfa_methods": list(org.allowed_mfa_methods),
-        "mfa_required_roles": list(org.mfa_required_roles),
-        "rbac_email_implicit_role_assignments": list(org.rbac_email_implicit_role_assignments),
-        "oauth_tenant_jit_provisioning": org.oauth_tenant_jit_provisioning,
-        "allowed_oauth_tenants": org.allowed_oauth_tenants or {},
-        "claimed_email_domains": list(org.claimed_email_domains),
-        "first_party_connected_apps_allowed_type": org.first_party_connected_apps_allowed_type,
-        "allowed_first_party_connected_apps": list(org.allowed_first_party_connected_apps),
-        "third_party_connected_apps_allowed_type": org.third_party_connected_apps_allowed_type,
-        "allowed_third_party_connected_apps": list(org.allowed_third_party_connected_apps),
-        "custom_roles": list(org.custom_roles or []),
-        "created_at": rfc3339(org.created_at),
-        "updated_at": rfc3339(org.updated_at),
+        "email_allowed_domains": o["email_allowed_domains"],
+        "email_jit_provisioning": o["email_jit_provisioning"],
+        "email_invites": o["email_invites"],
+        "auth_methods": o["auth_methods"],
+        "allowed_auth_methods": list(o["allowed_auth_methods"]),
+        "mfa_policy": o["mfa_policy"],
+        "mfa_methods": o["mfa_methods"],
+        "allowed_mfa_methods": list(o["allowed_mfa_methods"]),
+        "mfa_required_roles": list(o["mfa_required_roles"]),
+        "rbac_email_implicit_role_assignments": list(o["rbac_email_implicit_role_assignments"]),
+        "oauth_tenant_jit_provisioning": o["oauth_tenant_jit_provisioning"],
+        "allowed_oauth_tenants": o["allowed_oauth_tenants"] or {},
+        "claimed_email_domains": list(o["claimed_email_domains"]),
+        "first_party_connected_apps_allowed_type": o["first_party_connected_apps_allowed_type"],
+        "allowed_first_party_connected_apps": list(o["allowed_first_party_connected_apps"]),
+        "third_party_connected_apps_allowed_type": o["third_party_connected_apps_allowed_type"],
+        "allowed_third_party_connected_apps": list(o["allowed_third_party_connected_apps"]),
+        "custom_roles": list(o["custom_roles"] or []),
+        "created_at": rfc3339(o["created_at"]),
+        "updated_at": rfc3339(o["updated_at"]),
     }
 
 
@@ -74,34 +96,36 @@ def member(
     # SSO-implied roles are listed for every SAML registration (Stytch); sessions hold only
     # their own connections' (`member_session`).
     roles = assignment.role_sources(org, m, sso_grants.member_grants(db, m))
-    locked = m.lock_expires_at is not None and as_utc(m.lock_expires_at) > now
+    v = _columns(m, _MEMBER_COLUMNS)
+    lock_expires_at = v["lock_expires_at"]
+    locked = lock_expires_at is not None and as_utc(lock_expires_at) > now
     return {
-        "organization_id": m.organization_id,
-        "member_id": m.id,
-        "email_address": m.email_address,
-        "status": m.status,
-        "name": m.name or "",
-        "sso_registrations": list(m.sso_registrations or []),
-        "is_breakglass": m.is_breakglass,
+        "organization_id": v["organization_id"],
+        "member_id": v["id"],
+        "email_address": v["email_address"],
+        "status": v["status"],
+        "name": v["name"] or "",
+        "sso_registrations": list(v["sso_registrations"] or []),
+        "is_breakglass": v["is_breakglass"],
         "member_password_id": "",
         "oauth_registrations": [],
-        "email_address_verified": m.email_address_verified,
-        "mfa_phone_number_verified": m.mfa_phone_number_verified,
+        "email_address_verified": v["email_address_verified"],
+        "mfa_phone_number_verified": v["mfa_phone_number_verified"],
         "is_admin": "stytch_admin" in roles,
-        "totp_registration_id": getattr(m, "totp_registration_id", None) or "",
+        "totp_registration_id": v["totp_registration_id"] or "",
         "retired_email_addresses": [],
         "is_locked": locked,
-        "lock_created_at": rfc3339(m.lock_created_at) if locked else None,
-        "lock_expires_at": rfc3339(m.lock_expires_at) if locked else None,
-        "mfa_enrolled": m.mfa_enrolled,
-        "mfa_phone_number": m.mfa_phone_number or "",
-        "default_mfa_method": m.default_mfa_method or "",
+        "lock_created_at": rfc3339(v["lock_created_at"]) if locked else None,
+        "lock_expires_at": rfc3339(lock_expires_at) if locked else None,
+        "mfa_enrolled": v["mfa_enrolled"],
+        "mfa_phone_number": v["mfa_phone_number"] or "",
+        "default_mfa_method": v["default_mfa_method"] or "",
         "roles": [{"role_id": role, "sources": sources} for role, sources in roles.items()],
-        "trusted_metadata": m.trusted_metadata or {},
-        "untrusted_metadata": m.untrusted_metadata or {},
-        "external_id": m.external_id or "",
-        "created_at": rfc3339(m.created_at),
-        "updated_at": rfc3339(m.updated_at),
+        "trusted_metadata": v["trusted_metadata"] or {},
+        "untrusted_metadata": v["untrusted_metadata"] or {},
+        "external_id": v["external_id"] or "",
+        "created_at": rfc3339(v["created_at"]),
+        "updated_at": rfc3339(v["updated_at"]),
     }
 
 
@@ -119,18 +143,30 @@ def member_response(
     )
 
 
-def member_session(db: Session, s: MemberSession, m: Member, org: Organization) -> dict[str, Any]:
+def member_session(
+    db: Session,
+    s: MemberSession,
+    m: Member,
+    org: Organization,
+    claim: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The session as the API shows it: its times, factors and roles are those of its JWT's
+    session claim (`sessions.service.session_claim`), passed as `claim` when the caller has it
+    (`sessions.service.minted`), else made here."""
+    if claim is None:
+        claim = sessions.session_claim(db, s, m, org)
+    v = _columns(s, _SESSION_COLUMNS)
     return {
-        "member_session_id": s.id,
-        "member_id": s.member_id,
-        "started_at": rfc3339(s.started_at),
-        "last_accessed_at": rfc3339(s.last_accessed_at),
-        "expires_at": rfc3339(s.expires_at),
-        "authentication_factors": list(s.factors),
-        "organization_id": s.organization_id,
-        "roles": policy.role_ids(db, m, org, s.factors),
+        "member_session_id": v["id"],
+        "member_id": v["member_id"],
+        "started_at": claim["started_at"],
+        "last_accessed_at": claim["last_accessed_at"],
+        "expires_at": claim["expires_at"],
+        "authentication_factors": list(claim["authentication_factors"]),
+        "organization_id": v["organization_id"],
+        "roles": list(claim["roles"]),
         "organization_slug": org.slug,
-        "custom_claims": dict(s.custom_claims or {}),
+        "custom_claims": dict(v["custom_claims"] or {}),
     }
 
 
@@ -162,7 +198,9 @@ def auth_result(db: Session, result: AuthResult, now: datetime) -> dict[str, Any
         "session_jwt": result.session_jwt,
         "member_session": None
         if result.session is None
-        else member_session(db, result.session, result.member, result.organization),
+        else member_session(
+            db, result.session, result.member, result.organization, result.session_claim
+        ),
         "intermediate_session_token": result.intermediate_session_token,
         "intermediate_session_token_expires_at": rfc3339(result.intermediate_session_expires_at)
         if pending

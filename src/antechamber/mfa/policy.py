@@ -39,7 +39,15 @@ def required_by_policy(
     imply a role listed in `mfa_required_roles`."""
     if org.mfa_policy == "REQUIRED_FOR_ALL":
         return True
-    return any(role in org.mfa_required_roles for role in role_ids(db, member, org, factors))
+    return required_by_roles(org, role_ids(db, member, org, factors))
+
+
+def required_by_roles(org: Organization, roles: Iterable[str]) -> bool:
+    """`required_by_policy` of a member holding `roles` (`role_ids`, with the login's
+    factors)."""
+    return org.mfa_policy == "REQUIRED_FOR_ALL" or any(
+        role in org.mfa_required_roles for role in roles
+    )
 
 
 def mfa_required(
@@ -48,6 +56,12 @@ def mfa_required(
     """Whether a login of `member` into `org` with `factors` needs a second factor before a
     session."""
     return required_by_policy(db, org, member, factors) or member.mfa_enrolled
+
+
+def mfa_required_of(org: Organization, member: Member, roles: Iterable[str]) -> bool:
+    """`mfa_required` of a login whose roles (`role_ids` of the member, organization and
+    factors) the caller has already read."""
+    return required_by_roles(org, roles) or member.mfa_enrolled
 
 
 def method_allowed(org: Organization, method: str) -> bool:

@@ -320,7 +320,7 @@ def organization_and_member(
 def _count_mfa(scope: Scope, result: str) -> None:
     """The one place SMS second-factor outcomes are counted (`antechamber_mfa_total`)."""
     if scope.metrics is not None:
-        scope.metrics.mfa.labels("sms_otp", result).inc()
+        scope.metrics.count_mfa("sms_otp", result)
 
 
 def delete_mfa_phone_number(scope: Scope, *, organization_id: str, member_id: str) -> Member:

@@ -65,6 +65,9 @@ class AuthResult:
     mfa_required: bool = False
     primary_required: tuple[str, ...] | None = None
     secondary_auth_initiated: str | None = None
+    #: The session JWT's session claim, when this step started the session (`sessions.start`):
+    #: the answer's `member_session` repeats its times, factors and roles.
+    session_claim: dict[str, Any] | None = None
 
     @property
     def member_authenticated(self) -> bool:
@@ -178,6 +181,7 @@ def conclude(
         session=started.session,
         session_token=started.session_token,
         session_jwt=started.session_jwt,
+        session_claim=started.claim,
     )
 
 
@@ -185,7 +189,7 @@ def _count_login(scope: Scope, result: str) -> None:
     """The one place login outcomes are counted (`antechamber_logins_total`): every login
     path, MFA completion included, ends in `conclude`."""
     if scope.metrics is not None:
-        scope.metrics.logins.labels(result).inc()
+        scope.metrics.count_login(result)
 
 
 def complete_mfa(

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session, class_mapper
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from antechamber import db, metadata, rows, tokens
@@ -84,6 +84,8 @@ class Started:
     session: MemberSession
     session_token: str
     session_jwt: str
+    #: The JWT's session claim (`session_claim`): what the answer's `member_session` repeats.
+    claim: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class Authenticated:
     organization: Organization
     session_token: str
     session_jwt: str
+    #: The JWT's session claim (`session_claim`): what the answer's `member_session` repeats.
+    claim: dict[str, Any] | None = None
 
 
 def duration(value: int | None, *, default: int | None = DEFAULT_DURATION_MINUTES) -> int | None:
@@ -146,7 +150,9 @@ def start(
         session_factors, member
     ):
         raise errors.InsufficientFactors()
-    if policy.mfa_required(scope.db, org, member, session_factors) and not policy.mfa_satisfied(
+    # The roles of the session (its JWT's claim) decide the policy's MFA too: read once.
+    roles = policy.role_ids(scope.db, member, org, session_factors)
+    if policy.mfa_required_of(org, member, roles) and not policy.mfa_satisfied(
         org, session_factors
     ):
         # A second factor of a method the organization allows: an SMS code, a TOTP code or a
@@ -195,7 +201,7 @@ def start(
         expires_at=rfc3339(session.expires_at),
         activated=activated,
     )
-    return Started(session, token, mint_jwt(scope, session, member, org))
+    return Started(session, token, *minted(scope, session, member, org, roles=roles))
 
 
 def authenticate(
@@ -233,7 +239,7 @@ def authenticate(
         if session_custom_claims is not None:
             session.custom_claims = merged_claims(session.custom_claims, session_custom_claims)
     return Authenticated(
-        session, member, org, session_token or "", mint_jwt(scope, session, member, org)
+        session, member, org, session_token or "", *minted(scope, session, member, org)
     )
 
 
@@ -359,18 +365,12 @@ def _statements(*entities: Any) -> dict[str, Select[Any]]:
     }
 
 
-def _columns(cls: type[Any]) -> tuple[tuple[str, ...], list[Any]]:
-    props = list(class_mapper(cls).column_attrs)
-    return tuple(p.key for p in props), [p.columns[0] for p in props]
-
-
-_SESSION_KEYS, _session_columns = _columns(MemberSession)
-_MEMBER_KEYS, _member_columns = _columns(Member)
-_ORG_KEYS, _org_columns = _columns(Organization)
-_MEMBER_AT = len(_SESSION_KEYS)
-_ORG_AT = _MEMBER_AT + len(_MEMBER_KEYS)
+_MEMBERS = rows.Columns(Member)
+_ORGANIZATIONS = rows.Columns(Organization)
+_MEMBER_AT = len(_SESSIONS)
+_ORG_AT = _MEMBER_AT + len(_MEMBERS)
 _ORM = _statements(MemberSession, Member, Organization)
-_CORE = _statements(*_session_columns, *_member_columns, *_org_columns)
+_CORE = _statements(*_SESSIONS.columns, *_MEMBERS.columns, *_ORGANIZATIONS.columns)
 
 
 def resolve(
@@ -415,21 +415,12 @@ def _read(
     row = db.connection(scope.db).execute(_CORE[statement], params).first()
     if row is None:
         raise errors.SessionNotFound()
-    session = _transient(MemberSession, _SESSION_KEYS, row[:_MEMBER_AT])
-    member = _transient(Member, _MEMBER_KEYS, row[_MEMBER_AT:_ORG_AT])
-    org = _transient(Organization, _ORG_KEYS, row[_ORG_AT:])
+    # What the ORM's loader does for each column, without the unit of work (`rows`): every
+    # column attribute is set, so reading one never tries to load it.
+    session = _SESSIONS.make(row[:_MEMBER_AT])
+    member = _MEMBERS.make(row[_MEMBER_AT:_ORG_AT])
+    org = _ORGANIZATIONS.make(row[_ORG_AT:])
     return session, member, org
-
-
-_M = TypeVar("_M", MemberSession, Member, Organization)
-
-
-def _transient(cls: type[_M], keys: tuple[str, ...], values: Sequence[Any]) -> _M:
-    # What the ORM's loader does for each column, without the unit of work: every column
-    # attribute is set, so reading one never tries to load it.
-    obj: _M = class_mapper(cls).class_manager.new_instance()
-    obj.__dict__.update(zip(keys, values, strict=True))
-    return obj
 
 
 def revoke(
@@ -523,36 +514,64 @@ def revoke_member_sessions(
 
 
 def session_claim(
-    db: Session, session: MemberSession, member: Member, org: Organization | None = None
+    db: Session,
+    session: MemberSession,
+    member: Member,
+    org: Organization | None = None,
+    *,
+    roles: list[str] | None = None,
 ) -> dict[str, Any]:
+    """The JWT's session claim; the API's `member_session` shows the same times, factors and
+    roles (`api.serializers.member_session`). `roles`: `policy.role_ids` of the member, the
+    organization and the session's factors, if the caller has read them (`start`)."""
+    started_at, last_accessed_at = session.started_at, session.last_accessed_at
+    started = rfc3339(started_at)
     return {
         "id": session.id,
-        "started_at": rfc3339(session.started_at),
-        "last_accessed_at": rfc3339(session.last_accessed_at),
+        "started_at": started,
+        # The same instant at a session's start: formatted once.
+        "last_accessed_at": started
+        if last_accessed_at is started_at
+        else rfc3339(last_accessed_at),
         "expires_at": rfc3339(session.expires_at),
         "attributes": {"user_agent": "", "ip_address": ""},
         "authentication_factors": list(session.factors),
         # The session's SAML connections' roles too (`rbac.sso_grants`).
-        "roles": policy.role_ids(db, member, org, session.factors),
+        "roles": policy.role_ids(db, member, org, session.factors) if roles is None else roles,
     }
 
 
 def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organization) -> str:
+    """A 5-minute JWT for the session (`minted`)."""
+    return minted(scope, session, member, org)[0]
+
+
+def minted(
+    scope: Scope,
+    session: MemberSession,
+    member: Member,
+    org: Organization,
+    *,
+    roles: list[str] | None = None,
+) -> tuple[str, dict[str, Any]]:
     """A 5-minute JWT for the session (never outliving it); claims as §2.11.
 
     Fresh, unless this process signed one with the same claims for the same session less than
     `JWT_REUSE_SECONDS` ago (by the injected clock): that one is returned again, with at least
     four of its five minutes left. Signing is the costliest step of a session check, and an app
-    checks the same session on every request.
+    checks the same session on every request. Returns the JWT and its session claim
+    (`session_claim`, given `roles` as it takes them), which the answer's `member_session`
+    repeats.
     """
     issued = int(scope.clock.now().timestamp())
     custom = session.custom_claims or {}
+    claim = session_claim(scope.db, session, member, org, roles=roles)
     timeless: dict[str, Any] = {
         **custom,
         "aud": [scope.project_id],
         "iss": keys.issuer(scope.project_id),
         "sub": member.id,
-        SESSION_CLAIM: session_claim(scope.db, session, member, org),
+        SESSION_CLAIM: claim,
         ORGANIZATION_CLAIM: {"organization_id": org.id, "slug": org.slug},
     }
     # The kid too: after a rotation, JWTs come from the new key at once. The claims compare
@@ -570,14 +589,14 @@ def mint_jwt(scope: Scope, session: MemberSession, member: Member, org: Organiza
         and recent[0] == fingerprint
         and 0 <= issued - recent[1] < JWT_REUSE_SECONDS
     ):
-        return recent[2]
+        return recent[2], claim
     expires = min(issued + int(keys.JWT_LIFETIME.total_seconds()), _epoch(session.expires_at))
     token = keys.sign(scope, {**timeless, "iat": issued, "nbf": issued, "exp": expires})
     with _recent_lock:
         _recent_jwts[session.id] = (fingerprint, issued, token)
         _recent_jwts.move_to_end(session.id)
         _forget_old(_recent_jwts, lambda entry: issued - entry[1] >= JWT_REUSE_SECONDS)
-    return token
+    return token, claim
 
 
 _V = TypeVar("_V")

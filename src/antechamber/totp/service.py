@@ -665,4 +665,4 @@ def _via(caller: Caller) -> str:
 
 def _count(scope: Scope, method: str, outcome: str) -> None:
     if scope.metrics is not None:
-        scope.metrics.mfa.labels(method, outcome).inc()
+        scope.metrics.count_mfa(method, outcome)

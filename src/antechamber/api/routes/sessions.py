@@ -97,7 +97,7 @@ def _authenticate(
             verdict = {"authorized": True, "granting_roles": granted}
         return ok(
             request,
-            member_session=serializers.member_session(scope.db, s, member, org),
+            member_session=serializers.member_session(scope.db, s, member, org, found.claim),
             session_token=found.session_token,
             session_jwt=found.session_jwt,
             member=serializers.member(scope.db, member, scope.clock.now(), org),
