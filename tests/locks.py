@@ -10,6 +10,16 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine
 
+_TRY_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("free")
+except BlockingIOError:
+    print("held")
+"""
+
 _HOLD_LOCK = """
 import fcntl, os, sys
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
@@ -38,3 +48,11 @@ def another_process_holds_the_writer_lock(engine: Engine) -> Iterator[None]:
     finally:
         other.stdin.close()
         other.wait(10)
+
+
+def another_process_sees(database: str | None) -> str:
+    """ "held" or "free": the writer lock file of the SQLite file `database` as another
+    process finds it."""
+    assert database
+    probe = [sys.executable, "-c", _TRY_LOCK, f"{database}-writer.lock"]
+    return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()

@@ -4,8 +4,6 @@ queueing on one lock instead of polling the file lock."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 
@@ -18,7 +16,7 @@ from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import USE_PG, Credentials, another_thread_writing
 from tests.factories import make_org
-from tests.locks import another_process_holds_the_writer_lock
+from tests.locks import another_process_holds_the_writer_lock, another_process_sees
 
 
 def _names(services: Services) -> list[str]:
@@ -121,30 +119,15 @@ def test_concurrent_writers_all_land(services: Services, project: Credentials) -
     assert len([n for n in _names(services) if n.startswith("T")]) == 60
 
 
-_TRY_LOCK = """
-import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-try:
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    print("free")
-except BlockingIOError:
-    print("held")
-"""
-
-
 @pytest.mark.skipif(USE_PG, reason="SQLite's writers only")
 def test_writers_of_other_processes_queue_on_a_lock_file_beside_the_database(
     services: Services, project: Credentials
 ) -> None:
     """`serve --workers 2` on one SQLite file: another process's writer finds the queue taken
     while a unit of work writes, and free once it commits (rather than polling SQLite)."""
-    database = services.engine.url.database
-    assert database
-    lock_file = f"{database}-writer.lock"
 
     def other_process_sees() -> str:
-        probe = [sys.executable, "-c", _TRY_LOCK, lock_file]
-        return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+        return another_process_sees(services.engine.url.database)
 
     with db.transaction(services.sessions) as session:
         session.execute(select(func.count()).select_from(Organization))  # BEGIN IMMEDIATE
@@ -160,12 +143,9 @@ def test_the_writer_lock_held_if_free_is_held_by_the_block_and_its_units_pass_th
 ) -> None:
     """`writer_held_if_free` (a write on the event loop): the lock, thread and file, is held
     for the block; the block's own units of work run inside it; another thread's queues."""
-    database = services.engine.url.database
-    assert database
-    probe = [sys.executable, "-c", _TRY_LOCK, f"{database}-writer.lock"]
     with db.writer_held_if_free(services.engine) as held:
         assert held
-        assert subprocess.run(probe, capture_output=True, text=True).stdout.strip() == "held"
+        assert another_process_sees(services.engine.url.database) == "held"
         make_org(services, project.project_id, organization_name="Inside")  # passes through
         other = threading.Thread(
             target=make_org, args=(services, project.project_id), kwargs={"organization_name": "X"}

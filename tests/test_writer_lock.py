@@ -4,29 +4,13 @@ shares its parent's `flock`."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from antechamber import writer_lock
 from antechamber.writer_lock import WriterLock
-
-_TRY_LOCK = """
-import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-try:
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    print("free")
-except BlockingIOError:
-    print("held")
-"""
-
-
-def _other_process_sees(lock_file: str) -> str:
-    probe = [sys.executable, "-c", _TRY_LOCK, lock_file]
-    return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+from tests.locks import another_process_sees
 
 
 def test_the_lock_file_is_opened_once_and_flocked_per_holder(
@@ -44,12 +28,12 @@ def test_the_lock_file_is_opened_once_and_flocked_per_holder(
     lock = WriterLock(database)
     for _ in range(3):
         with lock:
-            assert _other_process_sees(f"{database}-writer.lock") == "held"
-        assert _other_process_sees(f"{database}-writer.lock") == "free"
+            assert another_process_sees(database) == "held"
+        assert another_process_sees(database) == "free"
     with lock.held_if_free() as held:
         assert held
-        assert _other_process_sees(f"{database}-writer.lock") == "held"
-    assert _other_process_sees(f"{database}-writer.lock") == "free"
+        assert another_process_sees(database) == "held"
+    assert another_process_sees(database) == "free"
     assert opened == [f"{database}-writer.lock"]
 
 
