@@ -173,8 +173,9 @@ def test_a_busy_begin_immediate_is_wrapped_as_the_engine_would(tmp_path: Any) ->
         engine.dispose()
 
 
-# The connection SQLite's writers keep (`db._Writer`): one connection serves the writing units
-# of a process one after another; a unit that fails leaves nothing on it for the next.
+# The connection SQLite's writers keep (`kept_connections.Writer`): one connection serves the
+# writing units of a process one after another; a unit that fails leaves nothing on it for the
+# next.
 
 
 @pytest.fixture

@@ -6,11 +6,7 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import threading
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
@@ -28,7 +24,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from antechamber import json_columns, sqlite_types, statements
-from antechamber.writer_lock import BUSY_TIMEOUT_SECONDS, WriterLock
+from antechamber.kept_connections import Writer, keep, take
+from antechamber.writer_lock import BUSY_TIMEOUT_SECONDS
 
 log = logging.getLogger("antechamber.db")
 _ON_ROLLBACK = "antechamber.on_rollback"
@@ -47,7 +44,7 @@ class ReadOnlyViolation(RuntimeError):
     """A read-only unit of work tried to write: a programming error, never a client's."""
 
 
-#: The engine's attribute holding its `_Writer` (SQLite): on the engine, not in a weak mapping
+#: The engine's attribute holding its `Writer` (SQLite): on the engine, not in a weak mapping
 #: keyed by it, as the connection the writer keeps refers to the engine.
 _WRITER = "_antechamber_writer"
 
@@ -118,7 +115,7 @@ def make_engine(
                 _begin_immediate(conn)
 
         path = engine.url.database
-        writer = _Writer(path if path not in (None, "", ":memory:") else None)
+        writer = Writer(path if path not in (None, "", ":memory:") else None)
         setattr(engine, _WRITER, writer)
         event.listen(engine, "engine_disposed", writer.drop)
         return engine
@@ -217,7 +214,7 @@ class _Transaction:
         self.factory = factory
         self.read_only = read_only
         self.defer = defer
-        self.hold: _Writer | None = None
+        self.hold: Writer | None = None
 
     def __enter__(self) -> Session:
         engine = _engine_of(self.factory)
@@ -306,9 +303,10 @@ class _Unit:
     SQLAlchemy's Session transaction (begun, joined, prepared, committed, closed, with its
     events) runs only in units that use the ORM, and then ahead of the same commit.
 
-    On SQLite (`writer`, the engine's `_Writer`) a writing unit, whose thread holds the writer
-    lock, reuses the connection the last one kept instead of a pool checkout and checkin of its
-    own; so does a read-only unit on an event loop's thread, the last one's of that thread.
+    On SQLite (`writer`, the engine's `kept_connections.Writer`) a writing unit, whose thread
+    holds the writer lock, reuses the connection the last one kept instead of a pool checkout
+    and checkin of its own; so does a read-only unit on an event loop's thread, the last one's
+    of that thread.
     """
 
     __slots__ = ("clean", "lean", "pool", "session", "slot", "transaction")
@@ -318,11 +316,11 @@ class _Unit:
         factory: sessionmaker[Session],
         engine: Engine,
         read_only: bool,
-        writer: _Writer | None = None,
+        writer: Writer | None = None,
     ) -> None:
         self.clean = False  # committed or rolled back without error: the connection may be kept
         self.slot = slot = None if writer is None else writer.slot(read_only)
-        kept = None if slot is None else _take(engine, slot)
+        kept = None if slot is None else take(engine, slot)
         if kept is not None:  # a kept reader's is read-only already
             connection, self.lean, self.pool = kept
         else:
@@ -375,117 +373,18 @@ class _Unit:
         finally:
             connection = self.transaction.connection
             slot = self.slot
-            if not (self.clean and slot is not None and _keep(connection, self, slot)):
+            if not (
+                self.clean and slot is not None and keep(connection, self.lean, self.pool, slot)
+            ):
                 connection.close()
 
 
-class _Writer(WriterLock):
-    """SQLite's writer lock (`WriterLock`), and the connection the units of work of its holder
-    reuse: every writing unit holds the lock (or runs inside a hold of its thread), so one
-    connection kept here serves every writer of the process, one after another, without a pool
-    checkout and checkin each (a tenth of an empty write's cost). A unit takes it, and keeps it
-    again only if its transaction ended cleanly (committed, or rolled back without error) on a
-    connection that is not invalidated, from the engine's pool of the moment (a transaction
-    SQLite still has open after a failed COMMIT is rolled back first); anything else is
-    closed. A unit opened while another holds it (one inside another's hold) checks one out.
-
-    Never shared with a forked child (the process id is kept with it), and dropped when the
-    engine is disposed (`drop`): a connection of a disposed pool is never reused.
-
-    The read-only units on an event loop's thread (`api.auth.run_read`) keep one the same way,
-    in a slot of that thread's (`slot`).
-    """
-
-    def __init__(self, database_path: str | None) -> None:
-        super().__init__(database_path)
-        # Each slot holds at most one `_Kept`; list.pop is atomic, so `drop` (any thread, no
-        # lock) and `_take` (the lock's holder, or the loop's thread) never both get it.
-        self._kept: list[_Kept] = []  # the writers'
-        # Each event loop thread's reads' (a thread's own: it goes with the thread, and its
-        # connection back to the pool), and all of them, for `drop`.
-        self._loop_reads = threading.local()
-        self._all_reads: weakref.WeakSet[_Slot] = weakref.WeakSet()
-
-    def slot(self, read_only: bool) -> list[_Kept] | None:
-        """Where a unit keeps its connection: the writers' slot; a read's on an event loop's
-        thread (one per process when serving), the thread's own; none for a read elsewhere
-        (forty worker threads keeping one each would keep the pool's every connection)."""
-        if not read_only:
-            return self._kept
-        if asyncio._get_running_loop() is None:
-            return None
-        try:
-            slot: list[_Kept] = self._loop_reads.slot
-        except AttributeError:  # the thread's first
-            slot = self._loop_reads.slot = _Slot()
-            self._all_reads.add(slot)
-        return slot
-
-    def drop(self, _engine: Engine) -> None:
-        """The engine was disposed: close the kept connections now (this process's)."""
-        for slot in (self._kept, *list(self._all_reads)):
-            try:
-                connection, _lean, _pool, pid = slot.pop()
-            except IndexError:
-                continue
-            if pid == os.getpid():
-                connection.invalidate()  # closes the driver's connection, which no pool keeps
-                connection.close()
-
-
-#: A kept connection: SQLAlchemy's, its `statements.Connection`, its pool, the process's id.
-_Kept = tuple[Connection, statements.Connection, Any, int]
-
-
-class _Slot(list[_Kept]):
-    """An event loop thread's slot: a list that a WeakSet can hold (by identity)."""
-
-    __hash__ = object.__hash__  # type: ignore[assignment]
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-
-def _take(
-    engine: Engine, slot: list[_Kept]
-) -> tuple[Connection, statements.Connection, Any] | None:
-    try:
-        connection, lean, pool, pid = slot.pop()
-    except IndexError:
-        return None
-    if pid != os.getpid():  # a fork's copy: the parent's connection, never ours to use
-        return None
-    if pool is not engine.pool or connection.invalidated or connection.closed:
-        connection.close()
-        return None
-    return connection, lean, pool
-
-
-def _keep(connection: Connection, unit: _Unit, slot: list[_Kept]) -> bool:
-    """Keep `unit`'s `connection` in `slot` for the next unit (True), or leave it to the
-    caller (False: the slot is taken, the connection is invalidated, or its pool disposed)."""
-    if connection.invalidated or connection.in_transaction():
-        return False
-    driver = connection.connection.driver_connection
-    if driver is None:
-        return False
-    if driver.in_transaction:
-        # A COMMIT that failed (a deferred foreign key) leaves SQLite's transaction open,
-        # though SQLAlchemy's has ended: the next unit's BEGIN would fail (or, on the
-        # pool's connection, the pool's checkin leaves it so too).
-        driver.rollback()
-    if slot or unit.pool is not connection.engine.pool:
-        return False
-    slot.append((connection, unit.lean, unit.pool, os.getpid()))
-    return True
-
-
-def _writer_of(engine: Engine) -> _Writer | None:
-    writer: _Writer | None = engine.__dict__.get(_WRITER)
+def _writer_of(engine: Engine) -> Writer | None:
+    writer: Writer | None = engine.__dict__.get(_WRITER)
     return writer
 
 
-def _holding(writer: _Writer | None) -> AbstractContextManager[None]:
+def _holding(writer: Writer | None) -> AbstractContextManager[None]:
     # Held by this thread through `writer_held_if_free`: the hold covers this unit of work.
     return writer if writer is not None and not writer.held_here() else nullcontext()
 

@@ -1,0 +1,120 @@
+"""The connections SQLite's units of work keep between them (`db._Unit`): the writers' one,
+kept with the writer lock (`Writer`), and one per event loop thread for its reads.
+
+A kept connection is taken (`take`) by the next unit instead of a pool checkout, and given
+back (`keep`) instead of a checkin, only if it is still this process's, of the engine's pool of
+the moment, not invalidated and out of any transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from antechamber import statements
+from antechamber.writer_lock import WriterLock
+
+
+class Writer(WriterLock):
+    """SQLite's writer lock (`WriterLock`), and the connection the units of work of its holder
+    reuse: every writing unit holds the lock (or runs inside a hold of its thread), so one
+    connection kept here serves every writer of the process, one after another, without a pool
+    checkout and checkin each (a tenth of an empty write's cost). A unit takes it, and keeps it
+    again only if its transaction ended cleanly (committed, or rolled back without error) on a
+    connection that is not invalidated, from the engine's pool of the moment (a transaction
+    SQLite still has open after a failed COMMIT is rolled back first); anything else is
+    closed. A unit opened while another holds it (one inside another's hold) checks one out.
+
+    Never shared with a forked child (the process id is kept with it), and dropped when the
+    engine is disposed (`drop`): a connection of a disposed pool is never reused.
+
+    The read-only units on an event loop's thread (`api.auth.run_read`) keep one the same way,
+    in a slot of that thread's (`slot`).
+    """
+
+    def __init__(self, database_path: str | None) -> None:
+        super().__init__(database_path)
+        # Each slot holds at most one `Kept`; list.pop is atomic, so `drop` (any thread, no
+        # lock) and `take` (the lock's holder, or the loop's thread) never both get it.
+        self._kept: list[Kept] = []  # the writers'
+        # Each event loop thread's reads' (a thread's own: it goes with the thread, and its
+        # connection back to the pool), and all of them, for `drop`.
+        self._loop_reads = threading.local()
+        self._all_reads: weakref.WeakSet[Slot] = weakref.WeakSet()
+
+    def slot(self, read_only: bool) -> list[Kept] | None:
+        """Where a unit keeps its connection: the writers' slot; a read's on an event loop's
+        thread (one per process when serving), the thread's own; none for a read elsewhere
+        (forty worker threads keeping one each would keep the pool's every connection)."""
+        if not read_only:
+            return self._kept
+        if asyncio._get_running_loop() is None:
+            return None
+        try:
+            slot: list[Kept] = self._loop_reads.slot
+        except AttributeError:  # the thread's first
+            slot = self._loop_reads.slot = Slot()
+            self._all_reads.add(slot)
+        return slot
+
+    def drop(self, _engine: Engine) -> None:
+        """The engine was disposed: close the kept connections now (this process's)."""
+        for slot in (self._kept, *list(self._all_reads)):
+            try:
+                connection, _lean, _pool, pid = slot.pop()
+            except IndexError:
+                continue
+            if pid == os.getpid():
+                connection.invalidate()  # closes the driver's connection, which no pool keeps
+                connection.close()
+
+
+#: A kept connection: SQLAlchemy's, its `statements.Connection`, its pool, the process's id.
+Kept = tuple[Connection, statements.Connection, Any, int]
+
+
+class Slot(list[Kept]):
+    """An event loop thread's slot: a list that a WeakSet can hold (by identity)."""
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+def take(engine: Engine, slot: list[Kept]) -> tuple[Connection, statements.Connection, Any] | None:
+    try:
+        connection, lean, pool, pid = slot.pop()
+    except IndexError:
+        return None
+    if pid != os.getpid():  # a fork's copy: the parent's connection, never ours to use
+        return None
+    if pool is not engine.pool or connection.invalidated or connection.closed:
+        connection.close()
+        return None
+    return connection, lean, pool
+
+
+def keep(connection: Connection, lean: statements.Connection, pool: Any, slot: list[Kept]) -> bool:
+    """Keep a unit's `connection` (`lean` over it, taken from `pool`) in `slot` for the next
+    unit (True), or leave it to the caller (False: the slot is taken, the connection is
+    invalidated, or its pool disposed)."""
+    if connection.invalidated or connection.in_transaction():
+        return False
+    driver = connection.connection.driver_connection
+    if driver is None:
+        return False
+    if driver.in_transaction:
+        # A COMMIT that failed (a deferred foreign key) leaves SQLite's transaction open,
+        # though SQLAlchemy's has ended: the next unit's BEGIN would fail (or, on the
+        # pool's connection, the pool's checkin leaves it so too).
+        driver.rollback()
+    if slot or pool is not connection.engine.pool:
+        return False
+    slot.append((connection, lean, pool, os.getpid()))
+    return True
