@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
 from antechamber import db, migrations
@@ -44,15 +45,15 @@ def project_database(prefix: str) -> tuple[Path, Settings, Engine, Project, Issu
     engine = db.make_engine(url)
     migrations.upgrade(engine)
     with db.transaction(db.session_factory(engine)) as session:
-        project, issued = create_project(
-            session,
-            name="B",
-            environment="test",
-            actor="bench",
-            clock=SystemClock(),
-            settings=settings,
-        )
+        project, issued = bench_project(session, settings)
     return tmp, settings, engine, project, issued
+
+
+def bench_project(session: Session, settings: Settings) -> tuple[Project, IssuedSecret]:
+    """A test project made in `session`'s unit of work, and its secret."""
+    return create_project(
+        session, name="B", environment="test", actor="bench", clock=SystemClock(), settings=settings
+    )
 
 
 class NullBody(BaseModel):

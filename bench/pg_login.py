@@ -33,8 +33,7 @@ from antechamber import db, migrations
 from antechamber.app import create_app
 from antechamber.clock import SystemClock
 from antechamber.delivery import outbox
-from antechamber.projects.service import create_project
-from bench.inproc_setup import settings_for
+from bench.inproc_setup import bench_project, settings_for
 from bench import dataset
 from bench.servers import BENCH_DELIVERY_LIMITS
 
@@ -66,14 +65,7 @@ try:
 
     engine.dispose()  # connections from now on are traced
     with db.transaction(db.session_factory(engine)) as session:
-        project, issued = create_project(
-            session,
-            name="B",
-            environment="test",
-            actor="bench",
-            clock=SystemClock(),
-            settings=settings,
-        )
+        project, issued = bench_project(session, settings)
         from antechamber.redirects import service as redirects
         from antechamber.scope import Scope
 

@@ -9,30 +9,20 @@ Connection.execute against antechamber.statements (lean), on SQLite, in turns.
 """
 
 from __future__ import annotations
-import sys, time, tempfile, gc
-from pathlib import Path
+import sys, time, gc
 from datetime import UTC, datetime
 from typing import cast
 from sqlalchemy import Table, bindparam, select, update
 
-from antechamber import db, migrations, statements
+from antechamber import db, statements
 from antechamber.clock import SystemClock
 from antechamber.members.models import Member
-from antechamber.projects.service import create_project
-from bench.inproc_setup import settings_for
+from bench.inproc_setup import project_database
 from antechamber.services import Services
 from tests.factories import make_member, make_org
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-tmp = Path(tempfile.mkdtemp(prefix="stmts-micro-"))
-url = f"sqlite:///{tmp}/a.sqlite"
-settings = settings_for(url, tmp)
-engine = db.make_engine(url)
-migrations.upgrade(engine)
-with db.transaction(db.session_factory(engine)) as session:
-    project, _ = create_project(
-        session, name="B", environment="test", actor="b", clock=SystemClock(), settings=settings
-    )
+_tmp, settings, engine, project, _ = project_database("stmts-micro-")
 services = Services.build(settings, engine, SystemClock())
 org = make_org(services, project.id)
 member = make_member(services, project.id, org)
