@@ -35,6 +35,7 @@ class Columns(Generic[_M]):
         mapper = class_mapper(cls)
         props = list(mapper.column_attrs)
         self.keys = tuple(p.key for p in props)
+        self._key_set = frozenset(self.keys)
         self.columns: tuple[ColumnElement[Any], ...] = tuple(p.columns[0] for p in props)
         self._new = mapper.class_manager.new_instance
         self._id_at = self.keys.index("id")
@@ -51,6 +52,16 @@ class Columns(Generic[_M]):
     def make_or_none(self, values: Sequence[Any]) -> _M | None:
         """As `make`, or None for the all-null columns of an outer join that found no row."""
         return None if values[self._id_at] is None else self.make(values)
+
+    def values_of(self, obj: _M) -> Mapping[str, Any]:
+        """`obj`'s column values by attribute name, as reading its attributes gives them: its
+        `__dict__` when every column is there (transient objects, `make`'s, and loaded ones),
+        which skips a descriptor call per attribute; else each attribute read (loading what a
+        flush or commit expired)."""
+        values: dict[str, Any] = obj.__dict__
+        if values.keys() >= self._key_set:
+            return values
+        return {key: getattr(obj, key) for key in self.keys}
 
     def from_values(self, values: Mapping[str, Any]) -> _M:
         """The object of a row's values by attribute name, every column named: a row just

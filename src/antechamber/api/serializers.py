@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session, class_mapper
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from antechamber import rows
 from antechamber.api.envelope import ok
 from antechamber.clock import as_utc, rfc3339
 from antechamber.discovery.service import Discovered, DiscoveryLogin
@@ -25,29 +26,15 @@ from antechamber.sessions import service as sessions
 from antechamber.sessions.login import AuthResult
 from antechamber.sessions.models import MemberSession
 
-
-def _column_keys(cls: type[Any]) -> frozenset[str]:
-    return frozenset(p.key for p in class_mapper(cls).column_attrs)
-
-
-_ORGANIZATION_COLUMNS = _column_keys(Organization)
-_MEMBER_COLUMNS = _column_keys(Member)
-_SESSION_COLUMNS = _column_keys(MemberSession)
-
-
-def _columns(obj: Any, keys: frozenset[str]) -> Mapping[str, Any]:
-    """`obj`'s column values by attribute name, as reading its attributes gives them: its
-    `__dict__` when every column is there (transient objects, `rows`, and loaded ones), which
-    skips a descriptor call per attribute (each answer reads some sixty); else each attribute
-    read (loading what a flush or commit expired)."""
-    values: dict[str, Any] = obj.__dict__
-    if values.keys() >= keys:
-        return values
-    return {key: getattr(obj, key) for key in keys}
+# The column values of an answer's objects in one read (`rows.Columns.values_of`): each
+# answer reads some sixty.
+_ORGANIZATION = rows.Columns(Organization)
+_MEMBER = rows.Columns(Member)
+_SESSION = rows.Columns(MemberSession)
 
 
 def organization(org: Organization) -> dict[str, Any]:
-    o = _columns(org, _ORGANIZATION_COLUMNS)
+    o = _ORGANIZATION.values_of(org)
     return {
         "organization_id": o["id"],
         "organization_name": o["name"],
@@ -96,7 +83,7 @@ def member(
     # SSO-implied roles are listed for every SAML registration (Stytch); sessions hold only
     # their own connections' (`member_session`).
     roles = assignment.role_sources(org, m, sso_grants.member_grants(db, m))
-    v = _columns(m, _MEMBER_COLUMNS)
+    v = _MEMBER.values_of(m)
     lock_expires_at = v["lock_expires_at"]
     locked = lock_expires_at is not None and as_utc(lock_expires_at) > now
     return {
@@ -155,7 +142,7 @@ def member_session(
     (`sessions.service.minted`), else made here."""
     if claim is None:
         claim = sessions.session_claim(db, s, m, org)
-    v = _columns(s, _SESSION_COLUMNS)
+    v = _SESSION.values_of(s)
     return {
         "member_session_id": v["id"],
         "member_id": v["member_id"],
