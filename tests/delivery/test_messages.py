@@ -148,3 +148,22 @@ def test_links_and_codes_are_put_in_place() -> None:
             *(messages._plain_names(name, info.channel, b) for b in messages.BLOCKS[info.channel])
         )
         assert secrets_ <= printed, name
+
+
+def test_a_new_link_or_code_renders_from_the_cache(settings_: Settings) -> None:
+    """A message whose only new values are its link or code renders every block from the
+    cached skeletons: no block is keyed by a value it does not read (an email's subject by
+    the link), so no link or code sits in a cache key and none costs a full render."""
+    for name, info in messages.templates().items():
+        context: dict[str, object] = {
+            key: 5 if key.endswith("_minutes") else f"{key}-value" for key in info.context_keys
+        }
+        messages.render(name, context, locale="en", settings=settings_)
+        before = messages._skeleton.cache_info().misses
+        for i in range(3):
+            fresh = {
+                **context,
+                **{k: f"{k}-{i}-new" for k in info.context_keys & {"url", "code"}},
+            }
+            messages.render(name, fresh, locale="en", settings=settings_)
+        assert messages._skeleton.cache_info().misses == before, name

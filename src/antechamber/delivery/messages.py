@@ -162,7 +162,14 @@ def _render_block(
 ) -> str:
     plain = _plain_names(template, channel, block)
     strings = sorted(k for k in plain if isinstance(variables.get(k), str))
-    fixed = tuple(sorted((k, v) for k, v in variables.items() if k not in strings))
+    read = _names_read(template, channel, block)
+    # A variable the block never reads is no part of its key: else an email's subject, which
+    # prints no link, would be keyed by the link and rendered in full for every message.
+    fixed = tuple(
+        sorted(
+            (k, v) for k, v in variables.items() if k not in strings and (read is None or k in read)
+        )
+    )
     try:
         skeleton = _skeleton(template, channel, block, locale, fixed, tuple(strings))
     except TypeError:  # a value that cannot be a cache key (a list, say)
@@ -206,6 +213,22 @@ def _plain_names(template: str, channel: str, block: str) -> frozenset[str]:
     return frozenset(plain - other - GLOBALS)
 
 
+#: Nodes through which a block could read variables it does not name.
+_OPAQUE = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends, nodes.CallBlock)
+
+
+@cache
+def _names_read(template: str, channel: str, block: str) -> frozenset[str] | None:
+    """Every variable `block` names, or None when it may read others (an include, `self`...)."""
+    env = _environment(DEFAULT_LOCALE, html=False)
+    source = (TEMPLATE_DIR / f"{template}.{channel}.j2").read_text()
+    found = [b for b in env.parse(source).find_all(nodes.Block) if b.name == block]
+    if len(found) != 1 or any(True for _ in found[0].find_all(_OPAQUE)):
+        return None
+    names = frozenset(n.name for n in found[0].find_all(nodes.Name))
+    return None if names & {"self", "super", "caller", "varargs", "kwargs"} else names
+
+
 def _is_gettext(node: nodes.Node) -> bool:
     return (
         isinstance(node, nodes.Call)
@@ -227,7 +250,10 @@ def _skeleton(
     when a test render with other values does not come out as the markers' text with them."""
     html = block == "html"
     markers = {name: f"M{secrets.token_hex(12)}" for name in strings}
-    text = _full_render(template, channel, block, locale, {**dict(fixed), **markers})
+    try:
+        text = _full_render(template, channel, block, locale, {**dict(fixed), **markers})
+    except jinja2.UndefinedError:  # it reads a variable `_names_read` missed: render in full
+        return None
     by_marker = {marker: name for name, marker in markers.items()}
     pieces = re.split(f"({'|'.join(by_marker)})", text) if by_marker else [text]
     skeleton = tuple(p if i % 2 == 0 else by_marker[p] for i, p in enumerate(pieces))
