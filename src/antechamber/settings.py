@@ -248,7 +248,11 @@ class Settings(BaseSettings):
         "process. `antechamber dev` always uses the thread.",
     )
     delivery_batch_size: int = Field(
-        20, ge=1, le=500, description="Messages a worker claims at a time."
+        20,
+        ge=1,
+        le=500,
+        description="Messages a worker claims at a time; under a backlog it claims twice as "
+        "many after each full batch done within a poll interval, up to ten times this.",
     )
     delivery_poll_seconds: float = Field(
         1.0, gt=0, le=60, description="How often an idle worker looks for due messages."

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select, update
 
 import antechamber
-from antechamber.clock import FrozenClock
+from antechamber.clock import FrozenClock, as_utc
 from antechamber.delivery import outbox
 from antechamber.delivery.models import OutboxMessage
 from antechamber.delivery.worker import DeliveryWorker, Transports
@@ -91,6 +92,25 @@ def test_development_mode_keeps_messages_in_the_inbox(
     assert services.metrics.sent.labels("sms", "inbox")._value.get() == 1
 
 
+def test_messages_kept_in_the_inbox_are_logged_once_a_batch(
+    settings: Settings,
+    engine: Engine,
+    clock: FrozenClock,
+    project: Credentials,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    services = services_with(settings, engine, clock, dev=True)
+    magic_link(services, project.project_id)
+    magic_link(services, project.project_id, to="bo@acme.example")
+    sms_code(services, project.project_id)
+    with caplog.at_level("INFO", logger="antechamber.delivery.worker"):
+        [result] = drain(DeliveryWorker(services))
+    assert result.sent == 3
+    lines = [r.getMessage() for r in caplog.records if r.name == "antechamber.delivery.worker"]
+    assert lines == ["3 message(s) kept in the development inbox (2 email, 1 sms)"]
+    assert services.metrics.sent.labels("email", "inbox")._value.get() == 2
+
+
 def test_a_channel_without_provider_uses_the_inbox(settings: Settings) -> None:
     transports = Transports.from_settings(settings.model_copy(update={"smtp_host": "mail"}))
     assert transports.email is not None
@@ -128,6 +148,115 @@ def test_a_crash_mid_batch_loses_nothing_and_sends_nothing_twice(
     # A lost claim counts as a try.
     assert {attempts[r] for r in first.sent} == {1}
     assert {attempts[r] for r in second.sent} == {2}
+
+
+def test_a_claim_takes_the_earliest_due_at_most_a_batch_in_one_go(
+    settings: Settings, engine: Engine, clock: FrozenClock, project: Credentials
+) -> None:
+    """Due: pending and its time come, or sending on a lease that ran out; oldest due first;
+    each claimed one leased to the batch and counted as a try; the rest left as they were."""
+    services = services_with(settings, engine, clock, delivery_batch_size=3)
+    enqueue_many(services, project.project_id, 6)
+    now = clock.now()
+    # person0: due last; person1: not due yet; person2: a lease still running; person3: a
+    # lease run out (due first); person4 and person5: due in between, in that order.
+    plan = {
+        "person0": ("pending", now - timedelta(seconds=1), None),
+        "person1": ("pending", now + timedelta(seconds=5), None),
+        "person2": ("sending", now - timedelta(seconds=50), now + timedelta(seconds=5)),
+        "person3": ("sending", now - timedelta(seconds=40), now),
+        "person4": ("pending", now - timedelta(seconds=30), None),
+        "person5": ("pending", now - timedelta(seconds=20), None),
+    }
+    with services.sessions.begin() as session:
+        for m in session.scalars(select(OutboxMessage)):
+            status, due, until = plan[m.recipient.split("@")[0]]
+            m.status, m.next_attempt_at, m.claimed_until = status, due, until
+    worker = DeliveryWorker(services, Transports(email=Recording()))
+    claimed, lease_end = worker._claim("w:1")
+    assert [m.recipient.split("@")[0] for m in claimed] == ["person3", "person4", "person5"]
+    assert lease_end == now + timedelta(seconds=services.settings.delivery_lease_seconds)
+    with services.sessions() as session:
+        rows = {m.recipient.split("@")[0]: m for m in session.scalars(select(OutboxMessage))}
+    for name in ("person3", "person4", "person5"):
+        assert (rows[name].status, rows[name].claimed_by, rows[name].attempts) == (
+            "sending",
+            "w:1",
+            1,
+        )
+        assert as_utc(rows[name].claimed_until) == lease_end
+    assert {rows[n].status for n in ("person0", "person1")} == {"pending"}
+    assert (rows["person2"].status, rows["person2"].claimed_by) == ("sending", None)
+    assert {rows[n].attempts for n in ("person0", "person1", "person2")} == {0}
+    # The next claim takes the one left due; nothing else is.
+    assert [m.recipient.split("@")[0] for m in worker._claim("w:2")[0]] == ["person0"]
+    assert worker._claim("w:3")[0] == []
+
+
+def test_a_backlog_grows_the_batch_up_to_its_bound_and_a_short_batch_sets_it_back(
+    settings: Settings, engine: Engine, clock: FrozenClock, project: Credentials
+) -> None:
+    # A poll interval no batch here takes: every full batch counts as fast.
+    services = services_with(
+        settings, engine, clock, delivery_batch_size=1, delivery_poll_seconds=60
+    )
+    enqueue_many(services, project.project_id, 40)
+    sender = Recording()
+    worker = DeliveryWorker(services, Transports(email=sender))
+    assert [r.claimed for r in drain(worker)] == [1, 2, 4, 8, 10, 10, 5]
+    assert worker.batch_size == 1  # the last batch was not full
+    assert statuses(services) == {"sent": 40}
+    assert len(set(sender.sent)) == 40
+
+
+def test_a_slow_batch_does_not_grow_the_next(
+    settings: Settings, engine: Engine, clock: FrozenClock, project: Credentials
+) -> None:
+    # Every batch takes longer than this poll interval (a slow provider).
+    services = services_with(
+        settings, engine, clock, delivery_batch_size=2, delivery_poll_seconds=0.001
+    )
+    enqueue_many(services, project.project_id, 7)
+    slow = Recording(during=lambda n: time.sleep(0.002))
+    worker = DeliveryWorker(services, Transports(email=slow))
+    assert [r.claimed for r in drain(worker)] == [2, 2, 2, 1]
+    assert statuses(services) == {"sent": 7}
+
+
+def test_two_workers_never_send_one_message_twice(
+    settings: Settings, engine: Engine, clock: FrozenClock, project: Credentials
+) -> None:
+    """Small batches claimed by two workers at once (SQLite: serialised by its writer lock;
+    PostgreSQL: SKIP LOCKED), each message sent exactly once and recorded sent."""
+    services = services_with(
+        settings, engine, clock, delivery_batch_size=7, limit_email_per_project="5000/hour"
+    )
+    enqueue_many(services, project.project_id, 150)
+    senders = [Recording(), Recording()]
+    workers = [
+        DeliveryWorker(services, Transports(email=s), name=f"w{i}") for i, s in enumerate(senders)
+    ]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(worker: DeliveryWorker) -> None:
+        start.wait()
+        try:
+            while worker.run_once().claimed:
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    delivered = Counter(senders[0].sent + senders[1].sent)
+    assert len(delivered) == 150
+    assert set(delivered.values()) == {1}
+    assert statuses(services) == {"sent": 150}
 
 
 def test_a_batch_stops_before_its_lease_could_run_out(

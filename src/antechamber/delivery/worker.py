@@ -8,15 +8,19 @@ provider):
     deliver: → sent | pending at now + backoff (transient failure) | failed
              (messages kept in the development inbox: one commit for the batch's lot)
 
-Claims use `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers take disjoint
-batches; on SQLite the claim transaction starts with `BEGIN IMMEDIATE`, which serialises claims
-(run one worker there: more add nothing). Each outcome is committed right after its send and
-only if this batch still holds the claim, so a worker that dies mid-batch loses nothing: its
-unsent messages are claimed again once their lease expires, and the ones it marked sent are not
-sent again. The one unavoidable at-least-once window is between a provider accepting a message
-and the commit that records it (milliseconds); the email's Message-ID is stable across retries
-so mail systems can fold such a copy. A worker told to stop finishes the message in hand and
-gives the rest of its batch back at once.
+A claim is one statement, `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)
+RETURNING …`: on PostgreSQL the rows other workers' claims hold are skipped, so several workers
+take disjoint batches; on SQLite the claim transaction starts with `BEGIN IMMEDIATE`, which
+serialises claims (run one worker there: more add nothing). A batch is `delivery_batch_size`
+messages, doubled after each full batch that ended within a poll interval, up to ten times
+that (`_adapt`): under a backlog, fewer units of work a message.
+
+Each outcome is committed right after its send and only if this batch still holds the claim, so
+a worker that dies mid-batch loses nothing: its unsent messages are claimed again once their
+lease expires, and the ones it marked sent are not sent again. The one unavoidable at-least-once
+window is between a provider accepting a message and the commit that records it (milliseconds);
+the email's Message-ID is stable across retries so mail systems can fold such a copy. A worker
+told to stop finishes the message in hand and gives the rest of its batch back at once.
 
 Backoff: the n-th retry waits min(max, base·2ⁿ⁻¹), scaled by a random factor in [0.5, 1) so that
 messages failed together do not retry together. A message whose link or code has expired
@@ -25,7 +29,6 @@ messages failed together do not retry together. A message whose link or code has
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import random
@@ -36,19 +39,16 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import jinja2
-from sqlalchemy import Table, Update, and_, bindparam, or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.sql.elements import BindParameter
 
 from antechamber import db
 from antechamber.clock import as_utc
 from antechamber.crypto import Unsealable
-from antechamber.delivery import messages
+from antechamber.delivery import claims, messages
 from antechamber.delivery.email import SmtpSender, build_email
-from antechamber.delivery.models import OutboxMessage
 from antechamber.delivery.outbox import unseal_context
 from antechamber.delivery.sms import TwilioSms
 from antechamber.delivery.transport import (
@@ -61,69 +61,10 @@ from antechamber.services import Services
 from antechamber.settings import Settings
 
 log = logging.getLogger("antechamber.delivery.worker")
-TABLE = cast(Table, OutboxMessage.__table__)
-T = TABLE.c
 INBOX = "inbox"
 MAX_ERROR_CHARS = 1000
-
-# The worker's statements, built once and run lean on the unit's connection (`db.connection`,
-# antechamber/statements.py): through an ORM Session, building and compiling them cost more
-# than SQLite's own work, and that time is spent holding the writer lock the server's requests
-# queue on.
-_now: BindParameter[datetime] = bindparam("p_now")
-_due = or_(
-    and_(T.status == "pending", T.next_attempt_at <= _now),
-    and_(T.status == "sending", T.claimed_until <= _now),
-)
-#: The claim, one statement: the due messages' ids (oldest due first, at most `p_limit`; on
-#: PostgreSQL the rows other workers' claims have locked are skipped) → sending, leased to
-#: `p_token` until `p_until`, one more attempt; it returns what the sender needs.
-_CLAIM = (
-    update(TABLE)
-    .where(
-        T.id.in_(
-            select(T.id)
-            .where(_due)
-            .order_by(T.next_attempt_at)
-            .limit(bindparam("p_limit"))
-            .with_for_update(skip_locked=True)
-        )
-    )
-    .values(
-        status="sending",
-        claimed_until=bindparam("p_until"),
-        claimed_by=bindparam("p_token"),
-        attempts=T.attempts + 1,
-    )
-    .returning(
-        T.id,
-        T.channel,
-        T.recipient,
-        T.template,
-        T.locale,
-        T.payload,
-        T.attempts,
-        T.created_at,
-        T.next_attempt_at,
-    )
-)
-#: Only rows this batch still holds the claim of (`p_ids`, `p_token`).
-_held = (
-    T.id.in_(bindparam("p_ids", expanding=True)),
-    T.claimed_by == bindparam("p_token"),
-    T.status == "sending",
-)
-_RELEASE = (
-    update(TABLE)
-    .where(*_held)
-    .values(status="pending", claimed_until=None, attempts=T.attempts - 1)
-)
-
-
-@functools.cache
-def _mark_statement(columns: tuple[str, ...]) -> Update:
-    """An outcome's UPDATE setting `columns` (each from the parameter `v_<column>`)."""
-    return update(TABLE).where(*_held).values({c: bindparam(f"v_{c}") for c in columns})
+#: Under a backlog a batch grows up to this many times `delivery_batch_size` (`_adapt`).
+MAX_BATCH_GROWTH = 10
 
 
 @dataclass
@@ -196,6 +137,8 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
         #: Pause between two tries at recording an outcome while the database is away.
         self.record_retry_seconds = 0.5
+        #: How many messages the next batch claims (`_adapt`).
+        self.batch_size = self.settings.delivery_batch_size
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -205,13 +148,14 @@ class DeliveryWorker:
         poll = self.settings.delivery_poll_seconds
         try:
             while not self._stopping.is_set():
+                asked = self.batch_size
                 try:
                     result = self.run_once()
                 except Exception:
                     log.exception("delivery batch failed; trying again shortly")
                     self._stopping.wait(min(30.0, poll * 5))
                     continue
-                if result.claimed < self.settings.delivery_batch_size:
+                if result.claimed < asked:
                     self._stopping.wait(poll)
         finally:
             self.transports.close()
@@ -241,10 +185,12 @@ class DeliveryWorker:
     # --- one batch ------------------------------------------------------------------------
 
     def run_once(self) -> BatchResult:
-        """Claim up to `delivery_batch_size` due messages and deliver them one by one."""
+        """Claim up to `batch_size` due messages and deliver them one by one."""
         token = f"{self.name}:{secrets.token_hex(4)}"[-80:]
+        started = time.monotonic()
         claimed, lease_end = self._claim(token)
         if not claimed:
+            self._adapt(0, 0.0)
             return BatchResult()
         counts = {"sent": 0, "retried": 0, "failed": 0, "released": 0}
         margin = timedelta(seconds=self.settings.delivery_send_timeout_seconds)
@@ -262,7 +208,24 @@ class DeliveryWorker:
                 self._record_kept(kept, token)
             finally:
                 self.transports.close()
+        self._adapt(len(claimed), time.monotonic() - started)
         return BatchResult(claimed=len(claimed), **counts)
+
+    def _adapt(self, claimed: int, seconds: float) -> None:
+        """Size the next batch to the backlog: after a full batch done within a poll interval,
+        twice as many (up to `MAX_BATCH_GROWTH` times `delivery_batch_size`); otherwise
+        `delivery_batch_size` again.
+
+        A batch's claim and its record are a unit of work each, whatever its size, and on
+        SQLite each takes the writer lock the server's requests queue on: under a backlog
+        fewer, larger batches cost less a message. Bounded in time as well as in number, so a
+        slow provider keeps batches short: a claim holds its messages back from other workers
+        (PostgreSQL) until it ends, and the lease margin gives back what it could not send."""
+        base = self.settings.delivery_batch_size
+        if claimed >= self.batch_size and seconds < self.settings.delivery_poll_seconds:
+            self.batch_size = min(self.batch_size * 2, base * MAX_BATCH_GROWTH)
+        else:
+            self.batch_size = base
 
     def _claim(self, token: str) -> tuple[list[_Claimed], datetime]:
         """Claim up to a batch of due messages, in one unit of work of one statement (`_CLAIM`);
@@ -271,12 +234,12 @@ class DeliveryWorker:
         lease_end = now + timedelta(seconds=self.settings.delivery_lease_seconds)
         params = {
             "p_now": now,
-            "p_limit": self.settings.delivery_batch_size,
+            "p_limit": self.batch_size,
             "p_until": lease_end,
             "p_token": token,
         }
         with db.transaction(self.services.sessions) as session:
-            rows = db.connection(session, flush=False).execute(_CLAIM, params).all()
+            rows = db.connection(session, flush=False).execute(claims.CLAIM, params).all()
         # RETURNING promises no order. (One column's datetimes, all of one kind: no as_utc.)
         rows.sort(key=lambda row: (row.next_attempt_at, row.id))
         return [_Claimed(*row[:8]) for row in rows], lease_end
@@ -285,7 +248,7 @@ class DeliveryWorker:
         """Give unsent claims back: due now, and the claim does not count as a try."""
         params = {"p_ids": [m.id for m in messages_], "p_token": token}
         with db.transaction(self.services.sessions) as session:
-            result = db.connection(session, flush=False).execute(_RELEASE, params)
+            result = db.connection(session, flush=False).execute(claims.RELEASE, params)
         return int(getattr(result, "rowcount", 0) or 0)
 
     # --- one message ----------------------------------------------------------------------
@@ -440,7 +403,7 @@ class DeliveryWorker:
         """
         first = messages_[0]
         ids = [m.id for m in messages_]
-        statement = _mark_statement(tuple(values))
+        statement = claims.mark_statement(tuple(values))
         params = {f"v_{column}": value for column, value in values.items()}
         params["p_ids"] = ids
         params["p_token"] = token
