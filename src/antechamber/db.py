@@ -20,7 +20,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, RootTransaction, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -354,7 +354,10 @@ class _Unit:
         session = self.session
         if _orm_free(session):
             # What Session.commit would run first; the audit's rows go out on `self.lean`.
-            session.dispatch.before_commit(session)
+            if self.transaction.connection.dialect.name == "postgresql":
+                _before_commit_and_commit(session, self.transaction)
+            else:
+                session.dispatch.before_commit(session)
         if not _orm_free(session):
             session.commit()  # flush, before_commit; the joined transaction stays open
         self.transaction.commit()
@@ -390,6 +393,34 @@ class _Unit:
                 and keep(connection, self.lean, self.pool, slot, self.since)
             ):
                 connection.close()
+
+
+def _before_commit_and_commit(session: Session, transaction: RootTransaction) -> None:
+    """PostgreSQL: run the Session's `before_commit` listeners (the audit's rows, the last
+    statement of every writing unit) and send COMMIT behind them in one libpq pipeline, so the
+    rows and the COMMIT cost one round trip instead of two (the audit's executemany already
+    runs in a pipeline of its own and ends it with a Sync; psycopg's COMMIT then was a query
+    of its own). The transaction's `commit()` that follows finds PostgreSQL idle, and psycopg
+    sends nothing for it: SQLAlchemy's bookkeeping and events run as before.
+
+    The same transaction as before: the rows and the COMMIT are ordered on one connection,
+    and if a row fails PostgreSQL skips the rest of the pipeline up to its Sync (the COMMIT
+    too) and the transaction is left failed for the caller's rollback; a failed COMMIT (a
+    deferred constraint) is PostgreSQL's rollback. Either error is raised as SQLAlchemy would
+    raise it (`IntegrityError` ...). If a listener left ORM state behind (the Session is no
+    longer ORM-free), nothing is committed here: the caller's `Session.commit()` flushes it
+    first, in the same transaction, and commits as before.
+    """
+    connection = transaction.connection
+    driver = connection.connection.driver_connection
+    try:
+        with driver.pipeline():  # type: ignore[union-attr]
+            session.dispatch.before_commit(session)
+            if _orm_free(session):
+                cursor = driver.cursor()  # type: ignore[union-attr]
+                cursor.execute("COMMIT", prepare=False)
+    except connection.dialect.loaded_dbapi.Error as e:
+        connection._handle_dbapi_exception(e, "COMMIT", (), None, None)
 
 
 def _writer_of(engine: Engine) -> Writer | None:
@@ -522,10 +553,15 @@ def local_database(engine: Engine) -> bool:
 
 
 def _local_host(host: str | None) -> bool:
-    if not host or host.startswith("/") or host == "localhost":
+    if not host or host.startswith("/"):
+        return True
+    if host.count(":") == 1 or host.startswith("["):  # a query's `host=name:port`, `[::1]:port`
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    host = host.strip("[]")
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
