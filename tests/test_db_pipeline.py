@@ -124,3 +124,19 @@ def test_a_commit_that_fails_leaves_nothing(services: Services, project: Credent
     finally:
         with services.engine.begin() as conn:
             conn.exec_driver_sql(f"DROP TABLE {table}")
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_a_unit_that_ran_no_write_sends_no_commit(
+    services: Services, project: Credentials, read_only: bool
+) -> None:
+    # A read-only unit runs in autocommit; a writing unit that wrote nothing has nothing to
+    # commit: either way nothing after the statement (no COMMIT, no pipeline's Sync).
+    # (A statement without parameters goes as a simple `Query`.)
+    wire = _Wire()
+    with services.scope(project.project_id, "test", "t", read_only=read_only) as scope:
+        wire.start(scope.db)
+        if read_only:
+            db.connection(scope.db).sa.exec_driver_sql("SELECT 1").all()
+    expected = Counter({"SELECT": 1}) if read_only else Counter()
+    assert wire.stop() == expected

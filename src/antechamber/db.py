@@ -319,7 +319,7 @@ class _Unit:
     read-only unit on an event loop's thread, the last one's of that thread.
     """
 
-    __slots__ = ("clean", "lean", "pool", "session", "since", "slot", "transaction")
+    __slots__ = ("clean", "lean", "piped", "pool", "session", "since", "slot", "transaction")
 
     def __init__(
         self,
@@ -345,6 +345,9 @@ class _Unit:
         except BaseException:
             connection.close()
             raise
+        # PostgreSQL's writing units end in one pipeline (`_before_commit_and_commit`); a
+        # read-only one runs in autocommit and has nothing to commit.
+        self.piped = not read_only and engine.dialect.name == "postgresql"
         self.session = factory(bind=connection)
         self.session.info[_UNIT] = self
         if read_only:
@@ -354,7 +357,7 @@ class _Unit:
         session = self.session
         if _orm_free(session):
             # What Session.commit would run first; the audit's rows go out on `self.lean`.
-            if self.transaction.connection.dialect.name == "postgresql":
+            if self.piped:
                 _before_commit_and_commit(session, self.transaction)
             else:
                 session.dispatch.before_commit(session)
@@ -403,7 +406,9 @@ def _before_commit_and_commit(session: Session, transaction: RootTransaction) ->
     of its own). The transaction's `commit()` that follows finds PostgreSQL idle, and psycopg
     sends nothing for it: SQLAlchemy's bookkeeping and events run as before.
 
-    The same transaction as before: the rows and the COMMIT are ordered on one connection,
+    A unit that has run no statement yet runs its listeners as before (its COMMIT, if their
+    rows began a transaction, is then a round trip of its own). The same transaction as
+    before: the rows and the COMMIT are ordered on one connection,
     and if a row fails PostgreSQL skips the rest of the pipeline up to its Sync (the COMMIT
     too) and the transaction is left failed for the caller's rollback; a failed COMMIT (a
     deferred constraint) is PostgreSQL's rollback. Either error is raised as SQLAlchemy would
@@ -412,15 +417,23 @@ def _before_commit_and_commit(session: Session, transaction: RootTransaction) ->
     first, in the same transaction, and commits as before.
     """
     connection = transaction.connection
-    driver = connection.connection.driver_connection
+    driver: Any = connection.connection.driver_connection
+    if driver.info.transaction_status == _PG_IDLE:
+        # No statement yet, so no transaction (psycopg begins one with the first): as before,
+        # the listeners' rows and then the commit, which has nothing to send without them.
+        session.dispatch.before_commit(session)
+        return
     try:
-        with driver.pipeline():  # type: ignore[union-attr]
+        with driver.pipeline():
             session.dispatch.before_commit(session)
             if _orm_free(session):
-                cursor = driver.cursor()  # type: ignore[union-attr]
-                cursor.execute("COMMIT", prepare=False)
+                driver.cursor().execute("COMMIT", prepare=False)
     except connection.dialect.loaded_dbapi.Error as e:
         connection._handle_dbapi_exception(e, "COMMIT", (), None, None)
+
+
+#: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
+_PG_IDLE = 0
 
 
 def _writer_of(engine: Engine) -> Writer | None:
