@@ -1,24 +1,32 @@
 """PostgreSQL's pool: sized from the settings, no ping per checkout, and a connection that
 PostgreSQL dropped costs the one unit of work that met it, not the ones after. The request
-threads: as many as the pool keeps connections, unless set."""
+threads: as many as the pool keeps connections, unless set. Reads on the event loop: where
+the database is local, each loop's thread keeping one connection."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from antechamber import db
 from antechamber.app import create_app
 from antechamber.clock import FrozenClock
+from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.settings import Settings
 from tests.conftest import USE_PG
+
+T = TypeVar("T")
 
 
 def _request_threads(settings: Settings, engine: Engine, clock: FrozenClock) -> int:
@@ -142,3 +150,158 @@ def test_sqlite_hands_out_the_connection_returned_last(tmp_path: Path) -> None:
         assert first_raw is not second_raw
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("sqlite:///x.sqlite", True),
+        ("postgresql+psycopg://postgres@127.0.0.1:5432/a", True),
+        ("postgresql+psycopg://postgres@127.3.2.1/a", True),
+        ("postgresql+psycopg://postgres@localhost/a", True),
+        ("postgresql+psycopg://postgres@[::1]:5432/a", True),
+        ("postgresql+psycopg://postgres@/a", True),  # libpq's default Unix socket
+        ("postgresql+psycopg://postgres@/a?host=/var/run/postgresql", True),
+        ("postgresql+psycopg://postgres@/a?host=127.0.0.1:5432&host=localhost", True),
+        ("postgresql+psycopg://postgres@db.example.com/a", False),
+        ("postgresql+psycopg://postgres@10.0.0.5:5432/a", False),
+        ("postgresql+psycopg://postgres@[2001:db8::1]/a", False),
+        ("postgresql+psycopg://postgres@/a?host=127.0.0.1&host=db.example.com:5432", False),
+    ],
+)
+def test_a_database_is_local_on_sqlite_a_unix_socket_or_loopback(url: str, local: bool) -> None:
+    # Decides whether reads wait for their round trip on the event loop (Services.reads_inline).
+    assert db.local_database(create_engine(url)) is local
+
+
+@pytest.mark.parametrize("configured", [None, True, False])
+def test_reads_run_on_the_event_loop_by_their_setting_or_where_the_database_is_local(
+    settings: Settings, engine: Engine, clock: FrozenClock, configured: bool | None
+) -> None:
+    services = Services.build(
+        settings.model_copy(update={"database_reads_on_loop": configured}), engine, clock
+    )
+    # The tests' PostgreSQL is on 127.0.0.1: local, as SQLite always is.
+    assert services.reads_inline is (True if configured is None else configured)
+    assert services.writes_inline is (not USE_PG)
+
+
+def _on_a_loop(read: Callable[[], T], times: int) -> list[T]:
+    """`read()` `times` times on an event loop's thread, one after another (as the loop runs
+    the read-only units of `api.auth.run_read`)."""
+
+    async def reads() -> list[T]:
+        return [read() for _ in range(times)]
+
+    return asyncio.run(reads())
+
+
+@pytest.mark.postgres_only
+def test_reads_on_the_event_loop_keep_one_connection_in_autocommit_and_see_each_commit(
+    engine: Engine, database_url: str
+) -> None:
+    factory = db.session_factory(engine)
+    checkouts: list[object] = []
+    event.listen(engine, "checkout", lambda *args: checkouts.append(args))
+    admin_url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    table = f"loop_reads_{os.getpid()}"
+
+    def read() -> tuple[int, int]:
+        with db.transaction(factory, read_only=True) as session:
+            sa = db.connection(session).sa
+            driver = sa.connection.driver_connection
+            assert driver.autocommit is True  # type: ignore[union-attr]
+            backend = sa.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            count = sa.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()  # noqa: S608
+        # Another connection commits a row: the next read sees it.
+        with psycopg.connect(admin_url, autocommit=True) as other:
+            other.execute(f"INSERT INTO {table} VALUES (1)")  # type: ignore[arg-type]  # noqa: S608
+        return backend, count
+
+    with psycopg.connect(admin_url, autocommit=True) as other:
+        other.execute(f"CREATE TABLE {table} (n int)")  # type: ignore[arg-type]
+    try:
+        seen = _on_a_loop(read, 3)
+        with pytest.raises(db.ReadOnlyViolation):  # still read-only when kept
+            _on_a_loop(lambda: _write_in_a_read(factory), 1)
+        after = _on_a_loop(read, 1)
+        assert len(checkouts) == 1
+        read()  # off the loop (a worker thread's read): a checkout of its own
+        assert len(checkouts) == 2
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as other:
+            other.execute(f"DROP TABLE {table}")  # type: ignore[arg-type]
+    assert [count for _, count in seen + after] == [0, 1, 2, 3]
+    assert len({backend for backend, _ in seen + after}) == 1
+
+
+def _write_in_a_read(factory: Any) -> None:
+    with db.transaction(factory, read_only=True) as session:
+        session.add(Organization(name="x"))
+        session.flush()
+
+
+@pytest.mark.postgres_only
+def test_a_kept_read_connection_that_postgresql_dropped_fails_one_read(
+    engine: Engine, database_url: str
+) -> None:
+    factory = db.session_factory(engine)
+    admin_url = database_url.replace("postgresql+psycopg://", "postgresql://")
+
+    def backend() -> int:
+        with db.transaction(factory, read_only=True) as session:
+            return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    def terminated_then_read() -> list[object]:
+        first = backend()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        outcomes: list[object] = [first]
+        try:
+            backend()
+        except OperationalError as e:
+            outcomes.append(e.connection_invalidated)
+        outcomes.append(backend())
+        return outcomes
+
+    first, invalidated, then = _on_a_loop(terminated_then_read, 1)[0]
+    assert invalidated is True
+    assert then != first
+
+
+@pytest.mark.postgres_only
+def test_a_kept_read_connection_goes_back_to_the_pool_at_its_recycle_age(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = db.session_factory(engine)
+
+    def backend() -> int:
+        with db.transaction(factory, read_only=True) as session:
+            return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    def two_reads() -> tuple[int, int]:
+        first = backend()
+        # Its pool now retires any connection older than 0 s (pool_recycle).
+        monkeypatch.setattr(engine.pool, "_recycle", 0)
+        return first, backend()
+
+    first, second = _on_a_loop(two_reads, 1)[0]
+    assert first != second
+
+
+@pytest.mark.postgres_only
+def test_disposing_the_engine_closes_the_kept_read_connection(engine: Engine) -> None:
+    factory = db.session_factory(engine)
+
+    def read() -> None:
+        with db.transaction(factory, read_only=True) as session:
+            session.execute(text("SELECT 1")).all()
+
+    async def read_then_dispose() -> int:
+        read()
+        assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]  # kept
+        engine.dispose()
+        read()  # a checkout from the new pool, kept in turn
+        return int(engine.pool.checkedout())  # type: ignore[attr-defined]
+
+    assert asyncio.run(read_then_dispose()) == 1

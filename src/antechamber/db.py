@@ -6,6 +6,7 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import (
@@ -19,12 +20,12 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, RootTransaction, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from antechamber import json_columns, sqlite_types, statements
-from antechamber.kept_connections import Writer, keep, take
+from antechamber.kept_connections import LoopReads, Writer, keep, take
 from antechamber.writer_lock import BUSY_TIMEOUT_SECONDS
 
 log = logging.getLogger("antechamber.db")
@@ -47,6 +48,8 @@ class ReadOnlyViolation(RuntimeError):
 #: The engine's attribute holding its `Writer` (SQLite): on the engine, not in a weak mapping
 #: keyed by it, as the connection the writer keeps refers to the engine.
 _WRITER = "_antechamber_writer"
+#: The engine's attribute holding where units keep connections (`Writer` or `LoopReads`).
+_KEPT = "_antechamber_kept"
 
 
 class Base(DeclarativeBase):
@@ -117,6 +120,7 @@ def make_engine(
         path = engine.url.database
         writer = Writer(path if path not in (None, "", ":memory:") else None)
         setattr(engine, _WRITER, writer)
+        setattr(engine, _KEPT, writer)
         event.listen(engine, "engine_disposed", writer.drop)
         return engine
     # PostgreSQL. A pool that keeps a connection for each request thread likely to want one
@@ -146,7 +150,13 @@ def make_engine(
         "keepalives_count": 3,
         **kwargs.pop("connect_args", {}),
     }
-    return create_engine(url, connect_args=pg_connect_args, **kwargs)
+    pg = create_engine(url, connect_args=pg_connect_args, **kwargs)
+    # Reads on an event loop's thread keep a connection of their own (`Services.reads_inline`),
+    # so such a read never waits for one a worker thread holds.
+    reads = LoopReads()
+    setattr(pg, _KEPT, reads)
+    event.listen(pg, "engine_disposed", reads.drop)
+    return pg
 
 
 def _begin_immediate(conn: Connection) -> None:
@@ -226,7 +236,7 @@ class _Transaction:
             hold = writer
             hold.__enter__()
         try:
-            self.unit = _Unit(self.factory, engine, self.read_only, writer)
+            self.unit = _Unit(self.factory, engine, self.read_only, _kept_of(engine))
         except BaseException:
             if hold is not None:
                 hold.__exit__()
@@ -303,26 +313,27 @@ class _Unit:
     SQLAlchemy's Session transaction (begun, joined, prepared, committed, closed, with its
     events) runs only in units that use the ORM, and then ahead of the same commit.
 
-    On SQLite (`writer`, the engine's `kept_connections.Writer`) a writing unit, whose thread
+    On SQLite (`kept`, the engine's `kept_connections.Writer`) a writing unit, whose thread
     holds the writer lock, reuses the connection the last one kept instead of a pool checkout
-    and checkin of its own; so does a read-only unit on an event loop's thread, the last one's
-    of that thread.
+    and checkin of its own; on SQLite and PostgreSQL (`kept_connections.LoopReads`) so does a
+    read-only unit on an event loop's thread, the last one's of that thread.
     """
 
-    __slots__ = ("clean", "lean", "pool", "session", "slot", "transaction")
+    __slots__ = ("clean", "lean", "piped", "pool", "session", "since", "slot", "transaction")
 
     def __init__(
         self,
         factory: sessionmaker[Session],
         engine: Engine,
         read_only: bool,
-        writer: Writer | None = None,
+        kept_in: Writer | LoopReads | None = None,
     ) -> None:
         self.clean = False  # committed or rolled back without error: the connection may be kept
-        self.slot = slot = None if writer is None else writer.slot(read_only)
+        self.slot = slot = None if kept_in is None else kept_in.slot(read_only)
         kept = None if slot is None else take(engine, slot)
+        self.since: float | None = None
         if kept is not None:  # a kept reader's is read-only already
-            connection, self.lean, self.pool = kept
+            connection, self.lean, self.pool, self.since = kept
         else:
             self.pool = engine.pool
             connection = engine.connect()
@@ -334,6 +345,9 @@ class _Unit:
         except BaseException:
             connection.close()
             raise
+        # PostgreSQL's writing units end in one pipeline (`_before_commit_and_commit`); a
+        # read-only one runs in autocommit and has nothing to commit.
+        self.piped = not read_only and engine.dialect.name == "postgresql"
         self.session = factory(bind=connection)
         self.session.info[_UNIT] = self
         if read_only:
@@ -343,7 +357,10 @@ class _Unit:
         session = self.session
         if _orm_free(session):
             # What Session.commit would run first; the audit's rows go out on `self.lean`.
-            session.dispatch.before_commit(session)
+            if self.piped:
+                _before_commit_and_commit(session, self.transaction)
+            else:
+                session.dispatch.before_commit(session)
         if not _orm_free(session):
             session.commit()  # flush, before_commit; the joined transaction stays open
         self.transaction.commit()
@@ -374,14 +391,59 @@ class _Unit:
             connection = self.transaction.connection
             slot = self.slot
             if not (
-                self.clean and slot is not None and keep(connection, self.lean, self.pool, slot)
+                self.clean
+                and slot is not None
+                and keep(connection, self.lean, self.pool, slot, self.since)
             ):
                 connection.close()
+
+
+def _before_commit_and_commit(session: Session, transaction: RootTransaction) -> None:
+    """PostgreSQL: run the Session's `before_commit` listeners (the audit's rows, the last
+    statement of every writing unit) and send COMMIT behind them in one libpq pipeline, so the
+    rows and the COMMIT cost one round trip instead of two (the audit's executemany already
+    runs in a pipeline of its own and ends it with a Sync; psycopg's COMMIT then was a query
+    of its own). The transaction's `commit()` that follows finds PostgreSQL idle, and psycopg
+    sends nothing for it: SQLAlchemy's bookkeeping and events run as before.
+
+    A unit that has run no statement yet runs its listeners as before (its COMMIT, if their
+    rows began a transaction, is then a round trip of its own). The same transaction as
+    before: the rows and the COMMIT are ordered on one connection,
+    and if a row fails PostgreSQL skips the rest of the pipeline up to its Sync (the COMMIT
+    too) and the transaction is left failed for the caller's rollback; a failed COMMIT (a
+    deferred constraint) is PostgreSQL's rollback. Either error is raised as SQLAlchemy would
+    raise it (`IntegrityError` ...). If a listener left ORM state behind (the Session is no
+    longer ORM-free), nothing is committed here: the caller's `Session.commit()` flushes it
+    first, in the same transaction, and commits as before.
+    """
+    connection = transaction.connection
+    driver: Any = connection.connection.driver_connection
+    if driver.info.transaction_status == _PG_IDLE:
+        # No statement yet, so no transaction (psycopg begins one with the first): as before,
+        # the listeners' rows and then the commit, which has nothing to send without them.
+        session.dispatch.before_commit(session)
+        return
+    try:
+        with driver.pipeline():
+            session.dispatch.before_commit(session)
+            if _orm_free(session):
+                driver.cursor().execute("COMMIT", prepare=False)
+    except connection.dialect.loaded_dbapi.Error as e:
+        connection._handle_dbapi_exception(e, "COMMIT", (), None, None)
+
+
+#: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
+_PG_IDLE = 0
 
 
 def _writer_of(engine: Engine) -> Writer | None:
     writer: Writer | None = engine.__dict__.get(_WRITER)
     return writer
+
+
+def _kept_of(engine: Engine) -> Writer | LoopReads | None:
+    kept: Writer | LoopReads | None = engine.__dict__.get(_KEPT)
+    return kept
 
 
 def _holding(writer: Writer | None) -> AbstractContextManager[None]:
@@ -465,7 +527,7 @@ def _write_apart(
     writer = _writer_of(engine)
     try:
         with _holding(writer):
-            unit = _Unit(factory, engine, False, writer)
+            unit = _Unit(factory, engine, False, writer)  # a writer: no loop read's slot
             try:
                 for write in writes:
                     write(unit.session)
@@ -490,6 +552,31 @@ _PG_READ_ONLY_OPTIONS: dict[str, Any] = {READ_ONLY: True, "isolation_level": "AU
 
 def _read_only_options(engine: Engine) -> dict[str, Any]:
     return _PG_READ_ONLY_OPTIONS if engine.dialect.name == "postgresql" else _READ_ONLY_OPTIONS
+
+
+def local_database(engine: Engine) -> bool:
+    """Whether `engine`'s database is on this machine: SQLite, or a PostgreSQL reached over a
+    Unix socket (no host, or a directory) or a loopback address (`localhost`, 127.0.0.0/8,
+    ::1). Used to decide whether a read may wait for its round trip on the event loop."""
+    if engine.dialect.name == "sqlite":
+        return True
+    url = engine.url
+    hosts = [url.host] if "host" not in url.query else list(url.normalized_query["host"])
+    return all(_local_host(host) for host in hosts)
+
+
+def _local_host(host: str | None) -> bool:
+    if not host or host.startswith("/"):
+        return True
+    if host.count(":") == 1 or host.startswith("["):  # a query's `host=name:port`, `[::1]:port`
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def read_connection(engine: Engine) -> Connection:

@@ -1,9 +1,10 @@
-"""The connections SQLite's units of work keep between them (`db._Unit`): the writers' one,
-kept with the writer lock (`Writer`), and one per event loop thread for its reads.
+"""The connections units of work keep between them (`db._Unit`): SQLite's writers' one, kept
+with the writer lock (`Writer`), and, on SQLite and PostgreSQL, one per event loop thread for
+its reads (`LoopReads`).
 
 A kept connection is taken (`take`) by the next unit instead of a pool checkout, and given
 back (`keep`) instead of a checkin, only if it is still this process's, of the engine's pool of
-the moment, not invalidated and out of any transaction.
+the moment, not invalidated, out of any transaction and younger than its engine's recycle age.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -18,6 +20,49 @@ from sqlalchemy import Connection, Engine
 
 from antechamber import statements
 from antechamber.writer_lock import WriterLock
+
+
+class LoopReads:
+    """The read-only units on each event loop's thread (`api.auth.run_read`, the session
+    check) keep one connection each, in a slot of that thread's (`slot`): they run one after
+    another on that thread, so one connection serves them all with no pool checkout, and on
+    PostgreSQL a read on the loop never waits for a connection a worker thread holds.
+
+    A thread's slot goes with the thread (and its connection back to the pool); `drop` closes
+    every slot's connection of this process (the engine was disposed).
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: weakref.WeakSet[Slot] = weakref.WeakSet()
+
+    def slot(self, read_only: bool) -> list[Kept] | None:
+        """A read-only unit's slot on an event loop's thread (one per process when serving),
+        the thread's own; none for a writer or a read elsewhere (forty worker threads keeping
+        one each would keep the pool's every connection)."""
+        if not read_only or asyncio._get_running_loop() is None:
+            return None
+        try:
+            slot: list[Kept] = self._local.slot
+        except AttributeError:  # the thread's first
+            slot = self._local.slot = Slot()
+            self._all.add(slot)
+        return slot
+
+    def drop(self, _engine: Engine) -> None:
+        """The engine was disposed: close the kept connections now (this process's)."""
+        _drop(list(self._all))
+
+
+def _drop(slots: list[list[Kept]]) -> None:
+    for slot in slots:
+        try:
+            connection, _lean, _pool, pid, _since = slot.pop()
+        except IndexError:
+            continue
+        if pid == os.getpid():
+            connection.invalidate()  # closes the driver's connection, which no pool keeps
+            connection.close()
 
 
 class Writer(WriterLock):
@@ -34,7 +79,7 @@ class Writer(WriterLock):
     engine is disposed (`drop`): a connection of a disposed pool is never reused.
 
     The read-only units on an event loop's thread (`api.auth.run_read`) keep one the same way,
-    in a slot of that thread's (`slot`).
+    in a slot of that thread's (`LoopReads`).
     """
 
     def __init__(self, database_path: str | None) -> None:
@@ -42,40 +87,23 @@ class Writer(WriterLock):
         # Each slot holds at most one `Kept`; list.pop is atomic, so `drop` (any thread, no
         # lock) and `take` (the lock's holder, or the loop's thread) never both get it.
         self._kept: list[Kept] = []  # the writers'
-        # Each event loop thread's reads' (a thread's own: it goes with the thread, and its
-        # connection back to the pool), and all of them, for `drop`.
-        self._loop_reads = threading.local()
-        self._all_reads: weakref.WeakSet[Slot] = weakref.WeakSet()
+        self.reads = LoopReads()
 
     def slot(self, read_only: bool) -> list[Kept] | None:
         """Where a unit keeps its connection: the writers' slot; a read's on an event loop's
-        thread (one per process when serving), the thread's own; none for a read elsewhere
-        (forty worker threads keeping one each would keep the pool's every connection)."""
+        thread, the thread's own (`LoopReads`); none for a read elsewhere."""
         if not read_only:
             return self._kept
-        if asyncio._get_running_loop() is None:
-            return None
-        try:
-            slot: list[Kept] = self._loop_reads.slot
-        except AttributeError:  # the thread's first
-            slot = self._loop_reads.slot = Slot()
-            self._all_reads.add(slot)
-        return slot
+        return self.reads.slot(read_only)
 
     def drop(self, _engine: Engine) -> None:
         """The engine was disposed: close the kept connections now (this process's)."""
-        for slot in (self._kept, *list(self._all_reads)):
-            try:
-                connection, _lean, _pool, pid = slot.pop()
-            except IndexError:
-                continue
-            if pid == os.getpid():
-                connection.invalidate()  # closes the driver's connection, which no pool keeps
-                connection.close()
+        _drop([self._kept, *list(self.reads._all)])
 
 
-#: A kept connection: SQLAlchemy's, its `statements.Connection`, its pool, the process's id.
-Kept = tuple[Connection, statements.Connection, Any, int]
+#: A kept connection: SQLAlchemy's, its `statements.Connection`, its pool, the process's id,
+#: and when it was first kept (`time.monotonic`).
+Kept = tuple[Connection, statements.Connection, Any, int, float]
 
 
 class Slot(list[Kept]):
@@ -87,34 +115,59 @@ class Slot(list[Kept]):
         return self is other
 
 
-def take(engine: Engine, slot: list[Kept]) -> tuple[Connection, statements.Connection, Any] | None:
+def take(
+    engine: Engine, slot: list[Kept]
+) -> tuple[Connection, statements.Connection, Any, float] | None:
     try:
-        connection, lean, pool, pid = slot.pop()
+        connection, lean, pool, pid, since = slot.pop()
     except IndexError:
         return None
     if pid != os.getpid():  # a fork's copy: the parent's connection, never ours to use
         return None
-    if pool is not engine.pool or connection.invalidated or connection.closed:
+    if (
+        pool is not engine.pool
+        or connection.invalidated
+        or connection.closed
+        # The pool's `pool_recycle` (PostgreSQL's: an idle timeout between here and there)
+        # would have retired it by now: back to the pool, which does.
+        or 0 <= pool._recycle < time.monotonic() - since
+    ):
         connection.close()
         return None
-    return connection, lean, pool
+    return connection, lean, pool, since
 
 
-def keep(connection: Connection, lean: statements.Connection, pool: Any, slot: list[Kept]) -> bool:
-    """Keep a unit's `connection` (`lean` over it, taken from `pool`) in `slot` for the next
-    unit (True), or leave it to the caller (False: the slot is taken, the connection is
-    invalidated, or its pool disposed)."""
+def keep(
+    connection: Connection,
+    lean: statements.Connection,
+    pool: Any,
+    slot: list[Kept],
+    since: float | None = None,
+) -> bool:
+    """Keep a unit's `connection` (`lean` over it, taken from `pool`; kept first at `since`,
+    None: now) in `slot` for the next unit (True), or leave it to the caller (False: the slot
+    is taken, the connection is invalidated or in a transaction, or its pool disposed)."""
     if connection.invalidated or connection.in_transaction():
         return False
     driver = connection.connection.driver_connection
     if driver is None:
         return False
-    if driver.in_transaction:
+    info = getattr(driver, "info", None)  # psycopg's; sqlite3's has none
+    if info is not None:
+        # PostgreSQL: a read-only unit runs in autocommit, so the connection is idle unless
+        # something went wrong; anything else goes back to the pool, which resets it.
+        if info.transaction_status != _PG_IDLE:
+            return False
+    elif driver.in_transaction:
         # A COMMIT that failed (a deferred foreign key) leaves SQLite's transaction open,
         # though SQLAlchemy's has ended: the next unit's BEGIN would fail (or, on the
         # pool's connection, the pool's checkin leaves it so too).
         driver.rollback()
     if slot or pool is not connection.engine.pool:
         return False
-    slot.append((connection, lean, pool, os.getpid()))
+    slot.append((connection, lean, pool, os.getpid(), time.monotonic() if since is None else since))
     return True
+
+
+#: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
+_PG_IDLE = 0

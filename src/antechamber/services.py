@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -62,16 +63,21 @@ class Services:
             return int(self.engine.pool.size())  # type: ignore[attr-defined]
         return None
 
-    @property
+    @cached_property
     def reads_inline(self) -> bool:
-        """Whether a read-only unit of work may run on the event loop itself.
+        """Whether a read-only unit of work may run on the event loop itself
+        (`ANTECHAMBER_DATABASE_READS_ON_LOOP`; by default `db.local_database`).
 
-        SQLite: a read in WAL mode never waits (no lock, no network), and the pool has a
-        connection for every thread, so a session check is cheaper inline than handed to a
-        worker thread (the hop and the GIL hand-offs cost more than the check). PostgreSQL: a
-        checkout may wait for a connection that a worker thread holds, so never inline.
+        SQLite: a read in WAL mode never waits (no lock, no network), so a session check is
+        cheaper inline than handed to a worker thread (the hop and the GIL hand-offs cost
+        more than the check). PostgreSQL on this machine: a read takes no row locks (MVCC),
+        and the loop's thread keeps a connection of its own (`kept_connections.LoopReads`),
+        so it waits only for the round trip, tens of microseconds on loopback, where the hop
+        to a thread cost a third of a check's CPU (docs/perf-notes/pg.md). Across a network
+        the loop would sit idle for every round trip, so there reads keep to threads.
         """
-        return self.engine.dialect.name == "sqlite"
+        configured = self.settings.database_reads_on_loop
+        return db.local_database(self.engine) if configured is None else configured
 
     @property
     def writes_inline(self) -> bool:
@@ -80,11 +86,12 @@ class Services:
 
         SQLite with the rate limits counted in this process's memory: such a unit then waits
         for nothing (the lock is free, and no network: Redis would be a round trip, so with
-        `ANTECHAMBER_REDIS_URL` set writes keep to worker threads). PostgreSQL: never.
+        `ANTECHAMBER_REDIS_URL` set writes keep to worker threads). PostgreSQL: never (a
+        write may wait for a row lock another unit holds).
         """
         limiter = self.limiter
         return (
-            self.reads_inline
+            self.engine.dialect.name == "sqlite"
             and limiter is not None
             and isinstance(limiter.strategy, MemoryWindows)
         )

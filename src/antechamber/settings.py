@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         "handler thread has a kept connection and none opens an overflow connection; on "
         "SQLite AnyIO's 40.",
     )
+    database_reads_on_loop: bool | None = Field(
+        None,
+        description="Run read-only units of work (session checks, GET routes) on the event "
+        "loop instead of handing each to a request thread. Default: always on SQLite; on "
+        "PostgreSQL when it is on this machine (a Unix socket or a loopback address), where "
+        "a round trip costs less than the hand-off; off for a PostgreSQL across a network, "
+        "where a worker would wait for each round trip.",
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000",
         description="The origin people and SDKs reach this server at; links in emails use it.",

@@ -261,6 +261,13 @@ def _plan(dialect: Dialect, statement: ClauseElement, params: Mapping[str, Any],
     return plan
 
 
+#: Dialects whose executemany runs lean: SQLite's; PostgreSQL's (psycopg), whose executemany
+#: SQLAlchemy hands to `cursor.executemany` as here, except a list of one row, which it runs as
+#: one INSERT with `RETURNING` of the new key (a result to wait for, which no caller reads; in
+#: a pipeline, `db._before_commit_and_commit`, there is none to read yet).
+_LEAN_MANY = ("sqlite", "postgresql")
+
+
 class Connection:
     """The unit of work's connection (`db.connection`): `execute` runs a pre-built statement
     lean when it can, through SQLAlchemy otherwise; `sa` is SQLAlchemy's Connection."""
@@ -275,7 +282,7 @@ class Connection:
         """As `sqlalchemy.Connection.execute`; the result offers `all`, `first`, `one`,
         `one_or_none`, `scalar`, `scalar_one`, `scalar_one_or_none`, iteration, `rowcount`."""
         many = isinstance(params, Sequence)
-        if not LEAN or (many and (self.dialect.name != "sqlite" or not params)):
+        if not LEAN or (many and (self.dialect.name not in _LEAN_MANY or not params)):
             # An executemany elsewhere is batched by the dialect (insertmanyvalues).
             return self.sa.execute(statement, params)
         first: Mapping[str, Any] = params[0] if many else (params or {})  # type: ignore[index,assignment]

@@ -1,0 +1,212 @@
+# ruff: noqa
+"""In-process CPU of session checks on PostgreSQL, c (by token) and d (by JWT), with K checks in
+flight at once through the whole ASGI app, and the CPU of the database's backends per check.
+
+    cd <tree> && PYTHONPATH=src python -m bench.pg_checks [checks] [in_flight] [rounds]
+        [PG_ADMIN_URL=postgresql://postgres@127.0.0.1:5432/postgres]
+
+Uses its own database (`antechamber_pg_checks_<pid>`, dropped at the end). One discovery login
+makes the session; then, `rounds` times, `checks` checks by token and `checks` by JWT, K at a
+time. Reports per round: µs of this process's CPU (all its threads) per check, and µs of the
+PostgreSQL backends' CPU (this database's, from /proc) per check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import base64
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from sqlalchemy import create_engine, text
+
+from antechamber import db, migrations
+from antechamber.app import create_app
+from antechamber.clock import SystemClock
+from antechamber.delivery import outbox
+from antechamber.redirects import service as redirects
+from antechamber.scope import Scope
+from bench import dataset
+from bench.inproc_setup import bench_project, settings_for
+from bench.servers import BENCH_DELIVERY_LIMITS
+
+os.environ.update(BENCH_DELIVERY_LIMITS)
+CHECKS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+K = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TICK = os.sysconf("SC_CLK_TCK")
+
+name = f"antechamber_pg_checks_{os.getpid()}"
+admin = create_engine(
+    ADMIN.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+)
+with admin.connect() as c:
+    c.execute(text(f'CREATE DATABASE "{name}"'))
+url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+
+
+def backends_cpu() -> float:
+    with admin.connect() as c:
+        pids = [
+            r[0]
+            for r in c.execute(
+                text("select pid from pg_stat_activity where datname = :d"), {"d": name}
+            )
+        ]
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+try:
+    tmp = Path(tempfile.mkdtemp(prefix="pg-checks-"))
+    settings = settings_for(url, tmp)
+    engine = db.make_engine(url)
+    migrations.upgrade(engine)
+    with db.transaction(db.session_factory(engine)) as session:
+        project, issued = bench_project(session, settings)
+        redirects.add_redirect_url(
+            Scope(session, project.id, "test", "bench", SystemClock(), settings),
+            "http://localhost:3000/discovery",
+            kind="discovery",
+            default=True,
+        )
+    shape = dataset.Shape(1000, 1)
+    dataset.preload(engine, shape, project.id)
+    app = create_app(settings, engine=engine, clock=SystemClock())
+    AUTH = b"Basic " + base64.b64encode(f"{project.id}:{issued.secret}".encode())
+    key = settings.key_bytes()
+
+    async def call(path, body):
+        raw = orjson.dumps(body)
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "client": ("127.0.0.1", 50000),
+            "server": ("localhost", 80),
+            "headers": [
+                (b"host", b"localhost"),
+                (b"authorization", AUTH),
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(raw)),
+            ],
+            "state": {},
+        }
+        sent = False
+
+        async def receive():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            await asyncio.sleep(3600)
+
+        out, chunks = {}, []
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                out["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await app(scope, receive, send)
+        answer = orjson.loads(b"".join(chunks))
+        assert out["status"] == 200, answer
+        return answer
+
+    def newest(recipient):
+        with app.state.services.sessions() as s:
+            m = outbox.recent(s, recipient=recipient, limit=1)[0]
+            return outbox.context_of(m, key)
+
+    async def login():
+        email = dataset.email(0, 0)
+        await call(
+            "/v1/b2b/magic_links/email/discovery/send",
+            {"email_address": email, "discovery_redirect_url": "http://localhost:3000/discovery"},
+        )
+        token = parse_qs(urlsplit(newest(email)["url"]).query)["token"][0]
+        found = await call(
+            "/v1/b2b/magic_links/discovery/authenticate", {"discovery_magic_links_token": token}
+        )
+        return await call(
+            "/v1/b2b/discovery/intermediate_sessions/exchange",
+            {
+                "intermediate_session_token": found["intermediate_session_token"],
+                "organization_id": dataset.org_id(0),
+            },
+        )
+
+    async def checks(body):
+        left = [CHECKS]
+
+        async def worker():
+            while left[0] > 0:
+                left[0] -= 1
+                await call("/v1/b2b/sessions/authenticate", body)
+
+        await asyncio.gather(*(worker() for _ in range(K)))
+
+    async def main():
+        s = await login()
+        await checks({"session_token": s["session_token"]})  # warm
+        for r in range(ROUNDS):
+            for label, body in (
+                ("c", {"session_token": s["session_token"]}),
+                ("d", {"session_jwt": s["session_jwt"]}),
+            ):
+                b0, t0, w0, r0 = (
+                    backends_cpu(),
+                    time.process_time(),
+                    time.perf_counter(),
+                    resource.getrusage(resource.RUSAGE_SELF),
+                )
+                await checks(body)
+                b1, t1, w1, r1 = (
+                    backends_cpu(),
+                    time.process_time(),
+                    time.perf_counter(),
+                    resource.getrusage(resource.RUSAGE_SELF),
+                )
+                print(
+                    f"round {r} {label}: process {(t1 - t0) / CHECKS * 1e6:7.1f} µs/check  "
+                    f"backends {(b1 - b0) / CHECKS * 1e6:6.1f} µs/check  "
+                    f"wall {(w1 - w0) / CHECKS * 1e6:7.1f} µs/check  "
+                    f"sys {(r1.ru_stime - r0.ru_stime) / CHECKS * 1e6:6.1f} µs  "
+                    f"vcsw {(r1.ru_nvcsw - r0.ru_nvcsw) / CHECKS:5.2f}",
+                    flush=True,
+                )
+
+    with_app = app.router.lifespan_context(app)
+
+    async def run():
+        async with with_app:
+            await main()
+
+    asyncio.run(run())
+finally:
+    try:
+        engine.dispose()
+    except Exception:
+        pass
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

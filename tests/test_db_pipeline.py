@@ -1,0 +1,142 @@
+"""PostgreSQL: a writing unit's last rows (the audit's, from `before_commit`) and its COMMIT go
+in one libpq pipeline, one round trip (`db._before_commit_and_commit`), with the transaction's
+guarantees unchanged: everything lands, or on any failure nothing does."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import event, exc
+from sqlalchemy.orm import Session
+
+from antechamber import db
+from antechamber.audit import service as audit
+from antechamber.organizations.models import Organization
+from antechamber.services import Services
+from tests.conftest import Credentials
+from tests.test_db_unit import _INSERT_ORG, _org, _stored
+
+pytestmark = pytest.mark.postgres_only
+
+
+class _Wire:
+    """The frontend messages a unit's connection sends from `start` to `stop` (after the
+    unit's end), by kind (a `Query`'s first word, `Sync`), from libpq's trace."""
+
+    def __init__(self) -> None:
+        self.trace = tempfile.TemporaryFile("w+")  # noqa: SIM115  # closed by `stop`
+        self.driver: Any = None
+
+    def start(self, session: Session) -> None:
+        self.driver = db.connection(session).sa.connection.driver_connection
+        assert isinstance(self.driver, psycopg.Connection)
+        self.driver.pgconn.trace(self.trace.fileno())
+        self.driver.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    def stop(self) -> Counter[str]:
+        self.driver.pgconn.untrace()
+        seen: Counter[str] = Counter()
+        self.trace.seek(0)
+        for line in self.trace.read().splitlines():
+            parts = line.split("\t")
+            if len(parts) < 3 or parts[0] != "F":
+                continue
+            if parts[2] == "Query":
+                seen[parts[3].strip(' "').split(None, 1)[0].upper()] += 1
+            elif parts[2] == "Sync":
+                seen["Sync"] += 1
+        self.trace.close()
+        return seen
+
+
+@pytest.mark.parametrize("events", [1, 2])
+def test_the_audit_rows_and_the_commit_take_one_round_trip(
+    services: Services, project: Credentials, events: int
+) -> None:
+    wire = _Wire()
+    with services.scope(project.project_id, "test", "tester") as scope:
+        wire.start(scope.db)
+        db.connection(scope.db).execute(_INSERT_ORG, _org(services, project.project_id, "Piped"))
+        for n in range(events):
+            audit.record(scope, f"test.created{n}")
+    # BEGIN (psycopg's, ahead of the first statement), the INSERT's Sync, then one Sync for
+    # the audit rows and the COMMIT: no COMMIT query of its own.
+    assert wire.stop() == Counter({"BEGIN": 1, "Sync": 2})
+    assert _stored(services, project.project_id) == (
+        ["Piped"],
+        [f"test.created{n}" for n in range(events)],
+    )
+
+
+def test_a_row_that_fails_in_the_pipeline_leaves_nothing_and_is_raised_as_sqlalchemy_would(
+    services: Services, project: Credentials
+) -> None:
+    # The audit's insert fails only once PostgreSQL runs it (a value too long for its column):
+    # PostgreSQL skips the COMMIT queued behind it, and the unit rolls back.
+    with (
+        pytest.raises(exc.DataError),
+        services.scope(project.project_id, "test", "tester") as scope,
+    ):
+        db.connection(scope.db).execute(_INSERT_ORG, _org(services, project.project_id, "Lost"))
+        audit.record(scope, "test." + "x" * 80)
+    assert _stored(services, project.project_id) == ([], [])
+    # The connection went back to the pool out of any transaction: the next unit writes.
+    with services.scope(project.project_id, "test", "tester") as scope:
+        db.connection(scope.db).execute(_INSERT_ORG, _org(services, project.project_id, "Next"))
+        audit.record(scope, "test.next")
+    assert _stored(services, project.project_id) == (["Next"], ["test.next"])
+
+
+def test_orm_state_a_listener_leaves_is_flushed_and_committed_with_the_rest(
+    services: Services, project: Credentials
+) -> None:
+    def add_one(session: Session) -> None:
+        session.add(Organization(**_org(services, project.project_id, "Late")))
+
+    with services.scope(project.project_id, "test", "tester") as scope:
+        event.listen(scope.db, "before_commit", add_one, once=True)
+        db.connection(scope.db).execute(_INSERT_ORG, _org(services, project.project_id, "Early"))
+        audit.record(scope, "test.created")
+    assert _stored(services, project.project_id) == (["Early", "Late"], ["test.created"])
+
+
+def test_a_commit_that_fails_leaves_nothing(services: Services, project: Credentials) -> None:
+    # A constraint checked at COMMIT (deferred): PostgreSQL rolls the transaction back.
+    table = f"deferred_{os.getpid()}"
+    ddl = f"CREATE TABLE {table} (n int CONSTRAINT positive UNIQUE DEFERRABLE INITIALLY DEFERRED)"
+    with services.engine.begin() as conn:
+        conn.exec_driver_sql(ddl)
+    try:
+        with (
+            pytest.raises(exc.IntegrityError),
+            services.scope(project.project_id, "test", "tester") as scope,
+        ):
+            lean: Any = db.connection(scope.db)
+            lean.execute(_INSERT_ORG, _org(services, project.project_id, "Undone"))
+            lean.sa.exec_driver_sql(f"INSERT INTO {table} VALUES (1), (1)")  # noqa: S608
+            audit.record(scope, "test.created")
+        assert _stored(services, project.project_id) == ([], [])
+    finally:
+        with services.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_a_unit_that_ran_no_write_sends_no_commit(
+    services: Services, project: Credentials, read_only: bool
+) -> None:
+    # A read-only unit runs in autocommit; a writing unit that wrote nothing has nothing to
+    # commit: either way nothing after the statement (no COMMIT, no pipeline's Sync).
+    # (A statement without parameters goes as a simple `Query`.)
+    wire = _Wire()
+    with services.scope(project.project_id, "test", "t", read_only=read_only) as scope:
+        wire.start(scope.db)
+        if read_only:
+            db.connection(scope.db).sa.exec_driver_sql("SELECT 1").all()
+    expected = Counter({"SELECT": 1}) if read_only else Counter()
+    assert wire.stop() == expected
