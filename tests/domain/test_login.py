@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from antechamber.members.models import Member
+from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.sessions import errors, factors, intermediate, login
@@ -171,3 +172,40 @@ def test_an_ist_read_live_is_bound_or_claimed_only_if_still_so(
             services.scope(pid, "test", "test") as scope,
         ):
             attempt(scope)
+
+
+def test_a_login_works_its_roles_out_once(
+    services: Services, project: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The roles that decide MFA (`mfa_required_roles`) are the session's: `conclude` reads
+    them once and `start` takes them, and they are what the JWT's claim holds."""
+    implied = [{"domain": "acme.example", "role_id": "stytch_admin"}]
+    org = make_org(services, project.project_id, rbac_email_implicit_role_assignments=implied)
+    member = make_member(services, project.project_id, org, email_address="ada@acme.example")
+    calls: list[str] = []
+    role_ids = policy.role_ids
+
+    def counted(*args: Any, **kwargs: Any) -> list[str]:
+        calls.append("role_ids")
+        return role_ids(*args, **kwargs)
+
+    monkeypatch.setattr(policy, "role_ids", counted)
+    with services.scope(project.project_id, "test", "test") as scope:
+        proof = [
+            factors.magic_link("test", project.project_id, member.email_address, scope.clock.now())
+        ]
+        result = login.conclude(scope, *loaded(scope, org, member), proof)
+    assert result.member_authenticated
+    assert result.session_claim is not None
+    assert result.session_claim["roles"] == ["stytch_member", "stytch_admin"]
+    assert calls == ["role_ids"]
+    # The same roles decide MFA: required of an admin once the organization says so.
+    with services.scope(project.project_id, "test", "test") as scope:
+        o, m = loaded(scope, org, member)
+        o.mfa_required_roles = ["stytch_admin"]
+        proof = [
+            factors.magic_link("test", project.project_id, member.email_address, scope.clock.now())
+        ]
+        pending = login.conclude(scope, o, m, proof)
+    assert pending.mfa_required
+    assert pending.session is None

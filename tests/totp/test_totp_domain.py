@@ -11,11 +11,14 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from antechamber import db
 from antechamber.clock import FrozenClock
 from antechamber.errors import AntechamberError
 from antechamber.members.models import Member
+from antechamber.organizations.models import Organization
 from antechamber.otp import sms
 from antechamber.services import Services
+from antechamber.sessions import factors, intermediate, login
 from antechamber.totp import codes, service
 from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
 from tests.conftest import Credentials
@@ -312,3 +315,39 @@ def test_deleting_the_member_totp(
         assert s.scalars(select(TotpRecoveryCode)).all() == []
     aligned.advance(seconds=30)
     assert attempt(services, enrolled, code_at(enrolled.secret, aligned)) == "totp_not_found"
+
+
+def test_a_login_finished_with_totp_takes_no_orm_object(
+    services: Services, enrolled: Enrolled, aligned: FrozenClock
+) -> None:
+    """The hot path of a TOTP login (an IST waiting for MFA) reads and writes with Core
+    statements: its unit of work ends with nothing in the Session's identity map, so its commit
+    is the connection's alone (`db._Unit.commit`)."""
+    assert attempt(services, enrolled, code_at(enrolled.secret, aligned)) == "ok"
+    with services.scope(enrolled.project_id, "test", "test") as scope:
+        org = scope.db.get(Organization, enrolled.organization_id)
+        assert org is not None
+        org.mfa_policy = "REQUIRED_FOR_ALL"
+    with services.scope(enrolled.project_id, "test", "test") as scope:
+        person = scope.db.get_one(Member, enrolled.member_id)
+        proof = [
+            factors.magic_link("test", enrolled.project_id, person.email_address, aligned.now())
+        ]
+        _row, token = intermediate.issue(scope, email=person.email_address, factors=proof)
+        claimed = intermediate.claim(scope, token)
+        org = scope.db.get_one(Organization, enrolled.organization_id)
+        pending = login.conclude(scope, org, person, claimed.factors, ist=(claimed, token))
+        assert pending.mfa_required
+    aligned.advance(seconds=30)
+    with services.scope(enrolled.project_id, "test", "test") as scope:
+        result = service.authenticate_totp(
+            scope,
+            organization_id=enrolled.organization_id,
+            member_id=enrolled.member_id,
+            code=code_at(enrolled.secret, aligned),
+            intermediate_session_token=pending.intermediate_session_token,
+        )
+        assert result.member_authenticated
+        assert not scope.db.identity_map
+        assert not scope.db.new
+        assert db._orm_free(scope.db)

@@ -15,13 +15,10 @@ calls it too, so a member learns at once that their number cannot be used.
 
 from __future__ import annotations
 
-import functools
-
-import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from antechamber.delivery.errors import SmsNumberTypeNotAllowed, SmsRegionNotAllowed
-from antechamber.phones import canonical_phone
+from antechamber.phones import classified
 from antechamber.settings import Settings
 
 ALLOWED_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
@@ -40,21 +37,12 @@ def check_sms_number(settings: Settings, e164: str) -> None:
     (`invalid_phone_number_country_code`) or `SmsNumberTypeNotAllowed`
     (`unsupported_phone_number_type`).
     """
-    region, kind = _classified(canonical_phone(e164))
+    # Region and type from the number's one parse, remembered with its validation.
+    _, region, kind = classified(e164)
     if region not in settings.sms_allowed_regions:
         raise SmsRegionNotAllowed(region=region)
     if kind not in ALLOWED_TYPES:
         raise SmsNumberTypeNotAllowed(number_type=_TYPE_NAMES.get(kind, "unknown"))
-
-
-# A number's region and type come from phonenumbers' metadata alone (50-90 µs to work out, on
-# every text): remembered for the last few thousand numbers. The policy (the allowed regions)
-# is applied on each call.
-@functools.lru_cache(maxsize=4096)
-def _classified(e164: str) -> tuple[str | None, int]:
-    number = phonenumbers.parse(e164, None)
-    kind: int = phonenumbers.number_type(number)
-    return phonenumbers.region_code_for_number(number), kind
 
 
 def number_prefix(e164: str) -> str:

@@ -37,9 +37,20 @@ def required_by_policy(
 ) -> bool:
     """MFA the member cannot opt out of; `factors`: the login's, whose SAML connection may
     imply a role listed in `mfa_required_roles`."""
+    return policy_decision(db, org, member, factors)[0]
+
+
+def policy_decision(
+    db: Session, org: Organization, member: Member, factors: Iterable[Factor] = ()
+) -> tuple[bool, list[str] | None]:
+    """`required_by_policy`, and the roles (`role_ids` of the member, organization and
+    `factors`) if deciding it read them: None under REQUIRED_FOR_ALL, which needs none. A login
+    that goes on to start a session hands them on (`sessions.service.start`'s `roles`), so
+    they are worked out once per step."""
     if org.mfa_policy == "REQUIRED_FOR_ALL":
-        return True
-    return required_by_roles(org, role_ids(db, member, org, factors))
+        return True, None
+    roles = role_ids(db, member, org, factors)
+    return required_by_roles(org, roles), roles
 
 
 def required_by_roles(org: Organization, roles: Iterable[str]) -> bool:
@@ -55,7 +66,15 @@ def mfa_required(
 ) -> bool:
     """Whether a login of `member` into `org` with `factors` needs a second factor before a
     session."""
-    return required_by_policy(db, org, member, factors) or member.mfa_enrolled
+    return mfa_decision(db, org, member, factors)[0]
+
+
+def mfa_decision(
+    db: Session, org: Organization, member: Member, factors: Iterable[Factor] = ()
+) -> tuple[bool, list[str] | None]:
+    """`mfa_required`, and the roles if deciding it read them (`policy_decision`)."""
+    required, roles = policy_decision(db, org, member, factors)
+    return required or member.mfa_enrolled, roles
 
 
 def mfa_required_of(org: Organization, member: Member, roles: Iterable[str]) -> bool:

@@ -91,9 +91,15 @@ def mfa_pending(
     db: Session, org: Organization, member: Member, login_factors: Sequence[Factor]
 ) -> bool:
     """Whether the organization needs a second factor of this member that is not there yet."""
-    return policy.mfa_required(db, org, member, login_factors) and not policy.mfa_satisfied(
-        org, login_factors
-    )
+    return _mfa_pending(db, org, member, login_factors)[0]
+
+
+def _mfa_pending(
+    db: Session, org: Organization, member: Member, login_factors: Sequence[Factor]
+) -> tuple[bool, list[str] | None]:
+    """`mfa_pending`, and the login's roles if deciding it read them (`policy.mfa_decision`)."""
+    required, roles = policy.mfa_decision(db, org, member, login_factors)
+    return required and not policy.mfa_satisfied(org, login_factors), roles
 
 
 def conclude(
@@ -124,7 +130,10 @@ def conclude(
     """
     sessions.duration(session_duration_minutes)  # a bad value is refused in either branch
     primary = primary_required(org, member, login_factors)
-    mfa = primary is None and mfa_pending(scope.db, org, member, login_factors)
+    mfa, roles = False, None
+    if primary is None:
+        # The roles deciding MFA are the session's too: read once (`sessions.start`'s `roles`).
+        mfa, roles = _mfa_pending(scope.db, org, member, login_factors)
     if primary is not None or mfa:
         if ist is not None:
             row, token = ist
@@ -173,6 +182,7 @@ def conclude(
         login_factors,
         duration_minutes=session_duration_minutes,
         custom_claims=session_custom_claims,
+        roles=roles,
     )
     _count_login(scope, "session")
     return AuthResult(

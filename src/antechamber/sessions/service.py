@@ -135,6 +135,7 @@ def start(
     *,
     duration_minutes: int | None = None,
     custom_claims: Any = None,
+    roles: list[str] | None = None,
 ) -> Started:
     """Start a session for `member` in `org` with `session_factors`.
 
@@ -143,6 +144,9 @@ def start(
     the organization requires MFA of this member, a second factor of a method it allows is
     present. Makes a pending
     or invited member active (they have now logged in) and marks the email verified.
+
+    `roles`: `mfa.policy.role_ids(scope.db, member, org, session_factors)`, if the caller has
+    just worked them out for the same login (`sessions.login.conclude`); read here otherwise.
     """
     if member.organization_id != org.id or member.project_id != scope.project_id:
         raise errors.InsufficientFactors()
@@ -151,7 +155,8 @@ def start(
     ):
         raise errors.InsufficientFactors()
     # The roles of the session (its JWT's claim) decide the policy's MFA too: read once.
-    roles = policy.role_ids(scope.db, member, org, session_factors)
+    if roles is None:
+        roles = policy.role_ids(scope.db, member, org, session_factors)
     if policy.mfa_required_of(org, member, roles) and not policy.mfa_satisfied(
         org, session_factors
     ):
