@@ -131,6 +131,19 @@ def test_the_same_pages_as_the_plain_query(
     assert len(ranges) > 1  # blocks were skipped
 
 
+def test_the_summary_reaches_the_first_block_search_by_search(
+    services: Services, engine: Engine, project: Credentials
+) -> None:
+    add_events(engine, random.Random(1), project.project_id, 200, 0)  # 25 blocks, 5 a search
+    until = T0 + timedelta(minutes=1)
+    lows = []
+    for _ in range(6):
+        with services.scope(project.project_id, "test", "test", read_only=True) as scope:
+            time_blocks.id_ranges(scope.db, None, until)
+        lows.append(time_blocks._summaries[engine].low)
+    assert lows == [20, 15, 10, 5, 0, 0]
+
+
 def test_no_time_bound_reads_as_before(services: Services, project: Credentials) -> None:
     with services.scope(project.project_id, "test", "test", read_only=True) as scope:
         assert time_blocks.id_ranges(scope.db, None, None) is None

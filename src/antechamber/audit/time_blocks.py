@@ -146,24 +146,23 @@ def _extend(engine: Engine, summary: _Summary) -> None:
     with the search's own uncommitted events would be wrong if it rolled back)."""
     with db.read_connection(engine) as connection:  # SQLite: no write lock; PostgreSQL: autocommit
         settled = _settled_max_id(engine, connection, summary)
-        if settled is None:
-            return
-        top = (settled + 1) // BLOCK  # blocks below `top` are whole and settled
         budget = BUDGET // BLOCK
-        if top < summary.high:  # fewer ids than before: not the trail summarised; start again
-            summary.low = summary.high = 0
-        if summary.low == summary.high:  # empty: start from the newest settled block
-            summary.blocks.clear()
-            summary.low = summary.high = top
-        if top > summary.high:
-            start = max(summary.high, top - budget)
-            if start > summary.high:  # too far behind: start again from the top
+        if settled is not None:
+            top = (settled + 1) // BLOCK  # blocks below `top` are whole and settled
+            if top < summary.high:  # fewer ids than before: not the trail summarised; restart
+                summary.low = summary.high = 0
+            if summary.low == summary.high:  # empty: start from the newest settled block
                 summary.blocks.clear()
-                summary.low = start
-            _read_blocks(connection, summary, start, top)
-            summary.high = top
-            budget -= top - start
-        if budget > 0 and summary.low > 0:
+                summary.low = summary.high = top
+            if top > summary.high:
+                start = max(summary.high, top - budget)
+                if start > summary.high:  # too far behind: start again from the top
+                    summary.blocks.clear()
+                    summary.low = start
+                _read_blocks(connection, summary, start, top)
+                summary.high = top
+                budget -= top - start
+        if budget > 0 and summary.low > 0:  # then the older blocks, down to the first
             start = max(0, summary.low - budget)
             _read_blocks(connection, summary, start, summary.low)
             summary.low = start
