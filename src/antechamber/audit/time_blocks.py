@@ -97,7 +97,13 @@ def id_ranges(
     summary = _summary(engine)
     with summary.lock:
         _extend(engine, summary)
-        low, high, blocks = summary.low, summary.high, dict(summary.blocks)
+        return _ranges(summary, since_db, until_db)
+
+
+def _ranges(
+    summary: _Summary, since_db: Any, until_db: Any
+) -> list[tuple[int | None, int | None]] | None:
+    low, high, blocks = summary.low, summary.high, summary.blocks
     if low == high:
         return None
 
