@@ -20,8 +20,10 @@ are serialised and a rowid is the largest plus one, so every id at or below the 
 reader sees is settled (audit events are never deleted, so the largest is never freed for
 reuse). On PostgreSQL an id comes from a sequence when the INSERT runs, and a transaction that
 took a smaller id may commit later: the largest id is read under a `SHARE` lock on the table,
-which waits for the transactions inserting at that moment and lets no new one start until it is
-released (at once; and with a short `lock_timeout`, after which nothing new is settled).
+which is granted only when no transaction is inserting into it, and lets no new one start until
+it is released, a moment later. It is asked with `NOWAIT`, so it never queues (a waiting
+`SHARE` request would hold every login's INSERT behind it): a few tries a few milliseconds
+apart, after which nothing new is settled this time.
 
 The summary is kept per engine in this process (a restored database needs a restart), grows
 from the newest settled block down, at most `BUDGET` ids a search, and is read in the search's
@@ -32,12 +34,14 @@ text and the bound parameter's text, on PostgreSQL between `timestamptz` values.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, String, bindparam, func, select, text, type_coerce
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -50,8 +54,9 @@ BLOCK = 1024
 BUDGET = 65_536
 #: At most this many id ranges (one query each) in a search; the oldest are merged beyond it.
 MAX_RANGES = 8
-#: PostgreSQL: how long a search waits to settle new blocks before doing without.
-LOCK_TIMEOUT_MS = 50
+#: PostgreSQL: tries at the lock that settles new blocks, and the pause between them (seconds).
+LOCK_TRIES = 3
+LOCK_PAUSE = 0.003
 
 _ID = AuditEvent.__table__.c.id
 _AT = AuditEvent.__table__.c.created_at
@@ -215,11 +220,14 @@ def _settled_max_id(engine: Engine, connection: Connection, summary: _Summary) -
         return None  # no new whole block (and on PostgreSQL, no lock taken for nothing)
     if connection.dialect.name == "sqlite":
         return int(visible)  # committed, and every later rowid is above it
-    try:  # a transaction of its own: the lock is held until its end, a moment later
-        with engine.connect() as locking, locking.begin():
-            locking.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
-            locking.execute(text("LOCK TABLE audit_events IN SHARE MODE"))
-            value = locking.execute(select(func.max(_ID))).scalar()
-    except Exception:  # a lock not granted in time (or any other refusal): settle nothing new
-        return None
-    return None if value is None else int(value)
+    for attempt in range(LOCK_TRIES):
+        if attempt:
+            time.sleep(LOCK_PAUSE)
+        try:  # a transaction of its own: the lock is held until its end, a moment later
+            with engine.connect() as locking, locking.begin():
+                locking.execute(text("LOCK TABLE audit_events IN SHARE MODE NOWAIT"))
+                value = locking.execute(select(func.max(_ID))).scalar()
+        except DBAPIError:  # an INSERT in flight (or any other refusal): try again, or go without
+            continue
+        return None if value is None else int(value)
+    return None
