@@ -18,7 +18,8 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     # The indexes `audit.queries.search` reads (a project's or an organization's events newest
     # first) and no more: each is a page more in the commit of every unit that records an event
-    # (migration 0014). No AUTOINCREMENT: no `sqlite_sequence` row to update per insert.
+    # (migration 0014). No AUTOINCREMENT: no `sqlite_sequence` row to update per insert. No
+    # time index either: a search bounded by time skips id blocks instead (`time_blocks`).
     __table_args__ = (
         Index("ix_audit_project_id", "project_id", "id"),
         # A type filter over a large project: without it, a rare type reads every event.

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from antechamber.audit import time_blocks
 from antechamber.audit.events import EventType
 from antechamber.audit.models import AuditEvent
 from antechamber.errors import InvalidArgument, NotFound
@@ -88,9 +89,26 @@ def search(
         query = query.where(AuditEvent.created_at >= filters.since)
     if filters.until:
         query = query.where(AuditEvent.created_at < filters.until)
-    if before is not None:
-        query = query.where(AuditEvent.id < before)
-    rows = scope.db.scalars(query.order_by(AuditEvent.id.desc()).limit(limit + 1)).all()
+    ranges = time_blocks.id_ranges(scope.db, filters.since, filters.until)
+    if ranges is None:
+        ranges = [(None, None)]
+    rows: list[AuditEvent] = []
+    # Newest first, range by range (each read in index order, with no sort), until the page
+    # and one more are found: the ids skipped hold no event of the time range (`time_blocks`).
+    for start, stop in ranges:
+        if before is not None:
+            stop = before if stop is None else min(stop, before)
+        if start is not None and stop is not None and start >= stop:
+            continue
+        part = query
+        if start is not None:
+            part = part.where(AuditEvent.id >= start)
+        if stop is not None:
+            part = part.where(AuditEvent.id < stop)
+        wanted = limit + 1 - len(rows)
+        rows.extend(scope.db.scalars(part.order_by(AuditEvent.id.desc()).limit(wanted)))
+        if len(rows) > limit:
+            break
     if len(rows) > limit:
         return EventPage(rows[:limit], rows[limit - 1].id)
     return EventPage(rows, None)

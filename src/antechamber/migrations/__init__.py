@@ -10,9 +10,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
 
 from antechamber import db
+from antechamber.migrations import online
 
 HERE = Path(__file__).parent
 
@@ -28,8 +30,31 @@ class ForeignKeysBroken(RuntimeError):
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply the pending migrations up to `revision`, all in one transaction. On PostgreSQL,
+    the indexes they list in `ONLINE_INDEXES` are built first, concurrently (`online`)."""
+    if engine.dialect.name == "postgresql":
+        build_online_indexes(engine, revision)
     with _migrating(engine) as config:
         command.upgrade(config, revision)
+
+
+def build_online_indexes(engine: Engine, revision: str = "head") -> list[str]:
+    """PostgreSQL: build the `ONLINE_INDEXES` of the revisions an upgrade to `revision` would
+    apply, with `CREATE INDEX CONCURRENTLY` outside any transaction. Nothing on a fresh
+    database (no table to index yet, and nothing to block). Returns the names built."""
+    start = current(engine)
+    if start is None:
+        return []
+    script = ScriptDirectory.from_config(_config())
+    try:
+        pending = list(script.iterate_revisions(revision, start))
+    except CommandError:
+        return []  # not an upgrade from here: `command.upgrade` says so itself
+    indexes = [i for rev in reversed(pending) for i in getattr(rev.module, "ONLINE_INDEXES", ())]
+    if not indexes:
+        return []
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return online.build_concurrently(connection, indexes)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

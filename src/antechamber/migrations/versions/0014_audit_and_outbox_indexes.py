@@ -16,6 +16,11 @@ it, 300 ms at 240,000 events).
 messages; it now holds the failed ones only (a message is inserted pending, so a send no longer
 writes it).
 
+On PostgreSQL the four new indexes are built with `CREATE INDEX CONCURRENTLY` before the
+migration's transaction, so that an upgrade of a large installation does not stop its logins
+for the length of the builds (`migrations.online`; added after this revision shipped, with the
+same resulting schema). Dropping the old indexes inside the transaction is quick.
+
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-06 23:30:00
@@ -23,38 +28,37 @@ Create Date: 2026-12-06 23:30:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from antechamber.migrations.online import OnlineIndex, create_index
 
 revision: str = "0014"
 down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_HAS_ORG = sa.text("organization_id IS NOT NULL")
-_FAILED = sa.text("status = 'failed'")
+ONLINE_INDEXES = (
+    OnlineIndex("ix_audit_project_id", "audit_events", ("project_id", "id")),
+    OnlineIndex(
+        "ix_audit_org_id", "audit_events", ("organization_id", "id"), "organization_id IS NOT NULL"
+    ),
+    OnlineIndex("ix_audit_project_type", "audit_events", ("project_id", "event_type", "id")),
+    OnlineIndex(
+        "ix_outbox_project_failed",
+        "outbox_messages",
+        ("project_id", "created_at"),
+        "status = 'failed'",
+    ),
+)
 
 
 def upgrade() -> None:
-    op.create_index("ix_audit_project_id", "audit_events", ["project_id", "id"])
-    op.create_index(
-        "ix_audit_org_id",
-        "audit_events",
-        ["organization_id", "id"],
-        sqlite_where=_HAS_ORG,
-        postgresql_where=_HAS_ORG,
-    )
-    op.create_index("ix_audit_project_type", "audit_events", ["project_id", "event_type", "id"])
+    for index in ONLINE_INDEXES[:3]:
+        create_index(index)
     op.drop_index("ix_audit_project_created", table_name="audit_events")
     op.drop_index("ix_audit_org_created", table_name="audit_events")
     op.drop_index("ix_audit_events_event_type", table_name="audit_events")
-    op.create_index(
-        "ix_outbox_project_failed",
-        "outbox_messages",
-        ["project_id", "created_at"],
-        sqlite_where=_FAILED,
-        postgresql_where=_FAILED,
-    )
+    create_index(ONLINE_INDEXES[3])
     op.drop_index("ix_outbox_project_created", table_name="outbox_messages")
 
 
