@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -119,3 +119,24 @@ def test_a_backwards_time_range_is_refused(
     assert caught.value.error_type == "invalid_audit_time_range"
     with pytest.raises(AntechamberError):
         search(services, project.project_id, limit=0)
+
+
+def test_a_time_bound_with_another_offset_is_the_same_instant(
+    services: Services, project: Credentials, clock: FrozenClock
+) -> None:
+    """The console sends the browser's offset: 03:00+02:00 is 01:00 UTC, on every database."""
+    pid = project.project_id
+    make_org(services, pid)  # organization.created at the clock's now, in UTC
+    created = "organization.created"
+    at = clock.now()
+    east = timezone(timedelta(hours=2))
+    just_after = (at + timedelta(seconds=1)).astimezone(east)
+    just_before = (at - timedelta(seconds=1)).astimezone(east)
+    assert types(search(services, pid, until=just_after, event_type=created)) == [
+        "organization.created"
+    ]
+    assert types(search(services, pid, until=just_before, event_type=created)) == []
+    assert types(search(services, pid, since=just_before, event_type=created)) == [
+        "organization.created"
+    ]
+    assert types(search(services, pid, since=just_after, event_type=created)) == []

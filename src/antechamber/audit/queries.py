@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from antechamber.audit import time_blocks
 from antechamber.audit.events import EventType
 from antechamber.audit.models import AuditEvent
+from antechamber.clock import as_utc
 from antechamber.errors import InvalidArgument, NotFound
 from antechamber.members import service as members
 from antechamber.organizations import service as organizations
@@ -74,7 +75,11 @@ def search(
         raise UnknownEventType(
             f"Unknown event type {filters.event_type!r}; known types: {', '.join(EVENT_TYPES)}."
         )
-    if filters.since and filters.until and filters.since >= filters.until:
+    # Stored times are UTC; SQLite compares them as text, so a bound with another offset
+    # (the console keeps the browser's) is turned to UTC first, or its offset would be dropped.
+    since = _utc(filters.since)
+    until = _utc(filters.until)
+    if since and until and since >= until:
         raise InvalidTimeRange()
     query = select(AuditEvent).where(AuditEvent.project_id == scope.project_id)
     org_id = _organization_id(scope, filters.organization)
@@ -85,11 +90,11 @@ def search(
         query = query.where(AuditEvent.member_id == member_id)
     if filters.event_type:
         query = query.where(AuditEvent.event_type == filters.event_type)
-    if filters.since:
-        query = query.where(AuditEvent.created_at >= filters.since)
-    if filters.until:
-        query = query.where(AuditEvent.created_at < filters.until)
-    ranges = time_blocks.id_ranges(scope.db, filters.since, filters.until)
+    if since:
+        query = query.where(AuditEvent.created_at >= since)
+    if until:
+        query = query.where(AuditEvent.created_at < until)
+    ranges = time_blocks.id_ranges(scope.db, since, until)
     if ranges is None:
         ranges = [(None, None)]
     rows: list[AuditEvent] = []
@@ -112,6 +117,11 @@ def search(
     if len(rows) > limit:
         return EventPage(rows[:limit], rows[limit - 1].id)
     return EventPage(rows, None)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A bound in UTC; a naive one is taken as UTC already."""
+    return None if value is None else as_utc(value).astimezone(UTC)
 
 
 def _organization_id(scope: Scope, ref: str | None) -> str | None:
