@@ -1,7 +1,7 @@
 """PostgreSQL's pool: sized from the settings, no ping per checkout, and a connection that
 PostgreSQL dropped costs the one unit of work that met it, not the ones after. The request
-threads: as many as the pool keeps connections, unless set. Reads on the event loop: where
-the database is local, each loop's thread keeping one connection."""
+threads: as many as the pool keeps connections, unless set. Reads on the event loop (SQLite's
+default, PostgreSQL's if set): each loop's thread keeping one connection."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import anyio.to_thread
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from antechamber import db
@@ -152,37 +152,15 @@ def test_sqlite_hands_out_the_connection_returned_last(tmp_path: Path) -> None:
         engine.dispose()
 
 
-@pytest.mark.parametrize(
-    ("url", "local"),
-    [
-        ("sqlite:///x.sqlite", True),
-        ("postgresql+psycopg://postgres@127.0.0.1:5432/a", True),
-        ("postgresql+psycopg://postgres@127.3.2.1/a", True),
-        ("postgresql+psycopg://postgres@localhost/a", True),
-        ("postgresql+psycopg://postgres@[::1]:5432/a", True),
-        ("postgresql+psycopg://postgres@/a", True),  # libpq's default Unix socket
-        ("postgresql+psycopg://postgres@/a?host=/var/run/postgresql", True),
-        ("postgresql+psycopg://postgres@/a?host=127.0.0.1:5432&host=localhost", True),
-        ("postgresql+psycopg://postgres@db.example.com/a", False),
-        ("postgresql+psycopg://postgres@10.0.0.5:5432/a", False),
-        ("postgresql+psycopg://postgres@[2001:db8::1]/a", False),
-        ("postgresql+psycopg://postgres@/a?host=127.0.0.1&host=db.example.com:5432", False),
-    ],
-)
-def test_a_database_is_local_on_sqlite_a_unix_socket_or_loopback(url: str, local: bool) -> None:
-    # Decides whether reads wait for their round trip on the event loop (Services.reads_inline).
-    assert db.local_database(create_engine(url)) is local
-
-
 @pytest.mark.parametrize("configured", [None, True, False])
-def test_reads_run_on_the_event_loop_by_their_setting_or_where_the_database_is_local(
+def test_reads_run_on_the_event_loop_by_their_setting_or_on_sqlite(
     settings: Settings, engine: Engine, clock: FrozenClock, configured: bool | None
 ) -> None:
     services = Services.build(
         settings.model_copy(update={"database_reads_on_loop": configured}), engine, clock
     )
-    # The tests' PostgreSQL is on 127.0.0.1: local, as SQLite always is.
-    assert services.reads_inline is (True if configured is None else configured)
+    # By default on SQLite only (on PostgreSQL the loop would wait out each round trip).
+    assert services.reads_inline is ((not USE_PG) if configured is None else configured)
     assert services.writes_inline is (not USE_PG)
 
 

@@ -6,7 +6,6 @@ the delivery worker) opens a unit of work with `transaction()` and commits once.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import (
@@ -151,8 +150,8 @@ def make_engine(
         **kwargs.pop("connect_args", {}),
     }
     pg = create_engine(url, connect_args=pg_connect_args, **kwargs)
-    # Reads on an event loop's thread keep a connection of their own (`Services.reads_inline`),
-    # so such a read never waits for one a worker thread holds.
+    # Reads on an event loop's thread (`Services.reads_inline`, if set) keep a connection of
+    # their own, so such a read never waits for one a worker thread holds.
     reads = LoopReads()
     setattr(pg, _KEPT, reads)
     event.listen(pg, "engine_disposed", reads.drop)
@@ -552,31 +551,6 @@ _PG_READ_ONLY_OPTIONS: dict[str, Any] = {READ_ONLY: True, "isolation_level": "AU
 
 def _read_only_options(engine: Engine) -> dict[str, Any]:
     return _PG_READ_ONLY_OPTIONS if engine.dialect.name == "postgresql" else _READ_ONLY_OPTIONS
-
-
-def local_database(engine: Engine) -> bool:
-    """Whether `engine`'s database is on this machine: SQLite, or a PostgreSQL reached over a
-    Unix socket (no host, or a directory) or a loopback address (`localhost`, 127.0.0.0/8,
-    ::1). Used to decide whether a read may wait for its round trip on the event loop."""
-    if engine.dialect.name == "sqlite":
-        return True
-    url = engine.url
-    hosts = [url.host] if "host" not in url.query else list(url.normalized_query["host"])
-    return all(_local_host(host) for host in hosts)
-
-
-def _local_host(host: str | None) -> bool:
-    if not host or host.startswith("/"):
-        return True
-    if host.count(":") == 1 or host.startswith("["):  # a query's `host=name:port`, `[::1]:port`
-        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def read_connection(engine: Engine) -> Connection:

@@ -66,18 +66,19 @@ class Services:
     @cached_property
     def reads_inline(self) -> bool:
         """Whether a read-only unit of work may run on the event loop itself
-        (`ANTECHAMBER_DATABASE_READS_ON_LOOP`; by default `db.local_database`).
+        (`ANTECHAMBER_DATABASE_READS_ON_LOOP`; by default on SQLite only).
 
         SQLite: a read in WAL mode never waits (no lock, no network), so a session check is
         cheaper inline than handed to a worker thread (the hop and the GIL hand-offs cost
-        more than the check). PostgreSQL on this machine: a read takes no row locks (MVCC),
-        and the loop's thread keeps a connection of its own (`kept_connections.LoopReads`),
-        so it waits only for the round trip, tens of microseconds on loopback, where the hop
-        to a thread cost a third of a check's CPU (docs/perf-notes/pg.md). Across a network
-        the loop would sit idle for every round trip, so there reads keep to threads.
+        more than the check). PostgreSQL, when set: a read takes no row locks (MVCC), and the
+        loop's thread keeps a connection of its own (`kept_connections.LoopReads`), so it
+        waits only for its round trip, and a check costs a fifth less CPU (no hop); but the
+        loop waits out every round trip, which on a busy machine (a backend waiting for a
+        core) cost more checks a second than the hop saved (docs/perf-notes/pg.md), so it is
+        not the default there.
         """
         configured = self.settings.database_reads_on_loop
-        return db.local_database(self.engine) if configured is None else configured
+        return self.engine.dialect.name == "sqlite" if configured is None else configured
 
     @property
     def writes_inline(self) -> bool:

@@ -34,8 +34,8 @@ def services_of(request: Request) -> Services:
 
 async def run_read(request: Request, read: Callable[..., T], /, **kwargs: Any) -> T:
     """Run `read`, which opens only read-only units of work: on the event loop itself where
-    `Services.reads_inline` says a read waits for nothing dearer than the hop (SQLite, a
-    PostgreSQL on this machine), else in a worker thread."""
+    `Services.reads_inline` says a read waits for nothing dearer than the hop (SQLite;
+    PostgreSQL if so set), else in a worker thread."""
     if services_of(request).reads_inline:
         return read(**kwargs)
     return await run_in_threadpool(read, **kwargs)
@@ -161,7 +161,7 @@ class ApiRoute(APIRoute):
     reads beside the writer instead of queueing behind every login for the write lock, and a
     write it attempted would fail loudly (`ReadOnlyViolation`) rather than slip in. Like the
     session check, it runs on the event loop itself where `Services.reads_inline` allows it
-    (SQLite, a PostgreSQL on this machine): side by side in many threads, reads spent their
+    (SQLite; PostgreSQL if so set): side by side in many threads, reads spent their
     time handing the GIL to each other (one worker, GET organization: 1.7 → 2.4 ms of server
     CPU each).
     """
