@@ -72,9 +72,9 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     # db.py: the engine, the unit of work and Base. The table registry (models.py) imports
     # every package's models, which import db.Base; db.py must not import it back. What it
     # does import (errors, how statements run, JSON columns, SQLite's column types and writer
-    # lock, PostgreSQL's cursor, the connections its units keep) is ground floor too: none of it
-    # imports anything of ours but the errors, except the kept connections, which import only
-    # the ground floor.
+    # lock, PostgreSQL's cursor, the connections its units keep, the engines) is ground floor too:
+    # none of it imports anything of ours but the errors, except the kept connections and the
+    # engines, which import only the ground floor.
     ground = {
         "antechamber.errors",
         "antechamber.statements",
@@ -83,11 +83,14 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
         "antechamber.pg_cursor",
         "antechamber.writer_lock",
         "antechamber.kept_connections",
+        "antechamber.engines",
     }
     assert imports_of("antechamber.db") <= ground
-    for module in ground - {"antechamber.errors", "antechamber.kept_connections"}:
+    layered = {"antechamber.errors", "antechamber.kept_connections", "antechamber.engines"}
+    for module in ground - layered:
         assert imports_of(module) <= {"antechamber.errors"}, module
     assert imports_of("antechamber.kept_connections") <= ground
+    assert imports_of("antechamber.engines") <= ground - {"antechamber.engines"}
     assert "antechamber.models" not in imports_of("antechamber.migrations")
     assert "antechamber.models" in imports_of("antechamber.migrations.env")
 
