@@ -74,8 +74,8 @@ class Services:
         loop's thread keeps a connection of its own (`kept_connections.LoopReads`), so it
         waits only for its round trip, and a check costs a fifth less CPU (no hop); but the
         loop waits out every round trip, which on a busy machine (a backend waiting for a
-        core) cost more checks a second than the hop saved (docs/perf-notes/pg.md), so it is
-        not the default there.
+        core) cost more checks a second than the hop saved (docs/performance.md, ninth round,
+        item 51), so it is not the default there.
         """
         configured = self.settings.database_reads_on_loop
         return self.engine.dialect.name == "sqlite" if configured is None else configured
