@@ -1,6 +1,6 @@
 """In-process cost of delivering a message (docs/performance.md, ninth round, item 50): the
-delivery worker on a development server's outbox, as the bench's b fills it (a discovery magic-link email and an SMS
-code a login).
+delivery worker on a development server's outbox, as the bench's b fills it (a discovery
+magic-link email and an SMS code a login).
 
     PYTHONPATH=src:. python -m bench.delivery_micro [logins] [batch_size]
 

@@ -1,7 +1,8 @@
 """Fewer index pages per login: the audit trail's and the outbox's indexes fit their queries
 
 Every unit of work of a login inserts 1-3 audit rows and some an outbox message; each index on
-those tables is another page in the commit's WAL frames (docs/performance.md, eighth round, item 45).
+those tables is another page in the commit's WAL frames (docs/performance.md, eighth round,
+item 45).
 
 `audit_events`: its one reader, `audit.queries.search` (console, CLI, a member's page), asks
 for a project's events newest first by id, optionally of one organization, member, type or time
