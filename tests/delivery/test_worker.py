@@ -223,15 +223,9 @@ def test_a_slow_batch_does_not_grow_the_next(
     assert statuses(services) == {"sent": 7}
 
 
-def test_two_workers_never_send_one_message_twice(
-    settings: Settings, engine: Engine, clock: FrozenClock, project: Credentials
-) -> None:
-    """Small batches claimed by two workers at once (SQLite: serialised by its writer lock;
-    PostgreSQL: SKIP LOCKED), each message sent exactly once and recorded sent."""
-    services = services_with(
-        settings, engine, clock, delivery_batch_size=7, limit_email_per_project="5000/hour"
-    )
-    enqueue_many(services, project.project_id, 150)
+def two_workers_race(services: Services) -> tuple[Counter[str], list[Recording]]:
+    """Two workers started together, each claiming until nothing is left: how often each
+    message was sent, and the two senders."""
     senders = [Recording(), Recording()]
     workers = [
         DeliveryWorker(services, Transports(email=s), name=f"w{i}") for i, s in enumerate(senders)
@@ -253,7 +247,19 @@ def test_two_workers_never_send_one_message_twice(
     for t in threads:
         t.join(timeout=120)
     assert errors == []
-    delivered = Counter(senders[0].sent + senders[1].sent)
+    return Counter(senders[0].sent + senders[1].sent), senders
+
+
+def test_two_workers_never_send_one_message_twice(
+    settings: Settings, engine: Engine, clock: FrozenClock, project: Credentials
+) -> None:
+    """Small batches claimed by two workers at once (SQLite: serialised by its writer lock;
+    PostgreSQL: SKIP LOCKED), each message sent exactly once and recorded sent."""
+    services = services_with(
+        settings, engine, clock, delivery_batch_size=7, limit_email_per_project="5000/hour"
+    )
+    enqueue_many(services, project.project_id, 150)
+    delivered, _ = two_workers_race(services)
     assert len(delivered) == 150
     assert set(delivered.values()) == {1}
     assert statuses(services) == {"sent": 150}
@@ -501,28 +507,7 @@ def test_two_workers_over_a_thousand_messages_deliver_each_once(
     assert USE_PG
     services = services_with(settings, engine, clock, limit_email_per_project="5000/hour")
     enqueue_many(services, project.project_id, 1000)
-    senders = [Recording(), Recording()]
-    workers = [
-        DeliveryWorker(services, Transports(email=s), name=f"w{i}") for i, s in enumerate(senders)
-    ]
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run(worker: DeliveryWorker) -> None:
-        start.wait()
-        try:
-            while worker.run_once().claimed:
-                pass
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
-    delivered = Counter(senders[0].sent + senders[1].sent)
+    delivered, senders = two_workers_race(services)
     assert len(delivered) == 1000
     assert set(delivered.values()) == {1}
     assert all(s.sent for s in senders)  # both took part
