@@ -34,7 +34,7 @@ from antechamber.redirects import service as redirects
 from antechamber.scope import Scope
 from bench import dataset
 from bench.inproc_setup import bench_project, settings_for
-from bench.servers import BENCH_DELIVERY_LIMITS
+from bench.servers import BENCH_DELIVERY_LIMITS, drop_postgres_database, recreate_postgres_database
 
 os.environ.update(BENCH_DELIVERY_LIMITS)
 CHECKS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
@@ -44,12 +44,10 @@ ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/pos
 TICK = os.sysconf("SC_CLK_TCK")
 
 name = f"antechamber_pg_checks_{os.getpid()}"
+url = recreate_postgres_database(ADMIN, name).replace("postgresql://", "postgresql+psycopg://", 1)
 admin = create_engine(
     ADMIN.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
 )
-with admin.connect() as c:
-    c.execute(text(f'CREATE DATABASE "{name}"'))
-url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
 
 
 def backends_cpu() -> float:
@@ -208,5 +206,4 @@ finally:
         engine.dispose()
     except Exception:
         pass
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    drop_postgres_database(ADMIN, name)

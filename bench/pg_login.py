@@ -35,19 +35,14 @@ from antechamber.clock import SystemClock
 from antechamber.delivery import outbox
 from bench.inproc_setup import bench_project, settings_for
 from bench import dataset
-from bench.servers import BENCH_DELIVERY_LIMITS
+from bench.servers import BENCH_DELIVERY_LIMITS, drop_postgres_database, recreate_postgres_database
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 os.environ.update(BENCH_DELIVERY_LIMITS)
 
 name = f"antechamber_pg_login_{os.getpid()}"
-admin = create_engine(
-    ADMIN.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-)
-with admin.connect() as c:
-    c.execute(text(f'CREATE DATABASE "{name}"'))
-url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+url = recreate_postgres_database(ADMIN, name).replace("postgresql://", "postgresql+psycopg://", 1)
 tmp = Path(tempfile.mkdtemp(prefix="pg-login-"))
 trace_path = tmp / "trace.txt"
 trace_fd = os.open(trace_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -196,5 +191,4 @@ finally:
         engine.dispose()
     except Exception:
         pass
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    drop_postgres_database(ADMIN, name)
