@@ -26,7 +26,7 @@ from antechamber import statements
 from antechamber.engines import READ_ONLY as READ_ONLY
 from antechamber.engines import kept_of, writer_of
 from antechamber.engines import make_engine as make_engine
-from antechamber.kept_connections import LoopReads, Writer, keep, take
+from antechamber.kept_connections import PG_IDLE, LoopReads, Writer, keep, take
 
 log = logging.getLogger("antechamber.db")
 _ON_ROLLBACK = "antechamber.on_rollback"
@@ -289,7 +289,7 @@ def _before_commit_and_commit(session: Session, transaction: RootTransaction) ->
     """
     connection = transaction.connection
     driver: Any = connection.connection.driver_connection
-    if driver.info.transaction_status == _PG_IDLE:
+    if driver.info.transaction_status == PG_IDLE:
         # No statement yet, so no transaction (psycopg begins one with the first): as before,
         # the listeners' rows and then the commit, which has nothing to send without them.
         session.dispatch.before_commit(session)
@@ -301,10 +301,6 @@ def _before_commit_and_commit(session: Session, transaction: RootTransaction) ->
                 driver.cursor().execute("COMMIT", prepare=False)
     except connection.dialect.loaded_dbapi.Error as e:
         connection._handle_dbapi_exception(e, "COMMIT", (), None, None)
-
-
-#: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
-_PG_IDLE = 0
 
 
 def _holding(writer: Writer | None) -> AbstractContextManager[None]:

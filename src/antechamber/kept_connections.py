@@ -98,7 +98,8 @@ class Writer(WriterLock):
 
     def drop(self, _engine: Engine) -> None:
         """The engine was disposed: close the kept connections now (this process's)."""
-        _drop([self._kept, *list(self.reads._all)])
+        _drop([self._kept])
+        self.reads.drop(_engine)
 
 
 #: A kept connection: SQLAlchemy's, its `statements.Connection`, its pool, the process's id,
@@ -156,7 +157,7 @@ def keep(
     if info is not None:
         # PostgreSQL: a read-only unit runs in autocommit, so the connection is idle unless
         # something went wrong; anything else goes back to the pool, which resets it.
-        if info.transaction_status != _PG_IDLE:
+        if info.transaction_status != PG_IDLE:
             return False
     elif driver.in_transaction:
         # A COMMIT that failed (a deferred foreign key) leaves SQLite's transaction open,
@@ -170,4 +171,4 @@ def keep(
 
 
 #: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
-_PG_IDLE = 0
+PG_IDLE = 0

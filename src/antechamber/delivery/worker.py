@@ -228,8 +228,8 @@ class DeliveryWorker:
             self.batch_size = base
 
     def _claim(self, token: str) -> tuple[list[_Claimed], datetime]:
-        """Claim up to a batch of due messages, in one unit of work of one statement (`_CLAIM`);
-        they come back in the order they fell due."""
+        """Claim up to a batch of due messages, in one unit of work of one statement
+        (`claims.CLAIM`); they come back in the order they fell due."""
         now = self.services.clock.now()
         lease_end = now + timedelta(seconds=self.settings.delivery_lease_seconds)
         params = {
