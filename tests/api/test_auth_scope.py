@@ -39,11 +39,11 @@ def _request(app: FastAPI, project: Credentials, **scope: Any) -> Request:
 
 
 def test_the_scope_is_the_callers_project_and_secret_as_dataclasses_replace_made_it(
-    app: FastAPI, services: Services, project: Credentials
+    app: FastAPI, project: Credentials
 ) -> None:
     """Field for field what the generator version built: the unit's scope, replaced with the
     caller's project, environment, actor and client address."""
-    services = app.state.services
+    services: Services = app.state.services
     request = _request(app, project)
     with authenticated_scope(request, read_only=True) as scope:
         caller = projects.authenticate(scope.db, project.project_id, project.secret)
@@ -66,9 +66,9 @@ def test_the_scope_is_the_callers_project_and_secret_as_dataclasses_replace_made
 
 
 def test_forwarded_for_counts_only_behind_a_trusted_proxy(
-    app: FastAPI, services: Services, project: Credentials
+    app: FastAPI, project: Credentials
 ) -> None:
-    services = app.state.services
+    services: Services = app.state.services
     headers = [(b"x-forwarded-for", b"198.51.100.9")]
     request = _request(app, project)
     request.scope["headers"] = request.scope["headers"] + headers
