@@ -63,6 +63,12 @@ def test_any_bytes_get_the_standard_verdict(body: bytes) -> None:
     check(body)
 
 
+@settings(max_examples=600, deadline=None)
+@given(st.from_regex(r"-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,9})?([eE][-+]?[0-9]{1,3})?", fullmatch=True))
+def test_any_number_text_reads_as_the_standard_parser_reads_it(number: str) -> None:
+    check(f"[{number}]".encode())
+
+
 ADVERSARIAL = [
     b'{"email_address": "a@b.c"}',
     b' {"a": 1} \n',
@@ -75,6 +81,9 @@ ADVERSARIAL = [
     b"[1e-400]",
     b"[-0.0, 0.0, -0]",
     b"[1.7976931348623157e308, 5e-324, 0.1, 2.5e-8]",
+    # Decimal texts where a parser that does not round correctly goes wrong (under 19 digits).
+    b"[2.2250738585072011e-308, 4.9406564584124654e-324, 2.4703282292062328e-324]",
+    b"[9007199254740993.0, 1e23, 8.98846567431158e307, 7.2057594037927933e16]",
     b"18446744073709551615",  # 2**64 - 1: 20 digits
     b"18446744073709551616",  # 2**64
     b"-9223372036854775809",
