@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import inspect
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Annotated, Any, TypeVar, get_type_hints
 
 from fastapi import Depends, Request
@@ -76,10 +75,13 @@ def client_ip_of(request: Request, services: Services) -> str | None:
     """The client's address: the peer, or through `ANTECHAMBER_TRUSTED_PROXIES` the forwarded
     one. For the API this is usually the app's backend, unless the backend forwards its user's
     address in X-Forwarded-For and is listed as a trusted proxy."""
+    trusted = services.settings.trusted_proxies
+    client = request.scope.get("client")  # what `request.client` reads, without its namedtuple
     return client_address(
-        request.client.host if request.client else None,
-        request.headers.getlist("x-forwarded-for"),
-        services.settings.trusted_proxies,
+        client[0] if client else None,
+        # Read only where a proxy may be believed (`client_address` ignores them otherwise).
+        request.headers.getlist("x-forwarded-for") if trusted else (),
+        trusted,
     )
 
 
@@ -108,25 +110,67 @@ def project_scope(request: Request) -> Iterator[Scope]:
         yield scope
 
 
-@contextmanager
 def authenticated_scope(
     request: Request, *, read_only: bool = False, defer: db.Defer | None = None
-) -> Iterator[Scope]:
+) -> AuthenticatedScope:
     """`project_scope` for a handler that opens its unit of work itself, because whether it
-    only reads depends on its body (`read_only`, `defer`: see `db.transaction`)."""
-    services = services_of(request)
-    project_id, secret = basic_credentials(request)
-    environment = environment_of(project_id)
-    with services.scope(project_id, environment, "", read_only=read_only, defer=defer) as scope:
-        caller = projects.authenticate(scope.db, project_id, secret)
-        request.state.project_id = caller.project_id
-        yield dataclasses.replace(
-            scope,
-            project_id=caller.project_id,
-            environment=environment_of(caller.project_id),
-            actor=f"secret:{caller.secret_id}",
-            client_ip=client_ip_of(request, services),
+    only reads depends on its body (`read_only`, `defer`: see `db.transaction`). Use it as
+    `with`: the block's `Scope` is the caller's project's, its actor the secret's."""
+    return AuthenticatedScope(request, read_only, defer)
+
+
+class AuthenticatedScope:
+    """`authenticated_scope`: every API request enters one, so a class rather than a generator
+    context manager, and the block's `Scope` built once from the unit's (not derived again
+    with `dataclasses.replace`). The unit of work is `Services.scope`'s: the caller's secret is
+    checked in it, and whatever the block raises (or the check) rolls it back."""
+
+    __slots__ = ("defer", "read_only", "request", "unit")
+
+    def __init__(self, request: Request, read_only: bool, defer: db.Defer | None) -> None:
+        self.request = request
+        self.read_only = read_only
+        self.defer = defer
+
+    def __enter__(self) -> Scope:
+        request = self.request
+        services = services_of(request)
+        project_id, secret = basic_credentials(request)
+        unit = services.scope(
+            project_id,
+            environment_of(project_id),
+            "",
+            read_only=self.read_only,
+            defer=self.defer,
         )
+        base = unit.__enter__()
+        try:
+            caller = projects.authenticate(base.db, project_id, secret)
+            request.state.project_id = caller.project_id
+            scope = Scope(
+                base.db,
+                caller.project_id,
+                environment_of(caller.project_id),
+                f"secret:{caller.secret_id}",
+                base.clock,
+                base.settings,
+                base.limiter,
+                base.metrics,
+                client_ip=client_ip_of(request, services),
+            )
+        except BaseException as exc:
+            unit.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        self.unit = unit
+        return scope
+
+    def __exit__(
+        self,
+        type_: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.unit.__exit__(type_, exc, tb)
 
 
 # scope="function": the transaction ends when the handler returns, *before* the response is
