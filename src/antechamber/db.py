@@ -310,7 +310,7 @@ def _before_commit_and_commit(
     with lean.pipeline("COMMIT"):
         session.dispatch.before_commit(session)
         if _orm_free(session):
-            driver.cursor().execute("COMMIT", prepare=False)
+            statements.queue_command(driver, b"COMMIT")
 
 
 def _holding(writer: Writer | None) -> AbstractContextManager[None]:

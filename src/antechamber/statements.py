@@ -397,7 +397,7 @@ class Connection:
             try:
                 with raw.pipeline():
                     if begin:
-                        raw.cursor().execute(raw._get_tx_start_command(), prepare=False)
+                        queue_command(raw, raw._get_tx_start_command())
                     for plan, params, many in queued or ():
                         cursor = raw.cursor()
                         sql, args = _send(self.sa, cursor, *plan.fast_args(params, many), many)
@@ -423,6 +423,7 @@ class Connection:
             not PIPED
             or getattr(raw, "_autocommit", True) is not False  # autocommit, or no such flag
             or not hasattr(raw, "_get_tx_start_command")
+            or not hasattr(raw, "_exec_command")
         ):
             return
         self.begin = True
@@ -467,6 +468,16 @@ def due_first(
     if lean is not None and lean.deferred:
         lean.flush()
     return statement, parameters
+
+
+def queue_command(raw: Any, command: bytes) -> None:
+    """Queue `command` (BEGIN, COMMIT: no parameters, no rows) in `raw`'s open pipeline as
+    psycopg queues its own: no cursor, and nothing sent until the pipeline's next statement or
+    its end (a cursor's `execute` would send it at once, a system call of its own)."""
+    if hasattr(raw, "_exec_command"):
+        raw.wait(raw._exec_command(command))
+    else:
+        raw.cursor().execute(command, prepare=False)
 
 
 def _send(conn: SAConnection, cursor: Any, sql: str, args: Any, many: bool) -> tuple[str, Any]:
