@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, exc, func, select
 from sqlalchemy.orm import Session
 
-from antechamber import db
+from antechamber import db, statements
 from antechamber.audit import service as audit
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
@@ -204,3 +204,19 @@ def test_a_first_statement_that_fails_with_its_begin_leaves_nothing(
     # (and psycopg forgets the statements it had prepared, if it had: DEALLOCATE ALL).
     assert wire.stop()[:2] == [["BEGIN", "S"], ["ROLLBACK"]]
     assert _stored(services, pid) == (["Taken"], [])
+
+
+def test_a_pipeline_aborted_over_the_first_failure_is_raised_as_the_first() -> None:
+    """psycopg reads a pipeline's results as they arrive: if the failing statement's answer
+    comes alone and the skipped statements' later, `PipelineAborted` is raised over the
+    first error; the unit must still raise the first error's type (DataError here)."""
+    try:
+        try:
+            raise psycopg.errors.StringDataRightTruncation("value too long")
+        except psycopg.Error:
+            raise psycopg.errors.PipelineAborted("pipeline aborted")  # noqa: B904
+    except psycopg.Error as e:
+        aborted = e
+    cause = statements._cause(aborted, psycopg.Error)
+    assert isinstance(cause, psycopg.errors.StringDataRightTruncation)
+    assert statements._cause(cause, psycopg.Error) is cause

@@ -411,7 +411,8 @@ class Connection:
             # those after it); a failure of the block's own is wrapped where it was run.
             failed = next((s for s in sent if s[0].pgresult is None), None)
             sql, args = (label, ()) if failed is None else (failed[1], failed[2])
-            self.sa._handle_dbapi_exception(e, sql, args, None, None)
+            cause = _cause(e, self.dialect.loaded_dbapi.Error)
+            self.sa._handle_dbapi_exception(cause, sql, args, None, None)
 
     def piped(self) -> None:
         """Pipe this connection (a writing unit's, on PostgreSQL, before its first statement,
@@ -468,6 +469,16 @@ def due_first(
     if lean is not None and lean.deferred:
         lean.flush()
     return statement, parameters
+
+
+def _cause(error: BaseException, base: type[BaseException]) -> BaseException:
+    """The error a pipeline failed with: psycopg raises the first failure among the results
+    it reads at once, but if the rest arrive later (a busy machine splits the answer), reading
+    them raises `PipelineAborted` for the statements PostgreSQL skipped, over the first (its
+    `__context__`, a `base` error): that one is the cause, and decides the exception's type."""
+    while type(error).__name__ == "PipelineAborted" and isinstance(error.__context__, base):
+        error = error.__context__
+    return error
 
 
 def queue_command(raw: Any, command: bytes) -> None:
