@@ -9,8 +9,10 @@ into a REQUIRED_FOR_ALL org, which texts the code; SMS authenticate), through th
 Uses its own database (`antechamber_pg_login_<pid>`, dropped at the end), so it never meets the
 bench's. Round trips are counted on the wire: libpq's trace of every connection of the server's
 engine, one per frontend `Query` (simple protocol: BEGIN, COMMIT) or `Sync` (the end of an
-extended-protocol exchange). Reports, per step, round trips and process CPU (median; the client
-side of TestClient is in it, the same before and after).
+extended-protocol exchange). Reports, per step, round trips, process CPU (median; the client
+side of TestClient is in it, the same before and after) and the CPU of the engine's PostgreSQL
+backends (mean, their run time from /proc/PID/schedstat), and wall time (median).
+`PG_LOGIN_AB=1` runs every other login with `statements.PIPED` off and reports both.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import psycopg
 from sqlalchemy import create_engine, event, text
 from starlette.testclient import TestClient
 
-from antechamber import db, migrations
+from antechamber import db, migrations, statements
 from antechamber.app import create_app
 from antechamber.clock import SystemClock
 from antechamber.delivery import outbox
@@ -38,6 +40,9 @@ from bench import dataset
 from bench.servers import BENCH_DELIVERY_LIMITS, drop_postgres_database, recreate_postgres_database
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+#: PG_LOGIN_AB=1: every other login with `statements.PIPED` off, reported apart (the same
+#: process and minute for both: a busy machine slows them alike).
+AB = os.environ.get("PG_LOGIN_AB") == "1"
 ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 os.environ.update(BENCH_DELIVERY_LIMITS)
 
@@ -51,8 +56,11 @@ try:
     engine = db.make_engine(url)
     migrations.upgrade(engine)
 
+    backends: list[int] = []
+
     @event.listens_for(engine, "connect")
     def _trace(dbapi_conn, _record):
+        backends.append(dbapi_conn.info.backend_pid)
         dbapi_conn.pgconn.trace(trace_fd)
         dbapi_conn.pgconn.set_trace_flags(
             psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
@@ -105,17 +113,40 @@ try:
     cpu: dict[str, list[float]] = {}
     trips: dict[str, Counter[str]] = {}
 
+    pg_cpu: dict[str, float] = {}
+    wall: dict[str, list[float]] = {}
+
+    def pg_seconds() -> float:
+        """CPU seconds of the server engine's PostgreSQL backends so far (the scheduler's
+        run time, /proc/PID/schedstat, in nanoseconds)."""
+        total = 0
+        for pid in backends:
+            try:
+                with open(f"/proc/{pid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
+        return total / 1e9
+
     def step(client, label, path, body, measure):
+        if AB:
+            label += " piped" if statements.PIPED else " unpiped"
         gc.disable()
         wire()
+        pg = pg_seconds()
+        w = time.perf_counter()
         t = time.process_time()
         r = client.post(path, json=body, headers=auth)
         dt = time.process_time() - t
+        w = time.perf_counter() - w
+        pg = pg_seconds() - pg
         gc.enable()
         assert r.status_code == 200, r.text
         seen = wire()
         if measure:
             cpu.setdefault(label, []).append(dt)
+            wall.setdefault(label, []).append(w)
+            pg_cpu[label] = pg_cpu.get(label, 0.0) + pg
             trips.setdefault(label, Counter()).update(seen)
         return r.json()
 
@@ -123,6 +154,8 @@ try:
     with TestClient(app) as client:
         for i in range(N + WARM):
             measure = i >= WARM
+            if AB:  # every other login with the pipelined BEGIN and unread INSERTs off
+                statements.PIPED = i % 2 == 0
             j, k = shape.member("required", i)
             email = dataset.email(j, k)
             step(
@@ -172,20 +205,30 @@ try:
         import shutil
 
         shutil.copy(trace_path, os.environ["PG_LOGIN_TRACE"])
-    total_cpu = 0.0
-    total_rt = 0.0
+    totals: dict[str, list[float]] = {}
     for label, v in cpu.items():
         v2 = sorted(v)
         med = v2[len(v2) // 2]
-        total_cpu += med
+        pg = pg_cpu[label] / len(v)
+        w = sorted(wall[label])[len(v) // 2]
         per = {k: c / len(v) for k, c in sorted(trips[label].items())}
         rt = sum(c for k, c in per.items() if k != "Parse")
-        total_rt += rt
+        mode = label.partition(" ")[2]
+        total = totals.setdefault(mode, [0.0, 0.0, 0.0, 0.0])
+        total[0] += med
+        total[1] += pg
+        total[2] += rt
+        total[3] += w
         print(
-            f"{label:17s} cpu median {med * 1e3:6.2f} ms   round trips {rt:5.2f}  "
+            f"{label:26s} cpu median {med * 1e3:6.2f} ms   pg mean {pg * 1e3:5.2f} ms   "
+            f"wall median {w * 1e3:6.2f} ms   round trips {rt:5.2f}  "
             + " ".join(f"{k}={c:.2f}" for k, c in per.items())
         )
-    print(f"{'login':17s} cpu median {total_cpu * 1e3:6.2f} ms   round trips {total_rt:5.2f}")
+    for mode, (med, pg, rt, w) in totals.items():
+        print(
+            f"{('login ' + mode).strip():26s} cpu median {med * 1e3:6.2f} ms   "
+            f"pg mean {pg * 1e3:5.2f} ms   wall median {w * 1e3:6.2f} ms   round trips {rt:5.2f}"
+        )
 finally:
     try:
         engine.dispose()

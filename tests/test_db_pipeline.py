@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections import Counter
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, func, select
 from sqlalchemy.orm import Session
 
-from antechamber import db
+from antechamber import db, statements
 from antechamber.audit import service as audit
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
@@ -25,8 +24,10 @@ pytestmark = pytest.mark.postgres_only
 
 
 class _Wire:
-    """The frontend messages a unit's connection sends from `start` to `stop` (after the
-    unit's end), by kind (a `Query`'s first word, `Sync`), from libpq's trace."""
+    """The round trips a unit's connection makes from `start` to `stop` (after the unit's
+    end), from libpq's trace: each a list of the statements sent in it (a `Query`, or the
+    extended protocol's statements up to a `Sync`): BEGIN, COMMIT, ROLLBACK and DEALLOCATE by
+    name, any other statement as "S" (a prepared one is sent by name, without its text)."""
 
     def __init__(self) -> None:
         self.trace = tempfile.TemporaryFile("w+")  # noqa: SIM115  # closed by `stop`
@@ -38,20 +39,34 @@ class _Wire:
         self.driver.pgconn.trace(self.trace.fileno())
         self.driver.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
 
-    def stop(self) -> Counter[str]:
+    def stop(self) -> list[list[str]]:
         self.driver.pgconn.untrace()
-        seen: Counter[str] = Counter()
+        trips: list[list[str]] = []
+        current: list[str] = []
+        parsed = False  # the last message was a Parse: its Bind is the same statement
         self.trace.seek(0)
         for line in self.trace.read().splitlines():
             parts = line.split("\t")
             if len(parts) < 3 or parts[0] != "F":
                 continue
-            if parts[2] == "Query":
-                seen[parts[3].strip(' "').split(None, 1)[0].upper()] += 1
-            elif parts[2] == "Sync":
-                seen["Sync"] += 1
+            kind, rest = parts[2], parts[3] if len(parts) > 3 else ""
+            if kind == "Query":
+                trips.append([_word(rest.strip(' "'))])
+            elif kind == "Parse":
+                current.append(_word(rest.split('"')[3]))
+            elif kind == "Bind" and not parsed:
+                current.append("S")
+            elif kind == "Sync":
+                trips.append(current)
+                current = []
+            parsed = kind == "Parse"
         self.trace.close()
-        return seen
+        return trips
+
+
+def _word(sql: str) -> str:
+    word = sql.split(None, 1)[0].upper() if sql else ""
+    return word if word in ("BEGIN", "COMMIT", "ROLLBACK", "DEALLOCATE") else "S"
 
 
 @pytest.mark.parametrize("events", [1, 2])
@@ -64,9 +79,9 @@ def test_the_audit_rows_and_the_commit_take_one_round_trip(
         db.connection(scope.db).execute(_INSERT_ORG, _org(services, project.project_id, "Piped"))
         for n in range(events):
             audit.record(scope, f"test.created{n}")
-    # BEGIN (psycopg's, ahead of the first statement), the INSERT's Sync, then one Sync for
-    # the audit rows and the COMMIT: no COMMIT query of its own.
-    assert wire.stop() == Counter({"BEGIN": 1, "Sync": 2})
+    # The BEGIN with the INSERT, then the audit rows (one executemany) and the COMMIT: no
+    # BEGIN or COMMIT of its own.
+    assert wire.stop() == [["BEGIN", "S"], ["S"] * events + ["COMMIT"]]
     assert _stored(services, project.project_id) == (
         ["Piped"],
         [f"test.created{n}" for n in range(events)],
@@ -138,5 +153,70 @@ def test_a_unit_that_ran_no_write_sends_no_commit(
         wire.start(scope.db)
         if read_only:
             db.connection(scope.db).sa.exec_driver_sql("SELECT 1").all()
-    expected = Counter({"SELECT": 1}) if read_only else Counter()
-    assert wire.stop() == expected
+    assert wire.stop() == ([["S"]] if read_only else [])
+
+
+@pytest.mark.parametrize("then", ["nothing", "lean", "orm"])
+def test_unread_inserts_go_in_the_round_trip_of_the_next_statement_or_of_the_commit(
+    services: Services, project: Credentials, then: str
+) -> None:
+    """`insert_unread`: the unit's BEGIN and two INSERTs ride with its next lean statement (a
+    SELECT that sees them), or with the audit rows and the COMMIT; a statement of the ORM's
+    sends them first (its own round trip: SQLAlchemy runs it outside any pipeline)."""
+    pid = project.project_id
+    wire = _Wire()
+    with services.scope(pid, "test", "tester") as scope:
+        wire.start(scope.db)
+        conn = db.connection(scope.db)
+        conn.insert_unread(_INSERT_ORG, _org(services, pid, "One"))
+        conn.insert_unread(_INSERT_ORG, _org(services, pid, "Two"))
+        if then == "lean":
+            assert conn.execute(select(func.count()).select_from(Organization)).scalar() == 2
+        elif then == "orm":
+            assert scope.db.scalar(select(func.count()).select_from(Organization)) == 2
+        audit.record(scope, "test.created")
+    expected = {
+        "nothing": [["BEGIN", "S", "S", "S", "COMMIT"]],
+        "lean": [["BEGIN", "S", "S", "S"], ["S", "COMMIT"]],
+        # The ORM's statement began the Session's transaction: its commit (as before this)
+        # sends the audit rows and the COMMIT in round trips of their own.
+        "orm": [["BEGIN", "S", "S"], ["S"], ["S"], ["COMMIT"]],
+    }
+    assert wire.stop() == expected[then]
+    assert _stored(services, pid) == (["One", "Two"], ["test.created"])
+
+
+def test_a_first_statement_that_fails_with_its_begin_leaves_nothing(
+    services: Services, project: Credentials
+) -> None:
+    pid = project.project_id
+    with services.scope(pid, "test", "tester") as scope:
+        db.connection(scope.db).execute(_INSERT_ORG, _org(services, pid, "Taken"))
+    wire = _Wire()
+    with (
+        pytest.raises(exc.IntegrityError),
+        services.scope(pid, "test", "tester") as scope,
+    ):
+        wire.start(scope.db)
+        audit.record(scope, "test.lost")
+        db.connection(scope.db).execute(_INSERT_ORG, _org(services, pid, "Taken"))
+    # BEGIN and the INSERT, then psycopg's ROLLBACK (a Query): the transaction had begun
+    # (and psycopg forgets the statements it had prepared, if it had: DEALLOCATE ALL).
+    assert wire.stop()[:2] == [["BEGIN", "S"], ["ROLLBACK"]]
+    assert _stored(services, pid) == (["Taken"], [])
+
+
+def test_a_pipeline_aborted_over_the_first_failure_is_raised_as_the_first() -> None:
+    """psycopg reads a pipeline's results as they arrive: if the failing statement's answer
+    comes alone and the skipped statements' later, `PipelineAborted` is raised over the
+    first error; the unit must still raise the first error's type (DataError here)."""
+    try:
+        try:
+            raise psycopg.errors.StringDataRightTruncation("value too long")
+        except psycopg.Error:
+            raise psycopg.errors.PipelineAborted("pipeline aborted")  # noqa: B904
+    except psycopg.Error as e:
+        aborted = e
+    cause = statements._cause(aborted, psycopg.Error)
+    assert isinstance(cause, psycopg.errors.StringDataRightTruncation)
+    assert statements._cause(cause, psycopg.Error) is cause

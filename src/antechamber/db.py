@@ -217,8 +217,12 @@ class _Unit:
             connection.close()
             raise
         # PostgreSQL's writing units end in one pipeline (`_before_commit_and_commit`); a
-        # read-only one runs in autocommit and has nothing to commit.
+        # read-only one runs in autocommit and has nothing to commit. Their BEGIN goes with
+        # their first statement, their `insert_unread` rows with a later one
+        # (`statements.Connection.pipeline`).
         self.piped = not read_only and engine.dialect.name == "postgresql"
+        if self.piped and statements.pipes(engine):
+            self.lean.piped()
         self.session = factory(bind=connection)
         self.session.info[_UNIT] = self
         if read_only:
@@ -229,16 +233,20 @@ class _Unit:
         if _orm_free(session):
             # What Session.commit would run first; the audit's rows go out on `self.lean`.
             if self.piped:
-                _before_commit_and_commit(session, self.transaction)
+                _before_commit_and_commit(session, self.transaction, self.lean)
             else:
                 session.dispatch.before_commit(session)
         if not _orm_free(session):
             session.commit()  # flush, before_commit; the joined transaction stays open
+        if self.lean.deferred:  # none ran after them (the ORM's commit flushed nothing)
+            self.lean.flush()
         self.transaction.commit()
         self.clean = True
 
     def rollback(self) -> None:
         self.clean = False
+        if self.piped:
+            self.lean.unpiped()  # the INSERTs still waiting never run
         try:
             if self.session.in_transaction():
                 self.session.rollback()  # "rollback_only": rolls the connection's back too
@@ -255,6 +263,8 @@ class _Unit:
         info = self.session.info
         info.pop(_UNIT, None)
         info.pop(READ_ONLY, None)
+        if self.piped:
+            self.lean.unpiped()
         try:
             if not _orm_free(self.session):
                 self.session.close()
@@ -269,17 +279,21 @@ class _Unit:
                 connection.close()
 
 
-def _before_commit_and_commit(session: Session, transaction: RootTransaction) -> None:
+def _before_commit_and_commit(
+    session: Session, transaction: RootTransaction, lean: statements.Connection
+) -> None:
     """PostgreSQL: run the Session's `before_commit` listeners (the audit's rows, the last
     statement of every writing unit) and send COMMIT behind them in one libpq pipeline, so the
     rows and the COMMIT cost one round trip instead of two (the audit's executemany already
     runs in a pipeline of its own and ends it with a Sync; psycopg's COMMIT then was a query
-    of its own). The transaction's `commit()` that follows finds PostgreSQL idle, and psycopg
-    sends nothing for it: SQLAlchemy's bookkeeping and events run as before.
+    of its own). The INSERTs still waiting (`statements.Connection.insert_unread`) go first in
+    the same pipeline, after the unit's BEGIN if no statement has run yet. The transaction's
+    `commit()` that follows finds PostgreSQL idle, and psycopg sends nothing for it:
+    SQLAlchemy's bookkeeping and events run as before.
 
-    A unit that has run no statement yet runs its listeners as before (its COMMIT, if their
-    rows began a transaction, is then a round trip of its own). The same transaction as
-    before: the rows and the COMMIT are ordered on one connection,
+    A unit that has run no statement yet and has none waiting runs its listeners as before
+    (its COMMIT, if their rows began a transaction, is then a round trip of its own). The
+    same transaction as before: the rows and the COMMIT are ordered on one connection,
     and if a row fails PostgreSQL skips the rest of the pipeline up to its Sync (the COMMIT
     too) and the transaction is left failed for the caller's rollback; a failed COMMIT (a
     deferred constraint) is PostgreSQL's rollback. Either error is raised as SQLAlchemy would
@@ -287,20 +301,16 @@ def _before_commit_and_commit(session: Session, transaction: RootTransaction) ->
     longer ORM-free), nothing is committed here: the caller's `Session.commit()` flushes it
     first, in the same transaction, and commits as before.
     """
-    connection = transaction.connection
-    driver: Any = connection.connection.driver_connection
-    if driver.info.transaction_status == PG_IDLE:
+    driver: Any = transaction.connection.connection.driver_connection
+    if not lean.deferred and driver.info.transaction_status == PG_IDLE:
         # No statement yet, so no transaction (psycopg begins one with the first): as before,
         # the listeners' rows and then the commit, which has nothing to send without them.
         session.dispatch.before_commit(session)
         return
-    try:
-        with driver.pipeline():
-            session.dispatch.before_commit(session)
-            if _orm_free(session):
-                driver.cursor().execute("COMMIT", prepare=False)
-    except connection.dialect.loaded_dbapi.Error as e:
-        connection._handle_dbapi_exception(e, "COMMIT", (), None, None)
+    with lean.pipeline("COMMIT"):
+        session.dispatch.before_commit(session)
+        if _orm_free(session):
+            statements.queue_command(driver, b"COMMIT")
 
 
 def _holding(writer: Writer | None) -> AbstractContextManager[None]:

@@ -123,6 +123,8 @@ def make_engine(
     reads = LoopReads()
     setattr(pg, _KEPT, reads)
     event.listen(pg, "engine_disposed", reads.drop)
+    # Writing units send their BEGIN and their unread INSERTs with a later statement.
+    statements.pipe_engine(pg)
     return pg
 
 

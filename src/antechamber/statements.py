@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection as SAConnection
-from sqlalchemy import exc
+from sqlalchemy import Engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.dml import UpdateBase, ValuesBase
+from sqlalchemy.sql.dml import Insert, UpdateBase, ValuesBase
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.selectable import Select
@@ -162,6 +163,13 @@ class _Plan:
         self.types = [entry[3] for entry in compiled._result_columns]
         self.fast: Callable[[Mapping[str, Any]], tuple[str, Any]] = _straight(self)
 
+    def fast_args(self, params: Any, many: bool) -> tuple[str, Any]:
+        """The SQL and the driver's arguments for one execution (`many`: a list of them)."""
+        if many:
+            fast = self.fast
+            return self.sql, [fast(p)[1] for p in params]
+        return self.fast(params or {})
+
     def values(self, params: Mapping[str, Any]) -> tuple[str, Any]:
         """The processed values for one execution, in the driver's shape (what `fast`, the
         same made straight-line, returns)."""
@@ -270,56 +278,254 @@ _LEAN_MANY = ("sqlite", "postgresql")
 
 class Connection:
     """The unit of work's connection (`db.connection`): `execute` runs a pre-built statement
-    lean when it can, through SQLAlchemy otherwise; `sa` is SQLAlchemy's Connection."""
+    lean when it can, through SQLAlchemy otherwise; `sa` is SQLAlchemy's Connection.
 
-    __slots__ = ("dialect", "sa")
+    On PostgreSQL a writing unit's connection is `piped` (`db._Unit`): its BEGIN goes in one
+    libpq pipeline with the unit's first lean statement, and the INSERTs it is given through
+    `insert_unread` wait for the unit's next statement, or its COMMIT, and go in that
+    statement's pipeline, ahead of it (`pipeline`): one round trip for them all.
+    """
+
+    __slots__ = ("begin", "deferred", "dialect", "sa")
 
     def __init__(self, connection: SAConnection) -> None:
         self.sa = connection
         self.dialect = connection.dialect
+        # `piped`: the unit's BEGIN is still to be sent (psycopg would send it as a round trip
+        # of its own); the INSERTs waiting for the next statement (None: not piped).
+        self.begin = False
+        self.deferred: list[tuple[_Plan, Any, bool]] | None = None
 
     def execute(self, statement: Executable, params: _Params = None) -> Any:
         """As `sqlalchemy.Connection.execute`; the result offers `all`, `first`, `one`,
         `one_or_none`, `scalar`, `scalar_one`, `scalar_one_or_none`, iteration, `rowcount`."""
+        plan, many = self._plan(statement, params)
+        if plan is _UNPLANNED:
+            self.flush()  # what is due goes first (as on SQLAlchemy's path: `due_first`)
+            return self.sa.execute(statement, params)
+        if (self.begin or self.deferred) and self._due():
+            return self._piped(plan, params, many)
+        return _run(self.sa, plan, params, many)
+
+    def _plan(self, statement: Executable, params: _Params) -> tuple[Any, bool]:
+        """The statement's plan, or `_UNPLANNED` if SQLAlchemy must run it."""
         many = isinstance(params, Sequence)
         if not LEAN or (many and (self.dialect.name not in _LEAN_MANY or not params)):
             # An executemany elsewhere is batched by the dialect (insertmanyvalues).
-            return self.sa.execute(statement, params)
+            return _UNPLANNED, many
         first: Mapping[str, Any] = params[0] if many else (params or {})  # type: ignore[index,assignment]
         if not isinstance(statement, Select | UpdateBase):  # text(), DDL ...: SQLAlchemy's
-            return self.sa.execute(statement, params)
-        plan = _plan(self.dialect, statement, first, many)
-        if plan is _UNPLANNED:  # planned once, found unfit: SQLAlchemy runs it
-            return self.sa.execute(statement, params)
-        return _run(self.sa, plan, params, many)
+            return _UNPLANNED, many
+        return _plan(self.dialect, statement, first, many), many
+
+    def insert_unread(self, statement: Insert, params: Mapping[str, Any]) -> None:
+        """Run an INSERT (or upsert) that returns nothing, of a row nothing in the unit needs
+        before its next statement: on a `piped` connection (PostgreSQL's writing units) it is
+        sent with the unit's next statement, whichever way that statement runs (this lean
+        path, SQLAlchemy's, the ORM's, a savepoint's), or else with the COMMIT, in the order
+        given and ahead of the rest, in that statement's round trip; elsewhere (SQLite, a
+        Session of its own) at once.
+
+        The contract for the caller: the INSERT's outcome is known only at that later
+        statement: its error (a unique violation ...) is raised there, as SQLAlchemy's
+        exception of the same type (`IntegrityError` ...), and the transaction is failed, so
+        the unit rolls back whole; so use it only where no one handles the INSERT's own error
+        (a caller that catches `IntegrityError` to retry or merge must `execute` instead).
+        A rollback of the unit drops what is still waiting."""
+        if not isinstance(statement, Insert) or statement._returning:
+            raise TypeError("insert_unread takes an INSERT without RETURNING")
+        if self.deferred is None:
+            self.execute(statement, params)
+            return
+        plan, many = self._plan(statement, params)
+        if plan is _UNPLANNED:
+            self.execute(statement, params)
+            return
+        self.deferred.append((plan, params, many))
+
+    def flush(self) -> None:
+        """Send what is due now (the BEGIN, the waiting INSERTs), in one round trip."""
+        if (self.begin or self.deferred) and self._due():
+            with self.pipeline("(what was due)"):
+                pass
+
+    def _due(self) -> bool:
+        """Whether a BEGIN or an INSERT waits (no BEGIN if psycopg has sent its own: a
+        statement of SQLAlchemy's ran first)."""
+        raw: Any = self.sa.connection.dbapi_connection
+        if self.begin and raw.pgconn.transaction_status != _PG_IDLE:
+            self.begin = False
+        return self.begin or bool(self.deferred)
+
+    def _piped(self, plan: _Plan, params: Any, many: bool) -> Rows:
+        sql, args = plan.fast_args(params, many)
+        with self.pipeline(sql):
+            raw: Any = self.sa.connection.dbapi_connection
+            cursor = raw.cursor()
+            sql, args = _send(self.sa, cursor, sql, args, many)
+        return _collect(self.sa, plan, cursor, sql, args, many)
+
+    @contextmanager
+    def pipeline(self, label: str) -> Iterator[None]:
+        """A libpq pipeline on the unit's connection for the block's statements, opened with
+        what is due first: the unit's BEGIN if PostgreSQL is idle yet, then the waiting
+        INSERTs; all sent at once, and their results (and errors) read once, when the block
+        ends (one round trip). A driver error is raised as SQLAlchemy's (`IntegrityError`
+        ...), with the failing statement's SQL if known (else `label`); PostgreSQL then
+        holds the transaction failed, for the caller's rollback.
+
+        The BEGIN is psycopg's own text (its isolation options), sent in autocommit for the
+        length of the pipeline so that psycopg sends none of its own ahead of it (that one
+        would be a round trip: psycopg waits for its result); psycopg then finds the
+        transaction open, as if it had begun it. Within a pipeline already open, just the
+        waiting INSERTs."""
+        raw: Any = self.sa.connection.dbapi_connection
+        queued = self.deferred
+        if queued:
+            self.deferred = []
+        begin = self.begin and raw.pgconn.transaction_status == _PG_IDLE
+        self.begin = False
+        if raw.pgconn.pipeline_status:  # in one already (a statement of the COMMIT's)
+            for plan, params, many in queued or ():
+                _send(self.sa, raw.cursor(), *plan.fast_args(params, many), many)
+            yield
+            return
+        sent: list[tuple[Any, str, Any]] = []
+        try:
+            if begin:
+                raw._autocommit = True
+            try:
+                with raw.pipeline():
+                    if begin:
+                        queue_command(raw, raw._get_tx_start_command())
+                    for plan, params, many in queued or ():
+                        cursor = raw.cursor()
+                        sql, args = _send(self.sa, cursor, *plan.fast_args(params, many), many)
+                        sent.append((cursor, sql, args))
+                    yield
+            finally:
+                if begin:
+                    raw._autocommit = False
+        except self.dialect.loaded_dbapi.Error as e:
+            # The first statement with no result is the one that failed (PostgreSQL skipped
+            # those after it); a failure of the block's own is wrapped where it was run.
+            failed = next((s for s in sent if s[0].pgresult is None), None)
+            sql, args = (label, ()) if failed is None else (failed[1], failed[2])
+            cause = _cause(e, self.dialect.loaded_dbapi.Error)
+            self.sa._handle_dbapi_exception(cause, sql, args, None, None)
+
+    def piped(self) -> None:
+        """Pipe this connection (a writing unit's, on PostgreSQL, before its first statement,
+        of an engine `pipe_engine` set up): its BEGIN goes with the first statement,
+        `insert_unread` waits. Unless `PIPED` is off or this psycopg lacks what `pipeline`
+        reads of it (then everything runs as before)."""
+        raw: Any = self.sa.connection.dbapi_connection
+        if (
+            not PIPED
+            or getattr(raw, "_autocommit", True) is not False  # autocommit, or no such flag
+            or not hasattr(raw, "_get_tx_start_command")
+            or not hasattr(raw, "_exec_command")
+        ):
+            return
+        self.begin = True
+        self.deferred = []
+        self.sa.__dict__[_PIPED_LEAN] = self
+
+    def unpiped(self) -> None:
+        """The unit ended (or rolled back): drop what waits, and pipe no more."""
+        self.begin = False
+        self.deferred = None
+        self.sa.__dict__.pop(_PIPED_LEAN, None)
+
+
+#: Off, no connection is piped: psycopg's BEGIN, each INSERT at once (bench comparisons).
+PIPED = True
+#: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
+_PG_IDLE = 0
+_PIPED_LEAN = "_antechamber_piped"
+_PIPES = "_antechamber_pipes"
+
+
+def pipe_engine(engine: Engine) -> None:
+    """Let `db`'s writing units pipe their connections of `engine` (PostgreSQL's): a statement
+    SQLAlchemy runs on one sends what waits first (`due_first`)."""
+    event.listen(engine, "before_cursor_execute", due_first, retval=True)
+    setattr(engine, _PIPES, True)
+
+
+def pipes(engine: Engine) -> bool:
+    """Whether `pipe_engine` set `engine` up."""
+    return _PIPES in engine.__dict__
+
+
+def due_first(
+    conn: SAConnection, _cursor: Any, statement: str, parameters: Any, *_args: Any
+) -> tuple[str, Any]:
+    """PostgreSQL's engines' `before_cursor_execute` (retval): a statement SQLAlchemy runs on
+    a piped unit's connection (the ORM's, a savepoint's) sends what is due first (the BEGIN
+    with the waiting INSERTs, one round trip), so it never runs ahead of an INSERT given
+    earlier (`Connection.insert_unread`)."""
+    lean: Connection | None = conn.__dict__.get(_PIPED_LEAN)
+    if lean is not None and lean.deferred:
+        lean.flush()
+    return statement, parameters
+
+
+def _cause(error: BaseException, base: type[BaseException]) -> BaseException:
+    """The error a pipeline failed with: psycopg raises the first failure among the results
+    it reads at once, but if the rest arrive later (a busy machine splits the answer), reading
+    them raises `PipelineAborted` for the statements PostgreSQL skipped, over the first (its
+    `__context__`, a `base` error): that one is the cause, and decides the exception's type."""
+    while type(error).__name__ == "PipelineAborted" and isinstance(error.__context__, base):
+        error = error.__context__
+    return error
+
+
+def queue_command(raw: Any, command: bytes) -> None:
+    """Queue `command` (BEGIN, COMMIT: no parameters, no rows) in `raw`'s open pipeline as
+    psycopg queues its own: no cursor, and nothing sent until the pipeline's next statement or
+    its end (a cursor's `execute` would send it at once, a system call of its own)."""
+    if hasattr(raw, "_exec_command"):
+        raw.wait(raw._exec_command(command))
+    else:
+        raw.cursor().execute(command, prepare=False)
+
+
+def _send(conn: SAConnection, cursor: Any, sql: str, args: Any, many: bool) -> tuple[str, Any]:
+    """Run a statement on `cursor` (in a pipeline: queue it), through the engine's
+    `before_cursor_execute` listeners; the SQL and arguments they leave."""
+    for fn in conn.dispatch.before_cursor_execute:
+        sql, args = fn(conn, cursor, sql, args, None, many)
+    if many:
+        cursor.executemany(sql, args)
+    else:
+        cursor.execute(sql, args)
+    return sql, args
 
 
 def _run(conn: SAConnection, plan: _Plan, params: Any, many: bool) -> Rows:
-    if many:
-        sql = plan.sql
-        fast = plan.fast
-        args: Any = [fast(p)[1] for p in params]
-    else:
-        sql, args = plan.fast(params or {})
+    sql, args = plan.fast_args(params, many)
     raw = conn.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
-    dispatch = conn.dispatch
     try:
-        for fn in dispatch.before_cursor_execute:
-            sql, args = fn(conn, cursor, sql, args, None, many)
-        if many:
-            cursor.executemany(sql, args)
-        else:
-            cursor.execute(sql, args)
-        for fn in dispatch.after_cursor_execute:
+        sql, args = _send(conn, cursor, sql, args, many)
+    except BaseException as e:
+        # Wrapped as SQLAlchemy does (IntegrityError ...), the connection invalidated if lost.
+        conn._handle_dbapi_exception(e, sql, args, cursor, None)
+    return _collect(conn, plan, cursor, sql, args, many)
+
+
+def _collect(conn: SAConnection, plan: _Plan, cursor: Any, sql: str, args: Any, many: bool) -> Rows:
+    """The statement's rows, once `cursor` has run it (its pipeline ended)."""
+    try:
+        for fn in conn.dispatch.after_cursor_execute:
             fn(conn, cursor, sql, args, None, many)
         rows = cursor.fetchall() if plan.returns_rows else []
         rowcount = cursor.rowcount
         description = cursor.description  # psycopg's is gone once the cursor is closed
         cursor.close()
     except BaseException as e:
-        # Wrapped as SQLAlchemy does (IntegrityError ...), the connection invalidated if lost.
         conn._handle_dbapi_exception(e, sql, args, cursor, None)
     if not rows:
         return Rows([], rowcount)

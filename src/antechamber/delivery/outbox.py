@@ -132,7 +132,7 @@ def enqueue(
         "delivered_via": None,
         "provider_message_id": None,
     }
-    db.connection(scope.db).execute(_INSERT, values)
+    db.connection(scope.db).insert_unread(_INSERT, values)  # with the next statement, or the COMMIT
     return queued
 
 

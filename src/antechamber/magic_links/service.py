@@ -223,7 +223,7 @@ def issue(
         "member_id": member_id,
         "superseded_at": None,
     }
-    conn.execute(_INSERT, values)
+    conn.insert_unread(_INSERT, values)  # with the next statement, or the COMMIT
     audit.record(
         scope,
         EventType.MAGIC_LINK_SENT,

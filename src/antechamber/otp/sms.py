@@ -123,7 +123,7 @@ def issue_code(scope: Scope, member: Member, phone_number: str) -> IssuedCode:
     minutes = scope.settings.sms_otp_lifetime_minutes
     code = tokens.new_numeric_code(6)
     conn = db.connection(scope.db)
-    conn.execute(
+    conn.insert_unread(  # with the next statement, or the COMMIT
         _ISSUE[conn.dialect.name],
         {
             "member_id": member.id,

@@ -108,7 +108,7 @@ def issue(
         "expires_at": now + LIFETIME,
         "consumed_at": None,
     }
-    db.connection(scope.db).execute(_INSERT, values)
+    db.connection(scope.db).insert_unread(_INSERT, values)  # with the next statement, or COMMIT
     # Not added to the ORM session: the row is written; this is the caller's copy of it.
     row = _ISTS.from_values(values)
     audit.record(

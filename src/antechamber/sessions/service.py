@@ -193,7 +193,7 @@ def start(
         "expires_at": now + timedelta(minutes=minutes),
         "revoked_at": None,
     }
-    conn.execute(_INSERT_SESSION, values)
+    conn.insert_unread(_INSERT_SESSION, values)  # with the next statement, or the COMMIT
     # Not added to the ORM session: the row is written; this is the caller's copy of it.
     session = _SESSIONS.from_values(values)
     audit.record(
