@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         "PostgreSQL on this machine it saves a check about a fifth of its CPU (no thread "
         "hop), but the loop then waits out each round trip: measure before turning it on.",
     )
+    database_units_on_loop: bool = Field(
+        True,
+        description="PostgreSQL: run the units of work of session checks, GET routes and a "
+        "login's hot paths on the event loop, which serves other requests while each waits "
+        "for the database, instead of handing each to a request thread. Off: threads, as "
+        "before.",
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000",
         description="The origin people and SDKs reach this server at; links in emails use it.",

@@ -59,9 +59,17 @@ async def authenticate(request: Request, body: SessionAuthenticate) -> JSONRespo
     # that extends the session writes: on the loop too when SQLite's writer lock is free
     # (run_write). Else a thread.
     read_only = body.session_duration_minutes is None and body.session_custom_claims is None
-    if read_only and services_of(request).reads_inline:
+    services = services_of(request)
+    if read_only and (services.loop_units or services.reads_inline):
         background = BackgroundTasks()
-        response = _authenticate(request, body, read_only=True, defer=background.add_task)
+        response = await run_read(
+            request,
+            _authenticate,
+            request=request,
+            body=body,
+            read_only=True,
+            defer=background.add_task,
+        )
         response.background = background
         return response
     if not read_only:
