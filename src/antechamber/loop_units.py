@@ -1,8 +1,9 @@
-"""Units of work run on the event loop without blocking it (PostgreSQL): a synchronous call
-(`run`) runs in a greenlet of its own on the loop's thread, and wherever it would wait for
-the database's socket (`wait_for`: psycopg's `Connection.wait`, through
-`pg_loop.LoopConnection`) or for a pooled connection (`pg_loop.LoopPool`), the greenlet hands
-the wait to the loop and the loop serves other requests meanwhile.
+"""Units of work run on the event loop without blocking it for long (PostgreSQL): a
+synchronous call (`run`) runs in a greenlet of its own on the loop's thread, and wherever it
+would wait for the database's socket longer than an ordinary round trip (`wait_for`: psycopg's
+`Connection.wait`, through `pg_loop.LoopConnection`, after `pg_loop.BLOCK_FIRST_SECONDS`) or
+for a pooled connection (`pg_loop.LoopPool`), the greenlet hands the wait to the loop and the
+loop serves other requests meanwhile.
 
 The whole synchronous stack (SQLAlchemy's engine and Session, the lean statements, the
 pipelined COMMIT) runs unchanged: only the wait changes hands. Elsewhere (a worker thread,
@@ -13,7 +14,7 @@ Why not a worker thread (`run_in_threadpool`): handing each unit to a thread and
 about half a millisecond of CPU a request on PostgreSQL (the wake-ups, the GIL changing
 hands), as much as the session check itself (docs/perf-notes/pgloop.md). Why not the unit run
 straight on the loop (`ANTECHAMBER_DATABASE_READS_ON_LOOP`): the loop then waits out every
-round trip, and a write could wait there for a row lock or a COMMIT's fsync.
+wait, and a write could wait there for a row lock or a COMMIT's fsync.
 
 Contracts a caller keeps:
 - nothing in the call may block the thread otherwise: no network but the database's, no

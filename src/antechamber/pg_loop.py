@@ -6,10 +6,11 @@ PostgreSQL engine).
 
 from __future__ import annotations
 
+import select
 import time
 from typing import Any
 
-from psycopg import Connection, errors, waiting
+from psycopg import Connection, errors
 from psycopg.abc import PQGen
 from sqlalchemy import exc
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
@@ -18,10 +19,11 @@ from sqlalchemy.util import safe_reraise
 
 from antechamber import loop_units
 
-# A zero-timeout poll of the socket, psycopg's own (its C one where available): a socket
-# asked for writing is nearly always writable, and the poll is much cheaper than a trip
-# through the loop (what `waiting.wait_async` does too).
-_ready: Any = getattr(waiting, "_ready", None)
+#: How long a wait of a unit on the loop blocks the thread before the loop takes it over: a
+#: round trip waited for through the loop costs about 25 µs more CPU than a blocking one
+#: (psycopg's own async connection too), about what a local round trip takes in all; so an
+#: ordinary round trip is waited for here, and the loop is held up at most this long a wait.
+BLOCK_FIRST_SECONDS = 0.001
 
 #: How long a checkout on the loop lets the loop run between looks at an exhausted pool.
 POOL_RETRY_SECONDS = 0.002
@@ -32,8 +34,9 @@ class LoopConnection(Connection[Any]):
 
     psycopg runs every operation of a connection (a statement, a pipeline's sync, COMMIT) as a
     generator that yields whenever the socket would block, and `wait` consumes it; this `wait`
-    hands each of those blocks to the loop instead of polling the socket itself. A wait with
-    a `timeout` (psycopg's `notifies`, which nothing here calls) waits as psycopg does.
+    waits for the socket itself up to `BLOCK_FIRST_SECONDS`, then hands the wait to the loop.
+    A wait with a `timeout` (psycopg's `notifies`, which nothing here calls) waits as psycopg
+    does.
     """
 
     __slots__ = ()
@@ -51,12 +54,22 @@ class LoopConnection(Connection[Any]):
         try:
             state = next(gen)
             while True:
-                if state & loop_units.WAIT_W and _ready is not None:
-                    ready = _ready(fileno, state)
-                    if ready:
-                        state = gen.send(ready)
-                        continue
-                state = gen.send(unit.wait_for(fileno, state))
+                # Blocking first, briefly: an ordinary round trip is over sooner than the
+                # loop's wait would cost (docs/perf-notes/pgloop.md); a longer one (a row
+                # lock, a slow fsync at COMMIT) goes to the loop.
+                readable, writable, _ = select.select(
+                    (fileno,) if state & loop_units.WAIT_R else (),
+                    (fileno,) if state & loop_units.WAIT_W else (),
+                    (),
+                    BLOCK_FIRST_SECONDS,
+                )
+                if readable or writable:
+                    ready = (loop_units.WAIT_R if readable else 0) | (
+                        loop_units.WAIT_W if writable else 0
+                    )
+                    state = gen.send(ready)
+                else:
+                    state = gen.send(unit.wait_for(fileno, state))
         except StopIteration as ended:
             return ended.value
         except OSError as ex:  # as psycopg's waits: the socket was closed under it

@@ -86,16 +86,17 @@ class Services:
 
     @cached_property
     def loop_units(self) -> bool:
-        """Whether the units of work that may run on the event loop (read-only ones, and
-        writing ones marked `api.auth.inline_write`) run there as `loop_units` greenlets,
-        which hand every wait for PostgreSQL to the loop (`ANTECHAMBER_DATABASE_UNITS_ON_LOOP`,
+        """Whether read-only units of work (`api.auth.run_read`: session checks, GET routes)
+        run on the event loop as `loop_units` greenlets (`ANTECHAMBER_DATABASE_UNITS_ON_LOOP`,
         on by default; PostgreSQL only, on an engine of `db.make_engine`).
 
-        Such a unit never blocks the loop: neither on a round trip, a row lock nor a COMMIT
-        (the socket's waits are the loop's), nor on an exhausted pool (`pg_loop.LoopPool`);
-        and it costs no hop to a worker thread and back, which cost as much CPU as a session
-        check itself (docs/perf-notes/pgloop.md). Not with the rate limits counted in Redis,
-        whose client would block the loop for its round trips: threads then, as before.
+        Such a unit holds the loop up at most `pg_loop.BLOCK_FIRST_SECONDS` a wait: an
+        ordinary round trip is waited for on the spot (cheaper than through the loop), a
+        longer wait (a row lock, a COMMIT's fsync) and an exhausted pool (`pg_loop.LoopPool`)
+        are the loop's; and it costs no hop to a worker thread and back, which cost as much
+        CPU as a session check itself (docs/perf-notes/pgloop.md). Not with the rate limits
+        counted in Redis, whose client would block the loop for its round trips: threads
+        then, as before.
         """
         limiter = self.limiter
         return (

@@ -68,10 +68,11 @@ class Settings(BaseSettings):
     )
     database_units_on_loop: bool = Field(
         True,
-        description="PostgreSQL: run the units of work of session checks, GET routes and a "
-        "login's hot paths on the event loop, which serves other requests while each waits "
-        "for the database, instead of handing each to a request thread. Off: threads, as "
-        "before.",
+        description="PostgreSQL: run the read-only units of work (session checks, GET "
+        "routes) on the event loop instead of handing each to a request thread; a "
+        "wait for the database longer than 1 ms (a row lock, a slow COMMIT) is handed to the "
+        "loop, which serves other requests meanwhile. Off: threads, as before. Not with "
+        "Redis rate limits.",
     )
     public_base_url: str = Field(
         "http://127.0.0.1:8000",
