@@ -17,6 +17,9 @@ READ_ONLY = "antechamber_read_only"
 
 #: PostgreSQL: connections older than this are closed at their next checkout.
 PG_RECYCLE_SECONDS = 1800
+#: PostgreSQL: connections the reads on an event loop's thread keep between them
+#: (`kept_connections.LoopReads`).
+LOOP_READS_KEPT = 4
 #: psycopg prepares a statement on its n-th execution on one connection.
 PG_PREPARE_THRESHOLD = 2
 
@@ -107,6 +110,12 @@ def make_engine(
     kwargs.setdefault("pool_recycle", PG_RECYCLE_SECONDS)
     # psycopg is only installed for PostgreSQL (the `postgres` extra).
     from antechamber.pg_cursor import LazyDescriptionCursor
+    from antechamber.pg_loop import LoopConnection, LoopPool
+
+    # Units of work on the event loop (`loop_units`) hand their waits to the loop: for the
+    # socket (the connection's), for a connection back in an exhausted pool (the pool's).
+    # Elsewhere both are psycopg's and SQLAlchemy's.
+    kwargs.setdefault("poolclass", LoopPool)
 
     pg_connect_args: dict[str, Any] = {
         "prepare_threshold": PG_PREPARE_THRESHOLD,
@@ -118,9 +127,16 @@ def make_engine(
         **kwargs.pop("connect_args", {}),
     }
     pg = create_engine(url, connect_args=pg_connect_args, **kwargs)
+
+    @event.listens_for(pg, "do_connect")
+    def _loop_connection(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # The dialect's own connect, but of psycopg's subclass (`psycopg.connect` is
+        # `Connection.connect`, a class method).
+        return LoopConnection.connect(*cargs, **cparams)
+
     # Reads on an event loop's thread (`Services.reads_inline`, if set) keep a connection of
     # their own, so such a read never waits for one a worker thread holds.
-    reads = LoopReads()
+    reads = LoopReads(keeps=LOOP_READS_KEPT)
     setattr(pg, _KEPT, reads)
     event.listen(pg, "engine_disposed", reads.drop)
     # Writing units send their BEGIN and their unread INSERTs with a later statement.

@@ -32,7 +32,11 @@ class LoopReads:
     every slot's connection of this process (the engine was disposed).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keeps: int = 1) -> None:
+        # How many connections a slot keeps: one where the thread's reads run one after
+        # another; more where they interleave (`loop_units`: each of those in flight at once
+        # holds its own connection).
+        self.keeps = keeps
         self._local = threading.local()
         self._all: weakref.WeakSet[Slot] = weakref.WeakSet()
 
@@ -45,7 +49,7 @@ class LoopReads:
         try:
             slot: list[Kept] = self._local.slot
         except AttributeError:  # the thread's first
-            slot = self._local.slot = Slot()
+            slot = self._local.slot = Slot(self.keeps)
             self._all.add(slot)
         return slot
 
@@ -56,13 +60,14 @@ class LoopReads:
 
 def _drop(slots: list[list[Kept]]) -> None:
     for slot in slots:
-        try:
-            connection, _lean, _pool, pid, _since = slot.pop()
-        except IndexError:
-            continue
-        if pid == os.getpid():
-            connection.invalidate()  # closes the driver's connection, which no pool keeps
-            connection.close()
+        while True:
+            try:
+                connection, _lean, _pool, pid, _since = slot.pop()
+            except IndexError:
+                break
+            if pid == os.getpid():
+                connection.invalidate()  # closes the driver's connection, which no pool keeps
+                connection.close()
 
 
 class Writer(WriterLock):
@@ -108,7 +113,12 @@ Kept = tuple[Connection, statements.Connection, Any, int, float]
 
 
 class Slot(list[Kept]):
-    """An event loop thread's slot: a list that a WeakSet can hold (by identity)."""
+    """An event loop thread's slot: a list that a WeakSet can hold (by identity), of at most
+    `keeps` connections."""
+
+    def __init__(self, keeps: int = 1) -> None:
+        super().__init__()
+        self.keeps = keeps
 
     __hash__ = object.__hash__  # type: ignore[assignment]
 
@@ -164,7 +174,7 @@ def keep(
         # though SQLAlchemy's has ended: the next unit's BEGIN would fail (or, on the
         # pool's connection, the pool's checkin leaves it so too).
         driver.rollback()
-    if slot or pool is not connection.engine.pool:
+    if len(slot) >= (slot.keeps if type(slot) is Slot else 1) or pool is not connection.engine.pool:
         return False
     slot.append((connection, lean, pool, os.getpid(), time.monotonic() if since is None else since))
     return True

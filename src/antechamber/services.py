@@ -3,6 +3,7 @@ process-wide helpers (rate limiter, metrics)."""
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,6 +30,9 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     metrics: Metrics = field(default_factory=Metrics)
     limiter: RateLimiter | None = None
+    _gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.limiter is None:
@@ -79,6 +83,41 @@ class Services:
         """
         configured = self.settings.database_reads_on_loop
         return self.engine.dialect.name == "sqlite" if configured is None else configured
+
+    @cached_property
+    def loop_units(self) -> bool:
+        """Whether read-only units of work (`api.auth.run_read`: session checks, GET routes)
+        run on the event loop as `loop_units` greenlets (`ANTECHAMBER_DATABASE_UNITS_ON_LOOP`,
+        on by default; PostgreSQL only, on an engine of `db.make_engine`).
+
+        Such a unit holds the loop up at most `pg_loop.BLOCK_FIRST_SECONDS` a wait: an
+        ordinary round trip is waited for on the spot (cheaper than through the loop), a
+        longer wait (a row lock, a COMMIT's fsync) and an exhausted pool (`pg_loop.LoopPool`)
+        are the loop's; and it costs no hop to a worker thread and back, which cost as much
+        CPU as a session check itself (docs/perf-notes/pgloop.md). Not with the rate limits
+        counted in Redis, whose client would block the loop for its round trips: threads
+        then, as before.
+        """
+        limiter = self.limiter
+        return (
+            self.settings.database_units_on_loop
+            and self.engine.dialect.name == "postgresql"
+            and getattr(self.engine.pool, "units_on_loop", False)
+            and limiter is not None
+            and isinstance(limiter.strategy, MemoryWindows)
+        )
+
+    def loop_gate(self) -> asyncio.Semaphore:
+        """The running loop's bound on its units of work at once (`loop_units`): the pool's
+        size, so a checkout on the loop rarely finds the pool exhausted (`pg_loop.LoopPool`
+        then lets the loop run until one comes back), and a burst queues here, in order,
+        rather than opening overflow connections."""
+        loop = asyncio.get_running_loop()
+        gate = self._gate
+        if gate is None or gate[0] is not loop:
+            size = max(1, int(self.engine.pool.size()))  # type: ignore[attr-defined]
+            gate = self._gate = (loop, asyncio.Semaphore(size))
+        return gate[1]
 
     @property
     def writes_inline(self) -> bool:

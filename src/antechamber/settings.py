@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         "PostgreSQL on this machine it saves a check about a fifth of its CPU (no thread "
         "hop), but the loop then waits out each round trip: measure before turning it on.",
     )
+    database_units_on_loop: bool = Field(
+        True,
+        description="PostgreSQL: run the read-only units of work (session checks, GET "
+        "routes) on the event loop instead of handing each to a request thread; a "
+        "wait for the database longer than 1 ms (a row lock, a slow COMMIT) is handed to the "
+        "loop, which serves other requests meanwhile. Off: threads, as before. Not with "
+        "Redis rate limits.",
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000",
         description="The origin people and SDKs reach this server at; links in emails use it.",

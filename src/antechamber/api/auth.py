@@ -32,10 +32,14 @@ def services_of(request: Request) -> Services:
 
 
 async def run_read(request: Request, read: Callable[..., T], /, **kwargs: Any) -> T:
-    """Run `read`, which opens only read-only units of work: on the event loop itself where
+    """Run `read`, which opens only read-only units of work: on PostgreSQL in a greenlet on
+    the loop (`Services.loop_units`, `loop_units`); on the event loop itself where
     `Services.reads_inline` says a read waits for nothing dearer than the hop (SQLite;
-    PostgreSQL if so set), else in a worker thread."""
-    if services_of(request).reads_inline:
+    PostgreSQL if so set); else in a worker thread."""
+    services = services_of(request)
+    if services.loop_units:
+        return await _on_the_loop(services, read, **kwargs)
+    if services.reads_inline:
         return read(**kwargs)
     return await run_in_threadpool(read, **kwargs)
 
@@ -46,13 +50,26 @@ async def run_write(request: Request, write: Callable[..., T], /, *args: Any, **
     writer lock while `write` runs, once no thread of this process holds it
     (`db.writer_held_on_the_loop`, which says why that cannot block the loop); else, and
     while another process holds the lock, in a worker thread, which queues for the lock as
-    every write did before. The one place that decides."""
+    every write did before. The one place that decides. (PostgreSQL's writes could run as
+    loop units as the reads do; measured, a login gained nothing this machine could show:
+    docs/perf-notes/pgloop.md.)"""
     services = services_of(request)
     if services.writes_inline:
         async with db.writer_held_on_the_loop(services.engine) as held:
             if held:
                 return write(*args, **kwargs)
     return await run_in_threadpool(write, *args, **kwargs)
+
+
+async def _on_the_loop(
+    services: Services, call: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
+    """`call` in a `loop_units` greenlet on the loop (PostgreSQL reads), once the loop's
+    gate lets it in (`Services.loop_gate`)."""
+    from antechamber import loop_units  # greenlet: only with the `postgres` extra
+
+    async with services.loop_gate():
+        return await loop_units.run(call, *args, **kwargs)
 
 
 def inline_write(endpoint: E) -> E:

@@ -54,14 +54,22 @@ def _authorization_check(value: dict[str, Any] | None) -> tuple[str, str, str] |
 async def authenticate(request: Request, body: SessionAuthenticate) -> JSONResponse:
     _authorization_check(body.authorization_check)  # a malformed check: 400 before anything
     # The hot path. A plain check only reads, so it runs beside writers (db.transaction), and
-    # on SQLite (or PostgreSQL if so set) right here on the event loop (Services.reads_inline); its
+    # on the event loop (run_read: SQLite's inline, PostgreSQL's as a loop unit); its
     # bookkeeping write, if any, goes to a background task (a thread) after the answer. A check
     # that extends the session writes: on the loop too when SQLite's writer lock is free
     # (run_write). Else a thread.
     read_only = body.session_duration_minutes is None and body.session_custom_claims is None
-    if read_only and services_of(request).reads_inline:
+    services = services_of(request)
+    if read_only and (services.loop_units or services.reads_inline):
         background = BackgroundTasks()
-        response = _authenticate(request, body, read_only=True, defer=background.add_task)
+        response = await run_read(
+            request,
+            _authenticate,
+            request=request,
+            body=body,
+            read_only=True,
+            defer=background.add_task,
+        )
         response.background = background
         return response
     if not read_only:

@@ -1,0 +1,123 @@
+"""Units of work run on the event loop without blocking it for long (PostgreSQL): a
+synchronous call (`run`) runs in a greenlet of its own on the loop's thread, and wherever it
+would wait for the database's socket longer than an ordinary round trip (`wait_for`: psycopg's
+`Connection.wait`, through `pg_loop.LoopConnection`, after `pg_loop.BLOCK_FIRST_SECONDS`) or
+for a pooled connection (`pg_loop.LoopPool`), the greenlet hands the wait to the loop and the
+loop serves other requests meanwhile.
+
+The whole synchronous stack (SQLAlchemy's engine and Session, the lean statements, the
+pipelined COMMIT) runs unchanged: only the wait changes hands. Elsewhere (a worker thread,
+the CLI, the delivery worker) nothing changes: `current()` is None there, and psycopg waits
+as it always did.
+
+Why not a worker thread (`run_in_threadpool`): handing each unit to a thread and back cost
+about half a millisecond of CPU a request on PostgreSQL (the wake-ups, the GIL changing
+hands), as much as the session check itself (docs/perf-notes/pgloop.md). Why not the unit run
+straight on the loop (`ANTECHAMBER_DATABASE_READS_ON_LOOP`): the loop then waits out every
+wait, and a write could wait there for a row lock or a COMMIT's fsync.
+
+Contracts a caller keeps:
+- nothing in the call may block the thread otherwise: no network but the database's, no
+  sleep, no lock another greenlet of the loop may hold across a wait (`api.auth.inline_write`
+  says which handlers qualify);
+- one psycopg connection serves one greenlet at a time (its `lock` is a thread lock held
+  across the wait: a second greenlet of the same thread taking it would block the loop for
+  good). Pool checkouts guarantee it; a connection kept between units
+  (`kept_connections.take`) is popped from its slot, so only one unit holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+# greenlet comes with the `postgres` extra; its own types are not packaged.
+from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]
+
+T = TypeVar("T")
+
+#: psycopg's `Wait` and `Ready` values (the same bits: R 1, W 2).
+WAIT_R = 1
+WAIT_W = 2
+
+
+class LoopUnit(greenlet):  # type: ignore[misc]
+    """A greenlet `run` runs a call in; its parent is the loop's (the driver in `run`)."""
+
+    #: While True, the unit's waits block the thread as anywhere else (`pg_loop`: a new
+    #: connection's first statements, which SQLAlchemy runs holding a thread lock).
+    blocking = False
+
+    def wait_for(self, fileno: int, wait: int) -> int:
+        """Hand the loop a wait for `fileno` to be readable (`WAIT_R`), writable (`WAIT_W`)
+        or either; return which it is (psycopg's `Ready` bits; 0 if the wait was interrupted
+        by a cancellation, which psycopg's generators answer by asking again)."""
+        ready: int = self.parent.switch((fileno, wait))
+        return ready
+
+    def sleep(self, seconds: float) -> None:
+        """Let the loop run for `seconds` (a pool checkout waiting for a connection back)."""
+        self.parent.switch(seconds)
+
+
+def current() -> LoopUnit | None:
+    """The `LoopUnit` running this code, or None (a thread, or the loop itself)."""
+    here = getcurrent()
+    return here if type(here) is LoopUnit else None
+
+
+async def run(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`call(*args, **kwargs)` on the running loop's thread, in a `LoopUnit`; return what it
+    returns or raise what it raises.
+
+    A cancellation while it runs (a client gone, a shutdown) does not interrupt it: like a
+    worker thread's (`anyio.to_thread.run_sync`, not abandoned on cancel), the call runs to
+    its end, so a unit of work is never left half-way on its connection, and the
+    cancellation is raised then.
+    """
+    unit = LoopUnit(call, getcurrent())
+    # As a worker thread would (anyio copies the context into it).
+    unit.gr_context = contextvars.copy_context()
+    request: Any = unit.switch(*args, **kwargs)
+    if unit.dead:
+        result: T = request
+        return result
+    loop = asyncio.get_running_loop()
+    cancelled = False
+    while True:
+        ready = 0
+        if type(request) is float:
+            try:
+                await asyncio.sleep(request)
+            except asyncio.CancelledError:
+                cancelled = True
+        else:
+            fileno, wait = request
+            future = loop.create_future()
+
+            def wakeup(state: int, future: asyncio.Future[None] = future) -> None:
+                nonlocal ready
+                ready |= state
+                if not future.done():
+                    future.set_result(None)
+
+            if wait & WAIT_R:
+                loop.add_reader(fileno, wakeup, WAIT_R)
+            if wait & WAIT_W:
+                loop.add_writer(fileno, wakeup, WAIT_W)
+            try:
+                await future
+            except asyncio.CancelledError:
+                cancelled = True  # `ready` as far as it got: psycopg asks again if nothing
+            finally:
+                if wait & WAIT_R:
+                    loop.remove_reader(fileno)
+                if wait & WAIT_W:
+                    loop.remove_writer(fileno)
+        request = unit.switch(ready)
+        if unit.dead:
+            if cancelled:
+                raise asyncio.CancelledError()
+            return request  # type: ignore[no-any-return]
