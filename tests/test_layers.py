@@ -72,9 +72,10 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     # db.py: the engine, the unit of work and Base. The table registry (models.py) imports
     # every package's models, which import db.Base; db.py must not import it back. What it
     # does import (errors, how statements run, JSON columns, SQLite's column types and writer
-    # lock, PostgreSQL's cursor, the connections its units keep, the engines) is ground floor too:
-    # none of it imports anything of ours but the errors, except the kept connections and the
-    # engines, which import only the ground floor.
+    # lock, PostgreSQL's cursor, the connections its units keep, the engines, PostgreSQL's
+    # connection and pool for units on the loop and those units) is ground floor too: none of
+    # it imports anything of ours but the errors, except the kept connections, the engines
+    # and `pg_loop` (the units on the loop), which import only the ground floor.
     ground = {
         "antechamber.errors",
         "antechamber.statements",
@@ -84,13 +85,21 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
         "antechamber.writer_lock",
         "antechamber.kept_connections",
         "antechamber.engines",
+        "antechamber.pg_loop",
+        "antechamber.loop_units",
     }
     assert imports_of("antechamber.db") <= ground
-    layered = {"antechamber.errors", "antechamber.kept_connections", "antechamber.engines"}
+    layered = {
+        "antechamber.errors",
+        "antechamber.kept_connections",
+        "antechamber.engines",
+        "antechamber.pg_loop",
+    }
     for module in ground - layered:
         assert imports_of(module) <= {"antechamber.errors"}, module
     assert imports_of("antechamber.kept_connections") <= ground
     assert imports_of("antechamber.engines") <= ground - {"antechamber.engines"}
+    assert imports_of("antechamber.pg_loop") <= ground - {"antechamber.pg_loop"}
     assert "antechamber.models" not in imports_of("antechamber.migrations")
     assert "antechamber.models" in imports_of("antechamber.migrations.env")
 

@@ -12,7 +12,7 @@ as it always did.
 
 Why not a worker thread (`run_in_threadpool`): handing each unit to a thread and back cost
 about half a millisecond of CPU a request on PostgreSQL (the wake-ups, the GIL changing
-hands), as much as the session check itself (docs/perf-notes/pgloop.md). Why not the unit run
+hands), as much as the session check itself (performance.md, item 57). Why not the unit run
 straight on the loop (`ANTECHAMBER_DATABASE_READS_ON_LOOP`): the loop then waits out every
 wait, and a write could wait there for a row lock or a COMMIT's fsync.
 

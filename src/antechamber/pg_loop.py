@@ -55,7 +55,7 @@ class LoopConnection(Connection[Any]):
             state = next(gen)
             while True:
                 # Blocking first, briefly: an ordinary round trip is over sooner than the
-                # loop's wait would cost (docs/perf-notes/pgloop.md); a longer one (a row
+                # loop's wait would cost (performance.md, item 57); a longer one (a row
                 # lock, a slow fsync at COMMIT) goes to the loop.
                 readable, writable, _ = select.select(
                     (fileno,) if state & loop_units.WAIT_R else (),

@@ -94,7 +94,7 @@ class Services:
         ordinary round trip is waited for on the spot (cheaper than through the loop), a
         longer wait (a row lock, a COMMIT's fsync) and an exhausted pool (`pg_loop.LoopPool`)
         are the loop's; and it costs no hop to a worker thread and back, which cost as much
-        CPU as a session check itself (docs/perf-notes/pgloop.md). Not with the rate limits
+        CPU as a session check itself (performance.md, item 57). Not with the rate limits
         counted in Redis, whose client would block the loop for its round trips: threads
         then, as before.
         """

@@ -52,7 +52,7 @@ async def run_write(request: Request, write: Callable[..., T], /, *args: Any, **
     while another process holds the lock, in a worker thread, which queues for the lock as
     every write did before. The one place that decides. (PostgreSQL's writes could run as
     loop units as the reads do; measured, a login gained nothing this machine could show:
-    docs/perf-notes/pgloop.md.)"""
+    performance.md, item 57.)"""
     services = services_of(request)
     if services.writes_inline:
         async with db.writer_held_on_the_loop(services.engine) as held:
