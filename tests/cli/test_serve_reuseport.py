@@ -155,15 +155,24 @@ def test_each_worker_listens_on_its_own_socket_and_connections_reach_both(
     # A dead worker's socket goes with it; its replacement gets one of its own.
     os.kill(workers[0], signal.SIGKILL)
     wait_for(lambda: len(_workers(proc.pid)) == 2 and workers[0] not in _workers(proc.pid))
-    wait_for(lambda: len(_tcp(port, LISTEN)) == 2)
+    # Until each listening socket is a live worker's: the killed worker's may still be listed
+    # while the kernel tears it down (its owner then found in no process), beside the new one's.
+    wait_for(lambda: _listeners(proc.pid, port) == set(_workers(proc.pid)))
     workers = _workers(proc.pid)
-    listening = {_owner([proc.pid, *workers], inode) for inode in _tcp(port, LISTEN)}
-    assert listening == set(workers)
+    assert len(workers) == 2
+    assert _listeners(proc.pid, port) == set(workers)
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     wait_for(lambda: not any(alive(pid) for pid in workers))
     assert not _tcp(port, LISTEN)
+
+
+def _listeners(parent: int, port: int) -> set[int | None]:
+    """The processes (the parent or its workers; None: none of them) owning `port`'s
+    listening sockets."""
+    owners = [parent, *_workers(parent)]
+    return {_owner(owners, inode) for inode in _tcp(port, LISTEN)}
 
 
 @pytest.mark.parametrize("reuse_port", [False, True], ids=["plain", "reuseport"])
