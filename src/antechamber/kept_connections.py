@@ -174,7 +174,7 @@ def keep(
         # though SQLAlchemy's has ended: the next unit's BEGIN would fail (or, on the
         # pool's connection, the pool's checkin leaves it so too).
         driver.rollback()
-    if len(slot) >= (slot.keeps if type(slot) is Slot else 1) or pool is not connection.engine.pool:
+    if len(slot) >= getattr(slot, "keeps", 1) or pool is not connection.engine.pool:
         return False
     slot.append((connection, lean, pool, os.getpid(), time.monotonic() if since is None else since))
     return True

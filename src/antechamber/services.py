@@ -151,6 +151,28 @@ class Services:
         unit = db.transaction(self.sessions, read_only=read_only, defer=defer)
         return _ScopeUnit(self, unit, project_id, environment, actor)
 
+    def scope_of(
+        self,
+        session: Session,
+        project_id: str,
+        environment: Environment,
+        actor: str,
+        client_ip: str | None = None,
+    ) -> Scope:
+        """The `Scope` of an open unit of work (`session`), with this process's clock,
+        settings, limiter and metrics: the one place a face's Scope is put together."""
+        return Scope(
+            session,
+            project_id,
+            environment,
+            actor,
+            self.clock,
+            self.settings,
+            self.limiter,
+            self.metrics,
+            client_ip=client_ip,
+        )
+
 
 class _ScopeUnit:
     """`Services.scope`: the unit of work (`db.transaction`) and its `Scope`."""
@@ -172,17 +194,8 @@ class _ScopeUnit:
         self.actor = actor
 
     def __enter__(self) -> Scope:
-        session = self.unit.__enter__()
-        services = self.services
-        return Scope(
-            session,
-            self.project_id,
-            self.environment,
-            self.actor,
-            services.clock,
-            services.settings,
-            services.limiter,
-            services.metrics,
+        return self.services.scope_of(
+            self.unit.__enter__(), self.project_id, self.environment, self.actor
         )
 
     def __exit__(

@@ -138,9 +138,10 @@ def authenticated_scope(
 
 class AuthenticatedScope:
     """`authenticated_scope`: every API request enters one, so a class rather than a generator
-    context manager, and the block's `Scope` built once from the unit's (not derived again
-    with `dataclasses.replace`). The unit of work is `Services.scope`'s: the caller's secret is
-    checked in it, and whatever the block raises (or the check) rolls it back."""
+    context manager, and the block's `Scope` built once (`Services.scope_of`, as the unit's
+    own), not derived again with `dataclasses.replace`. The unit of work is `Services.scope`'s:
+    the caller's secret is checked in it, and whatever the block raises (or the check) rolls
+    it back."""
 
     __slots__ = ("defer", "read_only", "request", "unit")
 
@@ -164,15 +165,11 @@ class AuthenticatedScope:
         try:
             caller = projects.authenticate(base.db, project_id, secret)
             request.state.project_id = caller.project_id
-            scope = Scope(
+            scope = services.scope_of(
                 base.db,
                 caller.project_id,
                 environment_of(caller.project_id),
                 f"secret:{caller.secret_id}",
-                base.clock,
-                base.settings,
-                base.limiter,
-                base.metrics,
                 client_ip=client_ip_of(request, services),
             )
         except BaseException as exc:
