@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -37,11 +38,17 @@ def _env(settings: Settings, port: int, tmp_path: Path) -> dict[str, str]:
         "ANTECHAMBER_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "ANTECHAMBER_STATE_DIR": str(tmp_path / "state"),
         "ANTECHAMBER_DELIVERY_WORKER": "false",
-        "ANTECHAMBER_LOG_LEVEL": "warning",
     }
 
 
-def _serve(settings: Settings, port: int, tmp_path: Path) -> subprocess.Popen[bytes]:
+def _serve(
+    settings: Settings,
+    port: int,
+    tmp_path: Path,
+    *,
+    stderr: int | IO[bytes] = subprocess.PIPE,
+    log_level: str = "warning",
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -56,9 +63,9 @@ def _serve(settings: Settings, port: int, tmp_path: Path) -> subprocess.Popen[by
             "2",
         ],
         cwd=tmp_path,
-        env=_env(settings, port, tmp_path),
+        env=_env(settings, port, tmp_path) | {"ANTECHAMBER_LOG_LEVEL": log_level},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
     )
 
 
@@ -111,12 +118,18 @@ def _get(sock: socket.socket) -> bytes:
 @pytest.fixture
 def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
-    proc = _serve(settings, port, tmp_path)
+    log = tmp_path / "server.log"
+    with log.open("wb") as stderr:
+        # Its log (at info: which worker died, which started) is shown when an assertion fails.
+        proc = _serve(settings, port, tmp_path, stderr=stderr, log_level="info")
     try:
         # Both workers serve once two sockets listen on the port (one shared socket never will).
         wait_for(lambda: len(_tcp(port, LISTEN)) == 2 or proc.poll() is not None)
-        assert proc.poll() is None
+        assert proc.poll() is None, log.read_text()
         yield proc, port
+    except BaseException:
+        print(log.read_text(errors="replace"))  # pytest shows it beside the failure
+        raise
     finally:
         # Workers outlive a killed parent (they would be orphans): found first, killed too.
         for pid in [*children(proc.pid), proc.pid]:
@@ -152,15 +165,13 @@ def test_each_worker_listens_on_its_own_socket_and_connections_reach_both(
         for c in conns:
             c.close()
 
-    # A dead worker's socket goes with it; its replacement gets one of its own.
-    os.kill(workers[0], signal.SIGKILL)
-    wait_for(lambda: len(_workers(proc.pid)) == 2 and workers[0] not in _workers(proc.pid))
-    # Until each listening socket is a live worker's: the killed worker's may still be listed
-    # while the kernel tears it down (its owner then found in no process), beside the new one's.
-    wait_for(lambda: _listeners(proc.pid, port) == set(_workers(proc.pid)))
+    # A dead worker's socket goes with it; its replacement gets one of its own. Waited for as one
+    # state read at once: the replacement is listed before it listens (it listens once started),
+    # and the killed worker's socket can be listed, in no process, while the kernel tears it down.
+    killed = workers[0]
+    os.kill(killed, signal.SIGKILL)
+    wait_for(lambda: _settled(proc.pid, port, killed))
     workers = _workers(proc.pid)
-    assert len(workers) == 2
-    assert _listeners(proc.pid, port) == set(workers)
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
@@ -168,11 +179,16 @@ def test_each_worker_listens_on_its_own_socket_and_connections_reach_both(
     assert not _tcp(port, LISTEN)
 
 
-def _listeners(parent: int, port: int) -> set[int | None]:
-    """The processes (the parent or its workers; None: none of them) owning `port`'s
-    listening sockets."""
-    owners = [parent, *_workers(parent)]
-    return {_owner(owners, inode) for inode in _tcp(port, LISTEN)}
+def _settled(parent: int, port: int, killed: int) -> bool:
+    """Two live workers, `killed` not among them, each owning exactly one of the port's
+    listening sockets, and no other socket listening."""
+    workers = _workers(parent)
+    listeners = [_owner([parent, *workers], inode) for inode in _tcp(port, LISTEN)]
+    return (
+        len(workers) == 2
+        and killed not in workers
+        and sorted(listeners, key=str) == sorted(workers, key=str)
+    )
 
 
 @pytest.mark.parametrize("reuse_port", [False, True], ids=["plain", "reuseport"])
