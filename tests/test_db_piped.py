@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, exc, select, update
+from sqlalchemy import Engine, bindparam, exc, select, update
 from sqlalchemy.orm import Session
 
 from antechamber import db, statements
@@ -23,12 +23,12 @@ from tests.conftest import USE_PG, Credentials
 from tests.test_db_unit import _INSERT_ORG, _org, _stored
 
 
-
 @pytest.fixture(autouse=True, params=[True, False], ids=["one_write", "psycopg_pipeline"])
 def _either_pipeline(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test both ways: pipelines sent in one write (`pg_pipeline`), and psycopg's own,
     which sends each statement as it is queued: the same outcome (a differential test)."""
     monkeypatch.setattr(statements, "ONE_WRITE", request.param)
+
 
 def _names(session: Session, project_id: str) -> list[str]:
     return sorted(
@@ -89,6 +89,61 @@ def test_a_failing_unread_insert_rolls_the_whole_unit_back_and_is_raised_as_befo
         elif then == "orm":
             _names(scope.db, pid)
     assert _stored(services, pid) == (["Taken"], ["test.first"])
+
+
+_ORGS = Organization.__table__
+_RENAME = (
+    update(_ORGS)
+    .where(_ORGS.c.project_id == bindparam("p_project"), _ORGS.c.name == bindparam("p_from"))
+    .values(name=bindparam("p_to"))
+)
+
+
+def test_an_update_given_to_update_unread_comes_before_the_units_next_statements(
+    services: Services, project: Credentials
+) -> None:
+    pid = project.project_id
+    with services.scope(pid, "test", "tester") as scope:
+        conn = db.connection(scope.db)
+        conn.execute(_INSERT_ORG, _org(services, pid, "Old"))
+        conn.update_unread(_RENAME, {"p_project": pid, "p_from": "Old", "p_to": "New"})
+        # It runs ahead of this INSERT (which it would otherwise rename too), and ahead of the
+        # lean and ORM reads after it.
+        conn.insert_unread(_INSERT_ORG, {**_org(services, pid, "Old"), "id": "o2", "slug": "o2"})
+        found = conn.execute(select(Organization.name).where(Organization.project_id == pid))
+        assert sorted(found.all()) == [("New",), ("Old",)]
+        conn.update_unread(_RENAME, {"p_project": pid, "p_from": "Old", "p_to": "Last"})
+        assert _names(scope.db, pid) == ["Last", "New"]
+        conn.update_unread(_RENAME, {"p_project": pid, "p_from": "New", "p_to": "Committed"})
+        audit.record(scope, "test.renamed")
+    assert _stored(services, pid) == (["Committed", "Last"], ["test.renamed"])
+
+
+def test_update_unread_takes_only_an_update_that_returns_nothing(
+    services: Services, project: Credentials
+) -> None:
+    with services.scope(project.project_id, "test", "tester") as scope:
+        conn = db.connection(scope.db)
+        for statement in (_INSERT_ORG, _RENAME.returning(_ORGS.c.id)):
+            with pytest.raises(TypeError):
+                conn.update_unread(statement, {})  # type: ignore[arg-type]
+
+
+def test_a_failing_unread_update_rolls_the_whole_unit_back_and_is_raised_as_before(
+    services: Services, project: Credentials
+) -> None:
+    """A name too long for its column, found when the UPDATE reaches the database with the
+    COMMIT: DataError, as an `execute` raised it (PostgreSQL; SQLite does not check lengths),
+    and nothing of the unit lands."""
+    if not USE_PG:
+        pytest.skip("SQLite does not check a VARCHAR's length")
+    pid = project.project_id
+    with pytest.raises(exc.DataError), services.scope(pid, "test", "tester") as scope:
+        conn = db.connection(scope.db)
+        conn.execute(_INSERT_ORG, _org(services, pid, "Written"))
+        conn.update_unread(_RENAME, {"p_project": pid, "p_from": "Written", "p_to": "x" * 5000})
+        audit.record(scope, "test.renamed")
+    assert _stored(services, pid) == ([], [])
 
 
 def test_a_rolled_back_savepoint_takes_the_unread_insert_given_in_it(

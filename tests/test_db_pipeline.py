@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import event, exc, func, select
+from sqlalchemy import bindparam, event, exc, func, select, update
 from sqlalchemy.orm import Session
 
 from antechamber import db, statements
@@ -23,12 +23,12 @@ from tests.test_db_unit import _INSERT_ORG, _org, _stored
 pytestmark = pytest.mark.postgres_only
 
 
-
 @pytest.fixture(autouse=True, params=[True, False], ids=["one_write", "psycopg_pipeline"])
 def _either_pipeline(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test both ways: pipelines sent in one write (`pg_pipeline`), and psycopg's own,
     which sends each statement as it is queued: the same outcome (a differential test)."""
     monkeypatch.setattr(statements, "ONE_WRITE", request.param)
+
 
 class _Wire:
     """The round trips a unit's connection makes from `start` to `stop` (after the unit's
@@ -191,6 +191,30 @@ def test_unread_inserts_go_in_the_round_trip_of_the_next_statement_or_of_the_com
     }
     assert wire.stop() == expected[then]
     assert _stored(services, pid) == (["One", "Two"], ["test.created"])
+
+
+def test_an_unread_update_goes_with_the_inserts_after_it_in_the_commits_round_trip(
+    services: Services, project: Credentials
+) -> None:
+    """`update_unread` (a magic link's superseding of the address's earlier links): the
+    unit's first statement carries its BEGIN; the UPDATE, the INSERT and the audit row wait
+    for the COMMIT, in the order given: two round trips where `execute` made three."""
+    pid = project.project_id
+    wire = _Wire()
+    rename = (
+        update(Organization.__table__)
+        .where(Organization.project_id == pid)
+        .values(name=bindparam("p_to"))
+    )
+    with services.scope(pid, "test", "tester") as scope:
+        wire.start(scope.db)
+        conn = db.connection(scope.db)
+        assert conn.execute(select(func.count()).select_from(Organization)).scalar() == 0
+        conn.update_unread(rename, {"p_to": "Renamed"})
+        conn.insert_unread(_INSERT_ORG, _org(services, pid, "New"))
+        audit.record(scope, "test.created")
+    assert wire.stop() == [["BEGIN", "S"], ["S", "S", "S", "COMMIT"]]
+    assert _stored(services, pid) == (["New"], ["test.created"])
 
 
 def test_a_first_statement_that_fails_with_its_begin_leaves_nothing(

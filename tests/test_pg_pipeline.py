@@ -57,7 +57,8 @@ def test_a_pipelines_statements_wait_for_its_end_and_go_in_one_write(
             assert len(pipeline.command_queue) >= 4
             assert sends == []
         assert sends == [1]  # all of them and the Sync
-        assert not pipeline.command_queue and not pipeline.result_queue
+        assert not pipeline.command_queue
+        assert not pipeline.result_queue
         assert raw._pipeline is None
         assert raw.pgconn.pipeline_status == psycopg.pq.PipelineStatus.OFF
         assert _names(conn, pid) == ["One", "Three", "Two"]

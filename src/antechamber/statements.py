@@ -32,7 +32,7 @@ from sqlalchemy import Connection as SAConnection
 from sqlalchemy import Engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.dml import Insert, UpdateBase, ValuesBase
+from sqlalchemy.sql.dml import Insert, Update, UpdateBase, ValuesBase
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.selectable import Select
@@ -336,6 +336,21 @@ class Connection:
         A rollback of the unit drops what is still waiting."""
         if not isinstance(statement, Insert) or statement._returning:
             raise TypeError("insert_unread takes an INSERT without RETURNING")
+        self._unread(statement, params)
+
+    def update_unread(self, statement: Update, params: Mapping[str, Any]) -> None:
+        """Run an UPDATE without RETURNING whose outcome nothing reads (not its rowcount), as
+        `insert_unread` runs an INSERT, under the same contract: on a `piped` connection it
+        waits for the unit's next statement or its COMMIT and goes in that round trip, in the
+        order given; its error is raised there and the unit rolls back whole; elsewhere it
+        runs at once. The rows it changes are changed before any later statement of the unit
+        reads them, and it takes its row locks later in the transaction than `execute` would
+        (still before the COMMIT)."""
+        if not isinstance(statement, Update) or statement._returning:
+            raise TypeError("update_unread takes an UPDATE without RETURNING")
+        self._unread(statement, params)
+
+    def _unread(self, statement: Insert | Update, params: Mapping[str, Any]) -> None:
         if self.deferred is None:
             self.execute(statement, params)
             return

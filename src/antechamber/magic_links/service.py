@@ -193,12 +193,14 @@ def issue(
     """
     now = scope.clock.now()
     conn = db.connection(scope.db)
+    # Nothing reads what it ended (nor how many): it goes with the new link's INSERT, ahead
+    # of it, in the unit's next round trip (on PostgreSQL; at once elsewhere).
     if kind == DISCOVERY:
-        conn.execute(
+        conn.update_unread(
             _SUPERSEDE_DISCOVERY, {"p_project": scope.project_id, "p_email": email, "p_now": now}
         )
     else:
-        conn.execute(
+        conn.update_unread(
             _SUPERSEDE_ORGANIZATION,
             {
                 "p_project": scope.project_id,
