@@ -75,11 +75,12 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     # lock, PostgreSQL's cursor, the connections its units keep, the engines, PostgreSQL's
     # connection and pool for units on the loop and those units, its pipeline sent in one
     # write) is ground floor too: none of it imports anything of ours but the errors, except
-    # the kept connections, the engines and `pg_loop` (the units on the loop), which import
-    # only the ground floor.
+    # the kept connections, the engines, `pg_loop` (the units on the loop) and `statements`
+    # (its plans, `statement_plans`), which import only the ground floor.
     ground = {
         "antechamber.errors",
         "antechamber.statements",
+        "antechamber.statement_plans",
         "antechamber.json_columns",
         "antechamber.sqlite_types",
         "antechamber.pg_cursor",
@@ -93,12 +94,14 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     assert imports_of("antechamber.db") <= ground
     layered = {
         "antechamber.errors",
+        "antechamber.statements",
         "antechamber.kept_connections",
         "antechamber.engines",
         "antechamber.pg_loop",
     }
     for module in ground - layered:
         assert imports_of(module) <= {"antechamber.errors"}, module
+    assert imports_of("antechamber.statements") <= {"antechamber.statement_plans"}
     assert imports_of("antechamber.kept_connections") <= ground
     assert imports_of("antechamber.engines") <= ground - {"antechamber.engines"}
     assert imports_of("antechamber.pg_loop") <= ground - {"antechamber.pg_loop"}

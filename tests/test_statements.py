@@ -13,7 +13,7 @@ from sqlalchemy import Engine, Table, bindparam, event, insert, select, text, up
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from antechamber import db, statements
+from antechamber import db, statement_plans, statements
 from antechamber.audit.models import AuditEvent
 from antechamber.clock import as_utc
 from antechamber.members.models import Member
@@ -172,13 +172,13 @@ def test_plans_bind_by_straight_line_functions_as_by_their_loop(engine: Engine) 
         ),
     ]
     for statement, params in cases:
-        plan = statements._plan(engine.dialect, statement, params, False)
-        assert plan is not statements._UNPLANNED, statement
+        plan = statement_plans.plan_of(engine.dialect, statement, params, False)
+        assert plan is not statement_plans.UNPLANNED, statement
         assert plan.fast != plan.values, statement  # the straight-line function is used
         assert plan.fast(params) == plan.values(params), statement
     # A Python default (the audit row's created_at, details): called once per execution.
     row = {"project_id": "p", "organization_id": None, "member_id": None, "actor": "t"}
-    plan = statements._plan(engine.dialect, _AUDIT, {**row, "event_type": "e"}, False)
+    plan = statement_plans.plan_of(engine.dialect, _AUDIT, {**row, "event_type": "e"}, False)
     assert plan.fast != plan.values
     sql, fast = plan.fast({**row, "event_type": "e"})
     assert sql == plan.values({**row, "event_type": "e"})[0]
