@@ -12,8 +12,7 @@ engine, one per frontend `Query` (simple protocol: BEGIN, COMMIT) or `Sync` (the
 extended-protocol exchange). Reports, per step, round trips, process CPU (median; the client
 side of TestClient is in it, the same before and after) and the CPU of the engine's PostgreSQL
 backends (mean, their run time from /proc/PID/schedstat), and wall time (median).
-`PG_LOGIN_AB=1` runs every other login with `statements.PIPED` off and reports both;
-`PG_LOGIN_AB=one_write` every other with `statements.ONE_WRITE` off (psycopg's own pipeline).
+`PG_LOGIN_AB=1` runs every other login with `statements.PIPED` off and reports both.
 """
 
 from __future__ import annotations
@@ -43,8 +42,7 @@ from bench.servers import BENCH_DELIVERY_LIMITS, drop_postgres_database, recreat
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 #: PG_LOGIN_AB=1: every other login with `statements.PIPED` off, reported apart (the same
 #: process and minute for both: a busy machine slows them alike).
-AB = os.environ.get("PG_LOGIN_AB") in ("1", "one_write")
-AB_SWITCH = "ONE_WRITE" if os.environ.get("PG_LOGIN_AB") == "one_write" else "PIPED"
+AB = os.environ.get("PG_LOGIN_AB") == "1"
 ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 os.environ.update(BENCH_DELIVERY_LIMITS)
 
@@ -132,8 +130,7 @@ try:
 
     def step(client, label, path, body, measure):
         if AB:
-            on = getattr(statements, AB_SWITCH)
-            label += f" {AB_SWITCH.lower()}" if on else f" no_{AB_SWITCH.lower()}"
+            label += " piped" if statements.PIPED else " unpiped"
         gc.disable()
         wire()
         pg = pg_seconds()
@@ -158,7 +155,7 @@ try:
         for i in range(N + WARM):
             measure = i >= WARM
             if AB:  # every other login with the pipelined BEGIN and unread INSERTs off
-                setattr(statements, AB_SWITCH, i % 2 == 0)
+                statements.PIPED = i % 2 == 0
             j, k = shape.member("required", i)
             email = dataset.email(j, k)
             step(

@@ -14,20 +14,13 @@ import pytest
 from sqlalchemy import Engine, bindparam, exc, select, update
 from sqlalchemy.orm import Session
 
-from antechamber import db, statements
+from antechamber import db
 from antechamber.audit import service as audit
 from antechamber.errors import AntechamberError
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from tests.conftest import USE_PG, Credentials
 from tests.test_db_unit import _INSERT_ORG, _org, _stored
-
-
-@pytest.fixture(autouse=True, params=[True, False], ids=["one_write", "psycopg_pipeline"])
-def _either_pipeline(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test both ways: pipelines sent in one write (`pg_pipeline`), and psycopg's own,
-    which sends each statement as it is queued: the same outcome (a differential test)."""
-    monkeypatch.setattr(statements, "ONE_WRITE", request.param)
 
 
 def _names(session: Session, project_id: str) -> list[str]:

@@ -23,13 +23,6 @@ from tests.test_db_unit import _INSERT_ORG, _org, _stored
 pytestmark = pytest.mark.postgres_only
 
 
-@pytest.fixture(autouse=True, params=[True, False], ids=["one_write", "psycopg_pipeline"])
-def _either_pipeline(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test both ways: pipelines sent in one write (`pg_pipeline`), and psycopg's own,
-    which sends each statement as it is queued: the same outcome (a differential test)."""
-    monkeypatch.setattr(statements, "ONE_WRITE", request.param)
-
-
 class _Wire:
     """The round trips a unit's connection makes from `start` to `stop` (after the unit's
     end), from libpq's trace: each a list of the statements sent in it (a `Query`, or the

@@ -73,10 +73,10 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     # every package's models, which import db.Base; db.py must not import it back. What it
     # does import (errors, how statements run, JSON columns, SQLite's column types and writer
     # lock, PostgreSQL's cursor, the connections its units keep, the engines, PostgreSQL's
-    # connection and pool for units on the loop and those units, its pipeline sent in one
-    # write) is ground floor too: none of it imports anything of ours but the errors, except
-    # the kept connections, the engines, `pg_loop` (the units on the loop) and `statements`
-    # (its plans, `statement_plans`), which import only the ground floor.
+    # connection and pool for units on the loop and those units) is ground floor too: none of
+    # it imports anything of ours but the errors, except the kept connections, the engines,
+    # `pg_loop` (the units on the loop) and `statements` (its plans, `statement_plans`), which
+    # import only the ground floor.
     ground = {
         "antechamber.errors",
         "antechamber.statements",
@@ -88,7 +88,6 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
         "antechamber.kept_connections",
         "antechamber.engines",
         "antechamber.pg_loop",
-        "antechamber.pg_pipeline",
         "antechamber.loop_units",
     }
     assert imports_of("antechamber.db") <= ground

@@ -111,7 +111,6 @@ def make_engine(
     # psycopg is only installed for PostgreSQL (the `postgres` extra).
     from antechamber.pg_cursor import LazyDescriptionCursor
     from antechamber.pg_loop import LoopConnection, LoopPool
-    from antechamber.pg_pipeline import one_write
 
     # Units of work on the event loop (`loop_units`) hand their waits to the loop: for the
     # socket (the connection's), for a connection back in an exhausted pool (the pool's).
@@ -140,9 +139,8 @@ def make_engine(
     reads = LoopReads(keeps=LOOP_READS_KEPT)
     setattr(pg, _KEPT, reads)
     event.listen(pg, "engine_disposed", reads.drop)
-    # Writing units send their BEGIN and their unread INSERTs with a later statement, each
-    # pipeline's statements in one write.
-    statements.pipe_engine(pg, one_write)
+    # Writing units send their BEGIN and their unread INSERTs with a later statement.
+    statements.pipe_engine(pg)
     return pg
 
 

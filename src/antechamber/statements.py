@@ -25,7 +25,7 @@ through SQLAlchemy as before; `LEAN` off runs everything so (for comparisons).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection as SAConnection
@@ -67,7 +67,7 @@ class Connection:
     statement's pipeline, ahead of it (`pipeline`): one round trip for them all.
     """
 
-    __slots__ = ("begin", "deferred", "dialect", "opens", "sa")
+    __slots__ = ("begin", "deferred", "dialect", "sa")
 
     def __init__(self, connection: SAConnection) -> None:
         self.sa = connection
@@ -76,8 +76,6 @@ class Connection:
         # of its own); the INSERTs waiting for the next statement (None: not piped).
         self.begin = False
         self.deferred: list[tuple[Plan, Any, bool]] | None = None
-        # How a pipeline is entered on the driver's connection (`pipe_engine`'s `opens`).
-        self.opens: Callable[[Any], AbstractContextManager[Any]] = _psycopg_pipeline
 
     def execute(self, statement: Executable, params: Params = None) -> Any:
         """As `sqlalchemy.Connection.execute`; the result offers `all`, `first`, `one`,
@@ -193,7 +191,7 @@ class Connection:
             if begin:
                 raw._autocommit = True
             try:
-                with self.opens(raw):
+                with raw.pipeline():
                     if begin:
                         queue_command(raw, raw._get_tx_start_command())
                     for plan, params, many in queued or ():
@@ -227,7 +225,6 @@ class Connection:
             return
         self.begin = True
         self.deferred = []
-        self.opens = (ONE_WRITE and self.sa.engine.__dict__.get(_PIPES)) or _psycopg_pipeline
         self.sa.__dict__[_PIPED_LEAN] = self
 
     def unpiped(self) -> None:
@@ -239,35 +236,22 @@ class Connection:
 
 #: Off, no connection is piped: psycopg's BEGIN, each INSERT at once (bench comparisons).
 PIPED = True
-#: Off, units piped from then on use psycopg's own pipeline, which sends each statement as it
-#: is queued, instead of their engine's (`pg_pipeline`; bench comparisons).
-ONE_WRITE = True
 #: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
 _PG_IDLE = 0
 _PIPED_LEAN = "_antechamber_piped"
 _PIPES = "_antechamber_pipes"
 
 
-def pipe_engine(
-    engine: Engine, opens: Callable[[Any], AbstractContextManager[Any]] | None = None
-) -> None:
+def pipe_engine(engine: Engine) -> None:
     """Let `db`'s writing units pipe their connections of `engine` (PostgreSQL's): a statement
-    SQLAlchemy runs on one sends what waits first (`due_first`). `opens(raw)` enters a
-    pipeline on the driver's connection (`pg_pipeline.one_write`, which sends a pipeline's
-    statements in one write); psycopg's `pipeline()` if None, or while `ONE_WRITE` is off."""
+    SQLAlchemy runs on one sends what waits first (`due_first`)."""
     event.listen(engine, "before_cursor_execute", due_first, retval=True)
-    setattr(engine, _PIPES, opens)
+    setattr(engine, _PIPES, True)
 
 
 def pipes(engine: Engine) -> bool:
     """Whether `pipe_engine` set `engine` up."""
     return _PIPES in engine.__dict__
-
-
-def _psycopg_pipeline(raw: Any) -> AbstractContextManager[Any]:
-    """psycopg's own pipeline on `raw`."""
-    pipeline: AbstractContextManager[Any] = raw.pipeline()
-    return pipeline
 
 
 def due_first(
