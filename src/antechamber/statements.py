@@ -24,7 +24,7 @@ through SQLAlchemy as before; `LEAN` off runs everything so (for comparisons).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
