@@ -41,6 +41,24 @@ class LoopConnection(Connection[Any]):
 
     __slots__ = ()
 
+    def lean_cursor(self, plan: object) -> Any:
+        """The cursor this connection keeps for `plan`, a lean statement returning rows
+        (`statements._run`), made on its first use here: a cursor made and closed per
+        statement cost its construction and psycopg's `Transformer` (which it makes again
+        whenever a cursor runs another query than its last), about a fifth of psycopg's work
+        for a one-row SELECT. Reusing one is what psycopg does for a cursor's next `execute`:
+        it resets the cursor's results and keeps its adapters. The caller fetches the rows
+        before the connection's next statement (one unit holds a connection at a time, and
+        runs a statement to its rows before the next), and leaves the cursor open."""
+        try:
+            cursors: dict[object, Any] = self.__dict__["_lean_cursors"]
+        except KeyError:
+            cursors = self.__dict__["_lean_cursors"] = {}
+        cursor = cursors.get(plan)
+        if cursor is None or cursor.closed:
+            cursor = cursors[plan] = self.cursor()
+        return cursor
+
     def wait(
         self,
         gen: PQGen[Any],
