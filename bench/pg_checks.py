@@ -201,7 +201,9 @@ try:
             return f.tell(), [line for line in chunk.splitlines() if line.startswith("F")]
 
     def callgrind(*args: str) -> None:
-        subprocess.run(["callgrind_control", *args, str(os.getpid())], check=True, capture_output=True)
+        subprocess.run(
+            ["callgrind_control", *args, str(os.getpid())], check=True, capture_output=True
+        )
 
     async def main():
         s = await login()
@@ -236,8 +238,12 @@ try:
             for slot in list(kept_of(engine)._all):
                 for kept in slot:
                     prepared = kept[0].connection.driver_connection._prepared
-                    print("kept connection: prepared", len(prepared._names), "counted",
-                          [(k[0][:60], k[1], v) for k, v in prepared._counts.items()])
+                    print(
+                        "kept connection: prepared",
+                        len(prepared._names),
+                        "counted",
+                        [(k[0][:60], k[1], v) for k, v in prepared._counts.items()],
+                    )
             return
         if CALLGRIND:
             callgrind("-i", "on")

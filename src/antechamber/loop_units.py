@@ -1,7 +1,7 @@
 """Units of work run on the event loop without blocking it for long (PostgreSQL): a
-synchronous call (`run`) runs in a greenlet on the loop's thread (one at a time; an idle one is
-reused for the next call), and wherever it
-would wait for the database's socket longer than an ordinary round trip (`wait_for`: psycopg's
+synchronous call (`run`) runs in a greenlet on the loop's thread (one call at a time, an idle
+one reused for the next), and wherever it would wait for the database's socket longer than
+an ordinary round trip (`wait_for`: psycopg's
 `Connection.wait`, through `pg_loop.LoopConnection`, after `pg_loop.BLOCK_FIRST_SECONDS`) or
 for a pooled connection (`pg_loop.LoopPool`), the greenlet hands the wait to the loop and the
 loop serves other requests meanwhile.
