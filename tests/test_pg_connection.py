@@ -122,3 +122,32 @@ def test_a_kept_cursor_after_an_error(lean: statements.Connection) -> None:
     with pytest.raises(exc.DataError):
         lean.execute(bad, {"at": "not a time"})
     assert lean.execute(bad, {"at": datetime.now(UTC)}).all() == []
+
+
+def test_json_columns_load_through_the_engines_decoder(lean: statements.Connection) -> None:
+    """JSON and JSONB come out of the engine's connections as `json_columns.loads` reads their
+    text (psycopg's loader is `pg_cursor.JsonColumnLoader`)."""
+    from sqlalchemy import text
+
+    from antechamber import json_columns
+    from antechamber.pg_cursor import JsonColumnLoader
+
+    raw: Any = lean.sa.connection.dbapi_connection
+    assert raw.adapters.get_loader(raw.adapters.types["jsonb"].oid, 0) is JsonColumnLoader
+    texts = ['{"a": [1, 2.5, null, true]}', "[12345678901234567890123]", "[]", '"é"', "null"]
+    for kind in ("json", "jsonb"):
+        row = lean.sa.execute(
+            text(
+                ", ".join(f"CAST(:t{i} AS {kind})" for i in range(len(texts))).join(["SELECT ", ""])
+            ),
+            {f"t{i}": t for i, t in enumerate(texts)},
+        ).one()
+        stored = lean.sa.execute(
+            text(
+                ", ".join(f"CAST(CAST(:t{i} AS {kind}) AS text)" for i in range(len(texts))).join(
+                    ["SELECT ", ""]
+                )
+            ),
+            {f"t{i}": t for i, t in enumerate(texts)},
+        ).one()
+        assert [repr(v) for v in row] == [repr(json_columns.loads(s)) for s in stored]
