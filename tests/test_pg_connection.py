@@ -151,3 +151,24 @@ def test_json_columns_load_through_the_engines_decoder(lean: statements.Connecti
             {f"t{i}": t for i, t in enumerate(texts)},
         ).one()
         assert [repr(v) for v in row] == [repr(json_columns.loads(s)) for s in stored]
+
+
+def test_commit_with_nothing_to_commit_and_with_something(url: str) -> None:
+    """`LoopConnection.commit` as psycopg's: idle, nothing (not even the lock); inside a
+    transaction it commits; inside `transaction()` it refuses."""
+    import psycopg
+
+    from antechamber.pg_loop import LoopConnection
+
+    with LoopConnection.connect(url.replace("+psycopg", "")) as conn:
+        conn.commit()  # idle, outside any transaction
+        conn.execute("CREATE TEMP TABLE t (n int)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        assert conn.pgconn.transaction_status != 0
+        conn.commit()
+        assert conn.pgconn.transaction_status == 0
+        conn.rollback()
+        assert conn.execute("SELECT n FROM t").fetchall() == [(1,)]
+        conn.commit()
+        with pytest.raises(psycopg.ProgrammingError), conn.transaction():
+            conn.commit()

@@ -28,6 +28,9 @@ BLOCK_FIRST_SECONDS = 0.001
 #: How long a checkout on the loop lets the loop run between looks at an exhausted pool.
 POOL_RETRY_SECONDS = 0.002
 
+#: `psycopg.pq.TransactionStatus.IDLE`.
+_IDLE = 0
+
 #: PostgreSQL's other names of UTC (`pg_timezone_names`), whose zone is UTC's in every respect
 #: (offset zero, no daylight time, abbreviation "UTC"). A server's default is often one of them
 #: (`Etc/UTC`: Debian's and the official image's).
@@ -66,6 +69,19 @@ class LoopConnection(Connection[Any]):
             # libpq's own call on the idle connection: no transaction for psycopg to track.
             pgconn.exec_(b"SET TimeZone TO 'UTC'")
         return conn
+
+    def commit(self) -> None:
+        """psycopg's `commit`. With nothing to commit (PostgreSQL idle: a read-only unit runs in
+        autocommit, and SQLAlchemy commits its transaction all the same) it returns at once, as
+        psycopg's does, without first taking the lock and running psycopg's generator through
+        `wait`; errors as psycopg's (inside `transaction()` or a two-phase one: psycopg's)."""
+        if (
+            not getattr(self, "_num_transactions", 1)
+            and getattr(self, "_tpc", True) is None
+            and self.pgconn.transaction_status == _IDLE
+        ):
+            return
+        super().commit()
 
     def lean_cursor(self, plan: object) -> Any:
         """The cursor this connection keeps for `plan`, a lean statement returning rows
