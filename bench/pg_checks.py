@@ -9,6 +9,15 @@ Uses its own database (`antechamber_pg_checks_<pid>`, dropped at the end). One d
 makes the session; then, `rounds` times, `checks` checks by token and `checks` by JWT, K at a
 time. Reports per round: µs of this process's CPU (all its threads) per check, and µs of the
 PostgreSQL backends' CPU (this database's, from /proc) per check.
+
+    PG_CHECKS_TRACE=1 PYTHONPATH=src python -m bench.pg_checks
+        after the warm-up, one check c and one d alone, each with what the server's connections
+        sent PostgreSQL (libpq's trace: one line per frontend message; a round trip ends with
+        a `Sync` or is a simple `Query`)
+    CALLGRIND=1 PYTHONHASHSEED=0 PYTHONPATH=src valgrind --tool=callgrind --instr-atstart=no \
+        --callgrind-out-file=/tmp/cg.%p python -m bench.pg_checks 20
+        after the warm-up, `checks` checks c and `checks` d one at a time, a callgrind dump for
+        each (`python -m bench.asgi_routes_sum /tmp/cg.<pid>`: instructions per check, median)
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import asyncio
 import resource
 import base64
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +52,8 @@ K = int(sys.argv[2]) if len(sys.argv) > 2 else 16
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TICK = os.sysconf("SC_CLK_TCK")
+TRACE = os.environ.get("PG_CHECKS_TRACE") == "1"
+CALLGRIND = bool(os.environ.get("CALLGRIND"))
 
 name = f"antechamber_pg_checks_{os.getpid()}"
 url = recreate_postgres_database(ADMIN, name).replace("postgresql://", "postgresql+psycopg://", 1)
@@ -73,6 +85,24 @@ try:
     settings = settings_for(url, tmp)
     engine = db.make_engine(url)
     migrations.upgrade(engine)
+    trace_path = tmp / "trace.txt"
+    if TRACE:
+        import psycopg
+        from sqlalchemy import event
+
+        trace_fd = os.open(trace_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+        @event.listens_for(engine, "connect")
+        def _trace(dbapi_conn, _record):
+            dbapi_conn.pgconn.trace(trace_fd)
+            dbapi_conn.pgconn.set_trace_flags(
+                psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
+            )
+
+        engine.dispose()
+        events = {"connect": 0, "checkout": 0, "checkin": 0, "reset": 0}
+        for name_ in events:
+            event.listen(engine, name_, lambda *a, n=name_: events.__setitem__(n, events[n] + 1))
     with db.transaction(db.session_factory(engine)) as session:
         project, issued = bench_project(session, settings)
         redirects.add_redirect_url(
@@ -164,9 +194,68 @@ try:
 
         await asyncio.gather(*(worker() for _ in range(K)))
 
+    def wire_since(offset: int) -> tuple[int, list[str]]:
+        with open(trace_path) as f:
+            f.seek(offset)
+            chunk = f.read()
+            return f.tell(), [line for line in chunk.splitlines() if line.startswith("F")]
+
+    def callgrind(*args: str) -> None:
+        subprocess.run(
+            ["callgrind_control", *args, str(os.getpid())], check=True, capture_output=True
+        )
+
     async def main():
         s = await login()
         await checks({"session_token": s["session_token"]})  # warm
+        await checks({"session_jwt": s["session_jwt"]})
+        if TRACE:
+            for label, body in (
+                ("c", {"session_token": s["session_token"]}),
+                ("d", {"session_jwt": s["session_jwt"]}),
+            ):
+                offset, _ = wire_since(0)
+                await call("/v1/b2b/sessions/authenticate", body)
+                await asyncio.sleep(0.2)  # a background write, if any, lands
+                _, sent = wire_since(offset)
+                trips = sum(1 for line in sent if "\tSync" in line or "\tQuery\t" in line)
+                print(f"check {label}: {trips} round trips, {len(sent)} frontend messages")
+                for line in sent:
+                    print("   ", line[:200])
+            from antechamber.engines import kept_of
+
+            print("pool events", events)
+            import collections
+
+            with open(trace_path) as f:
+                kinds = collections.Counter(
+                    (line.split("\t")[2], line.split("\t")[3][:8])
+                    for line in f
+                    if line.startswith("F\t") and line.split("\t")[2] in ("Parse", "Bind")
+                )
+            print("whole trace", kinds)
+
+            for slot in list(kept_of(engine)._all):
+                for kept in slot:
+                    prepared = kept[0].connection.driver_connection._prepared
+                    print(
+                        "kept connection: prepared",
+                        len(prepared._names),
+                        "counted",
+                        [(k[0][:60], k[1], v) for k, v in prepared._counts.items()],
+                    )
+            return
+        if CALLGRIND:
+            callgrind("-i", "on")
+            for label, body in (
+                ("session_by_token_c", {"session_token": s["session_token"]}),
+                ("session_by_JWT_d", {"session_jwt": s["session_jwt"]}),
+            ):
+                for _ in range(CHECKS):
+                    callgrind("-z")
+                    await call("/v1/b2b/sessions/authenticate", body)
+                    callgrind("-d", label)
+            return
         for r in range(ROUNDS):
             for label, body in (
                 ("c", {"session_token": s["session_token"]}),
@@ -204,6 +293,9 @@ try:
 finally:
     try:
         engine.dispose()
+        events = {"connect": 0, "checkout": 0, "checkin": 0, "reset": 0}
+        for name_ in events:
+            event.listen(engine, name_, lambda *a, n=name_: events.__setitem__(n, events[n] + 1))
     except Exception:
         pass
     drop_postgres_database(ADMIN, name)

@@ -34,3 +34,23 @@ def test_the_memo_stays_bounded() -> None:
         assert rfc3339(start + timedelta(seconds=n)) is not None
     assert len(clock._formatted) <= clock._FORMATTED_KEPT
     assert rfc3339(start) == "2026-01-01T00:00:00Z"
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9999, 12, 30)))
+def test_rfc3339_of_postgresql_zones(value: datetime) -> None:
+    """PostgreSQL's times come in the connection's zone, `Etc/UTC` a `ZoneInfo` of offset zero
+    (memoised beside the naive times) or another zone (converted): each reads as the naive
+    time's text, whichever of them was formatted first."""
+    from zoneinfo import ZoneInfo
+
+    expected = value.isoformat("T", "seconds") + "Z"
+    pg_utc = value.replace(tzinfo=ZoneInfo("Etc/UTC"))
+    paris = value.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris"))
+    for first in (pg_utc, paris, value):
+        clock._formatted.clear()
+        assert rfc3339(first) == expected
+        assert rfc3339(pg_utc) == expected
+        assert rfc3339(paris) == expected
+        assert rfc3339(value) == expected
+        assert rfc3339(value.replace(tzinfo=UTC)) == expected

@@ -337,3 +337,53 @@ def test_an_event_loop_thread_that_ends_gives_its_read_connection_back(
     thread.join()
     gc.collect()
     assert own_engine.pool.checkedout() == 0
+
+
+def _session_state(session: Session) -> dict[str, Any]:
+    """What a Session holds but its identity (`hash_key`), `bind`, `info` and its memo of the
+    class's event listeners (`dispatch`, made on first use)."""
+    skip = {"hash_key", "bind", "info", "identity_map", "dispatch"}  # dispatch: a cache
+    state = {k: v for k, v in session.__dict__.items() if k not in skip}
+    state["identity_map"] = len(session.identity_map)
+    return state
+
+
+def test_a_kept_connection_hands_an_unused_session_to_the_next_unit(
+    services: Services, project: Credentials
+) -> None:
+    """Read units on the loop's thread keep their connection (`kept_connections.LoopReads`)
+    and, if their Session never began nor took in an object, that Session for the next unit:
+    as a new one but its identity, with an `info` of its own (the last unit's stays its own);
+    a Session that held ORM state, or one of another factory, is not handed on."""
+    factory = services.sessions
+    with db.transaction(factory) as session:
+        db.connection(session).execute(_INSERT_ORG, _org(services, project.project_id, "Acme"))
+    other_factory = db.session_factory(services.engine)
+    fresh = _session_state(factory(bind=services.engine))
+    seen: list[tuple[Session, dict[str, Any]]] = []
+    held: list[Organization] = []
+
+    def unit(orm: bool = False, of: Any = factory) -> Session:
+        with db.transaction(of, read_only=True) as session:
+            assert _session_state(session) == fresh
+            assert set(session.info) == {"antechamber.unit", db.READ_ONLY}
+            session.info["mine"] = len(seen)
+            if orm:  # objects in the Session's identity map (held: it is weak)
+                held.extend(session.scalars(select(Organization)).all())
+                assert held
+            db.connection(session).execute(select(Organization.id).limit(1)).all()
+            seen.append((session, session.info))
+        return session
+
+    async def on_the_loop() -> list[Session]:
+        return [unit(), unit(), unit(orm=True), unit(), unit(of=other_factory), unit(), unit()]
+
+    sessions = asyncio.run(on_the_loop())
+    assert sessions[1] is sessions[0]  # handed on
+    assert sessions[2] is sessions[0]  # handed on, then given objects: not again
+    assert sessions[3] is not sessions[2]
+    assert sessions[4] is not sessions[3]  # another factory's unit: its own
+    assert sessions[5] is not sessions[4]
+    assert sessions[6] is sessions[5]
+    # Each unit's `info` stayed its own, emptied of the unit's keys when it ended.
+    assert [info for _, info in seen] == [{"mine": n} for n in range(7)]

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from antechamber import json_columns
@@ -86,3 +88,40 @@ def test_the_engine_writes_compact_json_and_finds_roles_in_either_spelling(
         for member in page.members:
             if member.id == grouped.id:
                 assert member.scim_group_roles == [{"role_id": "stytch_admin", "group_id": "g"}]
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(value=_JSON, pad=st.integers(min_value=0, max_value=3))
+def test_a_buffer_reads_as_its_bytes(value: Any, pad: int) -> None:
+    """`loads_buffer` (psycopg's JSON loader: a memoryview of the result) gives `loads`' value of
+    the same bytes, short texts (orjson straight on the buffer) and long ones alike, in both
+    spellings, also for a view into a larger buffer."""
+    for text_ in (json_columns.dumps(value), json.dumps(value)):
+        raw = text_.encode("utf-8", "surrogatepass")
+        framed = b"x" * pad + raw + b"y" * pad
+        view = memoryview(framed)[pad : pad + len(raw)]
+        expected = repr(json_columns.loads(raw))
+        assert repr(json_columns.loads_buffer(view)) == expected
+        assert repr(json_columns.loads_buffer(raw)) == expected
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["NaN", "[1e400]", '"\\ud800"', "-0", "1" * 18, "1" * 19, "[-9223372036854775809]", "{}"],
+)
+def test_a_buffer_orjson_refuses_reads_as_before(stored: str) -> None:
+    raw = stored.encode()
+    assert repr(json_columns.loads_buffer(memoryview(raw))) == repr(json_columns.loads(raw))

@@ -75,8 +75,9 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     # lock, PostgreSQL's cursor, the connections its units keep, the engines, PostgreSQL's
     # connection and pool for units on the loop and those units) is ground floor too: none of
     # it imports anything of ours but the errors, except the kept connections, the engines,
-    # `pg_loop` (the units on the loop) and `statements` (its plans, `statement_plans`), which
-    # import only the ground floor.
+    # `pg_loop` (the units on the loop), `statements` (its plans, `statement_plans`) and
+    # PostgreSQL's cursor (its JSON loader is `json_columns`'), which import only the ground
+    # floor.
     ground = {
         "antechamber.errors",
         "antechamber.statements",
@@ -97,6 +98,7 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
         "antechamber.kept_connections",
         "antechamber.engines",
         "antechamber.pg_loop",
+        "antechamber.pg_cursor",
     }
     for module in ground - layered:
         assert imports_of(module) <= {"antechamber.errors"}, module
@@ -104,6 +106,7 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     assert imports_of("antechamber.kept_connections") <= ground
     assert imports_of("antechamber.engines") <= ground - {"antechamber.engines"}
     assert imports_of("antechamber.pg_loop") <= ground - {"antechamber.pg_loop"}
+    assert imports_of("antechamber.pg_cursor") <= {"antechamber.json_columns"}
     assert "antechamber.models" not in imports_of("antechamber.migrations")
     assert "antechamber.models" in imports_of("antechamber.migrations.env")
 

@@ -204,3 +204,42 @@ def test_units_run_on_the_loop_only_on_postgresql_and_only_if_set(
     assert Services(settings, engine, db.session_factory(engine)).loop_units is on_pg
     off = settings.model_copy(update={"database_units_on_loop": False})
     assert Services(off, engine, db.session_factory(engine)).loop_units is False
+
+
+def test_units_are_reused_one_call_at_a_time_each_in_its_callers_context() -> None:
+    """An ended unit runs the next call (no greenlet made per call), in that call's context;
+    units in flight at once are distinct; one whose call raised is reused too."""
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[tuple[int, str, bool]] = []
+
+    def unit(label: str, wait: float = 0.0) -> int:
+        here = loop_units.current()
+        assert here is not None
+        assert not here.blocking
+        if wait:
+            here.sleep(wait)
+        seen.append((id(here), var.get(), here.blocking))
+        here.blocking = True  # reset for the next call
+        var.set("inner")  # in the unit's copy of the context only
+        if label == "fail":
+            raise ValueError(label)
+        return id(here)
+
+    async def labelled(label: str, wait: float = 0.0) -> int:
+        var.set(label)
+        return await loop_units.run(unit, label, wait)
+
+    async def main() -> None:
+        first = await labelled("a")
+        assert var.get() == "a"  # the unit's own set stayed in its copy
+        assert await labelled("b") == first  # the same greenlet, idle in between
+        with pytest.raises(ValueError, match="fail"):
+            await labelled("fail")
+        assert await labelled("c") == first
+        both = await asyncio.gather(labelled("x", 0.002), labelled("y", 0.001))
+        assert len(set(both)) == 2  # two in flight: two units
+
+    asyncio.run(main())
+    assert [s[1] for s in seen] == ["a", "b", "fail", "c", "y", "x"]

@@ -40,9 +40,12 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-#: Naive times (as SQLite hands them back) formatted before, and their text: a login's answers
-#: show the same member's and organization's times again and again, and every check of a session
-#: its own. Looking one up costs a sixth of formatting it. Emptied when full.
+#: Times formatted before, and their text: a login's answers show the same member's and
+#: organization's times again and again, and every check of a session its own. Looking one up
+#: costs a sixth of formatting it. Naive times (SQLite's) and aware ones at offset zero
+#: (PostgreSQL's, in the connection's zone: `Etc/UTC` is a `ZoneInfo`, not `UTC`) share it: an
+#: aware time never equals a naive one, and two aware times are equal when they are the same
+#: instant, whose text is the same. Emptied when full.
 _formatted: dict[datetime, str] = {}
 _FORMATTED_KEPT = 4096
 
@@ -51,17 +54,16 @@ def rfc3339(value: datetime | None) -> str | None:
     """Stytch's timestamp format: `2021-12-29T12:33:09Z` (a naive `value` is UTC)."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        text = _formatted.get(value)
-        if text is None:
-            if len(_formatted) >= _FORMATTED_KEPT:
-                _formatted.clear()
-            # Exactly `YYYY-MM-DDTHH:MM:SS` without microseconds or an offset.
-            text = _formatted[value] = value.isoformat("T", "seconds") + "Z"
-        return text
-    if value.tzinfo is not UTC:
+    tz = value.tzinfo
+    if tz is not None and tz is not UTC and value.utcoffset():
+        # Another offset: the same instant in UTC (its fields are the text's).
         value = value.astimezone(UTC)
-    # isoformat is C: `YYYY-MM-DDTHH:MM:SS` then the offset cut off. A session check formats
-    # about fifteen times; strftime cost twice as much as fields formatted by hand, and those
-    # 1.7 times this.
-    return value.isoformat("T", "seconds")[:19] + "Z"
+    text = _formatted.get(value)
+    if text is None:
+        if len(_formatted) >= _FORMATTED_KEPT:
+            _formatted.clear()
+        # Exactly `YYYY-MM-DDTHH:MM:SS` without microseconds or an offset: isoformat is C,
+        # then an aware value's offset cut off (strftime cost twice as much as fields
+        # formatted by hand, and those 1.7 times this).
+        text = _formatted[value] = value.isoformat("T", "seconds")[:19] + "Z"
+    return text

@@ -109,7 +109,7 @@ def make_engine(
     kwargs.setdefault("max_overflow", max_overflow if max_overflow is not None else 10)
     kwargs.setdefault("pool_recycle", PG_RECYCLE_SECONDS)
     # psycopg is only installed for PostgreSQL (the `postgres` extra).
-    from antechamber.pg_cursor import LazyDescriptionCursor
+    from antechamber.pg_cursor import LazyDescriptionCursor, use_json_columns
     from antechamber.pg_loop import LoopConnection, LoopPool
 
     # Units of work on the event loop (`loop_units`) hand their waits to the loop: for the
@@ -127,6 +127,10 @@ def make_engine(
         **kwargs.pop("connect_args", {}),
     }
     pg = create_engine(url, connect_args=pg_connect_args, **kwargs)
+    adapters = getattr(pg.dialect, "_psycopg_adapters_map", None)
+    if adapters is not None and kwargs["json_deserializer"] is json_columns.loads:
+        # JSON columns decoded by psycopg's loader calling ours: ours is the loader.
+        use_json_columns(adapters)
 
     @event.listens_for(pg, "do_connect")
     def _loop_connection(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:

@@ -48,3 +48,16 @@ def loads(text: str | bytes) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def loads_buffer(data: bytes | memoryview) -> Any:
+    """`loads` of a buffer, as psycopg hands its loaders one (a memoryview of the result): the
+    same value. A text too short to hold a long run of digits goes to orjson as it is (orjson
+    reads a memoryview as the bytes it views); anything else, or a text orjson refuses, is
+    `loads`' of the bytes."""
+    if len(data) < len(_LONG_RUN):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return loads(bytes(data))

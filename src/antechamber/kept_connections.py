@@ -163,11 +163,12 @@ def keep(
     driver = connection.connection.driver_connection
     if driver is None:
         return False
-    info = getattr(driver, "info", None)  # psycopg's; sqlite3's has none
-    if info is not None:
+    pgconn = getattr(driver, "pgconn", None)  # psycopg's; sqlite3's has none
+    if pgconn is not None:
         # PostgreSQL: a read-only unit runs in autocommit, so the connection is idle unless
-        # something went wrong; anything else goes back to the pool, which resets it.
-        if info.transaction_status != PG_IDLE:
+        # something went wrong; anything else goes back to the pool, which resets it. (libpq's
+        # status, not `info.transaction_status`: that builds an object and an enum each time.)
+        if pgconn.transaction_status != PG_IDLE:
             return False
     elif driver.in_transaction:
         # A COMMIT that failed (a deferred foreign key) leaves SQLite's transaction open,

@@ -8,6 +8,8 @@ PostgreSQL, for a member or organization row of 20–30 columns (docs/performanc
 
 Here the entries are psycopg's own `Column`s, built from the result the statement returned,
 on the first read of one of them. Imported only where psycopg is (the PostgreSQL engine).
+
+Also psycopg's loader of JSON columns (`JsonColumnLoader`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
 from psycopg import Column, Cursor, pq
-from psycopg.adapt import AdaptersMap
+from psycopg.adapt import AdaptersMap, Loader
+
+from antechamber import json_columns
 
 _ROWS = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, pq.ExecStatus.TUPLES_CHUNK)
 
@@ -83,3 +87,19 @@ class LazyDescription(Sequence[Column]):
 
     def __repr__(self) -> str:
         return repr(self._built())
+
+
+class JsonColumnLoader(Loader):
+    """psycopg's loader of `json` and `jsonb` text, the engine's decoder itself: psycopg's own
+    (`set_json_loads`, what SQLAlchemy installs) is a Python method that copies the buffer and
+    calls the decoder, a frame more for each of the twenty JSON values of a session check.
+    The same values: `json_columns.loads_buffer` is `json_columns.loads` of those bytes."""
+
+    load = staticmethod(json_columns.loads_buffer)  # type: ignore[assignment]
+
+
+def use_json_columns(adapters: AdaptersMap) -> None:
+    """Load `json` and `jsonb` (text) with `JsonColumnLoader` on connections of `adapters`
+    (an engine's, whose JSON deserializer is `json_columns.loads`)."""
+    adapters.register_loader("json", JsonColumnLoader)
+    adapters.register_loader("jsonb", JsonColumnLoader)

@@ -28,6 +28,16 @@ BLOCK_FIRST_SECONDS = 0.001
 #: How long a checkout on the loop lets the loop run between looks at an exhausted pool.
 POOL_RETRY_SECONDS = 0.002
 
+#: `psycopg.pq.TransactionStatus.IDLE`.
+_IDLE = 0
+
+#: PostgreSQL's other names of UTC (`pg_timezone_names`), whose zone is UTC's in every respect
+#: (offset zero, no daylight time, abbreviation "UTC"). A server's default is often one of them
+#: (`Etc/UTC`: Debian's and the official image's).
+UTC_ALIASES = frozenset(
+    {b"Etc/UTC", b"Etc/UCT", b"UCT", b"Etc/Universal", b"Universal", b"Etc/Zulu", b"Zulu"}
+)
+
 
 class LoopConnection(Connection[Any]):
     """A `psycopg.Connection` whose waits, in a `loop_units.LoopUnit`, are the loop's.
@@ -40,6 +50,56 @@ class LoopConnection(Connection[Any]):
     """
 
     __slots__ = ()
+
+    @classmethod
+    def connect(cls, conninfo: str = "", **kwargs: Any) -> LoopConnection:
+        """psycopg's `connect`; then, if the session's time zone is another name of UTC
+        (`UTC_ALIASES`), it is set to `UTC` itself (one round trip, once a connection).
+
+        Why: psycopg loads a `timestamptz` in the session's zone, and for `Etc/UTC` that is a
+        `ZoneInfo`, not `datetime.UTC`: each value is converted (`astimezone`) as it is
+        loaded, and every later offset, hash and comparison of it asks the `ZoneInfo`, about
+        4% of a session check's instructions. With `UTC` psycopg builds the values in UTC
+        directly. Nothing else differs: the same zone for every SQL expression, the same
+        instants, offsets, `isoformat` and `tzname` in Python. Another zone is left as it is.
+        """
+        conn = super().connect(conninfo, **kwargs)
+        pgconn = conn.pgconn
+        if pgconn.parameter_status(b"TimeZone") in UTC_ALIASES:
+            # libpq's own call on the idle connection: no transaction for psycopg to track.
+            pgconn.exec_(b"SET TimeZone TO 'UTC'")
+        return conn
+
+    def commit(self) -> None:
+        """psycopg's `commit`. With nothing to commit (PostgreSQL idle: a read-only unit runs in
+        autocommit, and SQLAlchemy commits its transaction all the same) it returns at once, as
+        psycopg's does, without first taking the lock and running psycopg's generator through
+        `wait`; errors as psycopg's (inside `transaction()` or a two-phase one: psycopg's)."""
+        if (
+            not getattr(self, "_num_transactions", 1)
+            and getattr(self, "_tpc", True) is None
+            and self.pgconn.transaction_status == _IDLE
+        ):
+            return
+        super().commit()
+
+    def lean_cursor(self, plan: object) -> Any:
+        """The cursor this connection keeps for `plan`, a lean statement returning rows
+        (`statement_plans.run`), made on its first use here: a cursor made and closed per
+        statement cost its construction and psycopg's `Transformer` (which it makes again
+        whenever a cursor runs another query than its last), about a fifth of psycopg's work
+        for a one-row SELECT. Reusing one is what psycopg does for a cursor's next `execute`:
+        it resets the cursor's results and keeps its adapters. The caller fetches the rows
+        before the connection's next statement (one unit holds a connection at a time, and
+        runs a statement to its rows before the next), and leaves the cursor open."""
+        try:
+            cursors: dict[object, Any] = self.__dict__["_lean_cursors"]
+        except KeyError:
+            cursors = self.__dict__["_lean_cursors"] = {}
+        cursor = cursors.get(plan)
+        if cursor is None or cursor.closed:
+            cursor = cursors[plan] = self.cursor()
+        return cursor
 
     def wait(
         self,

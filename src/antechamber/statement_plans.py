@@ -268,26 +268,44 @@ def send(conn: SAConnection, cursor: Any, sql: str, args: Any, many: bool) -> tu
 
 def run(conn: SAConnection, plan: Plan, params: Any, many: bool) -> Rows:
     sql, args = plan.fast_args(params, many)
-    raw = conn.connection.dbapi_connection
+    raw: Any = conn.connection.dbapi_connection
     assert raw is not None
-    cursor = raw.cursor()
+    # PostgreSQL's connection keeps a cursor per SELECT (`pg_loop.LoopConnection.lean_cursor`),
+    # outside a pipeline (whose results are read later).
+    kept = (
+        plan.returns_rows
+        and not many
+        and hasattr(raw, "lean_cursor")
+        and not raw.pgconn.pipeline_status
+    )
+    cursor = raw.lean_cursor(plan) if kept else raw.cursor()
     try:
         sql, args = send(conn, cursor, sql, args, many)
     except BaseException as e:
         # Wrapped as SQLAlchemy does (IntegrityError ...), the connection invalidated if lost.
         conn._handle_dbapi_exception(e, sql, args, cursor, None)
-    return collect(conn, plan, cursor, sql, args, many)
+    return collect(conn, plan, cursor, sql, args, many, kept)
 
 
-def collect(conn: SAConnection, plan: Plan, cursor: Any, sql: str, args: Any, many: bool) -> Rows:
-    """The statement's rows, once `cursor` has run it (its pipeline ended)."""
+def collect(
+    conn: SAConnection,
+    plan: Plan,
+    cursor: Any,
+    sql: str,
+    args: Any,
+    many: bool,
+    kept: bool = False,
+) -> Rows:
+    """The statement's rows, once `cursor` has run it (its pipeline ended); the cursor closed
+    unless the connection keeps it (`kept`)."""
     try:
         for fn in conn.dispatch.after_cursor_execute:
             fn(conn, cursor, sql, args, None, many)
         rows = cursor.fetchall() if plan.returns_rows else []
         rowcount = cursor.rowcount
         description = cursor.description  # psycopg's is gone once the cursor is closed
-        cursor.close()
+        if not kept:
+            cursor.close()
     except BaseException as e:
         conn._handle_dbapi_exception(e, sql, args, cursor, None)
     if not rows:
