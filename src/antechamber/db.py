@@ -26,7 +26,7 @@ from antechamber import statements
 from antechamber.engines import READ_ONLY as READ_ONLY
 from antechamber.engines import kept_of, writer_of
 from antechamber.engines import make_engine as make_engine
-from antechamber.kept_connections import PG_IDLE, LoopReads, Writer, keep, take
+from antechamber.kept_connections import LoopReads, Writer, keep, take
 
 log = logging.getLogger("antechamber.db")
 _ON_ROLLBACK = "antechamber.on_rollback"
@@ -264,7 +264,7 @@ class _Unit:
     def rollback(self) -> None:
         self.clean = False
         if self.piped:
-            self.lean.unpiped()  # the INSERTs still waiting never run
+            self.lean.unpiped()  # the statements still waiting never run
         try:
             if self.session.in_transaction():
                 self.session.rollback()  # "rollback_only": rolls the connection's back too
@@ -315,8 +315,9 @@ def _before_commit_and_commit(
     statement of every writing unit) and send COMMIT behind them in one libpq pipeline, so the
     rows and the COMMIT cost one round trip instead of two (the audit's executemany already
     runs in a pipeline of its own and ends it with a Sync; psycopg's COMMIT then was a query
-    of its own). The INSERTs still waiting (`statements.Connection.insert_unread`) go first in
-    the same pipeline, after the unit's BEGIN if no statement has run yet. The transaction's
+    of its own). The statements still waiting (`statements.Connection.insert_unread`,
+    `update_unread`) go first in the same pipeline, after the unit's BEGIN if no statement has
+    run yet. The transaction's
     `commit()` that follows finds PostgreSQL idle, and psycopg sends nothing for it:
     SQLAlchemy's bookkeeping and events run as before.
 
@@ -331,7 +332,7 @@ def _before_commit_and_commit(
     first, in the same transaction, and commits as before.
     """
     driver: Any = transaction.connection.connection.driver_connection
-    if not lean.deferred and driver.info.transaction_status == PG_IDLE:
+    if not lean.deferred and driver.pgconn.transaction_status == statements.PG_IDLE:
         # No statement yet, so no transaction (psycopg begins one with the first): as before,
         # the listeners' rows and then the commit, which has nothing to send without them.
         session.dispatch.before_commit(session)

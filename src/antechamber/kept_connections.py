@@ -168,7 +168,7 @@ def keep(
         # PostgreSQL: a read-only unit runs in autocommit, so the connection is idle unless
         # something went wrong; anything else goes back to the pool, which resets it. (libpq's
         # status, not `info.transaction_status`: that builds an object and an enum each time.)
-        if pgconn.transaction_status != PG_IDLE:
+        if pgconn.transaction_status != statements.PG_IDLE:
             return False
     elif driver.in_transaction:
         # A COMMIT that failed (a deferred foreign key) leaves SQLite's transaction open,
@@ -179,7 +179,3 @@ def keep(
         return False
     slot.append((connection, lean, pool, os.getpid(), time.monotonic() if since is None else since))
     return True
-
-
-#: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
-PG_IDLE = 0

@@ -124,12 +124,8 @@ async def run(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     # As a worker thread would (anyio copies the context into it).
     unit.gr_context = contextvars.copy_context()
     request: Any = unit.switch(call, args, kwargs)
-    if type(request) is _Ended:
-        done: T = _ended(unit, request, idle, False)
-        return done
-    loop = asyncio.get_running_loop()
     cancelled = False
-    while True:
+    while type(request) is not _Ended:  # a wait handed to the loop
         ready = 0
         if type(request) is float:
             try:
@@ -138,6 +134,7 @@ async def run(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
                 cancelled = True
         else:
             fileno, wait = request
+            loop = asyncio.get_running_loop()
             future = loop.create_future()
 
             def wakeup(state: int, future: asyncio.Future[None] = future) -> None:
@@ -160,9 +157,8 @@ async def run(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
                 if wait & WAIT_W:
                     loop.remove_writer(fileno)
         request = unit.switch(ready)
-        if type(request) is _Ended:
-            result: T = _ended(unit, request, idle, cancelled)
-            return result
+    result: T = _ended(unit, request, idle, cancelled)
+    return result
 
 
 def _ended(unit: LoopUnit, ended: _Ended, idle: list[LoopUnit], cancelled: bool) -> Any:

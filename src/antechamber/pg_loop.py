@@ -17,7 +17,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.util import queue as sqla_queue
 from sqlalchemy.util import safe_reraise
 
-from antechamber import loop_units
+from antechamber import loop_units, statements
 
 #: How long a wait of a unit on the loop blocks the thread before the loop takes it over: a
 #: round trip waited for through the loop costs about 25 µs more CPU than a blocking one
@@ -27,9 +27,6 @@ BLOCK_FIRST_SECONDS = 0.001
 
 #: How long a checkout on the loop lets the loop run between looks at an exhausted pool.
 POOL_RETRY_SECONDS = 0.002
-
-#: `psycopg.pq.TransactionStatus.IDLE`.
-_IDLE = 0
 
 #: PostgreSQL's other names of UTC (`pg_timezone_names`), whose zone is UTC's in every respect
 #: (offset zero, no daylight time, abbreviation "UTC"). A server's default is often one of them
@@ -78,7 +75,7 @@ class LoopConnection(Connection[Any]):
         if (
             not getattr(self, "_num_transactions", 1)
             and getattr(self, "_tpc", True) is None
-            and self.pgconn.transaction_status == _IDLE
+            and self.pgconn.transaction_status == statements.PG_IDLE
         ):
             return
         super().commit()

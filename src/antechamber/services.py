@@ -107,6 +107,12 @@ class Services:
             and isinstance(limiter.strategy, MemoryWindows)
         )
 
+    @property
+    def reads_on_loop(self) -> bool:
+        """Whether `api.auth.run_read` runs a read on the event loop's thread (as a loop unit,
+        or inline), not in a worker thread."""
+        return self.loop_units or self.reads_inline
+
     def loop_gate(self) -> asyncio.Semaphore:
         """The running loop's bound on its units of work at once (`loop_units`): the pool's
         size, so a checkout on the loop rarely finds the pool exhausted (`pg_loop.LoopPool`

@@ -62,9 +62,10 @@ class Connection:
     lean when it can, through SQLAlchemy otherwise; `sa` is SQLAlchemy's Connection.
 
     On PostgreSQL a writing unit's connection is `piped` (`db._Unit`): its BEGIN goes in one
-    libpq pipeline with the unit's first lean statement, and the INSERTs it is given through
-    `insert_unread` wait for the unit's next statement, or its COMMIT, and go in that
-    statement's pipeline, ahead of it (`pipeline`): one round trip for them all.
+    libpq pipeline with the unit's first lean statement, and the statements it is given
+    through `insert_unread` and `update_unread` wait for the unit's next statement, or its
+    COMMIT, and go in that statement's pipeline, ahead of it (`pipeline`): one round trip for
+    them all.
     """
 
     __slots__ = ("begin", "deferred", "dialect", "sa")
@@ -73,7 +74,7 @@ class Connection:
         self.sa = connection
         self.dialect = connection.dialect
         # `piped`: the unit's BEGIN is still to be sent (psycopg would send it as a round trip
-        # of its own); the INSERTs waiting for the next statement (None: not piped).
+        # of its own); the statements waiting for the next one (None: not piped).
         self.begin = False
         self.deferred: list[tuple[Plan, Any, bool]] | None = None
 
@@ -140,16 +141,16 @@ class Connection:
         self.deferred.append((plan, params, many))
 
     def flush(self) -> None:
-        """Send what is due now (the BEGIN, the waiting INSERTs), in one round trip."""
+        """Send what is due now (the BEGIN, the waiting statements), in one round trip."""
         if (self.begin or self.deferred) and self._due():
             with self.pipeline("(what was due)"):
                 pass
 
     def _due(self) -> bool:
-        """Whether a BEGIN or an INSERT waits (no BEGIN if psycopg has sent its own: a
+        """Whether a BEGIN or a statement waits (no BEGIN if psycopg has sent its own: a
         statement of SQLAlchemy's ran first)."""
         raw: Any = self.sa.connection.dbapi_connection
-        if self.begin and raw.pgconn.transaction_status != _PG_IDLE:
+        if self.begin and raw.pgconn.transaction_status != PG_IDLE:
             self.begin = False
         return self.begin or bool(self.deferred)
 
@@ -165,7 +166,7 @@ class Connection:
     def pipeline(self, label: str) -> Iterator[None]:
         """A libpq pipeline on the unit's connection for the block's statements, opened with
         what is due first: the unit's BEGIN if PostgreSQL is idle yet, then the waiting
-        INSERTs; all sent at once, and their results (and errors) read once, when the block
+        statements; all sent at once, and their results (and errors) read once, when the block
         ends (one round trip). A driver error is raised as SQLAlchemy's (`IntegrityError`
         ...), with the failing statement's SQL if known (else `label`); PostgreSQL then
         holds the transaction failed, for the caller's rollback.
@@ -174,12 +175,12 @@ class Connection:
         length of the pipeline so that psycopg sends none of its own ahead of it (that one
         would be a round trip: psycopg waits for its result); psycopg then finds the
         transaction open, as if it had begun it. Within a pipeline already open, just the
-        waiting INSERTs."""
+        waiting statements."""
         raw: Any = self.sa.connection.dbapi_connection
         queued = self.deferred
         if queued:
             self.deferred = []
-        begin = self.begin and raw.pgconn.transaction_status == _PG_IDLE
+        begin = self.begin and raw.pgconn.transaction_status == PG_IDLE
         self.begin = False
         if raw.pgconn.pipeline_status:  # in one already (a statement of the COMMIT's)
             for plan, params, many in queued or ():
@@ -237,7 +238,7 @@ class Connection:
 #: Off, no connection is piped: psycopg's BEGIN, each INSERT at once (bench comparisons).
 PIPED = True
 #: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
-_PG_IDLE = 0
+PG_IDLE = 0
 _PIPED_LEAN = "_antechamber_piped"
 _PIPES = "_antechamber_pipes"
 
@@ -259,8 +260,8 @@ def due_first(
 ) -> tuple[str, Any]:
     """PostgreSQL's engines' `before_cursor_execute` (retval): a statement SQLAlchemy runs on
     a piped unit's connection (the ORM's, a savepoint's) sends what is due first (the BEGIN
-    with the waiting INSERTs, one round trip), so it never runs ahead of an INSERT given
-    earlier (`Connection.insert_unread`)."""
+    with the waiting statements, one round trip), so it never runs ahead of one given
+    earlier (`Connection.insert_unread`, `update_unread`)."""
     lean: Connection | None = conn.__dict__.get(_PIPED_LEAN)
     if lean is not None and lean.deferred:
         lean.flush()

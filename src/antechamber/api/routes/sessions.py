@@ -59,8 +59,7 @@ async def authenticate(request: Request, body: SessionAuthenticate) -> JSONRespo
     # that extends the session writes: on the loop too when SQLite's writer lock is free
     # (run_write). Else a thread.
     read_only = body.session_duration_minutes is None and body.session_custom_claims is None
-    services = services_of(request)
-    if read_only and (services.loop_units or services.reads_inline):
+    if read_only and services_of(request).reads_on_loop:
         background = BackgroundTasks()
         response = await run_read(
             request,
