@@ -185,6 +185,26 @@ def test_a_link_works_once(api: TestClient, services: Services) -> None:
     assert again.json()["error_type"] == "unable_to_auth_magic_link"
 
 
+def test_a_new_link_ends_the_addresss_earlier_one_and_no_one_elses(
+    api: TestClient, services: Services
+) -> None:
+    """On PostgreSQL the superseding UPDATE waits for the new link's INSERT and goes with it
+    (`update_unread`): the earlier link must be dead all the same once the send has answered."""
+    api.post(SEND, json={"email_address": "ada@acme.example"})
+    earlier = magic_token(services, "ada@acme.example")
+    api.post(SEND, json={"email_address": "bob@acme.example"})
+    others = magic_token(services, "bob@acme.example")
+    with services.sessions() as session:  # the clock is frozen: the earlier message's id
+        seen = {m.id for m in outbox.recent(session, recipient="ada@acme.example")}
+    assert api.post(SEND, json={"email_address": "ada@acme.example"}).status_code == 200
+    newest = magic_token(services, "ada@acme.example", seen=seen)
+    refused = api.post(AUTHENTICATE, json={"discovery_magic_links_token": earlier})
+    assert refused.status_code == 401
+    assert refused.json()["error_type"] == "unable_to_auth_magic_link"
+    assert api.post(AUTHENTICATE, json={"discovery_magic_links_token": newest}).status_code == 200
+    assert api.post(AUTHENTICATE, json={"discovery_magic_links_token": others}).status_code == 200
+
+
 def test_a_link_expires_after_an_hour(
     api: TestClient, services: Services, clock: FrozenClock
 ) -> None:
