@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy import JSON, ColumnElement, Select, Table, Text, bindparam, insert, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from antechamber import db, metadata, rows, tokens
+from antechamber import db, json_columns, metadata, rows, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc, rfc3339
@@ -103,6 +104,9 @@ class Authenticated:
     session_jwt: str
     #: The JWT's session claim (`session_claim`): what the answer's `member_session` repeats.
     claim: dict[str, Any] | None = None
+    #: A read-only check's member and organization as `_read` knew them (`Known`), for what
+    #: the caller derives from those two rows alone; None on the writing path.
+    known: Known | None = None
 
 
 def duration(value: int | None, *, default: int | None = DEFAULT_DURATION_MINUTES) -> int | None:
@@ -231,9 +235,10 @@ def authenticate(
     """
     minutes = duration(session_duration_minutes, default=None)
     now = scope.clock.now()
+    known: Known | None = None
     if minutes is None and session_custom_claims is None:
         # The hot path: rows read apart from the unit of work's identity map (`_read`).
-        session, member, org = _read(scope, _lookup(scope, session_token, session_jwt, now))
+        session, member, org, known = _read(scope, _lookup(scope, session_token, session_jwt, now))
         _touch_later(scope, session, now)
     else:
         session, member, org = resolve(scope, session_token=session_token, session_jwt=session_jwt)
@@ -244,7 +249,7 @@ def authenticate(
         if session_custom_claims is not None:
             session.custom_claims = merged_claims(session.custom_claims, session_custom_claims)
     return Authenticated(
-        session, member, org, session_token or "", *minted(scope, session, member, org)
+        session, member, org, session_token or "", *minted(scope, session, member, org), known
     )
 
 
@@ -375,7 +380,74 @@ _ORGANIZATIONS = rows.Columns(Organization)
 _MEMBER_AT = len(_SESSIONS)
 _ORG_AT = _MEMBER_AT + len(_MEMBERS)
 _ORM = _statements(MemberSession, Member, Organization)
-_CORE = _statements(*_SESSIONS.columns, *_MEMBERS.columns, *_ORGANIZATIONS.columns)
+_COLUMNS = (*_SESSIONS.columns, *_MEMBERS.columns, *_ORGANIZATIONS.columns)
+
+
+def _as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # A JSON column as its text (`_read` decodes it: the engine's own `json_columns.loads`).
+    return sql_cast(column, Text) if isinstance(column.type, JSON) else column
+
+
+_CORE = _statements(*map(_as_text, _COLUMNS))
+# Where the JSON texts are: in the session's columns, and in the member's and organization's
+# (counted from the member's first column).
+_SESSION_JSON = tuple(i for i, c in enumerate(_SESSIONS.columns) if isinstance(c.type, JSON))
+_KNOWN_JSON = tuple(
+    i - _MEMBER_AT for i, c in enumerate(_COLUMNS) if i >= _MEMBER_AT and isinstance(c.type, JSON)
+)
+#: How many (member, organization) rows `_read` remembers (oldest out first).
+KNOWN_KEPT = 1024
+
+
+class Known:
+    """A member's and its organization's rows as a session check read them: their values
+    (JSON decoded) and what callers derive from those two rows alone (`derived`, by name).
+
+    Remembered by the rows' exact contents as read: every column, the JSON ones as their
+    text, not an id. The same text decodes to the same values, so a check whose rows equal
+    a remembered pair's gets the values it would have decoded; a row that changed in any
+    column is another key, so nothing goes stale and nothing is invalidated. The values are
+    shared by the checks that find them: whoever reads them (the transient objects `_read`
+    makes) must not change them, as nothing on a read-only check does
+    (tests/sessions/test_known_rows.py checks the remembered values after checks)."""
+
+    __slots__ = ("derived", "member", "organization")
+
+    def __init__(self, member: tuple[Any, ...], organization: tuple[Any, ...]) -> None:
+        self.member = member
+        self.organization = organization
+        #: By name: values made from these two rows alone, in no unit of work (an API
+        #: answer's encoded member, say); each computed by the first caller that needs it.
+        self.derived: dict[str, Any] = {}
+
+
+# The rows' contents (the member's columns, then the organization's; JSON as text) -> Known.
+_known: dict[tuple[Any, ...], Known] = {}
+_known_lock = threading.Lock()
+
+
+def _decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
+    out = list(values)
+    loads = json_columns.loads
+    for i in at:
+        text = out[i]
+        if text is not None:
+            out[i] = loads(text)
+    return out
+
+
+def _known_rows(raw: tuple[Any, ...]) -> Known:
+    """The `Known` of a member's and organization's columns as read (`raw`)."""
+    known = _known.get(raw)
+    if known is None:
+        values = _decoded(raw, _KNOWN_JSON)
+        cut = _ORG_AT - _MEMBER_AT
+        known = Known(tuple(values[:cut]), tuple(values[cut:]))
+        with _known_lock:
+            while len(_known) >= KNOWN_KEPT:
+                del _known[next(iter(_known))]
+            _known[raw] = known
+    return known
 
 
 def resolve(
@@ -412,20 +484,23 @@ def _lookup(
 
 def _read(
     scope: Scope, lookup: tuple[str, dict[str, Any]]
-) -> tuple[MemberSession, Member, Organization]:
+) -> tuple[MemberSession, Member, Organization, Known]:
     """`resolve`'s three rows by one Core statement on the unit of work's connection, made
     into transient objects: half the cost of the ORM's load (identity map, instance states,
-    events), which a session check does not need as it changes nothing."""
+    events), which a session check does not need as it changes nothing. The member's and
+    organization's values come from `Known` when the same rows were read before (their JSON
+    columns are read as text and decoded here, the session's each time)."""
     statement, params = lookup
     row = db.connection(scope.db).execute(_CORE[statement], params).first()
     if row is None:
         raise errors.SessionNotFound()
     # What the ORM's loader does for each column, without the unit of work (`rows`): every
     # column attribute is set, so reading one never tries to load it.
-    session = _SESSIONS.make(row[:_MEMBER_AT])
-    member = _MEMBERS.make(row[_MEMBER_AT:_ORG_AT])
-    org = _ORGANIZATIONS.make(row[_ORG_AT:])
-    return session, member, org
+    session = _SESSIONS.make(_decoded(row[:_MEMBER_AT], _SESSION_JSON))
+    known = _known_rows(tuple(row[_MEMBER_AT:]))
+    member = _MEMBERS.make(known.member)
+    org = _ORGANIZATIONS.make(known.organization)
+    return session, member, org, known
 
 
 def revoke(
