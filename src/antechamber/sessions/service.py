@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +41,7 @@ from antechamber.members.models import Member
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
+from antechamber.rbac import assignment, sso_grants
 from antechamber.scim.errors import MemberDeactivated
 from antechamber.scope import Scope
 from antechamber.sessions import errors, factors
@@ -249,8 +251,27 @@ def authenticate(
         if session_custom_claims is not None:
             session.custom_claims = merged_claims(session.custom_claims, session_custom_claims)
     return Authenticated(
-        session, member, org, session_token or "", *minted(scope, session, member, org), known
+        session,
+        member,
+        org,
+        session_token or "",
+        *minted(scope, session, member, org, roles=_known_roles(known, session, member, org)),
+        known,
     )
+
+
+def _known_roles(
+    known: Known | None, session: MemberSession, member: Member, org: Organization
+) -> list[str] | None:
+    """The session claim's roles (`policy.role_ids`) from `known`'s memo when they come of its
+    two rows alone: when none of the session's factors is a SAML connection's (whose roles
+    are read from the database). Else None: `session_claim` reads them."""
+    if known is None or sso_grants.saml_connections(session.factors):
+        return None
+    roles = known.derived.get("roles")
+    if roles is None:
+        roles = known.derived["roles"] = tuple(assignment.role_ids(org, member))
+    return list(roles)
 
 
 def _touch_due(session_id: str) -> timedelta:
@@ -694,13 +715,40 @@ def _forget_old(memo: dict[str, _V], old: Callable[[_V], bool]) -> None:
         del memo[oldest]
 
 
+# Per process: JWTs `keys.verify` accepted, by their exact text: (project, `nbf`, session id,
+# member id). Oldest first, each kept for JWT_LIFETIME (process time), at most
+# `_VERIFIED_KEPT`.
+_verified: OrderedDict[str, tuple[str, Any, str, str, float]] = OrderedDict()
+_VERIFIED_KEPT = 4096
+
+
 def _jwt_subject(scope: Scope, token: str, now: datetime) -> tuple[str, str]:
+    """The session and member ids of a JWT `keys.verify` accepts for the scope's project.
+
+    A token it accepted before, for the same project, is not decoded and checked again: its
+    outcome is the same but for `nbf` (against `now`), which is checked again. (Only the
+    exact text matches; `verify` itself knows the tokens this process signed.)"""
+    seen = _verified.get(token) if type(token) is str else None
+    if seen is not None and seen[0] == scope.project_id:
+        # `verify`'s test of `nbf`, with its value (an int or a float, never a bool).
+        if not seen[1] <= now.timestamp() + 1:
+            raise keys.InvalidSessionJwt()
+        return seen[2], seen[3]
     claims = keys.verify(scope, token, now=now)
     session = claims.get(SESSION_CLAIM)
     session_id = session.get("id") if isinstance(session, dict) else None
     member_id = claims.get("sub")
     if not isinstance(session_id, str) or not isinstance(member_id, str):
         raise keys.InvalidSessionJwt()
+    at = time.monotonic()
+    expired = at - keys.JWT_LIFETIME.total_seconds()
+    with _recent_lock:
+        _verified[token] = (scope.project_id, claims["nbf"], session_id, member_id, at)
+        _verified.move_to_end(token)
+        while _verified and (
+            len(_verified) > _VERIFIED_KEPT or next(iter(_verified.values()))[4] < expired
+        ):
+            _verified.popitem(last=False)
     return session_id, member_id
 
 
