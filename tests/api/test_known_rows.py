@@ -59,7 +59,7 @@ def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
     def fresh(raw: tuple[Any, ...]) -> service.Known:
         values = service._decoded(raw, service._KNOWN_JSON)
         cut = service._ORG_AT - service._MEMBER_AT
-        return service.Known(tuple(values[:cut]), tuple(values[cut:]))
+        return service.Known(values[:cut], values[cut:])
 
     monkeypatch.setattr(service, "_known_rows", fresh)
     monkeypatch.setattr(
@@ -143,12 +143,19 @@ def test_the_remembered_values_are_not_changed_by_checks(
             },
         )
     assert service._known
+    cut = service._ORG_AT - service._MEMBER_AT
     for raw, known in service._known.items():
         values = [
             json_columns.loads(v) if i in service._KNOWN_JSON and v else v
             for i, v in enumerate(raw)
         ]
-        assert (*known.member, *known.organization) == tuple(values)
+        # Every column as read, and nothing else set on either object.
+        for obj, columns, expected in (
+            (known.member, service._MEMBERS, values[:cut]),
+            (known.organization, service._ORGANIZATIONS, values[cut:]),
+        ):
+            found = {k: v for k, v in vars(obj).items() if k != "_sa_instance_state"}
+            assert found == dict(zip(columns.keys, expected, strict=True))
 
 
 def test_a_locked_member_is_not_remembered_as_encoded(
@@ -194,8 +201,5 @@ def test_the_memory_is_bounded(
         _check(api, {"session_token": session["session_token"]})
     assert len(service._known) == 2
     # The newest rows are the ones kept.
-    names = [
-        known.organization[service._ORGANIZATIONS.keys.index("name")]
-        for known in service._known.values()
-    ]
+    names = [known.organization.name for known in service._known.values()]
     assert names == ["N2", "N3"]

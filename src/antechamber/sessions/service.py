@@ -222,6 +222,7 @@ def authenticate(
     session_jwt: str | None = None,
     session_duration_minutes: int | None = None,
     session_custom_claims: Any = None,
+    remember: bool = False,
 ) -> Authenticated:
     """Check a session by token or JWT (exactly one); refresh it and return a fresh JWT.
 
@@ -234,13 +235,18 @@ def authenticate(
     `TOUCH_INTERVAL`, after the unit of work commits. The three objects it then returns are
     transient (in no unit of work: changing them writes nothing); whoever needs the database
     for them takes it explicitly (`mfa.policy.role_ids(db, ...)`).
+
+    `remember`: a caller that only reads the member and organization it gets back, and keeps
+    nothing of them past its answer (the API's check), may have them from `Known` (shared
+    with other checks of the same rows), with `Authenticated.known` for what it derives.
     """
     minutes = duration(session_duration_minutes, default=None)
     now = scope.clock.now()
     known: Known | None = None
     if minutes is None and session_custom_claims is None:
         # The hot path: rows read apart from the unit of work's identity map (`_read`).
-        session, member, org, known = _read(scope, _lookup(scope, session_token, session_jwt, now))
+        lookup = _lookup(scope, session_token, session_jwt, now)
+        session, member, org, known = _read(scope, lookup, remember)
         _touch_later(scope, session, now)
     else:
         session, member, org = resolve(scope, session_token=session_token, session_jwt=session_jwt)
@@ -421,22 +427,24 @@ KNOWN_KEPT = 1024
 
 
 class Known:
-    """A member's and its organization's rows as a session check read them: their values
-    (JSON decoded) and what callers derive from those two rows alone (`derived`, by name).
+    """A member's and its organization's rows as a session check read them: their transient
+    objects (`rows`, JSON decoded) and what callers derive from those two rows alone
+    (`derived`, by name).
 
     Remembered by the rows' exact contents as read: every column, the JSON ones as their
     text, not an id. The same text decodes to the same values, so a check whose rows equal
     a remembered pair's gets the values it would have decoded; a row that changed in any
-    column is another key, so nothing goes stale and nothing is invalidated. The values are
-    shared by the checks that find them: whoever reads them (the transient objects `_read`
-    makes) must not change them, as nothing on a read-only check does
-    (tests/sessions/test_known_rows.py checks the remembered values after checks)."""
+    column is another key, so nothing goes stale and nothing is invalidated. The objects are
+    shared by the checks that find them, so only a caller that reads them and keeps nothing of
+    them gets them (`authenticate`'s `remember`: the API's check, which encodes its answer at
+    once; nothing on its path changes them: tests/api/test_known_rows.py checks the
+    remembered objects after checks)."""
 
     __slots__ = ("derived", "member", "organization")
 
-    def __init__(self, member: tuple[Any, ...], organization: tuple[Any, ...]) -> None:
-        self.member = member
-        self.organization = organization
+    def __init__(self, member: Sequence[Any], organization: Sequence[Any]) -> None:
+        self.member: Member = _MEMBERS.make(member)
+        self.organization: Organization = _ORGANIZATIONS.make(organization)
         #: By name: values made from these two rows alone, in no unit of work (an API
         #: answer's encoded member, say); each computed by the first caller that needs it.
         self.derived: dict[str, Any] = {}
@@ -463,7 +471,7 @@ def _known_rows(raw: tuple[Any, ...]) -> Known:
     if known is None:
         values = _decoded(raw, _KNOWN_JSON)
         cut = _ORG_AT - _MEMBER_AT
-        known = Known(tuple(values[:cut]), tuple(values[cut:]))
+        known = Known(values[:cut], values[cut:])
         with _known_lock:
             while len(_known) >= KNOWN_KEPT:
                 del _known[next(iter(_known))]
@@ -504,13 +512,14 @@ def _lookup(
 
 
 def _read(
-    scope: Scope, lookup: tuple[str, dict[str, Any]]
-) -> tuple[MemberSession, Member, Organization, Known]:
+    scope: Scope, lookup: tuple[str, dict[str, Any]], remember: bool = False
+) -> tuple[MemberSession, Member, Organization, Known | None]:
     """`resolve`'s three rows by one Core statement on the unit of work's connection, made
     into transient objects: half the cost of the ORM's load (identity map, instance states,
     events), which a session check does not need as it changes nothing. The member's and
     organization's values come from `Known` when the same rows were read before (their JSON
-    columns are read as text and decoded here, the session's each time)."""
+    columns are read as text and decoded here, the session's each time), with the objects
+    themselves when `remember` (`authenticate`); else they are the caller's own."""
     statement, params = lookup
     row = db.connection(scope.db).execute(_CORE[statement], params).first()
     if row is None:
@@ -518,10 +527,13 @@ def _read(
     # What the ORM's loader does for each column, without the unit of work (`rows`): every
     # column attribute is set, so reading one never tries to load it.
     session = _SESSIONS.make(_decoded(row[:_MEMBER_AT], _SESSION_JSON))
-    known = _known_rows(tuple(row[_MEMBER_AT:]))
-    member = _MEMBERS.make(known.member)
-    org = _ORGANIZATIONS.make(known.organization)
-    return session, member, org, known
+    raw = tuple(row[_MEMBER_AT:])
+    if remember:
+        known = _known_rows(raw)
+        return session, known.member, known.organization, known
+    values = _decoded(raw, _KNOWN_JSON)
+    cut = _ORG_AT - _MEMBER_AT
+    return session, _MEMBERS.make(values[:cut]), _ORGANIZATIONS.make(values[cut:]), None
 
 
 def revoke(

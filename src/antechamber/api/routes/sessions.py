@@ -86,6 +86,7 @@ def _authenticate(
             session_jwt=body.session_jwt,
             session_duration_minutes=body.session_duration_minutes,
             session_custom_claims=body.session_custom_claims,
+            remember=True,  # its answer is encoded here, and keeps nothing of them
         )
         s, member, org = found.session, found.member, found.organization
         verdict = None
