@@ -18,6 +18,9 @@ PostgreSQL backends' CPU (this database's, from /proc) per check.
         --callgrind-out-file=/tmp/cg.%p python -m bench.pg_checks 20
         after the warm-up, `checks` checks c and `checks` d one at a time, a callgrind dump for
         each (`python -m bench.asgi_routes_sum /tmp/cg.<pid>`: instructions per check, median)
+    PG_CHECKS_PROFILE=/tmp/prof PYTHONPATH=src python -m bench.pg_checks 2000 4
+        after the warm-up, cProfile (by CPU time, `time.thread_time`) of `checks` checks c and
+        then d, K at a time: /tmp/prof.c and /tmp/prof.d (`pstats`)
 """
 
 from __future__ import annotations
