@@ -203,3 +203,11 @@ def test_the_memory_is_bounded(
     # The newest rows are the ones kept.
     names = [known.organization.name for known in service._known.values()]
     assert names == ["N2", "N3"]
+    # Even with none to keep, a check of new rows goes through (its pair stays until the next).
+    monkeypatch.setattr(service, "KNOWN_KEPT", 0)
+    assert (
+        api.put(f"/v1/b2b/organizations/{org.id}", json={"organization_name": "N4"}).status_code
+        == 200
+    )
+    _check(api, {"session_token": session["session_token"]})
+    assert len(service._known) == 1

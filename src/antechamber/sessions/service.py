@@ -473,7 +473,7 @@ def _known_rows(raw: tuple[Any, ...]) -> Known:
         cut = _ORG_AT - _MEMBER_AT
         known = Known(values[:cut], values[cut:])
         with _known_lock:
-            while len(_known) >= KNOWN_KEPT:
+            while _known and len(_known) >= KNOWN_KEPT:
                 del _known[next(iter(_known))]
             _known[raw] = known
     return known
