@@ -18,6 +18,9 @@ PostgreSQL backends' CPU (this database's, from /proc) per check.
         --callgrind-out-file=/tmp/cg.%p python -m bench.pg_checks 20
         after the warm-up, `checks` checks c and `checks` d one at a time, a callgrind dump for
         each (`python -m bench.asgi_routes_sum /tmp/cg.<pid>`: instructions per check, median)
+    PG_CHECKS_PROFILE=/tmp/prof PYTHONPATH=src python -m bench.pg_checks 2000 4
+        after the warm-up, cProfile (by CPU time, `time.thread_time`) of `checks` checks c and
+        then d, K at a time: /tmp/prof.c and /tmp/prof.d (`pstats`)
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/pos
 TICK = os.sysconf("SC_CLK_TCK")
 TRACE = os.environ.get("PG_CHECKS_TRACE") == "1"
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
+PROFILE = os.environ.get("PG_CHECKS_PROFILE")  # a path prefix: cProfile stats of c and d
 
 name = f"antechamber_pg_checks_{os.getpid()}"
 url = recreate_postgres_database(ADMIN, name).replace("postgresql://", "postgresql+psycopg://", 1)
@@ -244,6 +248,19 @@ try:
                         "counted",
                         [(k[0][:60], k[1], v) for k, v in prepared._counts.items()],
                     )
+            return
+        if PROFILE:
+            import cProfile, pstats
+
+            for label, body in (
+                ("c", {"session_token": s["session_token"]}),
+                ("d", {"session_jwt": s["session_jwt"]}),
+            ):
+                prof = cProfile.Profile(time.thread_time)
+                prof.enable()
+                await checks(body)
+                prof.disable()
+                prof.dump_stats(f"{PROFILE}.{label}")
             return
         if CALLGRIND:
             callgrind("-i", "on")

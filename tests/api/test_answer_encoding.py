@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from starlette.responses import JSONResponse
 
-from antechamber.api.envelope import Answer
+from antechamber.api.envelope import Answer, encoded
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,30 @@ def test_answer_headers_are_the_standard_response_s() -> None:
         theirs = JSONResponse(content, status_code=status, headers=headers, media_type=media_type)
         assert ours.raw_headers == theirs.raw_headers
         assert ours.body == theirs.body
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"organization_name": "Zoë 東京 🙂", "n": [1, 2.5, None, True], "m": {}},
+        {"tiny": 1e-7, "quote": 'say "hi"\\ \n\t\u2028'},
+        {"big": 2**70},  # orjson refuses it: `encoded` gives the value back
+        [],
+    ],
+)
+@pytest.mark.parametrize("beside", [{}, {"custom_claims": {"big": 2**80}}])
+def test_an_encoded_part_answers_the_bytes_of_its_value(part: Any, beside: Any) -> None:
+    """A part encoded before (`encoded`) goes into an answer as the bytes its value would have
+    been encoded to there, by orjson or, when the rest of the answer needs it, by the standard
+    encoder (then `JSONResponse`'s bytes exactly)."""
+    plain = {"request_id": "r", "member": part, "organization": part, **beside}
+    done = encoded(part)
+    ours = Answer({"request_id": "r", "member": done, "organization": done, **beside})
+    assert ours.body == Answer(plain).body
+    if beside:
+        assert ours.body == JSONResponse(plain).body
+
+
+def test_an_answer_still_refuses_what_it_cannot_encode() -> None:
+    with pytest.raises(TypeError):
+        Answer({"a": {1, 2}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,13 +24,24 @@ class Answer(JSONResponse):
     What orjson refuses (an integer past 64 bits, say, which custom claims may hold; a key that
     is not a string) falls back to the standard encoder, which answers as `JSONResponse`
     always has. NaN and infinities, refused at the door (`api.guard`), would be written `null`.
+
+    A part of the content may be `Encoded` (encoded before): its bytes go in as they are, the
+    bytes orjson gives its value; the standard encoder, if it answers, encodes the value.
     """
 
     def render(self, content: Any) -> bytes:
         try:
-            return orjson.dumps(content)
+            return orjson.dumps(content, default=_fragment)
         except orjson.JSONEncodeError:
-            return super().render(content)
+            # Starlette's `JSONResponse.render`, with an `Encoded` part's value.
+            return json.dumps(
+                content,
+                ensure_ascii=False,
+                allow_nan=False,
+                indent=None,
+                separators=(",", ":"),
+                default=_value,
+            ).encode("utf-8")
 
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
         # Starlette's headers for an answer with a body and no headers of its own, made
@@ -45,6 +57,38 @@ class Answer(JSONResponse):
             self.raw_headers = [(b"content-length", b"%d" % len(self.body)), _JSON_TYPE]
         else:
             super().init_headers(headers)
+
+
+class Encoded:
+    """A part of an answer (`Answer`) encoded once (`encoded`), and its value."""
+
+    __slots__ = ("fragment", "value")
+
+    def __init__(self, fragment: orjson.Fragment, value: Any) -> None:
+        self.fragment = fragment
+        self.value = value
+
+
+def encoded(value: Any) -> Any:
+    """`value` as an `Encoded` part of answers: what orjson makes of it, made once (for a part
+    several answers repeat: `api.serializers.organization_part`). The value itself when
+    orjson refuses it (the answer's encoder then meets it as it would have)."""
+    try:
+        return Encoded(orjson.Fragment(orjson.dumps(value)), value)
+    except orjson.JSONEncodeError:
+        return value
+
+
+def _fragment(part: Any) -> orjson.Fragment:
+    if type(part) is Encoded:
+        return part.fragment
+    raise TypeError
+
+
+def _value(part: Any) -> Any:
+    if type(part) is Encoded:
+        return part.value
+    raise TypeError(f"Object of type {type(part).__name__} is not JSON serializable")
 
 
 _JSON = "application/json"

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from antechamber import rows
-from antechamber.api.envelope import ok
+from antechamber.api.envelope import encoded, ok
 from antechamber.clock import as_utc, rfc3339
 from antechamber.discovery.service import Discovered, DiscoveryLogin
 from antechamber.members.models import Member
@@ -70,6 +70,30 @@ def organization(org: Organization) -> dict[str, Any]:
         "created_at": rfc3339(o["created_at"]),
         "updated_at": rfc3339(o["updated_at"]),
     }
+
+
+def organization_part(org: Organization, derived: dict[str, Any]) -> Any:
+    """`organization(org)` as a part of answers (`envelope.encoded`), made once for
+    `derived`: the memo of what comes of `org`'s row alone (`sessions.service.Known`)."""
+    part = derived.get("organization")
+    if part is None:
+        part = derived["organization"] = encoded(organization(org))
+    return part
+
+
+def member_part(
+    db: Session, m: Member, now: datetime, org: Organization, derived: dict[str, Any]
+) -> Any:
+    """`member(db, m, now, org)`, as a part of answers made once for `derived` (the memo of
+    what comes of `m`'s and `org`'s rows alone, `sessions.service.Known`) when it comes of
+    them alone: not for a member with SSO registrations (their roles read the connections)
+    nor one with a lock time (whether it holds depends on `now`)."""
+    if m.sso_registrations or m.lock_expires_at is not None:
+        return member(db, m, now, org)
+    part = derived.get("member")
+    if part is None:
+        part = derived["member"] = encoded(member(db, m, now, org))
+    return part
 
 
 def member(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -23,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy import JSON, ColumnElement, Select, Table, Text, bindparam, insert, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from antechamber import db, metadata, rows, tokens
+from antechamber import db, json_columns, metadata, rows, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc, rfc3339
@@ -39,6 +41,7 @@ from antechamber.members.models import Member
 from antechamber.mfa import policy
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
+from antechamber.rbac import assignment, sso_grants
 from antechamber.scim.errors import MemberDeactivated
 from antechamber.scope import Scope
 from antechamber.sessions import errors, factors
@@ -103,6 +106,9 @@ class Authenticated:
     session_jwt: str
     #: The JWT's session claim (`session_claim`): what the answer's `member_session` repeats.
     claim: dict[str, Any] | None = None
+    #: A read-only check's member and organization as `_read` knew them (`Known`), for what
+    #: the caller derives from those two rows alone; None on the writing path.
+    known: Known | None = None
 
 
 def duration(value: int | None, *, default: int | None = DEFAULT_DURATION_MINUTES) -> int | None:
@@ -216,6 +222,7 @@ def authenticate(
     session_jwt: str | None = None,
     session_duration_minutes: int | None = None,
     session_custom_claims: Any = None,
+    remember: bool = False,
 ) -> Authenticated:
     """Check a session by token or JWT (exactly one); refresh it and return a fresh JWT.
 
@@ -228,12 +235,18 @@ def authenticate(
     `TOUCH_INTERVAL`, after the unit of work commits. The three objects it then returns are
     transient (in no unit of work: changing them writes nothing); whoever needs the database
     for them takes it explicitly (`mfa.policy.role_ids(db, ...)`).
+
+    `remember`: a caller that only reads the member and organization it gets back, and keeps
+    nothing of them past its answer (the API's check), may have them from `Known` (shared
+    with other checks of the same rows), with `Authenticated.known` for what it derives.
     """
     minutes = duration(session_duration_minutes, default=None)
     now = scope.clock.now()
+    known: Known | None = None
     if minutes is None and session_custom_claims is None:
         # The hot path: rows read apart from the unit of work's identity map (`_read`).
-        session, member, org = _read(scope, _lookup(scope, session_token, session_jwt, now))
+        lookup = _lookup(scope, session_token, session_jwt, now)
+        session, member, org, known = _read(scope, lookup, remember)
         _touch_later(scope, session, now)
     else:
         session, member, org = resolve(scope, session_token=session_token, session_jwt=session_jwt)
@@ -244,8 +257,27 @@ def authenticate(
         if session_custom_claims is not None:
             session.custom_claims = merged_claims(session.custom_claims, session_custom_claims)
     return Authenticated(
-        session, member, org, session_token or "", *minted(scope, session, member, org)
+        session,
+        member,
+        org,
+        session_token or "",
+        *minted(scope, session, member, org, roles=_known_roles(known, session, member, org)),
+        known,
     )
+
+
+def _known_roles(
+    known: Known | None, session: MemberSession, member: Member, org: Organization
+) -> list[str] | None:
+    """The session claim's roles (`policy.role_ids`) from `known`'s memo when they come of its
+    two rows alone: when none of the session's factors is a SAML connection's (whose roles
+    are read from the database). Else None: `session_claim` reads them."""
+    if known is None or sso_grants.saml_connections(session.factors):
+        return None
+    roles = known.derived.get("roles")
+    if roles is None:
+        roles = known.derived["roles"] = tuple(assignment.role_ids(org, member))
+    return list(roles)
 
 
 def _touch_due(session_id: str) -> timedelta:
@@ -375,7 +407,76 @@ _ORGANIZATIONS = rows.Columns(Organization)
 _MEMBER_AT = len(_SESSIONS)
 _ORG_AT = _MEMBER_AT + len(_MEMBERS)
 _ORM = _statements(MemberSession, Member, Organization)
-_CORE = _statements(*_SESSIONS.columns, *_MEMBERS.columns, *_ORGANIZATIONS.columns)
+_COLUMNS = (*_SESSIONS.columns, *_MEMBERS.columns, *_ORGANIZATIONS.columns)
+
+
+def _as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # A JSON column as its text (`_read` decodes it: the engine's own `json_columns.loads`).
+    return sql_cast(column, Text) if isinstance(column.type, JSON) else column
+
+
+_CORE = _statements(*map(_as_text, _COLUMNS))
+# Where the JSON texts are: in the session's columns, and in the member's and organization's
+# (counted from the member's first column).
+_SESSION_JSON = tuple(i for i, c in enumerate(_SESSIONS.columns) if isinstance(c.type, JSON))
+_KNOWN_JSON = tuple(
+    i - _MEMBER_AT for i, c in enumerate(_COLUMNS) if i >= _MEMBER_AT and isinstance(c.type, JSON)
+)
+#: How many (member, organization) rows `_read` remembers (oldest out first).
+KNOWN_KEPT = 1024
+
+
+class Known:
+    """A member's and its organization's rows as a session check read them: their transient
+    objects (`rows`, JSON decoded) and what callers derive from those two rows alone
+    (`derived`, by name).
+
+    Remembered by the rows' exact contents as read: every column, the JSON ones as their
+    text, not an id. The same text decodes to the same values, so a check whose rows equal
+    a remembered pair's gets the values it would have decoded; a row that changed in any
+    column is another key, so nothing goes stale and nothing is invalidated. The objects are
+    shared by the checks that find them, so only a caller that reads them and keeps nothing of
+    them gets them (`authenticate`'s `remember`: the API's check, which encodes its answer at
+    once; nothing on its path changes them: tests/api/test_known_rows.py checks the
+    remembered objects after checks)."""
+
+    __slots__ = ("derived", "member", "organization")
+
+    def __init__(self, member: Sequence[Any], organization: Sequence[Any]) -> None:
+        self.member: Member = _MEMBERS.make(member)
+        self.organization: Organization = _ORGANIZATIONS.make(organization)
+        #: By name: values made from these two rows alone, in no unit of work (an API
+        #: answer's encoded member, say); each computed by the first caller that needs it.
+        self.derived: dict[str, Any] = {}
+
+
+# The rows' contents (the member's columns, then the organization's; JSON as text) -> Known.
+_known: dict[tuple[Any, ...], Known] = {}
+_known_lock = threading.Lock()
+
+
+def _decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
+    out = list(values)
+    loads = json_columns.loads
+    for i in at:
+        text = out[i]
+        if text is not None:
+            out[i] = loads(text)
+    return out
+
+
+def _known_rows(raw: tuple[Any, ...]) -> Known:
+    """The `Known` of a member's and organization's columns as read (`raw`)."""
+    known = _known.get(raw)
+    if known is None:
+        values = _decoded(raw, _KNOWN_JSON)
+        cut = _ORG_AT - _MEMBER_AT
+        known = Known(values[:cut], values[cut:])
+        with _known_lock:
+            while _known and len(_known) >= KNOWN_KEPT:
+                del _known[next(iter(_known))]
+            _known[raw] = known
+    return known
 
 
 def resolve(
@@ -411,21 +512,28 @@ def _lookup(
 
 
 def _read(
-    scope: Scope, lookup: tuple[str, dict[str, Any]]
-) -> tuple[MemberSession, Member, Organization]:
+    scope: Scope, lookup: tuple[str, dict[str, Any]], remember: bool = False
+) -> tuple[MemberSession, Member, Organization, Known | None]:
     """`resolve`'s three rows by one Core statement on the unit of work's connection, made
     into transient objects: half the cost of the ORM's load (identity map, instance states,
-    events), which a session check does not need as it changes nothing."""
+    events), which a session check does not need as it changes nothing. The member's and
+    organization's values come from `Known` when the same rows were read before (their JSON
+    columns are read as text and decoded here, the session's each time), with the objects
+    themselves when `remember` (`authenticate`); else they are the caller's own."""
     statement, params = lookup
     row = db.connection(scope.db).execute(_CORE[statement], params).first()
     if row is None:
         raise errors.SessionNotFound()
     # What the ORM's loader does for each column, without the unit of work (`rows`): every
     # column attribute is set, so reading one never tries to load it.
-    session = _SESSIONS.make(row[:_MEMBER_AT])
-    member = _MEMBERS.make(row[_MEMBER_AT:_ORG_AT])
-    org = _ORGANIZATIONS.make(row[_ORG_AT:])
-    return session, member, org
+    session = _SESSIONS.make(_decoded(row[:_MEMBER_AT], _SESSION_JSON))
+    raw = tuple(row[_MEMBER_AT:])
+    if remember:
+        known = _known_rows(raw)
+        return session, known.member, known.organization, known
+    values = _decoded(raw, _KNOWN_JSON)
+    cut = _ORG_AT - _MEMBER_AT
+    return session, _MEMBERS.make(values[:cut]), _ORGANIZATIONS.make(values[cut:]), None
 
 
 def revoke(
@@ -619,13 +727,40 @@ def _forget_old(memo: dict[str, _V], old: Callable[[_V], bool]) -> None:
         del memo[oldest]
 
 
+# Per process: JWTs `keys.verify` accepted, by their exact text: (project, `nbf`, session id,
+# member id). Oldest first, each kept for JWT_LIFETIME (process time), at most
+# `_VERIFIED_KEPT`.
+_verified: OrderedDict[str, tuple[str, Any, str, str, float]] = OrderedDict()
+_VERIFIED_KEPT = 4096
+
+
 def _jwt_subject(scope: Scope, token: str, now: datetime) -> tuple[str, str]:
+    """The session and member ids of a JWT `keys.verify` accepts for the scope's project.
+
+    A token it accepted before, for the same project, is not decoded and checked again: its
+    outcome is the same but for `nbf` (against `now`), which is checked again. (Only the
+    exact text matches; `verify` itself knows the tokens this process signed.)"""
+    seen = _verified.get(token) if type(token) is str else None
+    if seen is not None and seen[0] == scope.project_id:
+        # `verify`'s test of `nbf`, with its value (an int or a float, never a bool).
+        if not seen[1] <= now.timestamp() + 1:
+            raise keys.InvalidSessionJwt()
+        return seen[2], seen[3]
     claims = keys.verify(scope, token, now=now)
     session = claims.get(SESSION_CLAIM)
     session_id = session.get("id") if isinstance(session, dict) else None
     member_id = claims.get("sub")
     if not isinstance(session_id, str) or not isinstance(member_id, str):
         raise keys.InvalidSessionJwt()
+    at = time.monotonic()
+    expired = at - keys.JWT_LIFETIME.total_seconds()
+    with _recent_lock:
+        _verified[token] = (scope.project_id, claims["nbf"], session_id, member_id, at)
+        _verified.move_to_end(token)
+        while _verified and (
+            len(_verified) > _VERIFIED_KEPT or next(iter(_verified.values()))[4] < expired
+        ):
+            _verified.popitem(last=False)
     return session_id, member_id
 
 

@@ -86,6 +86,7 @@ def _authenticate(
             session_jwt=body.session_jwt,
             session_duration_minutes=body.session_duration_minutes,
             session_custom_claims=body.session_custom_claims,
+            remember=True,  # its answer is encoded here, and keeps nothing of them
         )
         s, member, org = found.session, found.member, found.organization
         verdict = None
@@ -103,13 +104,19 @@ def _authenticate(
                 action=check[2],
             )
             verdict = {"authorized": True, "granting_roles": granted}
+        known = found.known
         return ok(
             request,
             member_session=serializers.member_session(scope.db, s, member, org, found.claim),
             session_token=found.session_token,
             session_jwt=found.session_jwt,
-            member=serializers.member(scope.db, member, scope.clock.now(), org),
-            organization=serializers.organization(org),
+            # A read-only check's member and organization: encoded once for their rows.
+            member=serializers.member(scope.db, member, scope.clock.now(), org)
+            if known is None
+            else serializers.member_part(scope.db, member, scope.clock.now(), org, known.derived),
+            organization=serializers.organization(org)
+            if known is None
+            else serializers.organization_part(org, known.derived),
             verdict=verdict,
         )
 

@@ -1,0 +1,213 @@
+"""A read-only session check remembers its member's and organization's rows by their exact
+contents (`sessions.service.Known`) and encodes their parts of the answer once
+(`api.serializers.member_part`, `organization_part`): the answer's bytes are those of a check
+that remembers nothing, before and after the organization or the member changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from antechamber import json_columns
+from antechamber.api import serializers
+from antechamber.clock import FrozenClock
+from antechamber.services import Services
+from antechamber.sessions import service
+from tests.conftest import Credentials
+from tests.factories import allow_redirect, make_member, make_org
+from tests.flows import SESSION_AUTHENTICATE, login
+
+
+@pytest.fixture(autouse=True)
+def callback(services: Services, project: Credentials) -> None:
+    allow_redirect(services, project.project_id)
+
+
+@pytest.fixture
+def org(services: Services, project: Credentials) -> Any:
+    org = make_org(
+        services,
+        project.project_id,
+        organization_slug="acme",
+        trusted_metadata={"tier": "gold", "n": [1, 2.5, None], "big": 2**40},
+        email_allowed_domains=["acme.example"],
+        rbac_email_implicit_role_assignments=[
+            {"domain": "acme.example", "role_id": "stytch_admin"}
+        ],
+    )
+    make_member(
+        services,
+        project.project_id,
+        org,
+        email_address="ada@acme.example",
+        name="Ada",
+        trusted_metadata={"team": "core"},
+    )
+    return org
+
+
+@pytest.fixture
+def session(api: TestClient, services: Services, org: Any) -> dict[str, Any]:
+    return login(api, services, "ada@acme.example", org.id)
+
+
+def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks that remember nothing: every check decodes its rows and encodes every part."""
+
+    def fresh(raw: tuple[Any, ...]) -> service.Known:
+        values = service._decoded(raw, service._KNOWN_JSON)
+        cut = service._ORG_AT - service._MEMBER_AT
+        return service.Known(values[:cut], values[cut:])
+
+    monkeypatch.setattr(service, "_known_rows", fresh)
+    monkeypatch.setattr(
+        serializers, "member_part", lambda db, m, now, org, _d: serializers.member(db, m, now, org)
+    )
+    monkeypatch.setattr(
+        serializers, "organization_part", lambda org, _d: serializers.organization(org)
+    )
+
+
+def _check(api: TestClient, body: dict[str, Any]) -> bytes:
+    response = api.post(SESSION_AUTHENTICATE, json=body)
+    assert response.status_code == 200, response.text
+    request_id = response.json()["request_id"]
+    return response.content.replace(request_id.encode(), b"<request id>")
+
+
+def _answers(api: TestClient, session: dict[str, Any]) -> list[bytes]:
+    # By token and by JWT, each twice (the second from what the first remembered).
+    return [
+        _check(api, {credential: session[credential]})
+        for credential in ("session_token", "session_jwt", "session_token", "session_jwt")
+    ]
+
+
+def test_a_check_answers_the_same_bytes_as_one_that_remembers_nothing(
+    api: TestClient,
+    session: dict[str, Any],
+    org: Any,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    member_id = session["member_id"]
+    changes = [
+        None,
+        ("organization", {"organization_name": "Acme 2", "trusted_metadata": {"tier": "x"}}),
+        ("member", {"name": "Ada L.", "untrusted_metadata": {"k": [1, {"v": True}]}}),
+        ("organization", {"email_allowed_domains": ["acme.example", "b.example"]}),
+        ("member", {"roles": ["stytch_admin"]}),
+    ]
+    for change in changes:
+        if change is not None:
+            where, fields = change
+            path = f"/v1/b2b/organizations/{org.id}"
+            if where == "member":
+                path += f"/members/{member_id}"
+            assert api.put(path, json=fields).status_code == 200
+            clock.advance(seconds=1)
+        remembered = _answers(api, session)
+        with monkeypatch.context() as plain:
+            _plain(plain)
+            assert _answers(api, session) == remembered
+        # What changed shows at once.
+        last = _check(api, {"session_token": session["session_token"]})
+        assert last == remembered[0]
+        if change is not None:
+            for key, value in change[1].items():
+                if key == "organization_name":
+                    assert f'"organization_name":"{value}"'.encode() in last
+                if key == "name":
+                    assert f'"name":"{value}"'.encode() in last
+
+
+def test_the_remembered_values_are_not_changed_by_checks(
+    api: TestClient, session: dict[str, Any], org: Any
+) -> None:
+    # The checks share the values they find remembered: none may change them, the
+    # authorization check (rbac) included.
+    service._known.clear()
+    for _ in range(2):
+        _answers(api, session)
+        api.post(
+            SESSION_AUTHENTICATE,
+            json={
+                "session_token": session["session_token"],
+                "authorization_check": {
+                    "organization_id": org.id,
+                    "resource_id": "x",
+                    "action": "y",
+                },
+            },
+        )
+    assert service._known
+    cut = service._ORG_AT - service._MEMBER_AT
+    for raw, known in service._known.items():
+        values = [
+            json_columns.loads(v) if i in service._KNOWN_JSON and v else v
+            for i, v in enumerate(raw)
+        ]
+        # Every column as read, and nothing else set on either object.
+        for obj, columns, expected in (
+            (known.member, service._MEMBERS, values[:cut]),
+            (known.organization, service._ORGANIZATIONS, values[cut:]),
+        ):
+            found = {k: v for k, v in vars(obj).items() if k != "_sa_instance_state"}
+            assert found == dict(zip(columns.keys, expected, strict=True))
+
+
+def test_a_locked_member_is_not_remembered_as_encoded(
+    api: TestClient, session: dict[str, Any], services: Services, clock: FrozenClock
+) -> None:
+    # Whether a lock holds depends on the time: such a member is encoded at each check.
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from antechamber.members.models import Member
+
+    with services.sessions() as db, db.begin():
+        db.execute(
+            update(Member)
+            .where(Member.id == session["member_id"])
+            .values(lock_created_at=clock.now(), lock_expires_at=clock.now() + timedelta(minutes=5))
+        )
+    first = api.post(SESSION_AUTHENTICATE, json={"session_token": session["session_token"]})
+    assert first.json()["member"]["is_locked"] is True
+    clock.advance(minutes=6)
+    later = api.post(SESSION_AUTHENTICATE, json={"session_token": session["session_token"]})
+    assert later.status_code == 200
+    assert later.json()["member"]["is_locked"] is False
+    assert later.json()["member"]["lock_expires_at"] is None
+
+
+def test_the_memory_is_bounded(
+    api: TestClient,
+    session: dict[str, Any],
+    org: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(service, "KNOWN_KEPT", 2)
+    service._known.clear()
+    for n in range(4):
+        assert (
+            api.put(
+                f"/v1/b2b/organizations/{org.id}", json={"organization_name": f"N{n}"}
+            ).status_code
+            == 200
+        )
+        _check(api, {"session_token": session["session_token"]})
+    assert len(service._known) == 2
+    # The newest rows are the ones kept.
+    names = [known.organization.name for known in service._known.values()]
+    assert names == ["N2", "N3"]
+    # Even with none to keep, a check of new rows goes through (its pair stays until the next).
+    monkeypatch.setattr(service, "KNOWN_KEPT", 0)
+    assert (
+        api.put(f"/v1/b2b/organizations/{org.id}", json={"organization_name": "N4"}).status_code
+        == 200
+    )
+    _check(api, {"session_token": session["session_token"]})
+    assert len(service._known) == 1
