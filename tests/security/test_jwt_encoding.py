@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -23,6 +24,7 @@ from starlette.testclient import TestClient
 
 from antechamber.keys import service as keys
 from antechamber.services import Services
+from antechamber.sessions import service as sessions
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
 from tests.flows import SESSION_AUTHENTICATE, ada_signed_in, login
@@ -226,13 +228,16 @@ def test_a_jwt_this_process_signed_is_known_by_its_digest(
     monkeypatch.undo()
     monkeypatch.setattr(keys, "_json_segment", counting)
     # Not in the memo of JWTs signed here: its signature is checked; its header, one this
-    # process wrote, is known.
+    # process wrote, is known. (Nor in the memo of JWTs a check accepted, which would skip
+    # `verify` altogether: tests/api/test_session_jwt_memory.py.)
     read.clear()
+    monkeypatch.setattr(sessions, "_verified", OrderedDict())
     monkeypatch.setattr(keys, "_signed_here", type(keys._signed_here)())
     assert api.post(SESSION_AUTHENTICATE, json={"session_jwt": token}).status_code == 200
     assert read == [token.split(".")[1]]
     # A process that wrote neither (another worker, a restart) reads and checks both.
     read.clear()
+    monkeypatch.setattr(sessions, "_verified", OrderedDict())
     monkeypatch.setattr(keys, "_our_headers", {})
     assert api.post(SESSION_AUTHENTICATE, json={"session_jwt": token}).status_code == 200
     assert read == token.split(".")[:2]
