@@ -25,7 +25,7 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     threads_run = RequestThreads.run
 
     async def counted_here(self: RequestThreads, func: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(func, "__name__", repr(func)))
+        seen.append(getattr(func, "__qualname__", repr(func)))  # "_in_one_hop.<locals>…"
         return await threads_run(self, func, *args, **kwargs)
 
     monkeypatch.setattr(RequestThreads, "run", counted_here)
