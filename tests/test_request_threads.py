@@ -164,3 +164,33 @@ def test_a_caller_cancelled_while_waiting_for_a_place_never_runs_and_loses_no_pl
 def test_a_pool_needs_a_thread() -> None:
     with pytest.raises(ValueError, match="at least one"):
         RequestThreads(0)
+
+
+def test_a_turn_dropped_by_a_calls_end_before_its_cancellation_is_handled() -> None:
+    """A call's end (`_next`) and a waiting caller's cancellation in the same loop iteration:
+    `_next` drops the cancelled turn first; the caller then still raises CancelledError (not
+    the ValueError of removing it twice) and the place stays counted right."""
+    threads = RequestThreads(1)
+    release = threading.Event()
+
+    def hold() -> str:
+        release.wait(5)
+        return "held"
+
+    async def main() -> None:
+        first = asyncio.ensure_future(threads.run(hold))
+        await asyncio.sleep(0.02)
+        second = asyncio.ensure_future(threads.run(lambda: "second"))
+        await asyncio.sleep(0)  # in line
+        second.cancel()  # its turn is cancelled now; its handler runs at its next step
+        threads._busy -= 1  # as a call's end would, before that step:
+        threads._next()  # drops the cancelled turn
+        threads._busy += 1  # (the first call still holds its place)
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        release.set()
+        assert await first == "held"
+        assert threads._busy == 0
+        assert await asyncio.wait_for(threads.run(lambda: "third"), 5) == "third"
+
+    asyncio.run(main())

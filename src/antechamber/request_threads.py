@@ -155,9 +155,10 @@ class RequestThreads:
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
                 self._busy -= 1  # the place it was given goes to the next in line
-                self._next()
-            else:
+            elif turn in self._queued:  # `_next` may have dropped it already
                 self._queued.remove(turn)
+            # A place freed while this cancelled turn stood first may wait for a caller.
+            self._next()
             raise
 
     def _next(self) -> None:
