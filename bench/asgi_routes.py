@@ -61,7 +61,22 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
 WAL_PAGES = bool(os.environ.get("WAL_PAGES"))
 
-tmp, settings, engine, project, issued = project_database("asgi-routes-")
+#: ASGI_ROUTES_PG=postgresql://postgres@127.0.0.1:5432/postgres: the same on PostgreSQL, in a
+#: database of its own (`antechamber_asgi_routes_<pid>`, dropped at the end).
+PG_ADMIN = os.environ.get("ASGI_ROUTES_PG")
+if PG_ADMIN:
+    import atexit
+
+    from bench.servers import drop_postgres_database, recreate_postgres_database
+
+    _name = f"antechamber_asgi_routes_{os.getpid()}"
+    _url = recreate_postgres_database(PG_ADMIN, _name)
+    tmp, settings, engine, project, issued = project_database(
+        "asgi-routes-", _url.replace("postgresql://", "postgresql+psycopg://", 1)
+    )
+    atexit.register(lambda: (engine.dispose(), drop_postgres_database(PG_ADMIN, _name)))
+else:
+    tmp, settings, engine, project, issued = project_database("asgi-routes-")
 with db.transaction(db.session_factory(engine)) as session:
     redirects.add_redirect_url(
         Scope(session, project.id, "test", "bench", SystemClock(), settings),

@@ -36,11 +36,14 @@ def settings_for(url: str, tmp: Path) -> Settings:
     )
 
 
-def project_database(prefix: str) -> tuple[Path, Settings, Engine, Project, IssuedSecret]:
-    """A fresh SQLite database under a new temporary folder named `prefix…`, migrated, with one
-    project: the folder, its settings (`settings_for`), the engine, the project, its secret."""
+def project_database(
+    prefix: str, url: str | None = None
+) -> tuple[Path, Settings, Engine, Project, IssuedSecret]:
+    """A fresh SQLite database under a new temporary folder named `prefix…` (or the empty
+    database at `url`), migrated, with one project: the folder, its settings
+    (`settings_for`), the engine, the project, its secret."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    url = f"sqlite:///{tmp}/a.sqlite"
+    url = url or f"sqlite:///{tmp}/a.sqlite"
     settings = settings_for(url, tmp)
     engine = db.make_engine(url)
     migrations.upgrade(engine)
