@@ -18,7 +18,6 @@ from antechamber.ids import Environment
 from antechamber.metrics import Metrics, OutboxBacklog
 from antechamber.ratelimit import RateLimiter
 from antechamber.ratelimit_memory import MemoryWindows
-from antechamber.request_threads import RequestThreads
 from antechamber.scope import Scope
 from antechamber.settings import Settings
 
@@ -67,13 +66,6 @@ class Services:
         if self.engine.dialect.name == "postgresql":
             return int(self.engine.pool.size())  # type: ignore[attr-defined]
         return None
-
-    @cached_property
-    def threads(self) -> RequestThreads:
-        """The worker threads `api.auth.run_write` hands writing units to when they may not
-        run on the loop (PostgreSQL): `request_threads` of them (AnyIO's 40 if unset), with
-        less work a hand-off than `run_in_threadpool` (`request_threads`)."""
-        return RequestThreads(self.request_threads or 40)
 
     @cached_property
     def reads_inline(self) -> bool:

@@ -7,13 +7,10 @@ from typing import Any
 import anyio.to_thread
 import pytest
 
-from antechamber.request_threads import RequestThreads
-
 
 @pytest.fixture
 def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The functions handed to a worker thread (FastAPI's thread pool, or the writes'
-    `Services.threads`) from here on."""
+    """The functions handed to a worker thread (FastAPI's thread pool) from here on."""
     seen: list[str] = []
     run_sync = anyio.to_thread.run_sync
 
@@ -22,11 +19,4 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return await run_sync(func, *args, **kwargs)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    threads_run = RequestThreads.run
-
-    async def counted_here(self: RequestThreads, func: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(func, "__qualname__", repr(func)))  # "_in_one_hop.<locals>…"
-        return await threads_run(self, func, *args, **kwargs)
-
-    monkeypatch.setattr(RequestThreads, "run", counted_here)
     return seen

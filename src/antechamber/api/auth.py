@@ -50,9 +50,7 @@ async def run_write(request: Request, write: Callable[..., T], /, *args: Any, **
     writer lock while `write` runs, once no thread of this process holds it
     (`db.writer_held_on_the_loop`, which says why that cannot block the loop); else, and
     while another process holds the lock, in a worker thread, which queues for the lock as
-    every write did before (`Services.threads`: fewer steps a hand-off than
-    `run_in_threadpool`, the same bound, context and cancellation). The one place that
-    decides. (PostgreSQL's writes could run as
+    every write did before. The one place that decides. (PostgreSQL's writes could run as
     loop units as the reads do; measured, a login gained nothing this machine could show:
     performance.md, item 57.)"""
     services = services_of(request)
@@ -60,7 +58,7 @@ async def run_write(request: Request, write: Callable[..., T], /, *args: Any, **
         async with db.writer_held_on_the_loop(services.engine) as held:
             if held:
                 return write(*args, **kwargs)
-    return await services.threads.run(write, *args, **kwargs)
+    return await run_in_threadpool(write, *args, **kwargs)
 
 
 async def _on_the_loop(
