@@ -1,5 +1,5 @@
 """A read-only session check remembers its member's and organization's rows by their exact
-contents (`sessions.service.Known`) and encodes their parts of the answer once
+contents (`sessions.known.Known`) and encodes their parts of the answer once
 (`api.serializers.member_part`, `organization_part`): the answer's bytes are those of a check
 that remembers nothing, before and after the organization or the member changes."""
 
@@ -14,7 +14,7 @@ from antechamber import json_columns
 from antechamber.api import serializers
 from antechamber.clock import FrozenClock
 from antechamber.services import Services
-from antechamber.sessions import service
+from antechamber.sessions import known as known_rows
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
 from tests.flows import SESSION_AUTHENTICATE, login
@@ -56,12 +56,12 @@ def session(api: TestClient, services: Services, org: Any) -> dict[str, Any]:
 def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
     """Checks that remember nothing: every check decodes its rows and encodes every part."""
 
-    def fresh(raw: tuple[Any, ...]) -> service.Known:
-        values = service._decoded(raw, service._KNOWN_JSON)
-        cut = service._ORG_AT - service._MEMBER_AT
-        return service.Known(values[:cut], values[cut:])
+    def fresh(raw: tuple[Any, ...]) -> known_rows.Known:
+        values = known_rows.decoded(raw, known_rows.JSON_AT)
+        cut = len(known_rows.MEMBERS)
+        return known_rows.Known(values[:cut], values[cut:])
 
-    monkeypatch.setattr(service, "_known_rows", fresh)
+    monkeypatch.setattr(known_rows, "remembered", fresh)
     monkeypatch.setattr(
         serializers, "member_part", lambda db, m, now, org, _d: serializers.member(db, m, now, org)
     )
@@ -128,7 +128,7 @@ def test_the_remembered_values_are_not_changed_by_checks(
 ) -> None:
     # The checks share the values they find remembered: none may change them, the
     # authorization check (rbac) included.
-    service._known.clear()
+    known_rows._known.clear()
     for _ in range(2):
         _answers(api, session)
         api.post(
@@ -142,17 +142,16 @@ def test_the_remembered_values_are_not_changed_by_checks(
                 },
             },
         )
-    assert service._known
-    cut = service._ORG_AT - service._MEMBER_AT
-    for raw, known in service._known.items():
+    assert known_rows._known
+    cut = len(known_rows.MEMBERS)
+    for raw, known in known_rows._known.items():
         values = [
-            json_columns.loads(v) if i in service._KNOWN_JSON and v else v
-            for i, v in enumerate(raw)
+            json_columns.loads(v) if i in known_rows.JSON_AT and v else v for i, v in enumerate(raw)
         ]
         # Every column as read, and nothing else set on either object.
         for obj, columns, expected in (
-            (known.member, service._MEMBERS, values[:cut]),
-            (known.organization, service._ORGANIZATIONS, values[cut:]),
+            (known.member, known_rows.MEMBERS, values[:cut]),
+            (known.organization, known_rows.ORGANIZATIONS, values[cut:]),
         ):
             found = {k: v for k, v in vars(obj).items() if k != "_sa_instance_state"}
             assert found == dict(zip(columns.keys, expected, strict=True))
@@ -189,8 +188,8 @@ def test_the_memory_is_bounded(
     org: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(service, "KNOWN_KEPT", 2)
-    service._known.clear()
+    monkeypatch.setattr(known_rows, "KNOWN_KEPT", 2)
+    known_rows._known.clear()
     for n in range(4):
         assert (
             api.put(
@@ -199,15 +198,15 @@ def test_the_memory_is_bounded(
             == 200
         )
         _check(api, {"session_token": session["session_token"]})
-    assert len(service._known) == 2
+    assert len(known_rows._known) == 2
     # The newest rows are the ones kept.
-    names = [known.organization.name for known in service._known.values()]
+    names = [known.organization.name for known in known_rows._known.values()]
     assert names == ["N2", "N3"]
     # Even with none to keep, a check of new rows goes through (its pair stays until the next).
-    monkeypatch.setattr(service, "KNOWN_KEPT", 0)
+    monkeypatch.setattr(known_rows, "KNOWN_KEPT", 0)
     assert (
         api.put(f"/v1/b2b/organizations/{org.id}", json={"organization_name": "N4"}).status_code
         == 200
     )
     _check(api, {"session_token": session["session_token"]})
-    assert len(service._known) == 1
+    assert len(known_rows._known) == 1

@@ -74,7 +74,7 @@ def organization(org: Organization) -> dict[str, Any]:
 
 def organization_part(org: Organization, derived: dict[str, Any]) -> Any:
     """`organization(org)` as a part of answers (`envelope.encoded`), made once for
-    `derived`: the memo of what comes of `org`'s row alone (`sessions.service.Known`)."""
+    `derived`: the memo of what comes of `org`'s row alone (`sessions.known.Known`)."""
     part = derived.get("organization")
     if part is None:
         part = derived["organization"] = encoded(organization(org))
@@ -85,7 +85,7 @@ def member_part(
     db: Session, m: Member, now: datetime, org: Organization, derived: dict[str, Any]
 ) -> Any:
     """`member(db, m, now, org)`, as a part of answers made once for `derived` (the memo of
-    what comes of `m`'s and `org`'s rows alone, `sessions.service.Known`) when it comes of
+    what comes of `m`'s and `org`'s rows alone, `sessions.known.Known`) when it comes of
     them alone: not for a member with SSO registrations (their roles read the connections)
     nor one with a lock time (whether it holds depends on `now`)."""
     if m.sso_registrations or m.lock_expires_at is not None:

@@ -29,7 +29,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from antechamber import db, json_columns, metadata, rows, tokens
+from antechamber import db, metadata, rows, tokens
 from antechamber.audit import service as audit
 from antechamber.audit.events import EventType
 from antechamber.clock import as_utc, rfc3339
@@ -45,7 +45,9 @@ from antechamber.rbac import assignment, sso_grants
 from antechamber.scim.errors import MemberDeactivated
 from antechamber.scope import Scope
 from antechamber.sessions import errors, factors
+from antechamber.sessions import known as known_rows
 from antechamber.sessions.factors import Factor
+from antechamber.sessions.known import Known
 from antechamber.sessions.models import MemberSession
 
 DEFAULT_DURATION_MINUTES = 60
@@ -402,12 +404,9 @@ def _statements(*entities: Any) -> dict[str, Select[Any]]:
     }
 
 
-_MEMBERS = rows.Columns(Member)
-_ORGANIZATIONS = rows.Columns(Organization)
 _MEMBER_AT = len(_SESSIONS)
-_ORG_AT = _MEMBER_AT + len(_MEMBERS)
 _ORM = _statements(MemberSession, Member, Organization)
-_COLUMNS = (*_SESSIONS.columns, *_MEMBERS.columns, *_ORGANIZATIONS.columns)
+_COLUMNS = (*_SESSIONS.columns, *known_rows.MEMBERS.columns, *known_rows.ORGANIZATIONS.columns)
 
 
 def _as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -416,67 +415,8 @@ def _as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 _CORE = _statements(*map(_as_text, _COLUMNS))
-# Where the JSON texts are: in the session's columns, and in the member's and organization's
-# (counted from the member's first column).
+# Where the session's JSON texts are (the member's and organization's: `known.JSON_AT`).
 _SESSION_JSON = tuple(i for i, c in enumerate(_SESSIONS.columns) if isinstance(c.type, JSON))
-_KNOWN_JSON = tuple(
-    i - _MEMBER_AT for i, c in enumerate(_COLUMNS) if i >= _MEMBER_AT and isinstance(c.type, JSON)
-)
-#: How many (member, organization) rows `_read` remembers (oldest out first).
-KNOWN_KEPT = 1024
-
-
-class Known:
-    """A member's and its organization's rows as a session check read them: their transient
-    objects (`rows`, JSON decoded) and what callers derive from those two rows alone
-    (`derived`, by name).
-
-    Remembered by the rows' exact contents as read: every column, the JSON ones as their
-    text, not an id. The same text decodes to the same values, so a check whose rows equal
-    a remembered pair's gets the values it would have decoded; a row that changed in any
-    column is another key, so nothing goes stale and nothing is invalidated. The objects are
-    shared by the checks that find them, so only a caller that reads them and keeps nothing of
-    them gets them (`authenticate`'s `remember`: the API's check, which encodes its answer at
-    once; nothing on its path changes them: tests/api/test_known_rows.py checks the
-    remembered objects after checks)."""
-
-    __slots__ = ("derived", "member", "organization")
-
-    def __init__(self, member: Sequence[Any], organization: Sequence[Any]) -> None:
-        self.member: Member = _MEMBERS.make(member)
-        self.organization: Organization = _ORGANIZATIONS.make(organization)
-        #: By name: values made from these two rows alone, in no unit of work (an API
-        #: answer's encoded member, say); each computed by the first caller that needs it.
-        self.derived: dict[str, Any] = {}
-
-
-# The rows' contents (the member's columns, then the organization's; JSON as text) -> Known.
-_known: dict[tuple[Any, ...], Known] = {}
-_known_lock = threading.Lock()
-
-
-def _decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
-    out = list(values)
-    loads = json_columns.loads
-    for i in at:
-        text = out[i]
-        if text is not None:
-            out[i] = loads(text)
-    return out
-
-
-def _known_rows(raw: tuple[Any, ...]) -> Known:
-    """The `Known` of a member's and organization's columns as read (`raw`)."""
-    known = _known.get(raw)
-    if known is None:
-        values = _decoded(raw, _KNOWN_JSON)
-        cut = _ORG_AT - _MEMBER_AT
-        known = Known(values[:cut], values[cut:])
-        with _known_lock:
-            while _known and len(_known) >= KNOWN_KEPT:
-                del _known[next(iter(_known))]
-            _known[raw] = known
-    return known
 
 
 def resolve(
@@ -526,14 +466,12 @@ def _read(
         raise errors.SessionNotFound()
     # What the ORM's loader does for each column, without the unit of work (`rows`): every
     # column attribute is set, so reading one never tries to load it.
-    session = _SESSIONS.make(_decoded(row[:_MEMBER_AT], _SESSION_JSON))
+    session = _SESSIONS.make(known_rows.decoded(row[:_MEMBER_AT], _SESSION_JSON))
     raw = tuple(row[_MEMBER_AT:])
     if remember:
-        known = _known_rows(raw)
-        return session, known.member, known.organization, known
-    values = _decoded(raw, _KNOWN_JSON)
-    cut = _ORG_AT - _MEMBER_AT
-    return session, _MEMBERS.make(values[:cut]), _ORGANIZATIONS.make(values[cut:]), None
+        found = known_rows.remembered(raw)
+        return session, found.member, found.organization, found
+    return session, *known_rows.fresh(raw), None
 
 
 def revoke(

@@ -1,0 +1,92 @@
+"""A session check's member and organization rows, remembered by their exact contents
+(`Known`), and the decoding of the JSON columns such a check reads as text (`decoded`).
+
+Per process: at most `KNOWN_KEPT` pairs, oldest out first (under a lock; a lookup is a plain
+`dict.get`). Used by `sessions.service._read`, the session check's hot path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import JSON
+
+from antechamber import json_columns, rows
+from antechamber.members.models import Member
+from antechamber.organizations.models import Organization
+
+MEMBERS = rows.Columns(Member)
+ORGANIZATIONS = rows.Columns(Organization)
+#: Where the JSON texts are among a member's columns followed by its organization's.
+JSON_AT = tuple(
+    i
+    for i, column in enumerate((*MEMBERS.columns, *ORGANIZATIONS.columns))
+    if isinstance(column.type, JSON)
+)
+_CUT = len(MEMBERS)
+#: How many (member, organization) rows `remembered` keeps (oldest out first).
+KNOWN_KEPT = 1024
+
+
+class Known:
+    """A member's and its organization's rows as a session check read them: their transient
+    objects (`rows`, JSON decoded) and what callers derive from those two rows alone
+    (`derived`, by name).
+
+    Remembered by the rows' exact contents as read: every column, the JSON ones as their
+    text, not an id. The same text decodes to the same values, so a check whose rows equal
+    a remembered pair's gets the values it would have decoded; a row that changed in any
+    column is another key, so nothing goes stale and nothing is invalidated. The objects are
+    shared by the checks that find them, so only a caller that reads them and keeps nothing of
+    them gets them (`sessions.service.authenticate`'s `remember`: the API's check, which
+    encodes its answer at once; nothing on its path changes them: tests/api/test_known_rows.py
+    checks the remembered objects after checks)."""
+
+    __slots__ = ("derived", "member", "organization")
+
+    def __init__(self, member: Sequence[Any], organization: Sequence[Any]) -> None:
+        self.member: Member = MEMBERS.make(member)
+        self.organization: Organization = ORGANIZATIONS.make(organization)
+        #: By name: values made from these two rows alone, in no unit of work (an API
+        #: answer's encoded member, say); each computed by the first caller that needs it.
+        self.derived: dict[str, Any] = {}
+
+
+# The rows' contents (the member's columns, then the organization's; JSON as text) -> Known.
+_known: dict[tuple[Any, ...], Known] = {}
+_known_lock = threading.Lock()
+
+
+def decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
+    """`values` with the JSON texts at the positions `at` decoded (`json_columns.loads`, the
+    engine's own decoder); None stays None."""
+    out = list(values)
+    loads = json_columns.loads
+    for i in at:
+        text = out[i]
+        if text is not None:
+            out[i] = loads(text)
+    return out
+
+
+def fresh(raw: Sequence[Any]) -> tuple[Member, Organization]:
+    """A member's and organization's columns as read (`raw`, JSON as text) as the caller's own
+    transient objects: nothing remembered, nothing shared."""
+    values = decoded(raw, JSON_AT)
+    return MEMBERS.make(values[:_CUT]), ORGANIZATIONS.make(values[_CUT:])
+
+
+def remembered(raw: tuple[Any, ...]) -> Known:
+    """The `Known` of a member's and organization's columns as read (`raw`, JSON as text):
+    the one remembered for exactly these contents, or a new one, remembered."""
+    known = _known.get(raw)
+    if known is None:
+        values = decoded(raw, JSON_AT)
+        known = Known(values[:_CUT], values[_CUT:])
+        with _known_lock:
+            while _known and len(_known) >= KNOWN_KEPT:
+                del _known[next(iter(_known))]
+            _known[raw] = known
+    return known
