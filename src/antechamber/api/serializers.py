@@ -23,6 +23,7 @@ from antechamber.organizations.models import Organization
 from antechamber.phones import masked
 from antechamber.rbac import assignment, sso_grants
 from antechamber.sessions import service as sessions
+from antechamber.sessions.known import Known
 from antechamber.sessions.login import AuthResult
 from antechamber.sessions.models import MemberSession
 
@@ -72,27 +73,29 @@ def organization(org: Organization) -> dict[str, Any]:
     }
 
 
-def organization_part(org: Organization, derived: dict[str, Any]) -> Any:
-    """`organization(org)` as a part of answers (`envelope.encoded`), made once for
-    `derived`: the memo of what comes of `org`'s row alone (`sessions.known.Known`)."""
-    part = derived.get("organization")
+def organization_part(org: Organization, known: Known | None) -> Any:
+    """`organization(org)`, as a part of answers (`envelope.encoded`) made once for `known`
+    (`sessions.known.Known`: `org`'s row as a session check read it), when there is one."""
+    if known is None:
+        return organization(org)
+    part = known.derived.get("organization")
     if part is None:
-        part = derived["organization"] = encoded(organization(org))
+        part = known.derived["organization"] = encoded(organization(org))
     return part
 
 
 def member_part(
-    db: Session, m: Member, now: datetime, org: Organization, derived: dict[str, Any]
+    db: Session, m: Member, now: datetime, org: Organization, known: Known | None
 ) -> Any:
-    """`member(db, m, now, org)`, as a part of answers made once for `derived` (the memo of
-    what comes of `m`'s and `org`'s rows alone, `sessions.known.Known`) when it comes of
-    them alone: not for a member with SSO registrations (their roles read the connections)
-    nor one with a lock time (whether it holds depends on `now`)."""
-    if m.sso_registrations or m.lock_expires_at is not None:
+    """`member(db, m, now, org)`, as a part of answers made once for `known` (`m`'s and
+    `org`'s rows as a session check read them, `sessions.known.Known`) when it comes of them
+    alone: not for a member with SSO registrations (their roles read the connections) nor one
+    with a lock time (whether it holds depends on `now`)."""
+    if known is None or m.sso_registrations or m.lock_expires_at is not None:
         return member(db, m, now, org)
-    part = derived.get("member")
+    part = known.derived.get("member")
     if part is None:
-        part = derived["member"] = encoded(member(db, m, now, org))
+        part = known.derived["member"] = encoded(member(db, m, now, org))
     return part
 
 

@@ -653,14 +653,16 @@ def minted(
 _V = TypeVar("_V")
 
 
-def _forget_old(memo: dict[str, _V], old: Callable[[_V], bool]) -> None:
+def _forget_old(memo: dict[str, _V], old: Callable[[_V], bool], kept: int | None = None) -> None:
     """Drop a memo's entries from the oldest while `old` says they are (they are kept oldest
-    first), and the oldest beyond `_RECENT_JWTS_KEPT`: a memo's size follows the sessions in
-    use within its period, and is steady once the traffic is (a soak's memory flat after a
-    minute, not after the 10,000th session). The caller holds `_recent_lock`."""
+    first), and the oldest beyond `kept` (`_RECENT_JWTS_KEPT` unless given): a memo's size
+    follows the sessions in use within its period, and is steady once the traffic is (a
+    soak's memory flat after a minute, not after the 10,000th session). The caller holds
+    `_recent_lock`."""
+    bound = _RECENT_JWTS_KEPT if kept is None else kept
     while memo:
         oldest = next(iter(memo))
-        if len(memo) <= _RECENT_JWTS_KEPT and not old(memo[oldest]):
+        if len(memo) <= bound and not old(memo[oldest]):
             return
         del memo[oldest]
 
@@ -695,10 +697,7 @@ def _jwt_subject(scope: Scope, token: str, now: datetime) -> tuple[str, str]:
     with _recent_lock:
         _verified[token] = (scope.project_id, claims["nbf"], session_id, member_id, at)
         _verified.move_to_end(token)
-        while _verified and (
-            len(_verified) > _VERIFIED_KEPT or next(iter(_verified.values()))[4] < expired
-        ):
-            _verified.popitem(last=False)
+        _forget_old(_verified, lambda entry: entry[4] < expired, _VERIFIED_KEPT)
     return session_id, member_id
 
 

@@ -104,19 +104,14 @@ def _authenticate(
                 action=check[2],
             )
             verdict = {"authorized": True, "granting_roles": granted}
-        known = found.known
         return ok(
             request,
             member_session=serializers.member_session(scope.db, s, member, org, found.claim),
             session_token=found.session_token,
             session_jwt=found.session_jwt,
             # A read-only check's member and organization: encoded once for their rows.
-            member=serializers.member(scope.db, member, scope.clock.now(), org)
-            if known is None
-            else serializers.member_part(scope.db, member, scope.clock.now(), org, known.derived),
-            organization=serializers.organization(org)
-            if known is None
-            else serializers.organization_part(org, known.derived),
+            member=serializers.member_part(scope.db, member, scope.clock.now(), org, found.known),
+            organization=serializers.organization_part(org, found.known),
             verdict=verdict,
         )
 
