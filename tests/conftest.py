@@ -213,9 +213,46 @@ def api(client: TestClient, project: Credentials) -> TestClient:
 
 
 def _free_port() -> int:
+    """A port free now, for servers in other processes (another process may take it first)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def bound_socket() -> socket.socket:
+    """A socket bound to a free loopback port, for `serving` to listen on.
+
+    Binding first and handing the socket to uvicorn leaves no moment in which another process
+    (the other suite runs beside this one in CI) can take the port.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serving(config: uvicorn.Config, sock: socket.socket) -> Iterator[None]:
+    """Uvicorn serving `config` on `sock` in a thread of this process, until the block ends.
+
+    Closes `sock` at the end. Raises at once if the server stops before it starts.
+    """
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("live server stopped before it started (its log is above)")
+            if time.monotonic() > deadline:
+                raise RuntimeError("live server did not start within 60 s")
+            time.sleep(0.01)
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 @dataclass(frozen=True)
@@ -227,20 +264,11 @@ class LiveServer:
 @pytest.fixture
 def live_server(app) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
     """The app served by uvicorn on a random loopback port, in a thread of this process."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("live server did not start")
-        time.sleep(0.01)
-    yield LiveServer(f"http://127.0.0.1:{port}", port)
-    server.should_exit = True
-    thread.join(timeout=10)
+    sock = bound_socket()
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    with serving(config, sock):
+        yield LiveServer(f"http://127.0.0.1:{port}", port)
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -25,6 +23,7 @@ from uvicorn.server import ServerState
 from antechamber import http_protocol
 from antechamber.cli import server as server_cli
 from antechamber.http_protocol import CoalescingHttpToolsProtocol
+from tests.conftest import bound_socket, serving
 
 App = Callable[..., Any]
 
@@ -330,22 +329,13 @@ def test_serve_uses_it_with_one_worker_or_several(
 
 @pytest.fixture
 def live_server() -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    sock = bound_socket()
+    port = int(sock.getsockname()[1])
     config = Config(
         app=ROUTES, port=port, http=http_protocol.http_protocol(), log_config=None, lifespan="off"
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        threading.Event().wait(0.02)
-    yield port
-    server.should_exit = True
-    thread.join(5)
+    with serving(config, sock):
+        yield port
 
 
 def test_a_real_server_answers_keep_alive_and_pipelined_requests(live_server: int) -> None:

@@ -32,7 +32,7 @@ from fastapi import FastAPI
 import antechamber
 from antechamber.services import Services
 from antechamber.settings import Settings
-from tests.conftest import Credentials, LiveServer
+from tests.conftest import Credentials, LiveServer, bound_socket, serving
 from tests.factories import allow_redirect
 
 try:
@@ -76,8 +76,16 @@ def clock() -> ShiftedClock:
 
 
 @pytest.fixture
-def server_port() -> int:
-    return _free_port()
+def server_socket() -> Iterator[socket.socket]:
+    """The live server's socket, bound before the settings name its port."""
+    sock = bound_socket()
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def server_port(server_socket: socket.socket) -> int:
+    return int(server_socket.getsockname()[1])
 
 
 @pytest.fixture
@@ -89,21 +97,13 @@ def settings(settings: Settings, server_port: int) -> Settings:
 
 
 @pytest.fixture
-def live_server(app: FastAPI, server_port: int, project: Credentials) -> Iterator[LiveServer]:
+def live_server(
+    app: FastAPI, server_socket: socket.socket, server_port: int, project: Credentials
+) -> Iterator[LiveServer]:
     """The app on the chosen port, with the demo project made first (as `antechamber dev`)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=server_port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("live server did not start")
-        time.sleep(0.01)
-    yield LiveServer(f"http://127.0.0.1:{server_port}", server_port)
-    server.should_exit = True
-    thread.join(timeout=10)
+    config = uvicorn.Config(app, host="127.0.0.1", port=server_port, log_level="warning")
+    with serving(config, server_socket):
+        yield LiveServer(f"http://127.0.0.1:{server_port}", server_port)
 
 
 class Steps:
