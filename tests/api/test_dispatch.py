@@ -156,7 +156,7 @@ def _forget_what_the_process_remembers() -> None:
     """Empty the process's caches keyed by ids (the same on both sides: the same randomness):
     signing keys, verified secrets, recent JWTs, sessions touched."""
     from antechamber.projects import service as projects
-    from antechamber.sessions import service as sessions
+    from antechamber.sessions import jwts, touch
 
     for cache in (
         keys._private_keys,
@@ -164,8 +164,8 @@ def _forget_what_the_process_remembers() -> None:
         keys._signed_here,
         keys._signing_kids,
         projects._verified,
-        sessions._recent_jwts,
-        sessions._touched,
+        jwts._recent_jwts,
+        touch._touched,
     ):
         cache.clear()
 

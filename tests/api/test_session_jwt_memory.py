@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from antechamber.clock import FrozenClock
 from antechamber.keys import service as keys
 from antechamber.services import Services
-from antechamber.sessions import service as sessions
+from antechamber.sessions import jwts
 from tests.conftest import Credentials
 from tests.flows import SESSION_AUTHENTICATE, SESSION_REVOKE, ada_signed_in
 
@@ -33,7 +33,7 @@ def session(api: TestClient, services: Services, project: Credentials) -> dict[s
 def forget_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keys, "_signed_here", type(keys._signed_here)())
     monkeypatch.setattr(keys, "_public_keys", {})
-    monkeypatch.setattr(sessions, "_verified", OrderedDict())
+    monkeypatch.setattr(jwts, "_verified", OrderedDict())
 
 
 def test_the_digests_of_jwts_signed_here_leave_once_their_jwts_expired(
@@ -107,7 +107,7 @@ def test_a_jwt_accepted_before_is_not_decoded_again_but_its_nbf_is_checked(
     clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # sessions.service remembers the subject of a JWT `verify` accepted, by its exact text and
+    # sessions.jwts remembers the subject of a JWT `verify` accepted, by its exact text and
     # project: the same outcome without decoding it again, `nbf` against the time included.
     token = session["session_jwt"]
     calls: list[str] = []
@@ -118,11 +118,11 @@ def test_a_jwt_accepted_before_is_not_decoded_again_but_its_nbf_is_checked(
         return verify(scope, token, now=now)
 
     monkeypatch.setattr(keys, "verify", counted)
-    monkeypatch.setattr(sessions, "_verified", OrderedDict())
+    monkeypatch.setattr(jwts, "_verified", OrderedDict())
     for _ in range(3):
         assert api.post(SESSION_AUTHENTICATE, json={"session_jwt": token}).status_code == 200
     assert len(calls) == 1
-    assert list(sessions._verified) == [token]
+    assert list(jwts._verified) == [token]
     # Another project: the full check, and it fails as before.
     refused = api.post(SESSION_AUTHENTICATE, json={"session_jwt": token}, auth=other_project.auth)
     assert refused.status_code == 401
@@ -140,12 +140,12 @@ def test_the_accepted_jwts_leave_after_their_lifetime_and_are_bounded(
 ) -> None:
     lifetime = keys.JWT_LIFETIME.total_seconds()
     old = ("project", 0, "s", "m", time.monotonic() - lifetime - 1)
-    monkeypatch.setattr(sessions, "_verified", OrderedDict({"old.jwt": old}))
+    monkeypatch.setattr(jwts, "_verified", OrderedDict({"old.jwt": old}))
     api.post(SESSION_AUTHENTICATE, json={"session_jwt": session["session_jwt"]})
-    assert list(sessions._verified) == [session["session_jwt"]]
-    monkeypatch.setattr(sessions, "_VERIFIED_KEPT", 1)
+    assert list(jwts._verified) == [session["session_jwt"]]
+    monkeypatch.setattr(jwts, "_VERIFIED_KEPT", 1)
     fresh = ("project", 0, "s", "m", time.monotonic())
-    sessions._verified.clear()
-    sessions._verified["a"] = fresh
+    jwts._verified.clear()
+    jwts._verified["a"] = fresh
     api.post(SESSION_AUTHENTICATE, json={"session_jwt": session["session_jwt"]})
-    assert list(sessions._verified) == [session["session_jwt"]]
+    assert list(jwts._verified) == [session["session_jwt"]]

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from antechamber.clock import FrozenClock, as_utc
 from antechamber.services import Services
-from antechamber.sessions import service
+from antechamber.sessions import jwts, touch
 from antechamber.sessions.models import MemberSession
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
@@ -428,7 +428,7 @@ def test_checks_while_the_last_access_is_being_written_neither_write_nor_sign_ag
     # The write runs after the answer, behind the write lock; until it lands, the row still
     # holds the old time. The checks in between must not each queue a write and sign a JWT.
     pending: list[object] = []
-    monkeypatch.setattr(service, "after_commit", lambda _db, write: pending.append(write))
+    monkeypatch.setattr(touch, "after_commit", lambda _db, write: pending.append(write))
     check = {"session_token": session["session_token"]}
     clock.advance(seconds=61)
     first = api.post(SESSION_AUTHENTICATE, json=check).json()
@@ -454,23 +454,23 @@ def test_the_memos_of_a_check_keep_only_what_they_can_still_use(
     # than TOUCH_INTERVAL is in the row: either leaves its memo with the next entry, so the
     # memos' size follows the sessions in use and memory is steady under steady traffic.
     old_jwt = ((), int(clock.now().timestamp()), "old.jwt")
-    monkeypatch.setattr(service, "_recent_jwts", OrderedDict({"gone": old_jwt}))
-    monkeypatch.setattr(service, "_touched", {"gone": clock.now()})
+    monkeypatch.setattr(jwts, "_recent_jwts", OrderedDict({"gone": old_jwt}))
+    monkeypatch.setattr(touch, "_touched", {"gone": clock.now()})
     clock.advance(seconds=61)  # the session is due: a write recorded, a JWT signed
     api.post(SESSION_AUTHENTICATE, json={"session_token": session["session_token"]})
     session_id = session["member_session"]["member_session_id"]
-    assert list(service._recent_jwts) == [session_id]
-    assert list(service._touched) == [session_id]
+    assert list(jwts._recent_jwts) == [session_id]
+    assert list(touch._touched) == [session_id]
 
 
 def test_sessions_started_together_come_due_for_a_touch_apart() -> None:
     # A stable offset per session: the last access is never more than TOUCH_INTERVAL stale,
     # and a burst of sessions is recorded across TOUCH_SPREAD, not in one second a minute.
     ids = [f"member-session-test-{i:04d}" for i in range(200)]
-    dues = [service._touch_due(i) for i in ids]
-    low = service.TOUCH_INTERVAL - service.TOUCH_SPREAD
-    assert all(low < due <= service.TOUCH_INTERVAL for due in dues)
-    assert dues == [service._touch_due(i) for i in ids]
+    dues = [touch.due(i) for i in ids]
+    low = touch.TOUCH_INTERVAL - touch.TOUCH_SPREAD
+    assert all(low < due <= touch.TOUCH_INTERVAL for due in dues)
+    assert dues == [touch.due(i) for i in ids]
     seconds = sorted(due.total_seconds() for due in dues)
     assert seconds[-1] - seconds[0] > 25
     assert len({int(s) for s in seconds}) >= 25  # spread over the range, not a few values
@@ -482,7 +482,7 @@ def test_checks_within_a_minute_get_the_same_jwt_back_then_a_fresh_one(
     clock.advance(seconds=61)  # past the login's own JWT and last access
     check = {"session_token": session["session_token"]}
     first = api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"]
-    # Under 30 s: the last access is not recorded again yet (sessions.service._touch_due), so
+    # Under 30 s: the last access is not recorded again yet (sessions.touch.due), so
     # the claims are the same.
     clock.advance(seconds=29)
     assert api.post(SESSION_AUTHENTICATE, json=check).json()["session_jwt"] == first

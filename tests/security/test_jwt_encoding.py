@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 
 from antechamber.keys import service as keys
 from antechamber.services import Services
-from antechamber.sessions import service as sessions
+from antechamber.sessions import jwts
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
 from tests.flows import SESSION_AUTHENTICATE, ada_signed_in, login
@@ -231,13 +231,13 @@ def test_a_jwt_this_process_signed_is_known_by_its_digest(
     # process wrote, is known. (Nor in the memo of JWTs a check accepted, which would skip
     # `verify` altogether: tests/api/test_session_jwt_memory.py.)
     read.clear()
-    monkeypatch.setattr(sessions, "_verified", OrderedDict())
+    monkeypatch.setattr(jwts, "_verified", OrderedDict())
     monkeypatch.setattr(keys, "_signed_here", type(keys._signed_here)())
     assert api.post(SESSION_AUTHENTICATE, json={"session_jwt": token}).status_code == 200
     assert read == [token.split(".")[1]]
     # A process that wrote neither (another worker, a restart) reads and checks both.
     read.clear()
-    monkeypatch.setattr(sessions, "_verified", OrderedDict())
+    monkeypatch.setattr(jwts, "_verified", OrderedDict())
     monkeypatch.setattr(keys, "_our_headers", {})
     assert api.post(SESSION_AUTHENTICATE, json={"session_jwt": token}).status_code == 200
     assert read == token.split(".")[:2]

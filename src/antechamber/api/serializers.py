@@ -22,7 +22,7 @@ from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.phones import masked
 from antechamber.rbac import assignment, sso_grants
-from antechamber.sessions import service as sessions
+from antechamber.sessions import jwts
 from antechamber.sessions.known import Known
 from antechamber.sessions.login import AuthResult
 from antechamber.sessions.models import MemberSession
@@ -165,10 +165,10 @@ def member_session(
     claim: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The session as the API shows it: its times, factors and roles are those of its JWT's
-    session claim (`sessions.service.session_claim`), passed as `claim` when the caller has it
-    (`sessions.service.minted`), else made here."""
+    session claim (`sessions.jwts.session_claim`), passed as `claim` when the caller has it
+    (`sessions.jwts.minted`), else made here."""
     if claim is None:
-        claim = sessions.session_claim(db, s, m, org)
+        claim = jwts.session_claim(db, s, m, org)
     v = _SESSION.values_of(s)
     return {
         "member_session_id": v["id"],

@@ -2,7 +2,7 @@
 (`Known`), and the decoding of the JSON columns such a check reads as text (`decoded`).
 
 Per process: at most `KNOWN_KEPT` pairs, oldest out first (under a lock; a lookup is a plain
-`dict.get`). Used by `sessions.service._read`, the session check's hot path.
+`dict.get`). Used by `sessions.lookup.read`, the session check's hot path.
 """
 
 from __future__ import annotations

@@ -1,0 +1,114 @@
+"""Finding a live session by token or JWT: the statements, built once, and the check's read.
+
+Contract: a live session is one of the scope's project, not revoked, not expired at `now`,
+found with its member and organization by one joined statement. A token is looked up by its
+SHA-256 digest (the only form stored); a JWT only after `jwts.subject` accepts it, by the
+session and member ids it names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ColumnElement, Select, Text, bindparam, select
+from sqlalchemy import cast as sql_cast
+
+from antechamber import db, rows, tokens
+from antechamber.members.models import Member
+from antechamber.organizations.models import Organization
+from antechamber.scope import Scope
+from antechamber.sessions import errors, jwts
+from antechamber.sessions import known as known_rows
+from antechamber.sessions.known import Known
+from antechamber.sessions.models import MemberSession
+
+MAX_TOKEN_LENGTH = 256
+SESSIONS = rows.Columns(MemberSession)
+
+# The hot path's statements, built once: constructing and keying a select costs more than
+# running it on SQLite. Parameters: project_id, now, and digest or session_id + member_id.
+# Each twice: for the ORM (`ORM`: objects in the unit of work) and as Core (`read`).
+BY_TOKEN = "token"  # noqa: S105 (a key of `_statements`)
+BY_ID = "id"
+
+
+def _statements(*entities: Any) -> dict[str, Select[Any]]:
+    # On the tables: the Core flavour must carry no ORM entity (it would load objects).
+    ms, m, o = (MemberSession.__table__.c, Member.__table__.c, Organization.__table__.c)
+    live = (
+        select(*entities)
+        .select_from(MemberSession.__table__)
+        .join(Member.__table__, m.id == ms.member_id)
+        .join(Organization.__table__, o.id == ms.organization_id)
+        .where(
+            ms.project_id == bindparam("project_id"),
+            ms.revoked_at.is_(None),
+            ms.expires_at > bindparam("now"),
+        )
+    )
+    return {
+        BY_TOKEN: live.where(ms.token_digest == bindparam("digest")),
+        BY_ID: live.where(ms.id == bindparam("session_id"), ms.member_id == bindparam("member_id")),
+    }
+
+
+def _as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # A JSON column as its text (`read` decodes it: the engine's own `json_columns.loads`).
+    return sql_cast(column, Text) if isinstance(column.type, JSON) else column
+
+
+#: The three rows as ORM objects, loaded into the unit of work (`service.resolve`).
+ORM = _statements(MemberSession, Member, Organization)
+_COLUMNS = (*SESSIONS.columns, *known_rows.MEMBERS.columns, *known_rows.ORGANIZATIONS.columns)
+_CORE = _statements(*map(_as_text, _COLUMNS))
+_MEMBER_AT = len(SESSIONS)
+# Where the session's JSON texts are (the member's and organization's: `known.JSON_AT`).
+_SESSION_JSON = tuple(i for i, c in enumerate(SESSIONS.columns) if isinstance(c.type, JSON))
+
+
+def find(
+    scope: Scope, session_token: str | None, session_jwt: str | None, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """Which statement (`BY_TOKEN` or `BY_ID`) finds the session, with its parameters.
+    Exactly one of the two arguments; a JWT must pass `jwts.subject`."""
+    given = [v for v in (session_token, session_jwt) if v]
+    if not given:
+        raise errors.NoSessionArguments()
+    if len(given) > 1:
+        raise errors.TooManySessionArguments()
+    live = {"project_id": scope.project_id, "now": now}
+    if session_token:
+        return BY_TOKEN, {**live, "digest": _digest(session_token)}
+    session_id, member_id = jwts.subject(scope, str(session_jwt), now)
+    return BY_ID, {**live, "session_id": session_id, "member_id": member_id}
+
+
+def read(
+    scope: Scope, found: tuple[str, dict[str, Any]], remember: bool = False
+) -> tuple[MemberSession, Member, Organization, Known | None]:
+    """The three rows of `find`'s statement by one Core statement on the unit of work's
+    connection, made into transient objects: half the cost of the ORM's load (identity map,
+    instance states, events), which a session check does not need as it changes nothing. The
+    member's and organization's values come from `Known` when the same rows were read before
+    (their JSON columns are read as text and decoded here, the session's each time), with the
+    objects themselves when `remember` (`service.authenticate`); else they are the caller's
+    own. Raises `SessionNotFound` when no live session matches."""
+    statement, params = found
+    row = db.connection(scope.db).execute(_CORE[statement], params).first()
+    if row is None:
+        raise errors.SessionNotFound()
+    # What the ORM's loader does for each column, without the unit of work (`rows`): every
+    # column attribute is set, so reading one never tries to load it.
+    session = SESSIONS.make(known_rows.decoded(row[:_MEMBER_AT], _SESSION_JSON))
+    raw = tuple(row[_MEMBER_AT:])
+    if remember:
+        remembered = known_rows.remembered(raw)
+        return session, remembered.member, remembered.organization, remembered
+    return session, *known_rows.fresh(raw), None
+
+
+def _digest(token: str) -> str:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        return "-"
+    return tokens.digest(token)
