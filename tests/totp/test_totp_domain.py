@@ -19,7 +19,7 @@ from antechamber.organizations.models import Organization
 from antechamber.otp import sms
 from antechamber.services import Services
 from antechamber.sessions import factors, intermediate, login
-from antechamber.totp import codes, service
+from antechamber.totp import codes, recovery, service
 from antechamber.totp.models import TotpRecoveryCode, TotpRegistration
 from tests.conftest import Credentials
 from tests.factories import make_member, make_org, start_session
@@ -81,7 +81,7 @@ def recover(services: Services, e: Enrolled, code: str) -> str | int:
     """Codes remaining after a recovery with the member's session, or the error_type."""
     try:
         with services.scope(e.project_id, "test", "test") as scope:
-            return service.recover(
+            return recovery.recover(
                 scope,
                 organization_id=e.organization_id,
                 member_id=e.member_id,
@@ -279,7 +279,7 @@ def test_rotation_kills_the_old_codes(
 ) -> None:
     assert attempt(services, enrolled, code_at(enrolled.secret, aligned)) == "ok"
     with services.scope(enrolled.project_id, "test", "test") as scope:
-        rotated = service.rotate_recovery_codes(
+        rotated = recovery.rotate_recovery_codes(
             scope, organization_id=enrolled.organization_id, member_id=enrolled.member_id
         )
     assert len(rotated.recovery_codes) == 10

@@ -16,7 +16,7 @@ from antechamber.clock import FrozenClock
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
-from antechamber.totp import service as totp
+from antechamber.totp import recovery
 from antechamber.webapp.actions import RECOVERY, SMS, TOTP, mfa_choices
 from antechamber.webapp.cookies import Pending
 from antechamber.webapp.errors import BACKEND_CODES, MESSAGES, NOTICES, TOTP_CODES
@@ -185,7 +185,7 @@ def test_sign_in_with_a_recovery_code_once(
     member = make_member(services, project.project_id, strict, email_address="bo@strict.example")
     enrol_then_require(services, project, strict, member)
     with services.scope(project.project_id, "test", "test") as scope:
-        codes = totp.rotate_recovery_codes(
+        codes = recovery.rotate_recovery_codes(
             scope, organization_id=strict.id, member_id=member.id
         ).recovery_codes
 

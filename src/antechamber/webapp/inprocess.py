@@ -47,6 +47,7 @@ from antechamber.sessions.login import AuthResult
 from antechamber.sso import discovery as sso_discovery
 from antechamber.sso import flow as sso_flow
 from antechamber.sso import public_tokens
+from antechamber.totp import recovery
 from antechamber.totp import service as totp
 from antechamber.webapp.backend import (
     JSON,
@@ -260,7 +261,7 @@ class InProcessBackend(InProcessAdminCalls):
         recovery_code: str,
     ) -> LoginStep:
         with self._unit(actor=f"member:{member_id}") as scope:
-            recovered = totp.recover(
+            recovered = recovery.recover(
                 scope,
                 organization_id=organization_id,
                 member_id=member_id,
@@ -274,7 +275,7 @@ class InProcessBackend(InProcessAdminCalls):
 
     def rotate_recovery_codes(self, organization_id: str, member_id: str) -> list[str]:
         with self._unit(actor=f"member:{member_id}") as scope:
-            rotated = totp.rotate_recovery_codes(
+            rotated = recovery.rotate_recovery_codes(
                 scope, organization_id=organization_id, member_id=member_id
             )
             return list(rotated.recovery_codes)

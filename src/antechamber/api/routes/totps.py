@@ -1,4 +1,5 @@
-"""TOTP and recovery codes as second factors (stytch-b2b-api.md §3.10); rules in `totp.service`."""
+"""TOTP and recovery codes as second factors (stytch-b2b-api.md §3.10); rules in `totp.service`
+and `totp.recovery`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from antechamber.api.schemas import (
     TotpCreate,
 )
 from antechamber.rbac import needs
-from antechamber.totp import service
+from antechamber.totp import recovery, service
 
 router = APIRouter(prefix="/v1/b2b", tags=["totp"], route_class=ApiRoute)
 
@@ -67,7 +68,7 @@ def authenticate(request: Request, scope: ProjectScope, body: TotpAuthenticate) 
 
 @router.post("/recovery_codes/recover", response_model=responses.RecoveryCodeRecoverResponse)
 def recover(request: Request, scope: ProjectScope, body: RecoveryCodeRecover) -> JSONResponse:
-    recovered = service.recover(
+    recovered = recovery.recover(
         scope,
         organization_id=body.organization_id,
         member_id=body.member_id,
@@ -88,7 +89,7 @@ def recover(request: Request, scope: ProjectScope, body: RecoveryCodeRecover) ->
 
 @router.post("/recovery_codes/rotate", response_model=responses.RecoveryCodesResponse)
 def rotate(request: Request, scope: ProjectScope, body: RecoveryCodesRotate) -> JSONResponse:
-    rotated = service.rotate_recovery_codes(
+    rotated = recovery.rotate_recovery_codes(
         scope, organization_id=body.organization_id, member_id=body.member_id
     )
     return ok(
@@ -107,7 +108,7 @@ def rotate(request: Request, scope: ProjectScope, body: RecoveryCodesRotate) -> 
 def get(scope: ProjectScope, organization_id: str, member_id: str) -> JSONResponse:
     """Refused for every existing member (`recovery_codes_not_retrievable`): codes are stored
     hashed and shown once, at creation or rotation (docs/api-compatibility.md)."""
-    service.get_recovery_codes(scope, organization_id=organization_id, member_id=member_id)
+    recovery.get_recovery_codes(scope, organization_id=organization_id, member_id=member_id)
 
 
 @router.delete(
