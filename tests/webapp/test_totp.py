@@ -17,9 +17,9 @@ from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.totp import recovery
-from antechamber.webapp.actions import RECOVERY, SMS, TOTP, mfa_choices
 from antechamber.webapp.cookies import Pending
 from antechamber.webapp.errors import BACKEND_CODES, MESSAGES, NOTICES, TOTP_CODES
+from antechamber.webapp.totp_actions import RECOVERY, SMS, TOTP, mfa_choices
 from tests.conftest import Credentials
 from tests.factories import enrol_totp, make_member, make_org, verify_phone
 from tests.webapp.conftest import JWT_SHAPE, Web

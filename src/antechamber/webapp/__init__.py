@@ -7,6 +7,9 @@ Stytch-compatible server (`standalone.create_app`, `antechamber webapp --backend
     inprocess.py       … over this process's domain functions (the default)
     stytch_backend.py  … over HTTP, through the official stytch SDK
     actions.py         the tutorial's nine endpoints as actions (the rules live here)
+    totp_actions.py    … the authenticator app and recovery codes (MFA step, dashboard)
+    identity.py        who an action acts for: the signed-in member, the login in progress
+    inputs.py          what an action takes in: the call, the body's fields parsed
     api.py             /api/*: JSON for scripts, 303 redirects for plain form posts
     pages.py           the pages; templates/ and static/ (one CSS file, one small script)
     cookies.py         session, signed pending-login and hint cookies

@@ -34,15 +34,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from antechamber.webapp import api
-from antechamber.webapp.actions import (
-    MAX_EMAIL_LENGTH,
-    MAX_ID_LENGTH,
-    Call,
-    Reply,
-    Signed,
-    signed_in,
-    text,
-)
+from antechamber.webapp.actions import Reply
 from antechamber.webapp.backend import (
     JSON,
     OPTIONAL,
@@ -53,6 +45,8 @@ from antechamber.webapp.backend import (
 )
 from antechamber.webapp.config import Webapp
 from antechamber.webapp.errors import Failure
+from antechamber.webapp.identity import Signed, signed_in
+from antechamber.webapp.inputs import MAX_EMAIL_LENGTH, MAX_ID_LENGTH, Call, text
 from antechamber.webapp.routing import WebappRoute
 from antechamber.webapp.views import member_json, mfa_status
 

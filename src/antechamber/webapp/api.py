@@ -19,11 +19,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from antechamber.webapp import actions, render
-from antechamber.webapp.actions import Call, Reply
+from antechamber.webapp import actions, render, totp_actions
+from antechamber.webapp.actions import Reply
 from antechamber.webapp.backend import BackendError
 from antechamber.webapp.config import Webapp
 from antechamber.webapp.errors import Failure, from_backend
+from antechamber.webapp.inputs import Call
 from antechamber.webapp.routing import WebappRoute
 from antechamber.webapp.security import check_logout_get, check_post, client_address
 
@@ -174,13 +175,13 @@ async def authenticate_code(request: Request) -> Response:
 @router.post("/mfa/totp/authenticate")
 async def authenticate_totp(request: Request) -> Response:
     """Not the tutorial's: finish the login with a code from the authenticator app."""
-    return await run(request, actions.authenticate_totp, home="/smsmfa?method=totp")
+    return await run(request, totp_actions.authenticate_totp, home="/smsmfa?method=totp")
 
 
 @router.post("/mfa/recover")
 async def recover(request: Request) -> Response:
     """Not the tutorial's: finish the login with a recovery code."""
-    return await run(request, actions.recover, home="/smsmfa?method=recovery")
+    return await run(request, totp_actions.recover, home="/smsmfa?method=recovery")
 
 
 @router.post("/mfa/update")

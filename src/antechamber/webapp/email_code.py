@@ -20,12 +20,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from antechamber.webapp import api, cookies, render
-from antechamber.webapp.actions import (
-    Call,
-    Reply,
-    _end_previous_session,
-    start_email,
-)
+from antechamber.webapp.actions import Reply, _end_previous_session, start_email
 from antechamber.webapp.backend import BackendError
 from antechamber.webapp.config import Webapp
 from antechamber.webapp.cookies import Pending
@@ -37,6 +32,7 @@ from antechamber.webapp.errors import (
     from_backend,
     message_of,
 )
+from antechamber.webapp.inputs import Call
 from antechamber.webapp.routing import WebappRoute
 from antechamber.webapp.views import discovered_json
 

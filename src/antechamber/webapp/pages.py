@@ -18,14 +18,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from antechamber.organizations.domains import is_common
-from antechamber.webapp import actions, admin_section, cookies, render
-from antechamber.webapp.actions import Call, Enrolment, NewCodes
+from antechamber.webapp import (
+    actions,
+    admin_section,
+    cookies,
+    identity,
+    inputs,
+    render,
+    totp_actions,
+)
 from antechamber.webapp.api import read_body, with_error
 from antechamber.webapp.backend import BackendError
 from antechamber.webapp.errors import MESSAGES, NOTICES, Failure, from_backend, message_of
+from antechamber.webapp.inputs import Call
 from antechamber.webapp.routing import WebappRoute
 from antechamber.webapp.security import check_post, client_address
 from antechamber.webapp.sessions import JwtExpired, JwtInvalid
+from antechamber.webapp.totp_actions import Enrolment, NewCodes
 from antechamber.webapp.views import (
     discovered_json,
     member_json,
@@ -112,7 +121,7 @@ def callback(request: Request) -> Response:
     problem = None
     if kind not in ("discovery", actions.ORGANIZATION_LINK):
         problem = "unsupported_link"
-    elif not token or len(token) > actions.MAX_TOKEN_LENGTH:
+    elif not token or len(token) > inputs.MAX_TOKEN_LENGTH:
         problem = "link_invalid"
     return render.page(
         request,
@@ -128,7 +137,7 @@ def callback(request: Request) -> Response:
 @router.get("/discovery")
 def discovery(request: Request) -> Response:
     web = render.webapp_of(request)
-    login = actions.login_in_progress(web, _call(request))
+    login = identity.login_in_progress(web, _call(request))
     try:
         found = web.backend.list_discovered(login.ist)
     except BackendError as exc:
@@ -148,8 +157,8 @@ def discovery(request: Request) -> Response:
         organizations=organizations,
         pending=login if login.waiting_for_mfa else None,
         join_domain=_joinable_domain(found.email_address),
-        min_name=actions.MIN_ORG_NAME,
-        max_name=actions.MAX_ORG_NAME,
+        min_name=inputs.MIN_ORG_NAME,
+        max_name=inputs.MAX_ORG_NAME,
         **_notes(request),
     )
 
@@ -164,11 +173,11 @@ def _joinable_domain(email: str) -> str | None:
 def sms(request: Request) -> Response:
     """The MFA step: the SMS code (the tutorial's page), or, for a member with an
     authenticator app, its code or a recovery code (`?method=totp|recovery|sms`; the page
-    opens on what `actions.mfa_choices` says, and offers only what the member has and the
+    opens on what `totp_actions.mfa_choices` says, and offers only what the member has and the
     organization allows)."""
     web = render.webapp_of(request)
-    login = actions.login_in_progress(web, _call(request), waiting_for_mfa=True)
-    choices = actions.mfa_choices(login)
+    login = identity.login_in_progress(web, _call(request), waiting_for_mfa=True)
+    choices = totp_actions.mfa_choices(login)
     method = choices.shown(request.query_params.get("method", ""))
     change = request.query_params.get("change") == "1" and not login.phone_verified
     mode = "code" if login.sent_at and not change else "phone"
@@ -192,8 +201,8 @@ def sms(request: Request) -> Response:
 @router.get("/dashboard")
 def dashboard(request: Request) -> Response:
     web = render.webapp_of(request)
-    signed = actions.signed_in(web, _call(request))
-    membership = actions.membership_of(web, signed)
+    signed = identity.signed_in(web, _call(request))
+    membership = identity.membership_of(web, signed)
     org = organization_json(membership.organization)
     return render.page(
         request,
@@ -213,8 +222,8 @@ def confirm_mfa(request: Request) -> Response:
     """Confirm before opting in or out (no script needed)."""
     web = render.webapp_of(request)
     opt_in = request.query_params.get("optIn") == "true"
-    signed = actions.signed_in(web, _call(request))
-    membership = actions.membership_of(web, signed)
+    signed = identity.signed_in(web, _call(request))
+    membership = identity.membership_of(web, signed)
     status = mfa_status(membership.organization, membership.member)
     if not (status.can_opt_in if opt_in else status.can_opt_out):
         return render.redirect("/dashboard", signed.cookie_ops)
@@ -299,7 +308,7 @@ async def totp_setup(request: Request) -> Response:
     web = render.webapp_of(request)
     try:
         await _checked_body(request)
-        found = await run_in_threadpool(actions.begin_totp, web, _call(request))
+        found = await run_in_threadpool(totp_actions.begin_totp, web, _call(request))
     except Failure as failure:
         return _back(failure)
     except BackendError as exc:
@@ -314,13 +323,13 @@ async def totp_confirm(request: Request) -> Response:
     web = render.webapp_of(request)
     try:
         body = await _checked_body(request)
-        found = await run_in_threadpool(actions.opened_setup, web, _call(request), body)
+        found = await run_in_threadpool(totp_actions.opened_setup, web, _call(request), body)
     except Failure as failure:
         return _back(failure)
     except BackendError as exc:
         return _back(from_backend(exc))
     try:
-        done = await run_in_threadpool(actions.confirm_totp, web, found, body)
+        done = await run_in_threadpool(totp_actions.confirm_totp, web, found, body)
     except Failure as failure:
         if failure.redirect:
             return _back(failure)
@@ -332,8 +341,8 @@ async def totp_confirm(request: Request) -> Response:
 def confirm_recovery_codes(request: Request) -> Response:
     """Confirm before regenerating recovery codes (the old ones stop working)."""
     web = render.webapp_of(request)
-    signed = actions.signed_in(web, _call(request))
-    membership = actions.membership_of(web, signed)
+    signed = identity.signed_in(web, _call(request))
+    membership = identity.membership_of(web, signed)
     if not mfa_status(membership.organization, membership.member).totp:
         return render.redirect("/dashboard", signed.cookie_ops)
     return render.page(
@@ -350,7 +359,7 @@ async def rotate_recovery_codes(request: Request) -> Response:
     web = render.webapp_of(request)
     try:
         await _checked_body(request)
-        done = await run_in_threadpool(actions.rotate_recovery_codes, web, _call(request))
+        done = await run_in_threadpool(totp_actions.rotate_recovery_codes, web, _call(request))
     except Failure as failure:
         return _back(failure)
     except BackendError as exc:
