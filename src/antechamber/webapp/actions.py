@@ -165,7 +165,7 @@ def callback(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
         return organization_link(web, call, token)
     found = web.backend.authenticate_discovery_link(token)
     config = web.config
-    _end_previous_session(web, call)
+    end_previous_session(web, call)
     login = Pending(ist=found.intermediate_session_token, email=found.email_address)
     return Reply(
         "Signed in",
@@ -186,7 +186,7 @@ def organization_link(web: Webapp, call: Call, token: str) -> Reply:
     organization, so there is no discovery step: the member is in (accepting an invitation
     makes them active), or at the MFA step of that organization."""
     step = web.backend.authenticate_link(token)
-    _end_previous_session(web, call)
+    end_previous_session(web, call)
     login = Pending(
         ist="", email=str(step.member.get("email_address", ""))[: inputs.MAX_EMAIL_LENGTH]
     )
@@ -364,7 +364,7 @@ def logout(web: Webapp, call: Call) -> Reply:
     return Reply("Logged out", redirect="/?info=signed_out", cookie_ops=forget)
 
 
-def _end_previous_session(web: Webapp, call: Call) -> None:
+def end_previous_session(web: Webapp, call: Call) -> None:
     """A new login replaces the browser's session: end the old one on the server too
     (ASVS 7.2.4), not only forget its cookie. Best effort: it ends by itself anyway."""
     previous = cookies.session_jwt(web.config, dict(call.cookies))

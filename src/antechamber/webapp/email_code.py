@@ -12,7 +12,6 @@ proves it, so nothing else is trusted from the request.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from antechamber.webapp import api, cookies, render
-from antechamber.webapp.actions import Reply, _end_previous_session, start_email
+from antechamber.webapp.actions import Reply, end_previous_session, start_email
 from antechamber.webapp.backend import BackendError
 from antechamber.webapp.config import Webapp
 from antechamber.webapp.cookies import Pending
@@ -32,11 +31,9 @@ from antechamber.webapp.errors import (
     from_backend,
     message_of,
 )
-from antechamber.webapp.inputs import Call
+from antechamber.webapp.inputs import CODE, Call
 from antechamber.webapp.routing import WebappRoute
 from antechamber.webapp.views import discovered_json
-
-_CODE = re.compile(r"[0-9]{6}")
 
 router = APIRouter(route_class=WebappRoute, include_in_schema=False)
 
@@ -60,13 +57,13 @@ def authenticate(web: Webapp, call: Call, body: Mapping[str, Any]) -> Reply:
         raise Failure("login_expired", redirect="/code")
     code = body.get("code")
     code = code.strip().replace(" ", "") if isinstance(code, str) else ""
-    if not _CODE.fullmatch(code):
+    if not CODE.fullmatch(code):
         raise Failure("invalid_email_code")
     try:
         found = web.backend.authenticate_discovery_code(email, code)
     except BackendError as exc:
         raise from_backend(exc, EMAIL_CODES) from exc
-    _end_previous_session(web, call)
+    end_previous_session(web, call)
     config = web.config
     login = Pending(ist=found.intermediate_session_token, email=found.email_address)
     return Reply(
