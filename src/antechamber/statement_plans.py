@@ -303,7 +303,10 @@ def collect(
             fn(conn, cursor, sql, args, None, many)
         rows = cursor.fetchall() if plan.returns_rows else []
         rowcount = cursor.rowcount
-        description = cursor.description  # psycopg's is gone once the cursor is closed
+        # Read only while the plan has no processors yet (its first rows): building it costs
+        # psycopg's cursor a lookup of the encoding and an object or two a statement, and
+        # psycopg's is gone once the cursor is closed.
+        description = cursor.description if plan.processors is None else None
         if not kept:
             cursor.close()
     except BaseException as e:
