@@ -12,7 +12,8 @@ engine, one per frontend `Query` (simple protocol: BEGIN, COMMIT) or `Sync` (the
 extended-protocol exchange). Reports, per step, round trips, process CPU (median; the client
 side of TestClient is in it, the same before and after) and the CPU of the engine's PostgreSQL
 backends (mean, their run time from /proc/PID/schedstat), and wall time (median).
-`PG_LOGIN_AB=1` runs every other login with `statements.PIPED` off and reports both.
+`PG_LOGIN_AB=1` runs every other login with `statements.PIPED` off and reports both;
+`PG_LOGIN_AB=BATCHED` (any flag of `statements` or `statement_plans`), with that flag off.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import psycopg
 from sqlalchemy import create_engine, event, text
 from starlette.testclient import TestClient
 
-from antechamber import db, migrations, statements
+from antechamber import db, migrations, statement_plans, statements
 from antechamber.app import create_app
 from antechamber.clock import SystemClock
 from antechamber.delivery import outbox
@@ -41,8 +42,12 @@ from bench.servers import BENCH_DELIVERY_LIMITS, drop_postgres_database, recreat
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 #: PG_LOGIN_AB=1: every other login with `statements.PIPED` off, reported apart (the same
-#: process and minute for both: a busy machine slows them alike).
-AB = os.environ.get("PG_LOGIN_AB") == "1"
+#: process and minute for both: a busy machine slows them alike); PG_LOGIN_AB=<NAME>: with
+#: `statements.<NAME>` (or `statement_plans.<NAME>`) off.
+AB_FLAG = os.environ.get("PG_LOGIN_AB", "")
+AB = bool(AB_FLAG)
+AB_FLAG = "PIPED" if AB_FLAG == "1" else AB_FLAG
+AB_OF = statements if hasattr(statements, AB_FLAG) else statement_plans
 ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 os.environ.update(BENCH_DELIVERY_LIMITS)
 
@@ -130,7 +135,7 @@ try:
 
     def step(client, label, path, body, measure):
         if AB:
-            label += " piped" if statements.PIPED else " unpiped"
+            label += (" " if getattr(AB_OF, AB_FLAG) else " no ") + AB_FLAG.lower()
         gc.disable()
         wire()
         pg = pg_seconds()
@@ -154,8 +159,8 @@ try:
     with TestClient(app) as client:
         for i in range(N + WARM):
             measure = i >= WARM
-            if AB:  # every other login with the pipelined BEGIN and unread INSERTs off
-                statements.PIPED = i % 2 == 0
+            if AB:  # every other login with the flag off
+                setattr(AB_OF, AB_FLAG, i % 2 == 0)
             j, k = shape.member("required", i)
             email = dataset.email(j, k)
             step(

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from antechamber import db
 from antechamber.app import create_app
@@ -84,10 +84,10 @@ def test_a_dropped_connection_fails_one_unit_of_work_and_the_pool_recovers(
     engine: Engine, database_url: str, read_only: bool
 ) -> None:
     factory = db.session_factory(engine)
-    with db.transaction(factory) as session:
+    with db.transaction(factory, read_only=read_only) as session:
         backend = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
     # PostgreSQL ends that backend (a restart, a failover, an administrator) while it idles in
-    # the pool.
+    # the pool (or, a writer's, among the writers' kept connections).
     admin_url = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
@@ -283,3 +283,95 @@ def test_disposing_the_engine_closes_the_kept_read_connection(engine: Engine) ->
         return int(engine.pool.checkedout())  # type: ignore[attr-defined]
 
     assert asyncio.run(read_then_dispose()) == 1
+
+
+def _backend(factory: Any, read_only: bool = False) -> int:
+    with db.transaction(factory, read_only=read_only) as session:
+        return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+@pytest.mark.postgres_only
+def test_writing_units_of_any_thread_reuse_a_kept_connection_without_a_checkout(
+    engine: Engine,
+) -> None:
+    """PostgreSQL's writers keep a few connections (`LoopReads.writes`): the next writing
+    unit, of this thread or another, takes one instead of a pool checkout; at most that many
+    are kept, the rest go back to the pool; a read-only unit never gets one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from antechamber.engines import kept_of
+
+    factory = db.session_factory(engine)
+    checkouts: list[object] = []
+    event.listen(engine, "checkout", lambda *args: checkouts.append(args))
+    first = _backend(factory)
+    with ThreadPoolExecutor(1) as other:
+        assert other.submit(_backend, factory).result() == first
+    assert _backend(factory) == first
+    assert len(checkouts) == 1
+    kept = kept_of(engine)
+    assert kept is not None
+    slot = kept.slot(False)
+    assert slot is not None
+    bound = slot.keeps
+    assert bound == 4  # the tests' pool of 20
+    # More writing units open at once than are kept: each ends kept while there is room.
+    units = [db.transaction(factory) for _ in range(bound + 2)]
+    backends = set()
+    for unit in units:
+        session = unit.__enter__()
+        backends.add(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    for unit in reversed(units):
+        unit.__exit__(None, None, None)
+    assert len(backends) == bound + 2
+    assert len(slot) == bound
+    # A read-only unit (no event loop: the pool's) gets none of them.
+    assert _backend(factory, read_only=True) not in {
+        k[0].connection.driver_connection.info.backend_pid for k in slot
+    }
+
+
+@pytest.mark.postgres_only
+def test_kept_writers_connections_from_before_a_disconnect_fail_one_unit(
+    engine: Engine, database_url: str
+) -> None:
+    """PostgreSQL restarts while writers keep two connections: the unit that meets the first
+    fails (the pool learns of the disconnect), the next one does not take the second (it is
+    from before), nor does the pool hand out one of before."""
+    factory = db.session_factory(engine)
+    outer, inner = db.transaction(factory), db.transaction(factory)
+    backends = []
+    for unit in (outer, inner):
+        backends.append(unit.__enter__().execute(text("SELECT pg_backend_pid()")).scalar_one())
+    inner.__exit__(None, None, None)
+    outer.__exit__(None, None, None)
+    admin_url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        for backend in backends:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+    with pytest.raises(OperationalError) as raised:
+        _backend(factory)
+    assert raised.value.connection_invalidated
+    assert _backend(factory) not in backends
+    assert _backend(factory) not in backends
+
+
+@pytest.mark.postgres_only
+def test_a_failed_writing_unit_hands_the_next_a_clean_connection(
+    engine: Engine,
+) -> None:
+    """A unit that fails midway (its transaction failed on PostgreSQL) rolls back; the kept
+    connection the next unit takes is idle, outside any pipeline, and writes again."""
+    factory = db.session_factory(engine)
+    first = _backend(factory)
+    with pytest.raises(ProgrammingError), db.transaction(factory) as session:
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() == first
+        session.execute(text("SELECT 1/0 FROM no_such_table"))
+    with db.transaction(factory) as session:
+        driver: Any = session.connection().connection.driver_connection
+        assert driver.info.backend_pid == first
+        # Idle, the unit's BEGIN waiting for its first statement; no pipeline left open.
+        assert driver.info.transaction_status == driver.info.transaction_status.IDLE
+        assert driver.pgconn.pipeline_status == 0
+        assert session.execute(text("SELECT 1")).scalar_one() == 1
+        assert driver.info.transaction_status == driver.info.transaction_status.INTRANS

@@ -186,8 +186,10 @@ class _Unit:
 
     On SQLite (`kept`, the engine's `kept_connections.Writer`) a writing unit, whose thread
     holds the writer lock, reuses the connection the last one kept instead of a pool checkout
-    and checkin of its own; on SQLite and PostgreSQL (`kept_connections.LoopReads`) so does a
-    read-only unit on an event loop's thread, the last one's of that thread.
+    and checkin of its own; on PostgreSQL a writing unit reuses one of the few the writers
+    keep (`kept_connections.LoopReads.writes`) if one is left; on SQLite and PostgreSQL
+    (`kept_connections.LoopReads`) so does a read-only unit on an event loop's thread, the
+    last one's of that thread.
     """
 
     __slots__ = (

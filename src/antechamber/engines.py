@@ -20,6 +20,9 @@ PG_RECYCLE_SECONDS = 1800
 #: PostgreSQL: connections the reads on an event loop's thread keep between them
 #: (`kept_connections.LoopReads`).
 LOOP_READS_KEPT = 4
+#: PostgreSQL: connections the writing units of every thread keep between them
+#: (`kept_connections.LoopReads`), at most a quarter of the pool.
+PG_WRITES_KEPT = 4
 #: psycopg prepares a statement on its n-th execution on one connection.
 PG_PREPARE_THRESHOLD = 2
 
@@ -140,7 +143,10 @@ def make_engine(
 
     # Reads on an event loop's thread (`Services.reads_inline`, if set) keep a connection of
     # their own, so such a read never waits for one a worker thread holds.
-    reads = LoopReads(keeps=LOOP_READS_KEPT)
+    # And the writing units of every thread a few between them, taken before the pool's.
+    reads = LoopReads(
+        keeps=LOOP_READS_KEPT, writes=min(PG_WRITES_KEPT, int(kwargs["pool_size"]) // 4)
+    )
     setattr(pg, _KEPT, reads)
     event.listen(pg, "engine_disposed", reads.drop)
     # Writing units send their BEGIN and their unread INSERTs with a later statement.

@@ -1,10 +1,12 @@
 """The connections units of work keep between them (`db._Unit`): SQLite's writers' one, kept
-with the writer lock (`Writer`), and, on SQLite and PostgreSQL, one per event loop thread for
-its reads (`LoopReads`).
+with the writer lock (`Writer`); on SQLite and PostgreSQL, one per event loop thread for its
+reads (`LoopReads`); on PostgreSQL, a few for the writing units of any thread
+(`LoopReads.writes`).
 
 A kept connection is taken (`take`) by the next unit instead of a pool checkout, and given
 back (`keep`) instead of a checkin, only if it is still this process's, of the engine's pool of
-the moment, not invalidated, out of any transaction and younger than its engine's recycle age.
+the moment, not invalidated (nor older than the pool's last invalidation, a disconnect it
+saw), out of any transaction and younger than its engine's recycle age.
 """
 
 from __future__ import annotations
@@ -30,21 +32,35 @@ class LoopReads:
 
     A thread's slot goes with the thread (and its connection back to the pool); `drop` closes
     every slot's connection of this process (the engine was disposed).
+
+    With `writes` (PostgreSQL), the writing units of every thread share one more slot of at
+    most that many connections: a unit takes one there if one is left, else checks one out,
+    and keeps it there at its end if there is room, else checks it in. A pool checkout and
+    checkin, the pool's reset (a ROLLBACK call) and a new Session cost an empty write about
+    half of its 87 µs (docs/performance.md, thirteenth round). Units take from the slot first,
+    so its connections idle only while fewer writes run than it keeps; the bound
+    (`engines.PG_WRITES_KEPT`, a quarter of the pool at most) is what the pool lends it. Two
+    threads keeping at once may both find room (`len` then `append`): the slot is then one
+    over its bound until a unit takes one, and a unit ending then checks its connection in.
     """
 
-    def __init__(self, keeps: int = 1) -> None:
+    def __init__(self, keeps: int = 1, writes: int = 0) -> None:
         # How many connections a slot keeps: one where the thread's reads run one after
         # another; more where they interleave (`loop_units`: each of those in flight at once
         # holds its own connection).
         self.keeps = keeps
         self._local = threading.local()
         self._all: weakref.WeakSet[Slot] = weakref.WeakSet()
+        self.writes: Slot = Slot(writes)
 
     def slot(self, read_only: bool) -> list[Kept] | None:
         """A read-only unit's slot on an event loop's thread (one per process when serving),
-        the thread's own; none for a writer or a read elsewhere (forty worker threads keeping
-        one each would keep the pool's every connection)."""
-        if not read_only or asyncio._get_running_loop() is None:
+        the thread's own; none for a read elsewhere (forty worker threads keeping one each
+        would keep the pool's every connection); a writer's, the writers' (`writes`), if
+        they keep any."""
+        if not read_only:
+            return self.writes if self.writes.keeps else None
+        if asyncio._get_running_loop() is None:
             return None
         try:
             slot: list[Kept] = self._local.slot
@@ -55,7 +71,7 @@ class LoopReads:
 
     def drop(self, _engine: Engine) -> None:
         """The engine was disposed: close the kept connections now (this process's)."""
-        _drop(list(self._all))
+        _drop([*self._all, self.writes])
 
 
 def _drop(slots: list[list[Kept]]) -> None:
@@ -139,6 +155,9 @@ def take(
         pool is not engine.pool
         or connection.invalidated
         or connection.closed
+        # The pool saw a disconnect since this one connected (PostgreSQL restarted): it
+        # retires its own of before then at their checkout, and so does this.
+        or _connected_before(connection, pool._invalidate_time)
         # The pool's `pool_recycle` (PostgreSQL's: an idle timeout between here and there)
         # would have retired it by now: back to the pool, which does.
         or 0 <= pool._recycle < time.monotonic() - since
@@ -146,6 +165,13 @@ def take(
         connection.close()
         return None
     return connection, lean, pool, since
+
+
+def _connected_before(connection: Connection, when: float) -> bool:
+    if not when:  # never
+        return False
+    record = getattr(connection.connection, "_connection_record", None)
+    return record is None or record.starttime < when
 
 
 def keep(

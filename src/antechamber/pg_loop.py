@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import select
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from psycopg import Connection, errors
+from psycopg import Connection, Pipeline, errors, generators
 from psycopg.abc import PQGen
 from sqlalchemy import exc
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
@@ -80,15 +82,41 @@ class LoopConnection(Connection[Any]):
             return
         super().commit()
 
+    @contextmanager
+    def batched_pipeline(self) -> Iterator[Pipeline]:
+        """psycopg's `pipeline()`, but a new pipeline is a `BatchedPipeline`: its statements
+        go to the server together when it syncs or ends, not each as it is queued. Within a
+        pipeline already open (of either kind), that one, as psycopg's."""
+        with self.lock:
+            self._check_connection_ok()
+            pipeline = self._pipeline
+            if pipeline is None:
+                pipeline = self._pipeline = BatchedPipeline(self)
+        try:
+            with pipeline:
+                yield pipeline
+        finally:
+            if pipeline.level == 0:
+                with self.lock:
+                    assert pipeline is self._pipeline
+                    self._pipeline = None
+
     def lean_cursor(self, plan: object) -> Any:
-        """The cursor this connection keeps for `plan`, a lean statement returning rows
-        (`statement_plans.run`), made on its first use here: a cursor made and closed per
-        statement cost its construction and psycopg's `Transformer` (which it makes again
-        whenever a cursor runs another query than its last), about a fifth of psycopg's work
-        for a one-row SELECT. Reusing one is what psycopg does for a cursor's next `execute`:
-        it resets the cursor's results and keeps its adapters. The caller fetches the rows
-        before the connection's next statement (one unit holds a connection at a time, and
-        runs a statement to its rows before the next), and leaves the cursor open."""
+        """The cursor this connection keeps for `plan`, a lean statement
+        (`statement_plans.cursor_for`), made on its first use here: a cursor made per
+        statement cost its construction and psycopg's `Transformer` with its adapters looked
+        up again for each parameter (psycopg keeps both while a cursor runs the same query),
+        about 17 µs of a pipelined INSERT's 26 here (docs/performance.md, thirteenth round).
+        Reusing one is what psycopg does for a cursor's next `execute`: it resets the
+        cursor's results and keeps its adapters.
+
+        Never two statements on one cursor at a time: while the kept cursor's statement waits
+        in this connection's open pipeline for its result (a second statement of the same
+        plan in one pipeline), a new cursor, for that statement alone. Outside a pipeline
+        psycopg reads a statement's results before `execute` returns, and a pipeline's are
+        all read when it syncs or ends; the caller reads what it needs of a statement's
+        results before the connection's next statement or pipeline (one unit holds a
+        connection at a time), and leaves the cursor open."""
         try:
             cursors: dict[object, Any] = self.__dict__["_lean_cursors"]
         except KeyError:
@@ -96,6 +124,8 @@ class LoopConnection(Connection[Any]):
         cursor = cursors.get(plan)
         if cursor is None or cursor.closed:
             cursor = cursors[plan] = self.cursor()
+        elif (pipeline := self._pipeline) is not None and _awaits(pipeline, cursor):
+            return self.cursor()
         return cursor
 
     def wait(
@@ -131,6 +161,57 @@ class LoopConnection(Connection[Any]):
             return ended.value
         except OSError as ex:  # as psycopg's waits: the socket was closed under it
             raise errors.OperationalError("connection socket closed") from ex
+
+
+def _awaits(pipeline: Pipeline, cursor: Any) -> bool:
+    """Whether `cursor` has a statement in `pipeline` whose result has not come yet."""
+    return any(pending is not None and pending[0] is cursor for pending in pipeline.result_queue)
+
+
+class BatchedPipeline(Pipeline):
+    """psycopg's `Pipeline`, but what is queued in it goes to libpq, and to the server, only
+    when the pipeline syncs, ends, or a result is fetched from it: then every queued command
+    at once (libpq's own buffer) and one `send` (a write, no wait if the socket takes it).
+
+    psycopg's communicates after each statement it queues: a wait for the socket (a `poll`
+    or `select`) and a write of that statement alone, two or three system calls a statement,
+    about 9 µs each here for nothing: the results are read only at the sync anyway
+    (docs/performance.md, thirteenth round). The server gets the same messages in the same
+    order, and the results are matched to their cursors as psycopg's do (`_fetch_gen`); only
+    when they reach the socket differs. No deadlock of full buffers: libpq keeps what the
+    socket does not take, and psycopg's `send` reads the server's answers while it writes.
+    """
+
+    def _communicate_gen(self) -> PQGen[None]:
+        # What a cursor runs after queueing a statement: nothing, until the sync.
+        return
+        yield
+
+    def _send_queued_gen(self) -> PQGen[None]:
+        """Hand libpq every queued command, in order, then flush its buffer to the server."""
+        commands = self.command_queue
+        while commands:
+            commands.popleft()()
+        yield from generators.send(self.pgconn)
+
+    def _sync_gen(self) -> PQGen[None]:
+        self._enqueue_sync()
+        yield from self._send_queued_gen()
+        yield from Pipeline._fetch_gen(self, flush=False)
+
+    def _exit_gen(self) -> PQGen[None]:
+        try:
+            self._enqueue_sync()
+            yield from self._send_queued_gen()
+        finally:
+            yield from Pipeline._fetch_gen(self, flush=True)
+
+    def _fetch_gen(self, *, flush: bool) -> PQGen[None]:
+        # A result asked for before the sync (a cursor's fetch, a returning executemany):
+        # what it waits for must be sent first.
+        if self.command_queue:
+            yield from self._send_queued_gen()
+        yield from Pipeline._fetch_gen(self, flush=flush)
 
 
 class LoopPool(QueuePool):

@@ -266,19 +266,22 @@ def send(conn: SAConnection, cursor: Any, sql: str, args: Any, many: bool) -> tu
     return sql, args
 
 
+#: Off, every lean statement runs on a cursor of its own (bench comparisons).
+KEEP_CURSORS = True
+
+
+def cursor_for(raw: Any, plan: Plan) -> tuple[Any, bool]:
+    """A cursor of the DBAPI connection `raw` for `plan`, and whether the connection keeps it
+    (PostgreSQL's, one a plan: `pg_loop.LoopConnection.lean_cursor`), else a new one."""
+    lean = getattr(raw, "lean_cursor", None) if KEEP_CURSORS else None
+    return (raw.cursor(), False) if lean is None else (lean(plan), True)
+
+
 def run(conn: SAConnection, plan: Plan, params: Any, many: bool) -> Rows:
     sql, args = plan.fast_args(params, many)
     raw: Any = conn.connection.dbapi_connection
     assert raw is not None
-    # PostgreSQL's connection keeps a cursor per SELECT (`pg_loop.LoopConnection.lean_cursor`),
-    # outside a pipeline (whose results are read later).
-    kept = (
-        plan.returns_rows
-        and not many
-        and hasattr(raw, "lean_cursor")
-        and not raw.pgconn.pipeline_status
-    )
-    cursor = raw.lean_cursor(plan) if kept else raw.cursor()
+    cursor, kept = cursor_for(raw, plan)
     try:
         sql, args = send(conn, cursor, sql, args, many)
     except BaseException as e:

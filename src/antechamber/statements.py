@@ -42,6 +42,7 @@ from antechamber.statement_plans import (
     Plan,
     Rows,
     collect,
+    cursor_for,
     plan_of,
     run,
     send,
@@ -157,10 +158,9 @@ class Connection:
     def _piped(self, plan: Plan, params: Any, many: bool) -> Rows:
         sql, args = plan.fast_args(params, many)
         with self.pipeline(sql):
-            raw: Any = self.sa.connection.dbapi_connection
-            cursor = raw.cursor()
+            cursor, kept = cursor_for(self.sa.connection.dbapi_connection, plan)
             sql, args = send(self.sa, cursor, sql, args, many)
-        return collect(self.sa, plan, cursor, sql, args, many)
+        return collect(self.sa, plan, cursor, sql, args, many, kept)
 
     @contextmanager
     def pipeline(self, label: str) -> Iterator[None]:
@@ -184,7 +184,7 @@ class Connection:
         self.begin = False
         if raw.pgconn.pipeline_status:  # in one already (a statement of the COMMIT's)
             for plan, params, many in queued or ():
-                send(self.sa, raw.cursor(), *plan.fast_args(params, many), many)
+                send(self.sa, cursor_for(raw, plan)[0], *plan.fast_args(params, many), many)
             yield
             return
         sent: list[tuple[Any, str, Any]] = []
@@ -192,11 +192,12 @@ class Connection:
             if begin:
                 raw._autocommit = True
             try:
-                with raw.pipeline():
+                batched = BATCHED and hasattr(raw, "batched_pipeline")  # the engine's class
+                with raw.batched_pipeline() if batched else raw.pipeline():
                     if begin:
                         queue_command(raw, raw._get_tx_start_command())
                     for plan, params, many in queued or ():
-                        cursor = raw.cursor()
+                        cursor = cursor_for(raw, plan)[0]
                         sql, args = send(self.sa, cursor, *plan.fast_args(params, many), many)
                         sent.append((cursor, sql, args))
                     yield
@@ -237,6 +238,9 @@ class Connection:
 
 #: Off, no connection is piped: psycopg's BEGIN, each INSERT at once (bench comparisons).
 PIPED = True
+#: Off, a piped unit's pipelines are psycopg's own, each statement sent as it is queued, not
+#: all at the sync (`pg_loop.BatchedPipeline`; bench comparisons).
+BATCHED = True
 #: `psycopg.pq.TransactionStatus.IDLE` (psycopg is imported only where PostgreSQL is used).
 PG_IDLE = 0
 _PIPED_LEAN = "_antechamber_piped"
