@@ -21,7 +21,7 @@ PG_RECYCLE_SECONDS = 1800
 #: (`kept_connections.LoopReads`).
 LOOP_READS_KEPT = 4
 #: PostgreSQL: connections the writing units of every thread keep between them
-#: (`kept_connections.LoopReads`), at most a quarter of the pool.
+#: (`kept_connections.LoopReads.writes`), at most a quarter of the pool.
 PG_WRITES_KEPT = 4
 #: psycopg prepares a statement on its n-th execution on one connection.
 PG_PREPARE_THRESHOLD = 2

@@ -17,7 +17,7 @@ from antechamber.services import Services
 from antechamber.sessions import known as known_rows
 from tests.conftest import Credentials
 from tests.factories import allow_redirect, make_member, make_org
-from tests.flows import SESSION_AUTHENTICATE, login
+from tests.flows import SESSION_AUTHENTICATE, SESSION_REVOKE, login
 
 
 @pytest.fixture(autouse=True)
@@ -210,3 +210,22 @@ def test_the_memory_is_bounded(
     )
     _check(api, {"session_token": session["session_token"]})
     assert len(known_rows._known) == 1
+
+
+@pytest.mark.parametrize("end", ["revoked", "expired"])
+def test_a_remembered_session_is_refused_at_once_when_it_ends(
+    api: TestClient, session: dict[str, Any], clock: FrozenClock, end: str
+) -> None:
+    """security.md §1.3: revocation and expiry take effect on the next check, whatever the
+    process remembers of the member's and organization's rows (`Known`) and of the JWT
+    (`jwts.subject`): both are warm here, by token and by JWT."""
+    _answers(api, session)
+    if end == "revoked":
+        revoked = api.post(SESSION_REVOKE, json={"session_token": session["session_token"]})
+        assert revoked.status_code == 200
+    else:
+        clock.advance(minutes=60)
+    for credential in ("session_token", "session_jwt"):
+        response = api.post(SESSION_AUTHENTICATE, json={credential: session[credential]})
+        assert response.status_code == 404
+        assert response.json()["error_type"] == "session_not_found"

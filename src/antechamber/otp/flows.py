@@ -27,6 +27,11 @@ Authenticate (`authenticate_sms_otp`). Exactly one of IST, session token, sessio
   session (`sessions.service.add_factor`; same session, fresh JWT).
 - Success marks the number verified and honours `set_mfa_enrollment` (ignored when policy
   requires MFA of the member: REQUIRED_FOR_ALL or a role in `mfa_required_roles`).
+
+What every second factor (SMS here, TOTP and recovery codes in `totp`) shares lives here too:
+who is calling (`resolve_caller`, `Caller`), the checks made before any read
+(`check_session_arguments`), one read of the rows (`second_factor_rows`), and concluding with
+the IST or stepping up the session (`finish`, `via`).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from antechamber.scope import Scope
 from antechamber.sessions import errors as session_errors
 from antechamber.sessions import factors, intermediate, login
 from antechamber.sessions import service as sessions
+from antechamber.sessions.factors import Factor
 from antechamber.sessions.login import AuthResult
 from antechamber.sessions.models import IntermediateSession, MemberSession
 
@@ -60,7 +66,7 @@ from antechamber.sessions.models import IntermediateSession, MemberSession
 # no translation yet (delivery/locales/).
 LOCALES = ("en", "es", "pt-br", "fr")
 ENROLLMENT_CHOICES = ("enroll", "unenroll")
-_CREDENTIALS = "intermediate_session_token, session_token and session_jwt"
+CREDENTIALS = "intermediate_session_token, session_token and session_jwt"
 
 
 @dataclass(frozen=True)
@@ -130,15 +136,14 @@ def authenticate_sms_otp(
     (401); a locked member is `member_locked` (401). Any refusal before the code is checked
     (credential, organization, arguments) leaves everything as it was.
     """
-    given = [v for v in (intermediate_session_token, session_token, session_jwt) if v]
-    if not given:
-        raise session_errors.NoSessionArguments(f"Give one of {_CREDENTIALS}.")
-    at_most_one(intermediate_session_token, session_token, session_jwt)
-    if set_mfa_enrollment not in (None, "", *ENROLLMENT_CHOICES):
-        raise errors.InvalidMfaEnrollment()
-    sessions.duration(session_duration_minutes)
-    if session_custom_claims is not None:
-        sessions.merged_claims({}, session_custom_claims)  # refuse bad claims before the code
+    check_session_arguments(
+        intermediate_session_token,
+        session_token,
+        session_jwt,
+        set_mfa_enrollment,
+        session_duration_minutes,
+        session_custom_claims,
+    )
     found = second_factor_rows(scope, organization_id, member_id, intermediate_session_token)
     org, member = found.organization, found.member
     _sms_allowed(org)
@@ -172,33 +177,17 @@ def authenticate_sms_otp(
     assert member.phone_id is not None  # written with the code's redemption
     factor = factors.sms_otp(member.phone_id, phone, now)
 
-    if caller.session is None:  # exactly one credential was given: the IST
-        result = login.complete_mfa(
-            scope,
-            intermediate_session_token or "",
-            org,
-            member,
-            factor,
-            session_duration_minutes=session_duration_minutes,
-            session_custom_claims=session_custom_claims,
-        )
-    else:
-        jwt = sessions.add_factor(
-            scope,
-            caller.session,
-            member,
-            org,
-            factor,
-            duration_minutes=session_duration_minutes,
-            custom_claims=session_custom_claims,
-        )
-        result = AuthResult(
-            organization=org,
-            member=member,
-            session=caller.session,
-            session_token=session_token or "",
-            session_jwt=jwt,
-        )
+    result = finish(
+        scope,
+        caller,
+        org,
+        member,
+        factor,
+        intermediate_session_token=intermediate_session_token,
+        session_token=session_token,
+        session_duration_minutes=session_duration_minutes,
+        session_custom_claims=session_custom_claims,
+    )
     _count_mfa(scope, "success")
     audit.record(
         scope,
@@ -208,7 +197,7 @@ def authenticate_sms_otp(
         phone_id=member.phone_id,
         phone=masked(phone),
         phone_verified_now=newly_verified,
-        via="session" if caller.session is not None else "intermediate_session",
+        via=via(caller),
         member_session_id=result.session.id if result.session is not None else None,
         mfa_enrollment=enrollment,
     )
@@ -346,7 +335,73 @@ def _locale(value: str | None) -> str:
 
 def at_most_one(*credentials: str | None) -> None:
     if len([v for v in credentials if v]) > 1:
-        raise session_errors.TooManySessionArguments(f"Give only one of {_CREDENTIALS}.")
+        raise session_errors.TooManySessionArguments(f"Give only one of {CREDENTIALS}.")
+
+
+def check_session_arguments(
+    intermediate_session_token: str | None,
+    session_token: str | None,
+    session_jwt: str | None,
+    set_mfa_enrollment: str | None,
+    session_duration_minutes: int | None,
+    session_custom_claims: dict[str, Any] | None,
+) -> None:
+    """A second factor's checks that need no database (SMS, TOTP, a recovery code), made
+    first, so a bad request changes nothing and counts nothing: exactly one of IST, session
+    token, session JWT; the enrollment choice; the session's duration and custom claims."""
+    if not (intermediate_session_token or session_token or session_jwt):
+        raise session_errors.NoSessionArguments(f"Give one of {CREDENTIALS}.")
+    at_most_one(intermediate_session_token, session_token, session_jwt)
+    if set_mfa_enrollment not in (None, "", *ENROLLMENT_CHOICES):
+        raise errors.InvalidMfaEnrollment()
+    sessions.duration(session_duration_minutes)
+    if session_custom_claims is not None:
+        sessions.merged_claims({}, session_custom_claims)
+
+
+def finish(
+    scope: Scope,
+    caller: Caller,
+    org: Organization,
+    member: Member,
+    factor: Factor,
+    *,
+    intermediate_session_token: str | None,
+    session_token: str | None,
+    session_duration_minutes: int | None,
+    session_custom_claims: dict[str, Any] | None,
+) -> AuthResult:
+    """With the IST: conclude the login (consumes it). With a session: step it up."""
+    if caller.session is None:
+        return login.complete_mfa(
+            scope,
+            intermediate_session_token or "",
+            org,
+            member,
+            factor,
+            session_duration_minutes=session_duration_minutes,
+            session_custom_claims=session_custom_claims,
+        )
+    jwt = sessions.add_factor(
+        scope,
+        caller.session,
+        member,
+        org,
+        factor,
+        duration_minutes=session_duration_minutes,
+        custom_claims=session_custom_claims,
+    )
+    return AuthResult(
+        organization=org,
+        member=member,
+        session=caller.session,
+        session_token=session_token or "",
+        session_jwt=jwt,
+    )
+
+
+def via(caller: Caller) -> str:
+    return "session" if caller.session is not None else "intermediate_session"
 
 
 def _sms_allowed(org: Organization) -> None:

@@ -28,6 +28,7 @@ from antechamber.members.models import Member
 from antechamber.mfa import lockout
 from antechamber.organizations.models import Organization
 from antechamber.organizations.service import get_organization
+from antechamber.otp import flows
 from antechamber.otp.flows import method_allowed, resolve_caller
 from antechamber.scope import Scope
 from antechamber.sessions import factors
@@ -71,7 +72,7 @@ def recover(
     IST. A wrong or used code is `unable_to_authenticate_recovery_code` (401), counted in the
     member's lock even though the request fails.
     """
-    attempts.check_session_arguments(
+    flows.check_session_arguments(
         intermediate_session_token,
         session_token,
         session_jwt,
@@ -109,7 +110,7 @@ def recover(
         raise errors.UnableToAuthenticateRecoveryCode(keep_changes=True)
     lockout.reset(scope, member)
     remaining = _remaining(scope, registration)
-    result = attempts.finish(
+    result = flows.finish(
         scope,
         caller,
         org,
@@ -129,7 +130,7 @@ def recover(
         totp_registration_id=registration.id,
         totp_recovery_code_id=str(used),
         recovery_codes_remaining=remaining,
-        via=attempts.via(caller),
+        via=flows.via(caller),
         member_session_id=result.session.id if result.session is not None else None,
     )
     scope.db.flush()

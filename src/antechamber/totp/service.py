@@ -126,7 +126,7 @@ def create_totp(
     minutes = _expiration(expiration_minutes)
     if not (intermediate_session_token or session_token or session_jwt):
         raise session_errors.NoSessionArguments(
-            f"Give one of {attempts.CREDENTIALS}: the member's own login or session."
+            f"Give one of {flows.CREDENTIALS}: the member's own login or session."
         )
     at_most_one(intermediate_session_token, session_token, session_jwt)
     org = get_organization(scope, organization_id)
@@ -176,7 +176,7 @@ def create_totp(
         member_id=member.id,
         totp_registration_id=registration_id,
         replaced_pending=existing.id if existing is not None else None,
-        via=attempts.via(caller),
+        via=flows.via(caller),
         expires_at=rfc3339(registration.expires_at or now),
     )
     uri = codes.provisioning_uri(
@@ -203,7 +203,7 @@ def authenticate_totp(
     step up the session. Each code works once (module docstring). A wrong code is
     `unable_to_authenticate_totp` (401) and counts in the member's lock even though the request
     fails; a used one `totp_code_already_authenticated` (400, not counted)."""
-    attempts.check_session_arguments(
+    flows.check_session_arguments(
         intermediate_session_token,
         session_token,
         session_jwt,
@@ -251,7 +251,7 @@ def authenticate_totp(
         changes.update(default_mfa_method="totp", updated_at=now)
     enrollment = apply_enrollment(scope.db, org, member, set_mfa_enrollment, changes)
     lockout.reset(scope, member, changes)
-    result = attempts.finish(
+    result = flows.finish(
         scope,
         caller,
         org,
@@ -270,7 +270,7 @@ def authenticate_totp(
         member_id=member.id,
         totp_registration_id=claimed,
         activated_now=activated,
-        via=attempts.via(caller),
+        via=flows.via(caller),
         member_session_id=result.session.id if result.session is not None else None,
         mfa_enrollment=enrollment,
         default_mfa_method=member.default_mfa_method,
