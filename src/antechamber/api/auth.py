@@ -139,9 +139,9 @@ def authenticated_scope(
 class AuthenticatedScope:
     """`authenticated_scope`: every API request enters one, so a class rather than a generator
     context manager, and the block's `Scope` built once (`Services.scope_of`, as the unit's
-    own), not derived again with `dataclasses.replace`. The unit of work is `Services.scope`'s:
-    the caller's secret is checked in it, and whatever the block raises (or the check) rolls
-    it back."""
+    own), not derived again with `dataclasses.replace`. The unit of work is `db.transaction`'s
+    on `Services.sessions` (what `Services.scope` opens): the caller's secret is checked in it,
+    and whatever the block raises (or the check) rolls it back."""
 
     __slots__ = ("defer", "read_only", "request", "unit")
 
@@ -154,19 +154,15 @@ class AuthenticatedScope:
         request = self.request
         services = services_of(request)
         project_id, secret = basic_credentials(request)
-        unit = services.scope(
-            project_id,
-            environment_of(project_id),
-            "",
-            read_only=self.read_only,
-            defer=self.defer,
-        )
-        base = unit.__enter__()
+        # The unit of work alone: its Scope is the caller's, made once the secret is checked.
+        unit = db.transaction(services.sessions, read_only=self.read_only, defer=self.defer)
+        session = unit.__enter__()
         try:
-            caller = projects.authenticate(base.db, project_id, secret)
-            request.state.project_id = caller.project_id
+            caller = projects.authenticate(session, project_id, secret)
+            # What `request.state.project_id = ...` sets, without the `State` made around it.
+            request.scope.setdefault("state", {})["project_id"] = caller.project_id
             scope = services.scope_of(
-                base.db,
+                session,
                 caller.project_id,
                 environment_of(caller.project_id),
                 f"secret:{caller.secret_id}",
