@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from antechamber import db
+from antechamber.api.guard import request_header
 from antechamber.api.lean import lean_handler
 from antechamber.client_address import client_address
 from antechamber.errors import Unauthorized
@@ -27,7 +28,7 @@ E = TypeVar("E", bound=Callable[..., Any])
 
 
 def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
+    services: Services = request.scope["app"].state.services  # `request.app`, not a property
     return services
 
 
@@ -103,7 +104,7 @@ def client_ip_of(request: Request, services: Services) -> str | None:
 
 
 def basic_credentials(request: Request) -> tuple[str, str]:
-    header = request.headers.get("authorization", "")
+    header = request_header(request.scope, b"authorization") or ""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
         raise Unauthorized()
