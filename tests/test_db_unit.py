@@ -387,3 +387,61 @@ def test_a_kept_connection_hands_an_unused_session_to_the_next_unit(
     assert sessions[6] is sessions[5]
     # Each unit's `info` stayed its own, emptied of the unit's keys when it ended.
     assert [info for _, info in seen] == [{"mine": n} for n in range(7)]
+
+
+@pytest.mark.skipif(not USE_PG, reason="PostgreSQL's read-only units run in autocommit")
+def test_a_read_only_unit_on_postgresql_ends_the_transaction_sqlalchemy_began(
+    services: Services, project: Credentials
+) -> None:
+    """A read-only unit on PostgreSQL begins no transaction of its own (it runs in
+    autocommit); one that SQLAlchemy begins by itself, for the ORM's Session or a statement it
+    runs, ends with the unit, whether the block returns or raises: each unit on the loop's
+    thread then reads on the one connection the last kept, idle, and sees the last commit."""
+    factory = services.sessions
+    with db.transaction(factory) as session:
+        db.connection(session).execute(_INSERT_ORG, _org(services, project.project_id, "Acme"))
+    names = select(Organization.name).where(Organization.project_id == project.project_id)
+    connections: list[Any] = []
+
+    def unit(how: str) -> list[str]:
+        with db.transaction(factory, read_only=True) as session:
+            lean = db.connection(session)
+            connections.append(lean.sa)
+            if how.endswith("orm"):
+                found = list(session.scalars(names))
+            elif how.endswith("sqlalchemy"):  # SQLAlchemy's execute, which begins a transaction
+                found = [row[0] for row in lean.sa.execute(names)]
+            else:
+                found = [row[0] for row in lean.execute(names).all()]
+            if how.startswith("failing"):
+                raise RuntimeError(found)
+        return found
+
+    async def on_the_loop() -> list[Any]:
+        seen: list[Any] = []
+        for how in ("lean", "orm", "sqlalchemy", "failing orm", "failing sqlalchemy", "lean"):
+            try:
+                seen.append(unit(how))
+            except RuntimeError as failed:
+                seen.append(("raised", failed.args[0]))
+            connection = connections[-1]
+            pgconn = connection.connection.driver_connection.pgconn
+            seen.append((connection.in_transaction(), pgconn.transaction_status))
+        return seen
+
+    idle = (False, 0)  # no SQLAlchemy transaction, libpq's PQTRANS_IDLE
+    assert asyncio.run(on_the_loop()) == [
+        ["Acme"],
+        idle,
+        ["Acme"],
+        idle,
+        ["Acme"],
+        idle,
+        ("raised", ["Acme"]),
+        idle,
+        ("raised", ["Acme"]),
+        idle,
+        ["Acme"],
+        idle,
+    ]
+    assert all(connection is connections[0] for connection in connections)

@@ -177,12 +177,14 @@ class _Unit:
     """A unit of work's connection, its transaction and its Session (`transaction`).
 
     The unit checks a connection out and begins it itself, and hands the Session that
-    connection (the Session joins its transaction: `session_factory`). The hot paths run
-    their Core statements on it (`connection`) and leave the Session untouched, so a Session
-    that holds no ORM state at the end (`_orm_free`: never began, nothing added) is committed
-    by running its `before_commit` listeners (the audit's rows) and committing the connection:
-    SQLAlchemy's Session transaction (begun, joined, prepared, committed, closed, with its
-    events) runs only in units that use the ORM, and then ahead of the same commit.
+    connection (the Session joins its transaction: `session_factory`). On PostgreSQL a
+    read-only unit, in autocommit, begins none: a Session that reads then begins its own on
+    the connection, which the unit's commit or rollback ends as it would its own. The hot
+    paths run their Core statements on it (`connection`) and leave the Session untouched, so
+    a Session that holds no ORM state at the end (`_orm_free`: never began, nothing added) is
+    committed by running its `before_commit` listeners (the audit's rows) and committing the
+    connection: SQLAlchemy's Session transaction (begun, joined, prepared, committed, closed,
+    with its events) runs only in units that use the ORM, and then ahead of the same commit.
 
     On SQLite (`kept`, the engine's `kept_connections.Writer`) a writing unit, whose thread
     holds the writer lock, reuses the connection the last one kept instead of a pool checkout
@@ -194,6 +196,7 @@ class _Unit:
 
     __slots__ = (
         "clean",
+        "connection",
         "factory",
         "lean",
         "piped",
@@ -224,18 +227,27 @@ class _Unit:
             self.pool = engine.pool
             connection = engine.connect()
             self.lean = statements.Connection(connection)
+        postgres = engine.dialect.name == "postgresql"
         try:
             if read_only and kept is None:  # on the connection itself (in place), before BEGIN
                 connection.execution_options(**_read_only_options(engine))
-            self.transaction = connection.begin()
+            # PostgreSQL's read-only units run in autocommit (`_PG_READ_ONLY_OPTIONS`), where a
+            # transaction of SQLAlchemy's sends nothing and commits nothing: only its begin,
+            # commit and their events run (3% of a session check). So none is begun; one that
+            # SQLAlchemy begins by itself (the ORM's Session, a statement it runs) ends with
+            # the unit (`commit`, `rollback`), as the unit's own would.
+            self.transaction: RootTransaction | None = (
+                None if read_only and postgres else connection.begin()
+            )
         except BaseException:
             connection.close()
             raise
+        self.connection = connection
         # PostgreSQL's writing units end in one pipeline (`_before_commit_and_commit`); a
         # read-only one runs in autocommit and has nothing to commit. Their BEGIN goes with
         # their first statement, their `insert_unread` rows with a later one
         # (`statements.Connection.pipeline`).
-        self.piped = not read_only and engine.dialect.name == "postgresql"
+        self.piped = not read_only and postgres
         if self.piped and statements.pipes(engine):
             self.lean.piped()
         # The Session the last unit on this kept connection left unused (`close`), if of the
@@ -253,6 +265,7 @@ class _Unit:
         if _orm_free(session):
             # What Session.commit would run first; the audit's rows go out on `self.lean`.
             if self.piped:
+                assert self.transaction is not None  # a writing unit's
                 _before_commit_and_commit(session, self.transaction, self.lean)
             else:
                 session.dispatch.before_commit(session)
@@ -260,7 +273,11 @@ class _Unit:
             session.commit()  # flush, before_commit; the joined transaction stays open
         if self.lean.deferred:  # none ran after them (the ORM's commit flushed nothing)
             self.lean.flush()
-        self.transaction.commit()
+        transaction = self.transaction
+        if transaction is None:  # none of the unit's: one SQLAlchemy began, if any
+            transaction = self.connection.get_transaction()
+        if transaction is not None:
+            transaction.commit()
         self.clean = True
 
     def rollback(self) -> None:
@@ -271,9 +288,13 @@ class _Unit:
             if self.session.in_transaction():
                 self.session.rollback()  # "rollback_only": rolls the connection's back too
         finally:
-            # Also one a failed COMMIT left behind, inactive but still the connection's.
-            if self.transaction.connection.get_transaction() is self.transaction:
-                self.transaction.rollback()
+            # Also one a failed COMMIT left behind, inactive but still the connection's; in a
+            # unit that began none, one SQLAlchemy began.
+            transaction = self.connection.get_transaction()
+            if transaction is not None and (
+                self.transaction is None or transaction is self.transaction
+            ):
+                transaction.rollback()
         self.clean = True
 
     def close(self) -> None:
@@ -292,7 +313,7 @@ class _Unit:
             if not orm_free:
                 session.close()
         finally:
-            connection = self.transaction.connection
+            connection = self.connection
             slot = self.slot
             if orm_free:
                 # A Session that never began nor took in an object is as a new one but for

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from antechamber import db
+from antechamber.api.guard import request_header
 from antechamber.api.lean import lean_handler
 from antechamber.client_address import client_address
 from antechamber.errors import Unauthorized
@@ -27,7 +28,7 @@ E = TypeVar("E", bound=Callable[..., Any])
 
 
 def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
+    services: Services = request.scope["app"].state.services  # `request.app`, not a property
     return services
 
 
@@ -103,7 +104,7 @@ def client_ip_of(request: Request, services: Services) -> str | None:
 
 
 def basic_credentials(request: Request) -> tuple[str, str]:
-    header = request.headers.get("authorization", "")
+    header = request_header(request.scope, b"authorization") or ""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
         raise Unauthorized()
@@ -139,9 +140,9 @@ def authenticated_scope(
 class AuthenticatedScope:
     """`authenticated_scope`: every API request enters one, so a class rather than a generator
     context manager, and the block's `Scope` built once (`Services.scope_of`, as the unit's
-    own), not derived again with `dataclasses.replace`. The unit of work is `Services.scope`'s:
-    the caller's secret is checked in it, and whatever the block raises (or the check) rolls
-    it back."""
+    own), not derived again with `dataclasses.replace`. The unit of work is `db.transaction`'s
+    on `Services.sessions` (what `Services.scope` opens): the caller's secret is checked in it,
+    and whatever the block raises (or the check) rolls it back."""
 
     __slots__ = ("defer", "read_only", "request", "unit")
 
@@ -154,19 +155,15 @@ class AuthenticatedScope:
         request = self.request
         services = services_of(request)
         project_id, secret = basic_credentials(request)
-        unit = services.scope(
-            project_id,
-            environment_of(project_id),
-            "",
-            read_only=self.read_only,
-            defer=self.defer,
-        )
-        base = unit.__enter__()
+        # The unit of work alone: its Scope is the caller's, made once the secret is checked.
+        unit = db.transaction(services.sessions, read_only=self.read_only, defer=self.defer)
+        session = unit.__enter__()
         try:
-            caller = projects.authenticate(base.db, project_id, secret)
-            request.state.project_id = caller.project_id
+            caller = projects.authenticate(session, project_id, secret)
+            # What `request.state.project_id = ...` sets, without the `State` made around it.
+            request.scope.setdefault("state", {})["project_id"] = caller.project_id
             scope = services.scope_of(
-                base.db,
+                session,
                 caller.project_id,
                 environment_of(caller.project_id),
                 f"secret:{caller.secret_id}",

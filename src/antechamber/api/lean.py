@@ -44,7 +44,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from antechamber.api.guard import NOT_PARSED, parsed_body
+from antechamber.api.guard import NOT_PARSED, parsed_body, request_header
 
 try:
     from fastapi.dependencies.utils import request_params_to_args
@@ -131,7 +131,7 @@ def _build(route: Any, fastapi_handler: Handler) -> Handler | None:
         values: dict[str, Any] = {request_name: request}
         if body_name is not None:
             body = await request.body()
-            content_type = request.headers.get("content-type")
+            content_type = request_header(request.scope, b"content-type")
             if not body or not content_type or not json_content_type(content_type):
                 return None  # no JSON body: FastAPI refuses
             value = parsed_body(request.scope, body)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from antechamber import rows
 from antechamber.clock import as_utc, rfc3339
 from antechamber.keys import service as keys
 from antechamber.members.models import Member
@@ -39,6 +40,9 @@ _recent_jwts: OrderedDict[str, tuple[tuple[str, str, dict[str, Any]], int, str]]
 # `_VERIFIED_KEPT`.
 _verified: OrderedDict[str, tuple[str, Any, str, str, float]] = OrderedDict()
 _VERIFIED_KEPT = 4096
+# A session's column values by name, as its attributes give them (a check's session is a
+# transient object, `rows`: every attribute read is a descriptor call, its `__dict__` is not).
+_SESSIONS = rows.Columns(MemberSession)
 
 
 def session_claim(
@@ -52,20 +56,21 @@ def session_claim(
     """The JWT's session claim; the API's `member_session` shows the same times, factors and
     roles (`api.serializers.member_session`). `roles`: `policy.role_ids` of the member, the
     organization and the session's factors, if the caller has read them (`start`)."""
-    started_at, last_accessed_at = session.started_at, session.last_accessed_at
+    v = _SESSIONS.values_of(session)  # its attributes, each read once (`rows.Columns`)
+    started_at, last_accessed_at = v["started_at"], v["last_accessed_at"]
     started = rfc3339(started_at)
     return {
-        "id": session.id,
+        "id": v["id"],
         "started_at": started,
         # The same instant at a session's start: formatted once.
         "last_accessed_at": started
         if last_accessed_at is started_at
         else rfc3339(last_accessed_at),
-        "expires_at": rfc3339(session.expires_at),
+        "expires_at": rfc3339(v["expires_at"]),
         "attributes": {"user_agent": "", "ip_address": ""},
-        "authentication_factors": list(session.factors),
+        "authentication_factors": list(v["factors"]),
         # The session's SAML connections' roles too (`rbac.sso_grants`).
-        "roles": policy.role_ids(db, member, org, session.factors) if roles is None else roles,
+        "roles": policy.role_ids(db, member, org, v["factors"]) if roles is None else roles,
     }
 
 
@@ -92,7 +97,9 @@ def minted(
     repeats.
     """
     issued = int(scope.clock.now().timestamp())
-    custom = session.custom_claims or {}
+    v = _SESSIONS.values_of(session)
+    session_id: str = v["id"]
+    custom = v["custom_claims"] or {}
     claim = session_claim(scope.db, session, member, org, roles=roles)
     timeless: dict[str, Any] = {
         **custom,
@@ -111,18 +118,18 @@ def minted(
         timeless,
     )
     with memos.lock:
-        recent = _recent_jwts.get(session.id)
+        recent = _recent_jwts.get(session_id)
     if (
         recent is not None
         and recent[0] == fingerprint
         and 0 <= issued - recent[1] < JWT_REUSE_SECONDS
     ):
         return recent[2], claim
-    expires = min(issued + int(keys.JWT_LIFETIME.total_seconds()), _epoch(session.expires_at))
+    expires = min(issued + int(keys.JWT_LIFETIME.total_seconds()), _epoch(v["expires_at"]))
     token = keys.sign(scope, {**timeless, "iat": issued, "nbf": issued, "exp": expires})
     with memos.lock:
-        _recent_jwts[session.id] = (fingerprint, issued, token)
-        _recent_jwts.move_to_end(session.id)
+        _recent_jwts[session_id] = (fingerprint, issued, token)
+        _recent_jwts.move_to_end(session_id)
         memos.forget_old(_recent_jwts, lambda entry: issued - entry[1] >= JWT_REUSE_SECONDS)
     return token, claim
 

@@ -62,23 +62,24 @@ def later(scope: Scope, session: MemberSession, now: datetime) -> None:
     # A session check is a read; writing on every one would put every check in the queue for
     # the write lock (one writer at a time on SQLite). The last-used time is only as precise
     # as TOUCH_INTERVAL, which is all anyone reads it for.
+    session_id = session.id
     last = as_utc(session.last_accessed_at)
-    recorded = _touched.get(session.id)
+    recorded = _touched.get(session_id)
     if recorded is not None and recorded > last:
         # This process recorded a later access whose write has not landed yet (it runs after
         # the answer, behind the write lock): the checks in between neither write it again nor,
         # as their claims would differ, sign a JWT each.
         last = recorded
         set_committed_value(session, "last_accessed_at", recorded)
-    if now - last < due(session.id):
+    if now - last < due(session_id):
         return
     # The answer and the JWT show the new time; the row gets it after the commit.
     set_committed_value(session, "last_accessed_at", now)
     with memos.lock:
-        _touched.pop(session.id, None)  # to the end: the oldest go first
-        _touched[session.id] = now
+        _touched.pop(session_id, None)  # to the end: the oldest go first
+        _touched[session_id] = now
         memos.forget_old(_touched, lambda recorded: now - recorded >= TOUCH_INTERVAL)
-    params = {"session_id": session.id, "at": now}
+    params = {"session_id": session_id, "at": now}
 
     def touch(db: Session) -> None:
         db.connection().execute(_TOUCH, params)
