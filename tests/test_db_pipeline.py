@@ -1,5 +1,5 @@
 """PostgreSQL: a writing unit's last rows (the audit's, from `before_commit`) and its COMMIT go
-in one libpq pipeline, one round trip (`db._before_commit_and_commit`), with the transaction's
+in one libpq pipeline, one round trip (`units._before_commit_and_commit`), with the transaction's
 guarantees unchanged: everything lands, or on any failure nothing does."""
 
 from __future__ import annotations

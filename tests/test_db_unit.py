@@ -1,4 +1,4 @@
-"""The unit of work's lean path (`db._Unit`): a unit whose Session holds no ORM state commits
+"""The unit of work's lean path (`units.Unit`): a unit whose Session holds no ORM state commits
 through its connection, without SQLAlchemy's Session transaction, and keeps every guarantee
 of `db.transaction` (commit, rollback, `keep_changes`, the audit rows in the same transaction,
 one connection for the ORM and the statements)."""

@@ -73,11 +73,11 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     # every package's models, which import db.Base; db.py must not import it back. What it
     # does import (errors, how statements run, JSON columns, SQLite's column types and writer
     # lock, PostgreSQL's cursor, the connections its units keep, the engines, PostgreSQL's
-    # connection and pool for units on the loop and those units) is ground floor too: none of
-    # it imports anything of ours but the errors, except the kept connections, the engines,
-    # `pg_loop` (the units on the loop), `statements` (its plans, `statement_plans`) and
-    # PostgreSQL's cursor (its JSON loader is `json_columns`'), which import only the ground
-    # floor.
+    # connection and pool for units on the loop and those units, a unit's connection,
+    # transaction and Session) is ground floor too: none of it imports anything of ours but
+    # the errors, except the kept connections, the engines, `pg_loop` (the units on the loop),
+    # `units`, `statements` (its plans, `statement_plans`) and PostgreSQL's cursor (its JSON
+    # loader is `json_columns`'), which import only the ground floor.
     ground = {
         "antechamber.errors",
         "antechamber.statements",
@@ -90,6 +90,7 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
         "antechamber.engines",
         "antechamber.pg_loop",
         "antechamber.loop_units",
+        "antechamber.units",
     }
     assert imports_of("antechamber.db") <= ground
     layered = {
@@ -99,6 +100,7 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
         "antechamber.engines",
         "antechamber.pg_loop",
         "antechamber.pg_cursor",
+        "antechamber.units",
     }
     for module in ground - layered:
         assert imports_of(module) <= {"antechamber.errors"}, module
@@ -106,6 +108,7 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     assert imports_of("antechamber.kept_connections") <= ground
     assert imports_of("antechamber.engines") <= ground - {"antechamber.engines"}
     assert imports_of("antechamber.pg_loop") <= ground - {"antechamber.pg_loop"}
+    assert imports_of("antechamber.units") <= ground - {"antechamber.units"}
     assert imports_of("antechamber.pg_cursor") <= {"antechamber.json_columns"}
     assert "antechamber.models" not in imports_of("antechamber.migrations")
     assert "antechamber.models" in imports_of("antechamber.migrations.env")

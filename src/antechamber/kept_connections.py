@@ -1,4 +1,4 @@
-"""The connections units of work keep between them (`db._Unit`): SQLite's writers' one, kept
+"""The connections units of work keep between them (`units.Unit`): SQLite's writers' one, kept
 with the writer lock (`Writer`); on SQLite and PostgreSQL, one per event loop thread for its
 reads (`LoopReads`); on PostgreSQL, a few for the writing units of any thread
 (`LoopReads.writes`).

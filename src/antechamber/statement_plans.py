@@ -250,7 +250,7 @@ def plan_of(
 #: Dialects whose executemany runs lean: SQLite's; PostgreSQL's (psycopg), whose executemany
 #: SQLAlchemy hands to `cursor.executemany` as here, except a list of one row, which it runs as
 #: one INSERT with `RETURNING` of the new key (a result to wait for, which no caller reads; in
-#: a pipeline, `db._before_commit_and_commit`, there is none to read yet).
+#: a pipeline, `units._before_commit_and_commit`, there is none to read yet).
 LEAN_MANY = ("sqlite", "postgresql")
 
 

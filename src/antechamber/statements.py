@@ -62,7 +62,7 @@ class Connection:
     """The unit of work's connection (`db.connection`): `execute` runs a pre-built statement
     lean when it can, through SQLAlchemy otherwise; `sa` is SQLAlchemy's Connection.
 
-    On PostgreSQL a writing unit's connection is `piped` (`db._Unit`): its BEGIN goes in one
+    On PostgreSQL a writing unit's connection is `piped` (`units.Unit`): its BEGIN goes in one
     libpq pipeline with the unit's first lean statement, and the statements it is given
     through `insert_unread` and `update_unread` wait for the unit's next statement, or its
     COMMIT, and go in that statement's pipeline, ahead of it (`pipeline`): one round trip for

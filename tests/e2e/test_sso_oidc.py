@@ -21,7 +21,7 @@ from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.settings import Settings
-from antechamber.sso import connections
+from antechamber.sso import connections, oidc_connections
 from tests.conftest import Credentials, LiveServer
 from tests.e2e.conftest import Person, person
 from tests.factories import make_member, make_org
@@ -70,8 +70,8 @@ def provider(
     port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
     with services.scope(project.project_id, "test", "test") as scope:
-        connection = connections.create_oidc(scope, corp.id, display_name="Initech IdP")
-        connections.update_oidc(
+        connection = oidc_connections.create_oidc(scope, corp.id, display_name="Initech IdP")
+        oidc_connections.update_oidc(
             scope,
             corp.id,
             connection.id,
@@ -183,8 +183,8 @@ def test_with_several_connections_for_the_email_the_person_chooses_one(
     request: pytest.FixtureRequest,
 ) -> None:
     with services.scope(project.project_id, "test", "test") as scope:
-        other = connections.create_oidc(scope, corp.id, display_name="Initech Legacy")
-        connections.update_oidc(
+        other = oidc_connections.create_oidc(scope, corp.id, display_name="Initech Legacy")
+        oidc_connections.update_oidc(
             scope,
             corp.id,
             other.id,

@@ -12,7 +12,7 @@ from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.settings import Settings
-from antechamber.sso import connections, metadata
+from antechamber.sso import connections, metadata, saml_connections
 from tests.conftest import Credentials, LiveServer
 from tests.e2e.conftest import Person, person
 from tests.factories import make_member, make_org
@@ -43,9 +43,9 @@ def example(
     )
     idp = metadata.fetch(services.settings, saml_idp.metadata_url)
     with services.scope(project.project_id, "test", "test") as scope:
-        created = connections.create_saml(scope, org.id, display_name="SimpleSAMLphp")
+        created = saml_connections.create_saml(scope, org.id, display_name="SimpleSAMLphp")
         metadata.apply(scope, org.id, created.id, idp)
-        connections.update_saml(
+        saml_connections.update_saml(
             scope,
             org.id,
             created.id,

@@ -15,7 +15,7 @@ from antechamber.organizations.models import Organization
 from antechamber.redirects import service as redirects
 from antechamber.services import Services
 from antechamber.settings import Settings
-from antechamber.sso import connections, oidc, public_tokens
+from antechamber.sso import oidc, oidc_connections, public_tokens
 from tests.conftest import Credentials
 from tests.factories import make_org
 from tests.saml.idp import saml_idp  # noqa: F401 - the session's SimpleSAMLphp IdP
@@ -74,8 +74,8 @@ def oidc_connection(
     **urls: str,
 ) -> str:
     with services.scope(project_id, "test", "test") as scope:
-        created = connections.create_oidc(scope, org.id, display_name="Acme IdP")
-        connections.update_oidc(
+        created = oidc_connections.create_oidc(scope, org.id, display_name="Acme IdP")
+        oidc_connections.update_oidc(
             scope,
             org.id,
             created.id,

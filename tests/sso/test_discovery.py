@@ -14,7 +14,7 @@ from antechamber.organizations import service as organizations
 from antechamber.organizations.models import Organization
 from antechamber.services import Services
 from antechamber.settings import Settings
-from antechamber.sso import connections, public_tokens
+from antechamber.sso import oidc_connections, public_tokens, saml_connections
 from tests.conftest import Credentials
 from tests.factories import make_member, make_org
 from tests.sso.conftest import oidc_connection
@@ -53,13 +53,13 @@ def _connection(services: Services, project: Credentials, org: Organization, nam
         services, project.project_id, org, issuer, f"{name}-client", "secret"
     )
     with services.scope(project.project_id, "test", "test") as scope:
-        connections.update_oidc(scope, org.id, connection_id, {"display_name": name})
+        oidc_connections.update_oidc(scope, org.id, connection_id, {"display_name": name})
     return connection_id
 
 
 def _pending_connection(services: Services, project: Credentials, org: Organization) -> str:
     with services.scope(project.project_id, "test", "test") as scope:
-        return connections.create_saml(scope, org.id, display_name="Half set up").id
+        return saml_connections.create_saml(scope, org.id, display_name="Half set up").id
 
 
 def _set(services: Services, project: Credentials, org: Organization, **fields: Any) -> None:

@@ -26,7 +26,7 @@ from antechamber.rbac import service as rbac
 from antechamber.services import Services
 from antechamber.sessions import factors
 from antechamber.sessions import service as sessions
-from antechamber.sso import connections, provisioning
+from antechamber.sso import provisioning, saml_connections
 from antechamber.sso.models import SsoRegistration
 from antechamber.sso.provisioning import VerifiedIdentity
 from tests.conftest import Credentials
@@ -238,8 +238,8 @@ def _sso_session(
 @pytest.fixture
 def saml_id(services: Services, project: Credentials, corp: Organization) -> str:
     with services.scope(project.project_id, "test", "test") as scope:
-        connection = connections.create_saml(scope, corp.id, display_name="Okta")
-        connections.update_saml(
+        connection = saml_connections.create_saml(scope, corp.id, display_name="Okta")
+        saml_connections.update_saml(
             scope,
             corp.id,
             connection.id,

@@ -11,7 +11,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from antechamber import db
+from antechamber import units
 from antechamber.clock import FrozenClock
 from antechamber.errors import AntechamberError
 from antechamber.members.models import Member
@@ -322,7 +322,7 @@ def test_a_login_finished_with_totp_takes_no_orm_object(
 ) -> None:
     """The hot path of a TOTP login (an IST waiting for MFA) reads and writes with Core
     statements: its unit of work ends with nothing in the Session's identity map, so its commit
-    is the connection's alone (`db._Unit.commit`)."""
+    is the connection's alone (`units.Unit.commit`)."""
     assert attempt(services, enrolled, code_at(enrolled.secret, aligned)) == "ok"
     with services.scope(enrolled.project_id, "test", "test") as scope:
         org = scope.db.get(Organization, enrolled.organization_id)
@@ -350,4 +350,4 @@ def test_a_login_finished_with_totp_takes_no_orm_object(
         assert result.member_authenticated
         assert not scope.db.identity_map
         assert not scope.db.new
-        assert db._orm_free(scope.db)
+        assert units._orm_free(scope.db)

@@ -16,7 +16,7 @@ from antechamber.clock import FrozenClock
 from antechamber.organizations.models import Organization
 from antechamber.redirects import service as redirects
 from antechamber.services import Services
-from antechamber.sso import connections, public_tokens
+from antechamber.sso import oidc_connections, public_tokens
 from tests.conftest import Credentials, LiveServer
 from tests.factories import make_member, make_org
 from tests.webapp.conftest import BASE, Web, stytch_app
@@ -66,8 +66,8 @@ def initech(services: Services, project: Credentials) -> Organization:
 def _connection(services: Services, project: Credentials, org: Organization, name: str) -> str:
     issuer = f"https://{name.lower().replace(' ', '-')}.idp.example"
     with services.scope(project.project_id, "test", "test") as scope:
-        created = connections.create_oidc(scope, org.id, display_name=name)
-        connections.update_oidc(
+        created = oidc_connections.create_oidc(scope, org.id, display_name=name)
+        oidc_connections.update_oidc(
             scope,
             org.id,
             created.id,

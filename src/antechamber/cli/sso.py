@@ -14,7 +14,14 @@ from antechamber.cli.context import JSON_OPTION, PROJECT_OPTION, emit, project_s
 from antechamber.errors import InvalidArgument
 from antechamber.organizations.service import get_organization
 from antechamber.scope import Scope
-from antechamber.sso import checks, connections, errors, metadata
+from antechamber.sso import (
+    checks,
+    connections,
+    errors,
+    metadata,
+    oidc_connections,
+    saml_connections,
+)
 from antechamber.sso.models import OidcConnection, SamlConnection
 
 app = typer.Typer(
@@ -145,7 +152,7 @@ def saml_create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     with project_scope(project) as scope:
-        created = connections.create_saml(scope, org, display_name=name, identity_provider=idp)
+        created = saml_connections.create_saml(scope, org, display_name=name, identity_provider=idp)
         row = describe(scope, created)
     emit(row, as_json)
 
@@ -197,7 +204,7 @@ def saml_update(
     with project_scope(project) as scope:
         if parsed is not None:
             metadata.apply(scope, org, connection_id, parsed)
-        updated = connections.update_saml(scope, org, connection_id, fields)
+        updated = saml_connections.update_saml(scope, org, connection_id, fields)
         row = describe(scope, updated)
     emit(row, as_json)
 
@@ -211,7 +218,7 @@ def oidc_create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     with project_scope(project) as scope:
-        created = connections.create_oidc(scope, org, display_name=name, identity_provider=idp)
+        created = oidc_connections.create_oidc(scope, org, display_name=name, identity_provider=idp)
         row = describe(scope, created)
     emit(row, as_json)
 
@@ -255,9 +262,11 @@ def oidc_update(
         "display_name": name,
         "identity_provider": idp,
     }
-    discovery = connections.discover(services().settings, issuer) if issuer else None
+    discovery = oidc_connections.discover(services().settings, issuer) if issuer else None
     with project_scope(project) as scope:
-        updated, warning = connections.update_oidc(scope, org, connection_id, fields, discovery)
+        updated, warning = oidc_connections.update_oidc(
+            scope, org, connection_id, fields, discovery
+        )
         row = describe(scope, updated)
     if warning:
         row["warning"] = warning

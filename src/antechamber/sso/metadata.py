@@ -11,7 +11,7 @@ from __future__ import annotations
 from antechamber import saml
 from antechamber.scope import Scope
 from antechamber.settings import Settings
-from antechamber.sso import connections
+from antechamber.sso import saml_connections
 from antechamber.sso.models import SamlConnection
 
 MAX_METADATA_BYTES = 512 * 1024
@@ -30,7 +30,7 @@ def fetch(settings: Settings, metadata_url: str) -> saml.IdentityProvider:
 def apply(
     scope: Scope, organization_ref: str, connection_id: str, idp: saml.IdentityProvider
 ) -> SamlConnection:
-    return connections.apply_idp_metadata(
+    return saml_connections.apply_idp_metadata(
         scope,
         organization_ref,
         connection_id,

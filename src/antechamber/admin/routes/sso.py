@@ -1,6 +1,7 @@
 """Single sign-on in the console: an organization's SAML and OIDC connections (list, create,
 edit from metadata or field by field, delete) and the project's public token. Every change
-goes through `sso.connections` and is audited there, as from the API and the CLI."""
+goes through `sso.connections` (and `saml_connections`, `oidc_connections`) and is audited
+there, as from the API and the CLI."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ from antechamber.errors import AntechamberError
 from antechamber.organizations import service as organizations
 from antechamber.projects import service as projects
 from antechamber.scope import Scope
-from antechamber.sso import checks, connections, metadata, public_tokens
+from antechamber.sso import (
+    checks,
+    connections,
+    metadata,
+    oidc_connections,
+    public_tokens,
+    saml_connections,
+)
 from antechamber.sso.models import OidcConnection, SamlConnection
 
 router = console_router()
@@ -82,7 +90,9 @@ def sso_create(
 ) -> Response:
     try:
         with console.project(project_id) as scope:
-            create = connections.create_saml if kind == "saml" else connections.create_oidc
+            create = (
+                saml_connections.create_saml if kind == "saml" else oidc_connections.create_oidc
+            )
             created = create(
                 scope, org_id, display_name=display_name, identity_provider=identity_provider
             )
@@ -176,7 +186,9 @@ def _apply(
         elif form.get("metadata_xml"):
             parsed = metadata.parse(form["metadata_xml"].encode())
         discovery = (
-            connections.discover(console.settings, form["issuer"]) if form.get("issuer") else None
+            oidc_connections.discover(console.settings, form["issuer"])
+            if form.get("issuer")
+            else None
         )
         with console.project(project_id) as scope:
             org = organizations.get_organization(scope, org_id)
@@ -194,7 +206,7 @@ def _apply(
                     mapping = {"email": form["email_attribute"]}
                     mapping["full_name"] = form.get("name_attribute") or "name"
                     fields["attribute_mapping"] = mapping
-                connections.update_saml(scope, org_id, connection_id, fields)
+                saml_connections.update_saml(scope, org_id, connection_id, fields)
             else:
                 oidc_fields = {
                     k: form.get(k) or None
@@ -210,7 +222,7 @@ def _apply(
                         "custom_scopes",
                     )
                 }
-                _, warning = connections.update_oidc(
+                _, warning = oidc_connections.update_oidc(
                     scope, org_id, connection_id, oidc_fields, discovery
                 )
     except AntechamberError as exc:

@@ -13,7 +13,7 @@ from antechamber.api import sso_shapes as shapes
 from antechamber.api.auth import ApiRoute, ProjectScope, authenticated_scope
 from antechamber.api.envelope import ok
 from antechamber.rbac import needs
-from antechamber.sso import connections, flow, metadata
+from antechamber.sso import connections, flow, metadata, oidc_connections, saml_connections
 
 router = APIRouter(prefix="/v1/b2b/sso", tags=["sso"], route_class=ApiRoute)
 
@@ -47,7 +47,7 @@ def create_saml(
     request: Request, scope: ProjectScope, organization_id: str, body: shapes.ConnectionCreate
 ) -> JSONResponse:
     scope = member_session.authorize(request, scope, [organization_id], needs.sso("create"))
-    created = connections.create_saml(
+    created = saml_connections.create_saml(
         scope,
         organization_id,
         display_name=body.display_name,
@@ -68,7 +68,7 @@ def update_saml(
     body: shapes.SamlUpdate,
 ) -> JSONResponse:
     scope = member_session.authorize(request, scope, [organization_id], needs.sso("update"))
-    updated = connections.update_saml(scope, organization_id, connection_id, body.fields())
+    updated = saml_connections.update_saml(scope, organization_id, connection_id, body.fields())
     return ok(request, connection=shapes.saml_connection(scope, updated))
 
 
@@ -108,7 +108,7 @@ def delete_verification_certificate(
     certificate_id: str,
 ) -> JSONResponse:
     scope = member_session.authorize(request, scope, [organization_id], needs.sso("update"))
-    deleted = connections.delete_verification_certificate(
+    deleted = saml_connections.delete_verification_certificate(
         scope, organization_id, connection_id, certificate_id
     )
     return ok(request, certificate_id=deleted)
@@ -126,7 +126,7 @@ def delete_encryption_private_key(
     private_key_id: str,
 ) -> JSONResponse:
     scope = member_session.authorize(request, scope, [organization_id], needs.sso("update"))
-    deleted = connections.delete_encryption_key(
+    deleted = saml_connections.delete_encryption_key(
         scope, organization_id, connection_id, private_key_id
     )
     return ok(request, private_key_id=deleted)
@@ -137,7 +137,7 @@ def create_oidc(
     request: Request, scope: ProjectScope, organization_id: str, body: shapes.ConnectionCreate
 ) -> JSONResponse:
     scope = member_session.authorize(request, scope, [organization_id], needs.sso("create"))
-    created = connections.create_oidc(
+    created = oidc_connections.create_oidc(
         scope,
         organization_id,
         display_name=body.display_name,
@@ -165,10 +165,10 @@ def update_oidc(
             member_session.authorize(request, scope, [organization_id], needs.sso("update"))
             connections.list_connections(scope, organization_id)
             settings = scope.settings
-        discovery = connections.discover(settings, str(fields["issuer"]))
+        discovery = oidc_connections.discover(settings, str(fields["issuer"]))
     with authenticated_scope(request) as scope:
         scope = member_session.authorize(request, scope, [organization_id], needs.sso("update"))
-        updated, warning = connections.update_oidc(
+        updated, warning = oidc_connections.update_oidc(
             scope, organization_id, connection_id, fields, discovery
         )
         if warning:
