@@ -6,16 +6,15 @@ Every field is documented here and in the README's configuration table; domain c
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-import limits
-import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from antechamber import settings_checks as checks
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
@@ -371,16 +370,6 @@ class Settings(BaseSettings):
         "public base URL.",
     )
 
-    @field_validator("webapp_public_url")
-    @classmethod
-    def _webapp_public_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-            raise ValueError(f"{value!r} is not a URL like https://app.example")
-        return value.rstrip("/")
-
     # --- Single sign-on (sso/) --------------------------------------------------------------
     sso_allow_private_addresses: bool = Field(
         False,
@@ -415,151 +404,21 @@ class Settings(BaseSettings):
         "(single use).",
     )
 
-    @field_validator("webapp_cors_origins", mode="before")
-    @classmethod
-    def _cors_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part for part in value.replace(" ", "").split(",") if part]
-        if isinstance(value, list):
-            for origin in value:
-                parts = urlsplit(str(origin))
-                if (
-                    parts.scheme not in ("http", "https")
-                    or not parts.netloc
-                    or parts.path not in ("", "/")
-                    or parts.query
-                    or parts.fragment
-                ):
-                    raise ValueError(f"{origin!r} is not an origin like https://app.example")
-            value = [str(origin).rstrip("/") for origin in value]
-        return value
-
-    @field_validator("public_base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
-
-    @field_validator("database_url")
-    @classmethod
-    def _database_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("must be a sqlite:// or postgresql:// URL")
-        if value.startswith("postgresql://"):
-            # psycopg 3 is the driver we ship with; spare operators the +psycopg suffix.
-            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
-        return value
-
-    @field_validator("sms_allowed_regions", mode="before")
-    @classmethod
-    def _regions(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part for part in value.replace(" ", "").split(",") if part]
-        if isinstance(value, list):
-            value = [str(part).upper() for part in value]
-            unknown = [r for r in value if r not in phonenumbers.SUPPORTED_REGIONS]
-            if unknown:
-                raise ValueError(f"unknown region code(s): {', '.join(unknown)}")
-        return value
-
-    @field_validator(
-        "limit_email_per_recipient",
-        "limit_email_per_project",
-        "limit_sms_per_recipient",
-        "limit_sms_per_prefix",
-        "limit_sms_per_project",
-        "limit_sms_per_member",
-        "limit_discovery_send_per_ip",
-        "limit_authenticate_failures_per_ip",
-        "limit_scim_per_connection",
-        "limit_invites_per_inviter",
-        "limit_invites_per_organization",
-        "limit_invites_per_recipient",
-        "limit_sso_start_per_ip",
-        "limit_sso_discovery_per_ip",
-    )
-    @classmethod
-    def _limit(cls, value: str) -> str:
-        try:
-            limits.parse_many(value)
-        except ValueError:
-            raise ValueError(
-                'not a rate limit; write e.g. "5/minute;20/hour" or "1 per 30 seconds"'
-            ) from None
-        return value
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part for part in value.replace(" ", "").split(",") if part]
-        if isinstance(value, list):
-            try:
-                value = [str(ipaddress.ip_network(str(part), strict=False)) for part in value]
-            except ValueError as exc:
-                raise ValueError(f"not an address or network: {exc}") from None
-        return value
-
-    @field_validator("allowed_hosts", mode="before")
-    @classmethod
-    def _allowed_hosts(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part for part in value.replace(" ", "").split(",") if part]
-        if isinstance(value, list):
-            for host in value:
-                if not host or any(c in str(host) for c in "/@?#") or "://" in str(host):
-                    raise ValueError(f"{host!r} is not a host name like auth.example[:443]")
-            value = [str(host).lower() for host in value]
-        return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_url(cls, value: str | None) -> str | None:
-        schemes = (
-            "redis://",
-            "rediss://",
-            "redis+unix://",
-            "redis+sentinel://",
-            "redis+cluster://",
-        )
-        if value and not value.startswith(schemes):
-            raise ValueError("must be a redis:// (or rediss://, redis+unix://, …) URL")
-        return value or None
-
-    @field_validator("twilio_base_url")
-    @classmethod
-    def _twilio_base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+    # The checks of values as they are read (`settings_checks`): each returns the value
+    # normalised or raises ValueError, reported after the variable's name.
+    _app_url = field_validator("webapp_public_url")(checks.app_url)
+    _origins = field_validator("webapp_cors_origins", mode="before")(checks.origins)
+    _base_url = field_validator("public_base_url", "twilio_base_url")(checks.http_url)
+    _database_url = field_validator("database_url")(checks.database_url)
+    _regions = field_validator("sms_allowed_regions", mode="before")(checks.regions)
+    _limits = field_validator(*checks.RATE_LIMITS)(checks.rate_limit)
+    _proxies = field_validator("trusted_proxies", mode="before")(checks.networks)
+    _hosts = field_validator("allowed_hosts", mode="before")(checks.hosts)
+    _redis_url = field_validator("redis_url")(checks.redis_url)
 
     @model_validator(mode="after")
     def _delivery(self) -> Self:
-        # Errors name the variable in their first word; load_settings reports the message.
-        if self.twilio_account_sid:
-            has_token = self.twilio_auth_token is not None
-            has_key = bool(self.twilio_api_key_sid) and self.twilio_api_key_secret is not None
-            if not (has_token or has_key):
-                raise ValueError(
-                    "ANTECHAMBER_TWILIO_AUTH_TOKEN: set it, or ANTECHAMBER_TWILIO_API_KEY_SID "
-                    "and ANTECHAMBER_TWILIO_API_KEY_SECRET"
-                )
-            if not (self.twilio_from_number or self.twilio_messaging_service_sid):
-                raise ValueError(
-                    "ANTECHAMBER_TWILIO_FROM_NUMBER: set it, or "
-                    "ANTECHAMBER_TWILIO_MESSAGING_SERVICE_SID"
-                )
-        if self.smtp_host and not self.smtp_from and _is_ip(self.public_host):
-            raise ValueError(
-                "ANTECHAMBER_SMTP_FROM: required when the public base URL's host is an IP "
-                "address (no-reply@<ip> is not a deliverable sender)"
-            )
-        if self.delivery_lease_seconds < 2 * self.delivery_send_timeout_seconds:
-            raise ValueError(
-                "ANTECHAMBER_DELIVERY_LEASE_SECONDS: must be at least twice "
-                "ANTECHAMBER_DELIVERY_SEND_TIMEOUT_SECONDS"
-            )
+        checks.delivery(self)
         return self
 
     @property
@@ -623,11 +482,3 @@ def load_settings(**overrides: object) -> Settings:
         name = "ANTECHAMBER_" + str(first["loc"][0]).upper()
         message = str(first["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"{name}: {message}") from None
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
