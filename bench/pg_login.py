@@ -14,6 +14,8 @@ side of TestClient is in it, the same before and after) and the CPU of the engin
 backends (mean, their run time from /proc/PID/schedstat), and wall time (median).
 `PG_LOGIN_AB=1` runs every other login with `statements.PIPED` off and reports both;
 `PG_LOGIN_AB=BATCHED` (any flag of `statements` or `statement_plans`), with that flag off.
+`PG_LOGIN_AB=<module>:<FLAG>` (a module-level flag of any module, e.g. an experiment's
+switch), the same.
 """
 
 from __future__ import annotations
@@ -47,7 +49,13 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 AB_FLAG = os.environ.get("PG_LOGIN_AB", "")
 AB = bool(AB_FLAG)
 AB_FLAG = "PIPED" if AB_FLAG == "1" else AB_FLAG
-AB_OF = statements if hasattr(statements, AB_FLAG) else statement_plans
+if ":" in AB_FLAG:
+    import importlib
+
+    _module, AB_FLAG = AB_FLAG.split(":")
+    AB_OF = importlib.import_module(_module)
+else:
+    AB_OF = statements if hasattr(statements, AB_FLAG) else statement_plans
 ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 os.environ.update(BENCH_DELIVERY_LIMITS)
 
