@@ -57,6 +57,14 @@ ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/pos
 TICK = os.sysconf("SC_CLK_TCK")
 TRACE = os.environ.get("PG_CHECKS_TRACE") == "1"
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
+if CALLGRIND:
+    # Under callgrind a request takes a second or more of wall time (valgrind, and the
+    # `callgrind_control` calls around it), so the project secret's 5-second trust ran out
+    # every few requests and its database read (~0.35 M instructions, once per 5 s per process
+    # when served) landed in some dumps: the medians jumped between two modes.
+    from antechamber.projects import service as _projects
+
+    _projects.VERIFIED_SECRET_SECONDS = float("inf")
 PROFILE = os.environ.get("PG_CHECKS_PROFILE")  # a path prefix: cProfile stats of c and d
 
 name = f"antechamber_pg_checks_{os.getpid()}"
