@@ -55,18 +55,13 @@ from antechamber.projects.service import create_project
 from antechamber.redirects import service as redirects
 from antechamber.scope import Scope
 from bench import wal_pages
+from bench import inproc_setup
 from bench.inproc_setup import app_with_null_route, project_database
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
 if CALLGRIND:
-    # Under callgrind a request takes a second or more of wall time (valgrind, and the
-    # `callgrind_control` calls around it), so the project secret's 5-second trust ran out
-    # every few requests and its database read (~0.35 M instructions, once per 5 s per process
-    # when served) landed in some dumps: the medians jumped between two modes.
-    from antechamber.projects import service as _projects
-
-    _projects.VERIFIED_SECRET_SECONDS = float("inf")
+    inproc_setup.steady_under_callgrind()
 WAL_PAGES = bool(os.environ.get("WAL_PAGES"))
 
 #: ASGI_ROUTES_PG=postgresql://postgres@127.0.0.1:5432/postgres: the same on PostgreSQL, in a

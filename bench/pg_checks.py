@@ -46,6 +46,7 @@ from antechamber.delivery import outbox
 from antechamber.redirects import service as redirects
 from antechamber.scope import Scope
 from bench import dataset
+from bench import inproc_setup
 from bench.inproc_setup import bench_project, settings_for
 from bench.servers import BENCH_DELIVERY_LIMITS, drop_postgres_database, recreate_postgres_database
 
@@ -58,13 +59,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 TRACE = os.environ.get("PG_CHECKS_TRACE") == "1"
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
 if CALLGRIND:
-    # Under callgrind a request takes a second or more of wall time (valgrind, and the
-    # `callgrind_control` calls around it), so the project secret's 5-second trust ran out
-    # every few requests and its database read (~0.35 M instructions, once per 5 s per process
-    # when served) landed in some dumps: the medians jumped between two modes.
-    from antechamber.projects import service as _projects
-
-    _projects.VERIFIED_SECRET_SECONDS = float("inf")
+    inproc_setup.steady_under_callgrind()
 PROFILE = os.environ.get("PG_CHECKS_PROFILE")  # a path prefix: cProfile stats of c and d
 
 name = f"antechamber_pg_checks_{os.getpid()}"

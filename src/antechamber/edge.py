@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from antechamber.api.guard import API_PREFIX, admit
 from antechamber.dispatch import LeanDispatch
 from antechamber.headers import add_security_headers
-from antechamber.hosts import HostPolicy, has_location, host_of, refusal, rewrite_location
+from antechamber.hosts import HostPolicy, has_location, refusal, request_header, rewrite_location
 from antechamber.logs import log_access
 from antechamber.metrics import Metrics
 from antechamber.scim_provider import ScimProvider, provider_path
@@ -83,7 +83,7 @@ class Edge:
             return
         started = perf_counter()
         status: int | None = None  # no answer started: the log says 500 (the error re-raised)
-        host = host_of(scope)
+        host = request_header(scope, b"host")
         api = scope["path"].startswith(API_PREFIX)
         policy = self.policy
         hsts = self.hsts

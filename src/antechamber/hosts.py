@@ -121,10 +121,13 @@ class HostPolicy:
         )
 
 
-def host_of(scope: Scope) -> str | None:
-    """The request's Host header (the first, as the framework reads it), or None."""
-    for name, value in scope["headers"]:
-        if name == b"host":
+def request_header(scope: Scope, name: bytes) -> str | None:
+    """The value of the request's first header `name` (lower-case, as ASGI gives names), or
+    None: what Starlette's `request.headers.get(name)` answers, without the `Headers` object
+    it makes and its two calls a look-up. The edge reads the Host with it, the API the
+    credentials and the body's content type."""
+    for key, value in scope["headers"]:
+        if key == name:
             return str(value.decode("latin-1"))
     return None
 

@@ -136,7 +136,7 @@ def redis_url(value: str | None) -> str | None:
     return value or None
 
 
-def delivery(settings: Any) -> None:
+def delivery(settings: Any) -> None:  # a `settings.Settings` (which imports this module)
     """The rules across fields (Twilio's credentials and sender, SMTP's sender, the delivery
     lease): each error names the variable in its first word."""
     if settings.twilio_account_sid:

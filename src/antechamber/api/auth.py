@@ -14,10 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from antechamber import db
-from antechamber.api.guard import request_header
 from antechamber.api.lean import lean_handler
 from antechamber.client_address import client_address
 from antechamber.errors import Unauthorized
+from antechamber.hosts import request_header
 from antechamber.ids import environment_of
 from antechamber.projects import service as projects
 from antechamber.scope import Scope

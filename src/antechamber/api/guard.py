@@ -143,16 +143,6 @@ NOT_PARSED: Any = _INVALID
 _PARSED_KEY = "antechamber.api.guard.parsed"
 
 
-def request_header(scope: Scope, name: bytes) -> str | None:
-    """The value of the request's first header `name` (lower-case, as ASGI gives names), or
-    None: what `request.headers.get(name)` answers, without the `Headers` object it makes
-    and its two calls a look-up."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def holds_nul(body: bytes) -> bool:
     """Whether `body` is JSON with a NUL character in a key or a string value."""
     if not _NUL_ESCAPE.search(body):

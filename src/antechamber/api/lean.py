@@ -44,7 +44,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from antechamber.api.guard import NOT_PARSED, parsed_body, request_header
+from antechamber.api.guard import NOT_PARSED, parsed_body
+from antechamber.hosts import request_header
 
 try:
     from fastapi.dependencies.utils import request_params_to_args

@@ -40,9 +40,10 @@ _recent_jwts: OrderedDict[str, tuple[tuple[str, str, dict[str, Any]], int, str]]
 # `_VERIFIED_KEPT`.
 _verified: OrderedDict[str, tuple[str, Any, str, str, float]] = OrderedDict()
 _VERIFIED_KEPT = 4096
-# A session's column values by name, as its attributes give them (a check's session is a
-# transient object, `rows`: every attribute read is a descriptor call, its `__dict__` is not).
-_SESSIONS = rows.Columns(MemberSession)
+#: A session's columns (`rows.Columns`): what `sessions.lookup` selects and makes a check's
+#: transient session of, and the values by name this module reads of it (each attribute read
+#: of such an object is a descriptor call, its `__dict__` is not).
+SESSIONS = rows.Columns(MemberSession)
 
 
 def session_claim(
@@ -56,7 +57,7 @@ def session_claim(
     """The JWT's session claim; the API's `member_session` shows the same times, factors and
     roles (`api.serializers.member_session`). `roles`: `policy.role_ids` of the member, the
     organization and the session's factors, if the caller has read them (`start`)."""
-    v = _SESSIONS.values_of(session)  # its attributes, each read once (`rows.Columns`)
+    v = SESSIONS.values_of(session)  # its attributes, each read once (`rows.Columns`)
     started_at, last_accessed_at = v["started_at"], v["last_accessed_at"]
     started = rfc3339(started_at)
     return {
@@ -97,7 +98,7 @@ def minted(
     repeats.
     """
     issued = int(scope.clock.now().timestamp())
-    v = _SESSIONS.values_of(session)
+    v = SESSIONS.values_of(session)
     session_id: str = v["id"]
     custom = v["custom_claims"] or {}
     claim = session_claim(scope.db, session, member, org, roles=roles)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, ColumnElement, Select, Text, bindparam, select
 from sqlalchemy import cast as sql_cast
 
-from antechamber import db, rows, tokens
+from antechamber import db, tokens
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.scope import Scope
@@ -24,7 +24,7 @@ from antechamber.sessions.known import Known
 from antechamber.sessions.models import MemberSession
 
 MAX_TOKEN_LENGTH = 256
-SESSIONS = rows.Columns(MemberSession)
+SESSIONS = jwts.SESSIONS
 
 # The hot path's statements, built once: constructing and keying a select costs more than
 # running it on SQLite. Parameters: project_id, now, and digest or session_id + member_id.
