@@ -214,12 +214,14 @@ def test_units_are_reused_one_call_at_a_time_each_in_its_callers_context() -> No
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
     seen: list[tuple[int, str, bool]] = []
 
-    def unit(label: str, wait: float = 0.0) -> int:
+    def unit(label: str, after: str = "") -> int:
         here = loop_units.current()
         assert here is not None
         assert not here.blocking
-        if wait:
-            here.sleep(wait)
+        # Waits on the loop until `after` has run: the order of two in flight is set by the
+        # test, not by timers a busy machine may fire late.
+        while after and after not in [s[1] for s in seen]:
+            here.sleep(0.001)
         seen.append((id(here), var.get(), here.blocking))
         here.blocking = True  # reset for the next call
         var.set("inner")  # in the unit's copy of the context only
@@ -227,9 +229,9 @@ def test_units_are_reused_one_call_at_a_time_each_in_its_callers_context() -> No
             raise ValueError(label)
         return id(here)
 
-    async def labelled(label: str, wait: float = 0.0) -> int:
+    async def labelled(label: str, after: str = "") -> int:
         var.set(label)
-        return await loop_units.run(unit, label, wait)
+        return await loop_units.run(unit, label, after)
 
     async def main() -> None:
         first = await labelled("a")
@@ -238,7 +240,7 @@ def test_units_are_reused_one_call_at_a_time_each_in_its_callers_context() -> No
         with pytest.raises(ValueError, match="fail"):
             await labelled("fail")
         assert await labelled("c") == first
-        both = await asyncio.gather(labelled("x", 0.002), labelled("y", 0.001))
+        both = await asyncio.gather(labelled("x", after="y"), labelled("y"))
         assert len(set(both)) == 2  # two in flight: two units
 
     asyncio.run(main())
