@@ -7,9 +7,9 @@ A child process answers with a fixed body the size of a sessions/authenticate an
 of JSON, Content-Length, keep-alive; chunked with CLIENT_MICRO_CHUNKED=1), at once or each
 after CLIENT_MICRO_DELAY_MS (then answers arrive one at a time, as from a busy server, not in
 batches). This process drives `requests` POSTs from `users` virtual users through
-`bench.http`'s client and the scenarios' `call` (the recorder included), on uvloop as the
-driver runs, and prints the client's CPU per request (user and system time of the process)
-and the requests per second. The server's speed does not enter the CPU figure. See
+`bench.http`'s client in scenario c's flow and the driver's loop (the recorder included),
+on uvloop as the driver runs, and prints the client's CPU per request (user and system time
+of the process) and the requests per second. The server's speed does not enter the CPU figure. See
 docs/perf-notes/driver.md.
 """
 
@@ -88,30 +88,35 @@ def _serve(sock: socket.socket, chunked: bool, delay_s: float) -> None:
 
 
 async def _drive(port: int, requests: int, users: int, kind: str) -> tuple[float, float, float]:
+    from bench.driver import attempt
     from bench.http import make_client
-    from bench.scenarios import SESSIONS_AUTHENTICATE, VirtualUser, call
+    from bench.scenarios import VirtualUser, session_by_token
     from bench.stats import Recorder
 
     rec = Recorder(active=True)
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": "Basic eA=="}
-    target: Any = None  # `call` needs no target
+    target: Any = None  # scenario c needs no target
     vus = [
         VirtualUser(i, users, target, make_client(kind, base, headers), rec, None)
         for i in range(users)
     ]
-    body = {"session_token": "s" * 44}
+    for vu in vus:
+        vu.state["session_token"] = "s" * 44
     left = requests
 
     async def loop(vu: VirtualUser) -> None:
+        # the driver's closed loop (bench.driver._client) around scenario c's flow
         nonlocal left
         while left > 0:
             left -= 1
-            await call(vu, SESSIONS_AUTHENTICATE, "POST", "/v1/b2b/sessions/authenticate", body)
+            started = time.perf_counter()
+            if await attempt(session_by_token, vu):
+                rec.flow(time.perf_counter() - started)
 
     # warm-up: connections opened, code paths taken
     for vu in vus:
-        await call(vu, SESSIONS_AUTHENTICATE, "POST", "/v1/b2b/sessions/authenticate", body)
+        await session_by_token(vu)
     r0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     await asyncio.gather(*(loop(vu) for vu in vus))
     r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall0
