@@ -3,9 +3,10 @@
 Two interchangeable clients, one connection per virtual user (a keep-alive pool of N
 connections for N users, as N SDK instances or browsers would hold):
 
-- `RawClient` (default): a minimal HTTP/1.1 client on asyncio streams. It speaks exactly what
-  the two servers under test answer (Content-Length or chunked bodies, keep-alive) and costs
-  under 0.1 ms of client CPU per request on the 2-core benchmark machine.
+- `RawClient` (default): a minimal HTTP/1.1 client on an asyncio Protocol. It speaks exactly
+  what the two servers under test answer (Content-Length or chunked bodies, keep-alive) and
+  costs about 0.04–0.07 ms of client CPU per request on the 2-core benchmark machine
+  (`python -m bench.client_micro`; a third less than the asyncio streams client it replaced).
 - `HttpxClient`: httpx's AsyncClient. Measured on the same machine it costs about 1 ms of
   client CPU per request (anyio + h11 + the pool's bookkeeping), which caps a 2-core machine
   below 1,000 requests/s whatever the server does: the driver, not the server, would be the
