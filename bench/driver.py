@@ -218,7 +218,7 @@ async def _client(
             with contextlib.suppress(Exception):
                 await vu.http.close()
         if outbox is not None:
-            outbox.close()
+            await outbox.close()
 
 
 async def _sleep_until(instant: float) -> None:

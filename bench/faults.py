@@ -332,11 +332,10 @@ class Load:
         raise _Failed(seen)
 
     async def _message(self, recipient: str, template: str) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
         deadline = time.monotonic() + MESSAGE_WAIT_S
         while time.monotonic() < deadline:
             try:
-                found = await loop.run_in_executor(None, self.outbox.newest, recipient)
+                found = await self.outbox.newest(recipient)
             except Exception:  # the database is down: a person would look again later
                 found = None
             if found and found[0] != self.last_seen.get(recipient) and found[1] == template:
@@ -848,8 +847,8 @@ async def _measure(
         None, _drain, running.target.database_url, worker, LEASE_SECONDS * 6
     )
     live_workers = len(_server_workers(running.process.pid))
-    load.outbox.close()
-    calibration.outbox.close()
+    await load.outbox.close()
+    await calibration.outbox.close()
 
     print("\nfaults:")
     for fault in faults:

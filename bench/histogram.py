@@ -42,14 +42,24 @@ class Histogram:
         self.min_us = 0
 
     def record(self, seconds: float) -> None:
-        us = max(0, round(seconds * 1_000_000))
-        key = _bucket(us)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        # Twice a flow in the driver's process: `_bucket` inlined and no max(), which took
+        # a third of this method's time.
+        us = round(seconds * 1_000_000)
+        if us < EXACT_BELOW:
+            if us < 0:
+                us = 0
+            key = us
+        else:
+            shift = us.bit_length() - 8
+            key = (shift << 8) | (us >> shift)
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
         if self.n == 0 or us < self.min_us:
             self.min_us = us
         self.n += 1
         self.total_us += us
-        self.max_us = max(self.max_us, us)
+        if us > self.max_us:
+            self.max_us = us
 
     def merge(self, other: Histogram) -> None:
         for key, count in other.counts.items():

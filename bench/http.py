@@ -3,9 +3,10 @@
 Two interchangeable clients, one connection per virtual user (a keep-alive pool of N
 connections for N users, as N SDK instances or browsers would hold):
 
-- `RawClient` (default): a minimal HTTP/1.1 client on asyncio streams. It speaks exactly what
-  the two servers under test answer (Content-Length or chunked bodies, keep-alive) and costs
-  under 0.1 ms of client CPU per request on the 2-core benchmark machine.
+- `RawClient` (default): a minimal HTTP/1.1 client on an asyncio Protocol. It speaks exactly
+  what the two servers under test answer (Content-Length or chunked bodies, keep-alive) and
+  costs about 0.04–0.07 ms of client CPU per request on the 2-core benchmark machine
+  (`python -m bench.client_micro`; a third less than the asyncio streams client it replaced).
 - `HttpxClient`: httpx's AsyncClient. Measured on the same machine it costs about 1 ms of
   client CPU per request (anyio + h11 + the pool's bookkeeping), which caps a 2-core machine
   below 1,000 requests/s whatever the server does: the driver, not the server, would be the
@@ -17,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 from urllib.parse import urlsplit
 
 import orjson
@@ -26,8 +26,10 @@ import orjson
 REQUEST_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
+    """A status and a body (a named tuple: made once per request, cheaper than a frozen
+    dataclass's `__init__`)."""
+
     status: int
     body: bytes
 
@@ -56,6 +58,150 @@ class Client(Protocol):
     async def close(self) -> None: ...
 
 
+#: The longest response head this client reads (the servers under test send under 1 kB).
+MAX_HEAD = 64 * 1024
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection. The answer is parsed from the bytes as they arrive, in
+    `data_received`, and handed to the waiting request through one future: no stream reader,
+    and no await per line or per body as on asyncio streams (each costs the driver a future
+    and a wake-up of the task; docs/performance.md, "Keeping the driver out of the way")."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.waiter: asyncio.Future[Response] | None = None
+        self.lost = False
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # the answer being read: its status (-1 before its head), where its body starts,
+        # its Content-Length (-1: none), whether it is chunked and whether the server closes
+        self.status = -1
+        self.body_start = 0
+        self.length = -1
+        self.chunked = False
+        self.close_after = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def send(self, data: bytes, waiter: asyncio.Future[Response]) -> None:
+        assert self.transport is not None
+        self.status = -1
+        self.waiter = waiter
+        self.transport.write(data)
+        if self.buf:  # bytes the server sent unasked are read as this answer, as a stream would
+            self.data_received(b"")
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        try:
+            response = self._parse()
+        except (HttpError, ValueError) as exc:
+            waiter.set_exception(exc if isinstance(exc, HttpError) else HttpError(str(exc)))
+            return
+        if response is not None:
+            self.waiter = None
+            waiter.set_result(response)
+
+    def _parse(self) -> Response | None:
+        buf = self.buf
+        if self.status < 0:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > MAX_HEAD:
+                    raise HttpError("response head too long")
+                return None
+            self._head(bytes(buf[:end]))
+            self.body_start = end + 4
+        if self.chunked:
+            return self._chunked()
+        if self.length >= 0:
+            stop = self.body_start + self.length
+            if len(buf) < stop:
+                return None
+            body = bytes(buf[self.body_start : stop])
+            del buf[:stop]
+            return Response(self.status, body)
+        return None  # the body ends when the server closes (connection_lost)
+
+    def _head(self, head: bytes) -> None:
+        status_line, _, header_block = head.partition(b"\r\n")
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            raise HttpError(f"not an HTTP/1.x response: {status_line[:60]!r}")
+        status = int(parts[1])
+        self.length = -1
+        self.chunked = False
+        self.close_after = parts[0] == b"HTTP/1.0"
+        for line in header_block.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                self.length = int(value)
+            elif name == b"transfer-encoding":
+                self.chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                self.close_after = value.strip().lower() == b"close"
+        if not self.chunked and self.length < 0:
+            self.close_after = True
+        self.status = status
+
+    def _chunked(self) -> Response | None:
+        """The whole chunked body once it is all in (read again from its start as bytes come:
+        no answer of these servers is chunked in more than a few pieces)."""
+        buf = self.buf
+        pos = self.body_start
+        chunks: list[bytes] = []
+        while True:
+            eol = buf.find(b"\r\n", pos)
+            if eol < 0:
+                return None
+            size = int(bytes(buf[pos:eol]).split(b";", 1)[0], 16)
+            if size == 0:
+                end = buf.find(b"\r\n", eol + 2)  # no trailers are sent by these servers
+                if end < 0:
+                    return None
+                del buf[: end + 2]
+                return Response(self.status, b"".join(chunks))
+            start = eol + 2
+            if len(buf) < start + size + 2:
+                return None
+            chunks.append(bytes(buf[start : start + size]))
+            pos = start + size + 2
+
+    def eof_received(self) -> bool:
+        return False  # the transport closes, and connection_lost ends the answer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.closed.done():
+            self.closed.set_result(None)
+        waiter, self.waiter = self.waiter, None
+        if waiter is None or waiter.done():
+            return
+        if exc is None and self.status >= 0 and not self.chunked and self.length < 0:
+            waiter.set_result(Response(self.status, bytes(self.buf[self.body_start :])))
+        elif exc is None:
+            waiter.set_exception(asyncio.IncompleteReadError(bytes(self.buf), None))
+        elif isinstance(exc, ConnectionError):
+            waiter.set_exception(exc)
+        else:
+            waiter.set_exception(ConnectionResetError(str(exc)))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _expire(waiter: asyncio.Future[Response]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class RawClient:
     """One keep-alive connection to `base_url`, reopened when the server closes it."""
 
@@ -67,13 +213,21 @@ class RawClient:
         self.port = parts.port or 80
         self.host_header = f"{self.host}:{self.port}"
         self.default_headers = default_headers or {}
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        # The head's lines after the request line when a request adds no headers of its own
+        # (every one of the scenarios' requests but the peer's): built once, not per request.
+        self._default_lines = "".join(
+            f"{name}: {value}\r\n"
+            for name, value in {"Host": self.host_header, **self.default_headers}.items()
+        )
+        self._conn: _Connection | None = None
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._reader is None or self._writer is None or self._writer.is_closing():
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        return self._reader, self._writer
+    async def _connect(self) -> _Connection:
+        conn = self._conn
+        if conn is None or conn.lost:
+            loop = asyncio.get_running_loop()
+            _, conn = await loop.create_connection(_Connection, self.host, self.port)
+            self._conn = conn
+        return conn
 
     async def request(
         self,
@@ -84,23 +238,30 @@ class RawClient:
         headers: dict[str, str] | None = None,
     ) -> Response:
         body = b"" if json is None else orjson.dumps(json)
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host_header}"]
-        for name, value in {**self.default_headers, **(headers or {})}.items():
-            lines.append(f"{name}: {value}")
+        if headers:
+            lines = "".join(
+                f"{name}: {value}\r\n"
+                for name, value in {
+                    "Host": self.host_header,
+                    **self.default_headers,
+                    **headers,
+                }.items()
+            )
+        else:
+            lines = self._default_lines
         if json is not None:
-            lines.append("Content-Type: application/json")
+            lines += "Content-Type: application/json\r\n"
         if body or method in ("POST", "PUT", "PATCH"):
-            lines.append(f"Content-Length: {len(body)}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            lines += f"Content-Length: {len(body)}\r\n"
+        data = f"{method} {path} HTTP/1.1\r\n{lines}\r\n".encode("latin-1") + body
         # A keep-alive connection the server closed while idle fails on first use; one retry
         # on a fresh connection is what every HTTP client does. Both servers under test close
         # idle connections only after several seconds, so this is rare.
         for attempt in (1, 2):
             try:
-                async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                    return await self._exchange(head + body)
+                return await self._exchange(data)
             except (ConnectionError, asyncio.IncompleteReadError, HttpError):
-                await self._drop()
+                self._abandon()
                 if attempt == 2:
                     raise
             except BaseException:
@@ -112,64 +273,37 @@ class RawClient:
         raise AssertionError("unreachable")
 
     async def _exchange(self, data: bytes) -> Response:
-        reader, writer = await self._connect()
-        writer.write(data)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status_line, _, header_block = head.partition(b"\r\n")
-        parts = status_line.split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-            raise HttpError(f"not an HTTP/1.x response: {status_line[:60]!r}")
-        status = int(parts[1])
-        length = -1
-        chunked = False
-        close = parts[0] == b"HTTP/1.0"
-        for line in header_block.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-            elif name == b"connection":
-                close = value.strip().lower() == b"close"
-        if chunked:
-            body = await self._read_chunked(reader)
-        elif length >= 0:
-            body = await reader.readexactly(length)
-        else:
-            body = await reader.read()  # body ends when the server closes
-            close = True
-        if close:
-            await self._drop()
-        return Response(status, body)
-
-    @staticmethod
-    async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-        chunks: list[bytes] = []
-        for _ in range(1_000_000):  # bounded: no response here has a million chunks
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";", 1)[0], 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")  # no trailers are sent by these servers
-                return b"".join(chunks)
-            chunks.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-        raise HttpError("too many chunks")
+        loop = asyncio.get_running_loop()
+        # One timer for the whole exchange (connecting included), as asyncio.timeout gave
+        # before, without its context manager and task bookkeeping on every request.
+        deadline = loop.time() + REQUEST_TIMEOUT_S
+        conn = self._conn
+        if conn is None or conn.lost:
+            async with asyncio.timeout_at(deadline):
+                conn = await self._connect()
+        waiter: asyncio.Future[Response] = loop.create_future()
+        timer = loop.call_at(deadline, _expire, waiter)
+        try:
+            conn.send(data, waiter)
+            response = await waiter
+        finally:
+            timer.cancel()
+        if conn.close_after:
+            self._abandon()
+        return response
 
     def _abandon(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
-            writer.close()
-
-    async def _drop(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     async def close(self) -> None:
-        await self._drop()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await asyncio.shield(conn.closed)
 
 
 class HttpxClient:

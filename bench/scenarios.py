@@ -24,7 +24,9 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import sqlite3
 import struct
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,8 +43,11 @@ from bench.stats import Recorder
 DISCOVERY_REDIRECT_URL = "http://localhost:3000/discovery"
 SESSION_MINUTES = 60
 OUTBOX_POLL_TRIES = 200  # × 5 ms: a message the server committed shows up at once
-#: Threads (and PostgreSQL connections) reading the development outbox, per client process.
-OUTBOX_THREADS = 16
+#: PostgreSQL connections reading the development outbox, per client process (a read holds
+#: one for a round trip; more reads at once wait their turn on the loop).
+OUTBOX_CONNECTIONS = 8
+#: Threads (each with its sqlite3 connection) reading a SQLite outbox, per client process.
+OUTBOX_THREADS = 4
 ERROR_PAUSE_S = 0.005  # after a failed flow, so an error storm does not spin the CPU
 
 
@@ -92,49 +97,121 @@ class VirtualUser:
         return self.target.shape.member(kind, i)
 
 
+#: `antechamber.delivery.outbox.recent(recipient=…, limit=1)` as one plain statement: the
+#: three columns the driver needs, newest first (ix_outbox_recipient_created serves it).
+_NEWEST = (
+    "SELECT id, template, payload FROM outbox_messages WHERE recipient = {} "
+    "ORDER BY created_at DESC, id DESC LIMIT 1"
+)
+
+
 class Outbox:
-    """Reads the development outbox (Antechamber's `outbox_messages`) straight from its DB."""
+    """Reads the development outbox (Antechamber's `outbox_messages`) straight from its DB.
+
+    One prepared statement, not the ORM: on PostgreSQL on a few psycopg connections driven by
+    the client's own event loop (no thread hand-off), on SQLite on a few threads each with its
+    own sqlite3 connection. The ORM select in a thread pool it replaces cost the driver about
+    1.2 ms of CPU per read, more than the four requests of a login together, all of it taken
+    from the server under test (docs/perf-notes/driver.md)."""
 
     def __init__(self, database_url: str, server_key: str) -> None:
-        from sqlalchemy import create_engine
-        from sqlalchemy.orm import sessionmaker
+        from sqlalchemy.engine import make_url
 
-        # A plain engine, not antechamber.db.make_engine: that one begins every transaction
-        # with BEGIN IMMEDIATE (the write lock), and a reader must not queue behind writers.
-        args: dict[str, Any] = {}
-        if database_url.startswith("sqlite"):
-            args["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        else:
-            database_url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-            # One round trip a read (no BEGIN and ROLLBACK around its one SELECT), prepared
-            # from the first: the reader's load on PostgreSQL is counted in the run's pg%,
-            # and three round trips a read were about a tenth of a login b's (tenth round).
-            args.update(
-                pool_size=OUTBOX_THREADS,
-                max_overflow=0,
-                isolation_level="AUTOCOMMIT",
-                connect_args={"prepare_threshold": 1},
-            )
-        self.engine = create_engine(database_url, **args)
-        self.sessions = sessionmaker(self.engine)
+        url = make_url(database_url)
         self.key = server_key.encode()
-        # Its own threads: on asyncio's default executor (the machine's cores + 4) the 32
-        # users' reads queued behind one another, and a read that waits holds a user idle.
-        self.executor = ThreadPoolExecutor(OUTBOX_THREADS, thread_name_prefix="outbox")
+        self._reader: _SqliteReader | _PostgresReader
+        if url.get_backend_name() == "sqlite":
+            self._reader = _SqliteReader(url.database or "")
+        else:
+            conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._reader = _PostgresReader(conninfo)
 
-    def newest(self, recipient: str) -> tuple[str, str, dict[str, Any]] | None:
+    async def newest(self, recipient: str) -> tuple[str, str, dict[str, Any]] | None:
         """(message id, template, context) of the newest message to `recipient`."""
         from antechamber.delivery import outbox
 
-        with self.sessions() as db:
-            rows = outbox.recent(db, recipient=recipient, limit=1)
-            if not rows:
-                return None
-            return rows[0].id, rows[0].template, outbox.context_of(rows[0], self.key)
+        row = await self._reader.newest(recipient)
+        if row is None:
+            return None
+        message_id, template, payload = row
+        return message_id, template, outbox.unseal_context(payload, self.key)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        await self._reader.close()
+
+
+class _PostgresReader:
+    """Up to OUTBOX_CONNECTIONS autocommit connections on the running loop, each reused."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.idle: list[Any] = []  # psycopg.AsyncConnection, imported only for PostgreSQL
+        self.slots = asyncio.Semaphore(OUTBOX_CONNECTIONS)
+
+    async def newest(self, recipient: str) -> tuple[str, str, str] | None:
+        import psycopg
+
+        async with self.slots:
+            if self.idle:
+                conn = self.idle.pop()
+            else:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.conninfo, autocommit=True, connect_timeout=10
+                )
+            try:
+                # Prepared on first use: one round trip a read (Bind, Execute, Sync), and no
+                # BEGIN or ROLLBACK around it. The reads are counted in the run's pg%.
+                cur = await conn.execute(_NEWEST.format("%s"), (recipient,), prepare=True)
+                row: tuple[str, str, str] | None = await cur.fetchone()
+            except BaseException:
+                # Failed, or cancelled mid-read: the connection's state is unknown (and the
+                # database may be down: bench faults). A later read opens a new one.
+                await conn.close()
+                raise
+            self.idle.append(conn)
+            return row
+
+    async def close(self) -> None:
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            await conn.close()
+
+
+class _SqliteReader:
+    """A few threads, each with its own connection: a read that waits on the file must not
+    hold up the event loop."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.local = threading.local()
+        self.opened: list[sqlite3.Connection] = []
+        self.lock = threading.Lock()
+        self.executor = ThreadPoolExecutor(OUTBOX_THREADS, thread_name_prefix="outbox")
+
+    def _read(self, recipient: str) -> tuple[str, str, str] | None:
+        conn: sqlite3.Connection | None = getattr(self.local, "conn", None)
+        if conn is None:
+            # isolation_level None: no transaction is left open between reads; the timeout
+            # is the one the ORM engine had
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self.local.conn = conn
+            with self.lock:
+                self.opened.append(conn)
+        row: tuple[str, str, str] | None = conn.execute(
+            _NEWEST.format("?"), (recipient,)
+        ).fetchone()
+        return row
+
+    async def newest(self, recipient: str) -> tuple[str, str, str] | None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._read, recipient)
+
+    async def close(self) -> None:
         self.executor.shutdown()
-        self.engine.dispose()
+        for conn in self.opened:
+            conn.close()
 
 
 async def read_message(vu: VirtualUser, recipient: str, template: str) -> dict[str, Any]:
@@ -142,9 +219,8 @@ async def read_message(vu: VirtualUser, recipient: str, template: str) -> dict[s
     it takes is recorded as the pseudo-route `outbox: <template>` (client-side work)."""
     assert vu.outbox is not None
     t0 = time.perf_counter()
-    loop = asyncio.get_running_loop()
     for _ in range(OUTBOX_POLL_TRIES):
-        found = await loop.run_in_executor(vu.outbox.executor, vu.outbox.newest, recipient)
+        found = await vu.outbox.newest(recipient)
         if found and found[0] != vu.last_message.get(recipient) and found[1] == template:
             vu.last_message[recipient] = found[0]
             vu.rec.route(f"outbox: {template}", time.perf_counter() - t0)
@@ -163,8 +239,11 @@ async def call(
     *,
     ok: tuple[int, ...] = (200,),
     headers: dict[str, str] | None = None,
+    answer: bool = True,
 ) -> Any:
-    """One request: its latency goes to route `name`, an unexpected status to the errors."""
+    """One request: its latency goes to route `name`, an unexpected status to the errors.
+    The parsed answer, or None with `answer=False` (a flow that does not read it skips the
+    parse: a check's answer is ~5 kB, the driver's CPU is the server's loss)."""
     t0 = time.perf_counter()
     try:
         r = await vu.http.request(method, path, json=body, headers=headers)
@@ -174,13 +253,18 @@ async def call(
     elapsed = time.perf_counter() - t0
     if r.status >= 500:
         vu.rec.server_error()
+    if r.status in ok:
+        vu.rec.route(name, elapsed)
+        if not answer:
+            return None
+        try:
+            return r.json()
+        except ValueError:
+            return None
     try:
         data = r.json()
     except ValueError:
         data = None
-    if r.status in ok:
-        vu.rec.route(name, elapsed)
-        return data
     error_type = data.get("error_type") if isinstance(data, dict) else None
     if r.status == 404 and (error_type == "route_not_found" or data == {"detail": "Not Found"}):
         raise RouteMissing(f"not available yet: {name} is not served (404 route_not_found)")
@@ -299,6 +383,7 @@ async def session_by_token(vu: VirtualUser) -> None:
         "POST",
         _path(SESSIONS_AUTHENTICATE),
         {"session_token": vu.state["session_token"]},
+        answer=False,
     )
 
 

@@ -351,7 +351,7 @@ class _Soak:
             for vu in vus:
                 with contextlib.suppress(Exception):
                     await vu.http.close()
-            outbox.close()
+            await outbox.close()
 
 
 def _scenario_summary(key: str, rec: Recorder) -> dict[str, Any]:
