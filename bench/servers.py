@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bench.dataset import Shape, preload
+from bench.dataset import Shape, grow, preload
 from bench.scenarios import DISCOVERY_REDIRECT_URL, Target
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -238,7 +238,9 @@ class Antechamber:
                 finally:
                     raw.close()
             else:
-                # Fresh statistics, as a database that grew over time would have.
+                # Fresh statistics, as a database that grew over time would have: with its
+                # history in the tables the run writes (`grow`), not analyzed empty.
+                grow(engine, project.id)
                 with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     conn.exec_driver_sql("VACUUM ANALYZE")
             return project.id, issued.secret
