@@ -126,3 +126,54 @@ def preload(engine: Engine, shape: Shape, project_id: str) -> None:
             conn.execute(insert(Organization), batch)
         for batch in _batches(_member_rows(shape, project_id, now)):
             conn.execute(insert(Member), batch)
+
+
+#: Rows of history `grow` adds to each table the login path writes.
+HISTORY = 5000
+
+
+def grow(engine: Engine, project_id: str, rows: int = HISTORY) -> None:
+    """PostgreSQL: give the tables a login writes the history a database in service has
+    (used magic links, consumed intermediate sessions, outbox messages sent, audit events),
+    none of it any virtual user's, before the run's VACUUM ANALYZE.
+
+    Without it those tables are analyzed empty, and with autovacuum off (this machine's
+    PostgreSQL, conf.d/90-ci.conf) never again: a statement's generic plan, made while a
+    table held a page or two, stays a sequential scan of it while the run fills it, so a
+    lookup by token digest costs more with every login (six such scans a login b, docs/perf-
+    notes/pglogin5.md). A deployment's autovacuum re-analyzes a table after 50 rows and a
+    tenth of it change; its plans are index scans.
+    """
+    # A row a second over the two days before now: expired, used or sent, never due.
+    statements = [
+        """INSERT INTO magic_links (id, project_id, kind, email_address, token_digest,
+            redirect_url, created_at, expires_at, used_at)
+            SELECT 'magic-link-history-' || g, :p, 'discovery',
+                'history' || g || '@history.example.com', md5('ml' || g) || md5('ml2' || g),
+                'http://localhost:3000/discovery', t, t + interval '1 hour', t + interval '1 minute'
+            FROM generate_series(1, :n) AS g,
+                LATERAL (SELECT now() - interval '2 days' + g * interval '1 second' AS t) AS at""",
+        """INSERT INTO intermediate_sessions (id, project_id, token_digest, email_address,
+            factors, created_at, expires_at, consumed_at)
+            SELECT 'intermediate-session-history-' || g, :p, md5('is' || g) || md5('is2' || g),
+                'history' || g || '@history.example.com', '[]', t,
+                t + interval '10 minutes', t + interval '1 minute'
+            FROM generate_series(1, :n) AS g,
+                LATERAL (SELECT now() - interval '2 days' + g * interval '1 second' AS t) AS at""",
+        """INSERT INTO outbox_messages (id, project_id, channel, recipient, template, locale,
+            payload, status, attempts, next_attempt_at, created_at, sent_at, delivered_via)
+            SELECT 'message-history-' || g, :p, 'email',
+                'history' || g || '@history.example.com', 'discovery_magic_link', 'en', '',
+                'sent', 1, t, t, t, 'inbox'
+            FROM generate_series(1, 2 * :n) AS g,
+                LATERAL (SELECT now() - interval '2 days' + g * interval '1 second' AS t) AS at""",
+        """INSERT INTO audit_events (project_id, actor, event_type, details, created_at)
+            SELECT :p, 'history', 'magic_link.sent', '{}',
+                now() - interval '2 days' + g * interval '1 second'
+            FROM generate_series(1, 8 * :n) AS g""",
+    ]
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        for sql in statements:
+            conn.execute(text(sql), {"p": project_id, "n": rows})

@@ -5,13 +5,16 @@ into a REQUIRED_FOR_ALL org, which texts the code; SMS authenticate), through th
 
     cd <tree> && PYTHONPATH=src python -m bench.pg_login 200
         [PG_ADMIN_URL=postgresql://postgres@127.0.0.1:5432/postgres] [PG_LOGIN_TRACE=/tmp/t.txt]
+        [PG_LOGIN_GROW=0]
 
 Uses its own database (`antechamber_pg_login_<pid>`, dropped at the end), so it never meets the
 bench's. Round trips are counted on the wire: libpq's trace of every connection of the server's
 engine, one per frontend `Query` (simple protocol: BEGIN, COMMIT) or `Sync` (the end of an
 extended-protocol exchange). Reports, per step, round trips, process CPU (median; the client
 side of TestClient is in it, the same before and after) and the CPU of the engine's PostgreSQL
-backends (mean, their run time from /proc/PID/schedstat), and wall time (median).
+backends (mean, their run time from /proc/PID/schedstat), and wall time (median); and the
+backends' CPU a login in each quarter of the run. The database starts as the live bench's
+(`bench.dataset.grow`, then VACUUM ANALYZE); PG_LOGIN_GROW=0 leaves the history out.
 `PG_LOGIN_AB=1` runs every other login with `statements.PIPED` off and reports both;
 `PG_LOGIN_AB=BATCHED` (any flag of `statements` or `statement_plans`), with that flag off.
 `PG_LOGIN_AB=<module>:<FLAG>` (a module-level flag of any module, e.g. an experiment's
@@ -91,6 +94,12 @@ try:
         )
     shape = dataset.Shape(max(1000, 2 * N + 40), 1)
     dataset.preload(engine, shape, project.id)
+    # As the live bench (bench.servers): history in the tables a login writes, then fresh
+    # statistics (PG_LOGIN_GROW=0: without the history, as before).
+    if os.environ.get("PG_LOGIN_GROW", "1") != "0":
+        dataset.grow(engine, project.id)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")
     app = create_app(settings, engine=engine, clock=SystemClock())
     auth = {
         "Authorization": "Basic " + b64encode(f"{project.id}:{issued.secret}".encode()).decode()
@@ -160,10 +169,12 @@ try:
             cpu.setdefault(label, []).append(dt)
             wall.setdefault(label, []).append(w)
             pg_cpu[label] = pg_cpu.get(label, 0.0) + pg
+            by_login.append(pg)
             trips.setdefault(label, Counter()).update(seen)
         return r.json()
 
     WARM = 20
+    by_login: list[float] = []  # PostgreSQL's CPU of each measured step, in order
     with TestClient(app) as client:
         for i in range(N + WARM):
             measure = i >= WARM
@@ -218,6 +229,17 @@ try:
         import shutil
 
         shutil.copy(trace_path, os.environ["PG_LOGIN_TRACE"])
+    # PostgreSQL's CPU a login over the run, by quarter: flat unless a plan degrades as the
+    # run's tables grow (a sequential scan kept from when they were small).
+    quarter = max(1, len(by_login) // 4)
+    print(
+        "pg by quarter of the run  "
+        + "  ".join(
+            f"{sum(by_login[q : q + quarter]) / (quarter / 4) * 1e3:5.2f}"
+            for q in range(0, len(by_login) - quarter + 1, quarter)
+        )
+        + " ms a login"
+    )
     totals: dict[str, list[float]] = {}
     for label, v in cpu.items():
         v2 = sorted(v)

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bench.dataset import Shape, preload
+from bench.dataset import Shape, grow, preload
 from bench.scenarios import DISCOVERY_REDIRECT_URL, Target
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -125,6 +125,7 @@ class Antechamber:
         log_level: str,
         client_kind: str,
         extra_env: dict[str, str],
+        history: bool = True,
     ) -> None:
         self.run_dir = run_dir
         self.database = database
@@ -134,6 +135,9 @@ class Antechamber:
         self.log_level = log_level
         self.client_kind = client_kind
         self.extra_env = extra_env
+        #: PostgreSQL: the history rows `grow` adds before the statistics (not for `faults`,
+        #: whose checks read every outbox message as one the run queued).
+        self.history = history
         self.running: Running | None = None
 
     def _env(self, database_url: str, port: int, key: str) -> dict[str, str]:
@@ -238,7 +242,10 @@ class Antechamber:
                 finally:
                     raw.close()
             else:
-                # Fresh statistics, as a database that grew over time would have.
+                # Fresh statistics, as a database that grew over time would have: with its
+                # history in the tables the run writes (`grow`), not analyzed empty.
+                if self.history:
+                    grow(engine, project.id)
                 with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     conn.exec_driver_sql("VACUUM ANALYZE")
             return project.id, issued.secret
