@@ -282,7 +282,7 @@ class RouteIndex:
                 # matches with no parameters (`_EffectiveRouteContext.matches`, then
                 # `APIRoute.matches`, which names the route).
                 context = entry.context
-                child_scope = {
+                child_scope: Scope = {
                     "endpoint": context.endpoint,
                     "path_params": dict(scope.get("path_params", {})),
                     "route": entry.route,
