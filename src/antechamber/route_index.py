@@ -77,7 +77,7 @@ UNKNOWN: Any = object()  # `_Entry.lean` not looked at yet
 class _Entry:
     """A route the scan would try, at its place (`order`) in the scan."""
 
-    __slots__ = ("context", "included", "lean", "opaque", "order", "route")
+    __slots__ = ("context", "included", "lean", "opaque", "order", "plain", "route")
 
     def __init__(
         self,
@@ -94,6 +94,9 @@ class _Entry:
         self.context = context  # its _EffectiveRouteContext (a route of an included router)
         self.opaque = opaque  # the index does not decide past it: FastAPI's scan does
         self.lean: Any = UNKNOWN  # what `dispatch` found the route's handler to be
+        # A route of an included router whose path has no parameters, and whose regex matches
+        # that path: a candidate only for exactly that path (`_Index.plain`).
+        self.plain = False
 
 
 class _Node:
@@ -115,6 +118,17 @@ def _template(entry: _Entry) -> str | None:
     if isinstance(entry.route, Route | WebSocketRoute):
         return entry.route.path
     return None
+
+
+def _plain(entry: _Entry, template: str) -> bool:
+    """Whether `entry` is a route of an included router (FastAPI's) matched by its context's
+    regex for its own path, without parameters: it is a candidate for no other path (its
+    segments are literal in the index), so `RouteIndex.select` knows its match."""
+    context = entry.context
+    if context is None or entry.opaque or not isinstance(context.original_route, APIRoute):
+        return False
+    found = context.path_regex.match(template)
+    return found is not None and not found.groupdict() and not context.param_convertors
 
 
 def _insert(root: _Node, template: str, order: int) -> bool:
@@ -183,6 +197,7 @@ class _Index:
                 found = self.walk(template)
                 if found is not None:
                     self.exact[template] = found
+                entry.plain = _plain(entry, template)
 
     def walk(self, path: str) -> tuple[_Entry, ...] | None:
         """The entries that may match `path`, in scan order; None: not for the index."""
@@ -261,7 +276,20 @@ class RouteIndex:
         for entry in candidates:
             if entry.opaque:
                 return None
-            if entry.context is None:
+            if entry.plain:
+                # What `entry.route.matches` answers here, without its calls: the path is the
+                # route's own (a plain entry is a candidate for no other), so its regex
+                # matches with no parameters (`_EffectiveRouteContext.matches`, then
+                # `APIRoute.matches`, which names the route).
+                context = entry.context
+                child_scope: Scope = {
+                    "endpoint": context.endpoint,
+                    "path_params": dict(scope.get("path_params", {})),
+                    "route": entry.route,
+                }
+                methods = context.methods
+                match = Match.PARTIAL if methods and scope["method"] not in methods else Match.FULL
+            elif entry.context is None:
                 match, child_scope = entry.route.matches(scope)
             else:  # as `_IncludedRouter._match` asks an included FastAPI route
                 fastapi_scope = _get_fastapi_scope(scope)

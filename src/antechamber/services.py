@@ -166,18 +166,26 @@ class Services:
         client_ip: str | None = None,
     ) -> Scope:
         """The `Scope` of an open unit of work (`session`), with this process's clock,
-        settings, limiter and metrics: the one place a face's Scope is put together."""
-        return Scope(
-            session,
-            project_id,
-            environment,
-            actor,
-            self.clock,
-            self.settings,
-            self.limiter,
-            self.metrics,
+        settings, limiter and metrics: the one place a face's Scope is put together.
+
+        Every field set at once: a frozen dataclass's `__init__` sets each of its eleven through
+        `object.__setattr__`, a call each, on every API request (the same object as
+        `Scope(...)` makes: tests/test_services_scope.py)."""
+        scope = object.__new__(Scope)
+        scope.__dict__.update(
+            db=session,
+            project_id=project_id,
+            environment=environment,
+            actor=actor,
+            clock=self.clock,
+            settings=self.settings,
+            limiter=self.limiter,
+            metrics=self.metrics,
             client_ip=client_ip,
+            acting_member_id=None,
+            acting_session_id=None,
         )
+        return scope
 
 
 class _ScopeUnit:

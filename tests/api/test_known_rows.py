@@ -1,5 +1,6 @@
 """A read-only session check remembers its member's and organization's rows by their exact
-contents (`sessions.known.Known`) and encodes their parts of the answer once
+contents (`sessions.known.Known`), and its session's JSON values by their text
+(`known.shared_decoded`), and encodes their parts of the answer once
 (`api.serializers.member_part`, `organization_part`): the answer's bytes are those of a check
 that remembers nothing, before and after the organization or the member changes."""
 
@@ -62,6 +63,7 @@ def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
         return known_rows.Known(values[:cut], values[cut:])
 
     monkeypatch.setattr(known_rows, "remembered", fresh)
+    monkeypatch.setattr(known_rows, "shared_decoded", known_rows.decoded)
     monkeypatch.setattr(
         serializers, "member_part", lambda db, m, now, org, _d: serializers.member(db, m, now, org)
     )
@@ -129,6 +131,7 @@ def test_the_remembered_values_are_not_changed_by_checks(
     # The checks share the values they find remembered: none may change them, the
     # authorization check (rbac) included.
     known_rows._known.clear()
+    known_rows._texts.clear()
     for _ in range(2):
         _answers(api, session)
         api.post(
@@ -143,8 +146,12 @@ def test_the_remembered_values_are_not_changed_by_checks(
             },
         )
     assert known_rows._known
+    assert known_rows._texts  # the session's own JSON values, shared by the same checks
+    for text, value in known_rows._texts.items():
+        assert value == json_columns.loads(text)
     cut = len(known_rows.MEMBERS)
-    for raw, known in known_rows._known.items():
+    for (member_id, org_id), (raw, known) in known_rows._known.items():
+        assert (member_id, org_id) == (known.member.id, known.organization.id)
         values = [
             json_columns.loads(v) if i in known_rows.JSON_AT and v else v for i, v in enumerate(raw)
         ]
@@ -184,24 +191,36 @@ def test_a_locked_member_is_not_remembered_as_encoded(
 
 def test_the_memory_is_bounded(
     api: TestClient,
+    services: Services,
+    project: Credentials,
     session: dict[str, Any],
     org: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(known_rows, "KNOWN_KEPT", 2)
     known_rows._known.clear()
-    for n in range(4):
+    known_rows._texts.clear()
+    sessions = [session]
+    for name in ("bob", "cy"):
+        make_member(services, project.project_id, org, email_address=f"{name}@acme.example")
+        sessions.append(login(api, services, f"{name}@acme.example", org.id))
+    for each in sessions:
+        _check(api, {"session_token": each["session_token"]})
+    # A pair each, the newest two; the sessions' JSON texts as many.
+    assert [key[0] for key in known_rows._known] == [s["member_id"] for s in sessions[1:]]
+    assert len(known_rows._texts) == 2
+    # New contents of a pair take its place: one entry a pair, the newest rows.
+    for n in range(3):
         assert (
             api.put(
                 f"/v1/b2b/organizations/{org.id}", json={"organization_name": f"N{n}"}
             ).status_code
             == 200
         )
-        _check(api, {"session_token": session["session_token"]})
+        _check(api, {"session_token": sessions[2]["session_token"]})
     assert len(known_rows._known) == 2
-    # The newest rows are the ones kept.
-    names = [known.organization.name for known in known_rows._known.values()]
-    assert names == ["N2", "N3"]
+    _raw, known = known_rows._known[(sessions[2]["member_id"], org.id)]
+    assert known.organization.name == "N2"
     # Even with none to keep, a check of new rows goes through (its pair stays until the next).
     monkeypatch.setattr(known_rows, "KNOWN_KEPT", 0)
     assert (
@@ -210,6 +229,7 @@ def test_the_memory_is_bounded(
     )
     _check(api, {"session_token": session["session_token"]})
     assert len(known_rows._known) == 1
+    assert len(known_rows._texts) <= 1
 
 
 @pytest.mark.parametrize("end", ["revoked", "expired"])

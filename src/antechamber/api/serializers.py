@@ -91,11 +91,14 @@ def member_part(
     `org`'s rows as a session check read them, `sessions.known.Known`) when it comes of them
     alone: not for a member with SSO registrations (their roles read the connections) nor one
     with a lock time (whether it holds depends on `now`)."""
+    if known is not None:
+        # Made only for rows that allow it, and `known`'s rows never change.
+        part = known.derived.get("member")
+        if part is not None:
+            return part
     if known is None or m.sso_registrations or m.lock_expires_at is not None:
         return member(db, m, now, org)
-    part = known.derived.get("member")
-    if part is None:
-        part = known.derived["member"] = encoded(member(db, m, now, org))
+    part = known.derived["member"] = encoded(member(db, m, now, org))
     return part
 
 

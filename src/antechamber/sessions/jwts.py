@@ -34,7 +34,7 @@ JWT_REUSE_SECONDS = 60
 # Per process, most recently signed last; a session missing here just gets a fresh JWT. An
 # entry is of no use after JWT_REUSE_SECONDS and leaves then (`memos.forget_old`): what the
 # memo holds is the sessions checked in the last minute, at most `memos.KEPT`.
-_recent_jwts: OrderedDict[str, tuple[tuple[str, str, dict[str, Any]], int, str]] = OrderedDict()
+_recent_jwts: OrderedDict[str, tuple[tuple[Any, ...], int, str]] = OrderedDict()
 # Per process: JWTs `keys.verify` accepted, by their exact text: (project, `nbf`, session id,
 # member id). Oldest first, each kept for JWT_LIFETIME (process time), at most
 # `_VERIFIED_KEPT`.
@@ -102,21 +102,20 @@ def minted(
     session_id: str = v["id"]
     custom = v["custom_claims"] or {}
     claim = session_claim(scope.db, session, member, org, roles=roles)
-    timeless: dict[str, Any] = {
-        **custom,
-        "aud": [scope.project_id],
-        "iss": keys.issuer(scope.project_id),
-        "sub": member.id,
-        SESSION_CLAIM: claim,
-        ORGANIZATION_CLAIM: {"organization_id": org.id, "slug": org.slug},
-    }
-    # The kid too: after a rotation, JWTs come from the new key at once. The claims compare
-    # as values (cheaper than serialising them), but the caller's custom claims as JSON text
-    # too, where `1` and `true` differ as they do in the JWT.
+    project_id, member_id, org_id, slug = scope.project_id, member.id, org.id, org.slug
+    # The JWT's claims but its times (`_timeless`) are made of these alone, so they are what a
+    # reuse compares (the claims themselves are built only to sign). The kid too: after a
+    # rotation, JWTs come from the new key at once. The session claim compares as values
+    # (cheaper than serialising it); the caller's custom claims as JSON text, where `1` and
+    # `true` differ as they do in the JWT (equal texts are equal values).
     fingerprint = (
         keys.signing_kid(scope),
         json.dumps(custom, sort_keys=True) if custom else "",
-        timeless,
+        project_id,
+        member_id,
+        org_id,
+        slug,
+        claim,
     )
     with memos.lock:
         recent = _recent_jwts.get(session_id)
@@ -126,6 +125,7 @@ def minted(
         and 0 <= issued - recent[1] < JWT_REUSE_SECONDS
     ):
         return recent[2], claim
+    timeless = _timeless(custom, project_id, member_id, claim, org_id, slug)
     expires = min(issued + int(keys.JWT_LIFETIME.total_seconds()), _epoch(v["expires_at"]))
     token = keys.sign(scope, {**timeless, "iat": issued, "nbf": issued, "exp": expires})
     with memos.lock:
@@ -133,6 +133,26 @@ def minted(
         _recent_jwts.move_to_end(session_id)
         memos.forget_old(_recent_jwts, lambda entry: issued - entry[1] >= JWT_REUSE_SECONDS)
     return token, claim
+
+
+def _timeless(
+    custom: dict[str, Any],
+    project_id: str,
+    member_id: str,
+    claim: dict[str, Any],
+    org_id: str,
+    slug: str,
+) -> dict[str, Any]:
+    """A session JWT's claims but `iat`, `nbf` and `exp` (§2.11): the custom claims, then ours,
+    which take precedence."""
+    return {
+        **custom,
+        "aud": [project_id],
+        "iss": keys.issuer(project_id),
+        "sub": member_id,
+        SESSION_CLAIM: claim,
+        ORGANIZATION_CLAIM: {"organization_id": org_id, "slug": slug},
+    }
 
 
 def subject(scope: Scope, token: str, now: datetime) -> tuple[str, str]:

@@ -1,8 +1,9 @@
 """A session check's member and organization rows, remembered by their exact contents
 (`Known`), and the decoding of the JSON columns such a check reads as text (`decoded`).
 
-Per process: at most `KNOWN_KEPT` pairs, oldest out first (under a lock; a lookup is a plain
-`dict.get`). Used by `sessions.lookup.read`, the session check's hot path.
+Per process: at most `KNOWN_KEPT` pairs, the rows last read of each (member, organization) by
+their ids, oldest out first (under a lock; a lookup is a plain `dict.get` by the two ids and a
+compare of the contents). Used by `sessions.lookup.read`, the session check's hot path.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ JSON_AT = tuple(
     if isinstance(column.type, JSON)
 )
 _CUT = len(MEMBERS)
+# Where the member's and the organization's ids are among those columns.
+_MEMBER_ID = MEMBERS.keys.index("id")
+_ORGANIZATION_ID = _CUT + ORGANIZATIONS.keys.index("id")
 #: How many (member, organization) rows `remembered` keeps (oldest out first).
 KNOWN_KEPT = 1024
 
@@ -38,7 +42,8 @@ class Known:
     Remembered by the rows' exact contents as read: every column, the JSON ones as their
     text, not an id. The same text decodes to the same values, so a check whose rows equal
     a remembered pair's gets the values it would have decoded; a row that changed in any
-    column is another key, so nothing goes stale and nothing is invalidated. The objects are
+    column does not match, so nothing goes stale and nothing is invalidated (the new
+    contents take the pair's place). The objects are
     shared by the checks that find them, so only a caller that reads them and keeps nothing of
     them gets them (`sessions.service.authenticate`'s `remember`: the API's check, which
     encodes its answer at once; nothing on its path changes them: tests/api/test_known_rows.py
@@ -54,8 +59,11 @@ class Known:
         self.derived: dict[str, Any] = {}
 
 
-# The rows' contents (the member's columns, then the organization's; JSON as text) -> Known.
-_known: dict[tuple[Any, ...], Known] = {}
+# (member id, organization id) -> the rows' contents last read for them (the member's columns,
+# then the organization's; JSON as text) and their Known. Found by the two ids, then the
+# contents compared: hashing the 57 values a check (fresh strings, aware datetimes) cost more
+# than comparing them with the remembered ones, which a hit does anyway.
+_known: dict[tuple[Any, Any], tuple[tuple[Any, ...], Known]] = {}
 _known_lock = threading.Lock()
 
 
@@ -71,6 +79,30 @@ def decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
     return out
 
 
+# A JSON text -> its value, as `shared_decoded` decoded it (oldest first, at most KNOWN_KEPT).
+_texts: dict[str, Any] = {}
+
+
+def shared_decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
+    """As `decoded`, but a text decoded before gives the value it gave then, the same object:
+    for `Known`'s callers alone, which read the values and keep and change nothing of them
+    (a session check's own columns, whose texts repeat from check to check). Nothing goes
+    stale: the key is the whole text."""
+    out = list(values)
+    for i in at:
+        text = out[i]
+        if text is not None:
+            value = _texts.get(text, _texts)
+            if value is _texts:
+                value = json_columns.loads(text)
+                with _known_lock:
+                    while _texts and len(_texts) >= KNOWN_KEPT:
+                        del _texts[next(iter(_texts))]
+                    _texts[text] = value
+            out[i] = value
+    return out
+
+
 def fresh(raw: Sequence[Any]) -> tuple[Member, Organization]:
     """A member's and organization's columns as read (`raw`, JSON as text) as the caller's own
     transient objects: nothing remembered, nothing shared."""
@@ -81,12 +113,15 @@ def fresh(raw: Sequence[Any]) -> tuple[Member, Organization]:
 def remembered(raw: tuple[Any, ...]) -> Known:
     """The `Known` of a member's and organization's columns as read (`raw`, JSON as text):
     the one remembered for exactly these contents, or a new one, remembered."""
-    known = _known.get(raw)
-    if known is None:
-        values = decoded(raw, JSON_AT)
-        known = Known(values[:_CUT], values[_CUT:])
-        with _known_lock:
-            while _known and len(_known) >= KNOWN_KEPT:
-                del _known[next(iter(_known))]
-            _known[raw] = known
+    ids = (raw[_MEMBER_ID], raw[_ORGANIZATION_ID])
+    entry = _known.get(ids)
+    if entry is not None and entry[0] == raw:
+        return entry[1]
+    values = decoded(raw, JSON_AT)
+    known = Known(values[:_CUT], values[_CUT:])
+    with _known_lock:
+        _known.pop(ids, None)  # the pair's older contents, if any; the newest go last
+        while _known and len(_known) >= KNOWN_KEPT:
+            del _known[next(iter(_known))]
+        _known[ids] = (raw, known)
     return known

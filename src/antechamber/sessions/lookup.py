@@ -91,20 +91,23 @@ def read(
     connection, made into transient objects: half the cost of the ORM's load (identity map,
     instance states, events), which a session check does not need as it changes nothing. The
     member's and organization's values come from `Known` when the same rows were read before
-    (their JSON columns are read as text and decoded here, the session's each time), with the
-    objects themselves when `remember` (`service.authenticate`); else they are the caller's
-    own. Raises `SessionNotFound` when no live session matches."""
+    (their JSON columns are read as text and decoded here), with the objects themselves when
+    `remember` (`service.authenticate`), and the session's JSON values then from the texts
+    decoded before (`known.shared_decoded`); else they are the caller's own. Raises
+    `SessionNotFound` when no live session matches."""
     statement, params = found
     row = db.connection(scope.db).execute(_CORE[statement], params).first()
     if row is None:
         raise errors.SessionNotFound()
     # What the ORM's loader does for each column, without the unit of work (`rows`): every
     # column attribute is set, so reading one never tries to load it.
-    session = SESSIONS.make(known_rows.decoded(row[:_MEMBER_AT], _SESSION_JSON))
     raw = tuple(row[_MEMBER_AT:])
     if remember:
+        # The session's JSON values too are shared then (`known.shared_decoded`).
+        session = SESSIONS.make(known_rows.shared_decoded(row[:_MEMBER_AT], _SESSION_JSON))
         remembered = known_rows.remembered(raw)
         return session, remembered.member, remembered.organization, remembered
+    session = SESSIONS.make(known_rows.decoded(row[:_MEMBER_AT], _SESSION_JSON))
     return session, *known_rows.fresh(raw), None
 
 
