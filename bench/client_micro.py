@@ -10,7 +10,7 @@ batches). This process drives `requests` POSTs from `users` virtual users throug
 `bench.http`'s client in scenario c's flow and the driver's loop (the recorder included),
 on uvloop as the driver runs, and prints the client's CPU per request (user and system time
 of the process) and the requests per second. The server's speed does not enter the CPU figure. See
-docs/perf-notes/driver.md.
+docs/performance.md, item 89.
 """
 
 from __future__ import annotations

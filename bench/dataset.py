@@ -140,8 +140,8 @@ def grow(engine: Engine, project_id: str, rows: int = HISTORY) -> None:
     Without it those tables are analyzed empty, and with autovacuum off (this machine's
     PostgreSQL, conf.d/90-ci.conf) never again: a statement's generic plan, made while a
     table held a page or two, stays a sequential scan of it while the run fills it, so a
-    lookup by token digest costs more with every login (six such scans a login b, docs/perf-
-    notes/pglogin5.md). A deployment's autovacuum re-analyzes a table after 50 rows and a
+    lookup by token digest costs more with every login (six such scans a login b,
+    docs/performance.md, item 90). A deployment's autovacuum re-analyzes a table after 50 rows and a
     tenth of it change; its plans are index scans.
     """
     # A row a second over the two days before now: expired, used or sent, never due.

@@ -7,7 +7,7 @@ Makes a database of its own (PostgreSQL: `antechamber_outbox_micro_<pid>`, dropp
 SQLite: a temporary file), migrated, with 2,000 sealed messages to 1,000 recipients, then
 `users` virtual users read `reads` messages through `read_message` on uvloop, as the driver's
 logins do, and prints the process's CPU per read (user and system, all threads) and the
-wall time. See docs/perf-notes/driver.md.
+wall time. See docs/performance.md, item 89.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ class Outbox:
     the client's own event loop (no thread hand-off), on SQLite on a few threads each with its
     own sqlite3 connection. The ORM select in a thread pool it replaces cost the driver about
     1.2 ms of CPU per read, more than the four requests of a login together, all of it taken
-    from the server under test (docs/perf-notes/driver.md)."""
+    from the server under test (docs/performance.md, item 89)."""
 
     def __init__(self, database_url: str, server_key: str) -> None:
         from sqlalchemy.engine import make_url
