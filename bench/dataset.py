@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
 
 BATCH = 5000
 Kind = Literal["optional", "required"]
@@ -172,8 +172,16 @@ def grow(engine: Engine, project_id: str, rows: int = HISTORY) -> None:
                 now() - interval '2 days' + g * interval '1 second'
             FROM generate_series(1, 8 * :n) AS g""",
     ]
-    from sqlalchemy import text
-
     with engine.begin() as conn:
         for sql in statements:
             conn.execute(text(sql), {"p": project_id, "n": rows})
+
+
+def fresh_statistics(engine: Engine, project_id: str, *, history: bool = True) -> None:
+    """PostgreSQL: the statistics a database that grew over time would have, before a run:
+    its history in the tables the run writes (`grow`, unless `history` is False), then
+    VACUUM ANALYZE."""
+    if history:
+        grow(engine, project_id)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")

@@ -96,10 +96,9 @@ try:
     dataset.preload(engine, shape, project.id)
     # As the live bench (bench.servers): history in the tables a login writes, then fresh
     # statistics (PG_LOGIN_GROW=0: without the history, as before).
-    if os.environ.get("PG_LOGIN_GROW", "1") != "0":
-        dataset.grow(engine, project.id)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE")
+    dataset.fresh_statistics(
+        engine, project.id, history=os.environ.get("PG_LOGIN_GROW", "1") != "0"
+    )
     app = create_app(settings, engine=engine, clock=SystemClock())
     auth = {
         "Authorization": "Basic " + b64encode(f"{project.id}:{issued.secret}".encode()).decode()

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bench.dataset import Shape, grow, preload
+from bench.dataset import Shape, fresh_statistics, preload
 from bench.scenarios import DISCOVERY_REDIRECT_URL, Target
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -135,8 +135,8 @@ class Antechamber:
         self.log_level = log_level
         self.client_kind = client_kind
         self.extra_env = extra_env
-        #: PostgreSQL: the history rows `grow` adds before the statistics (not for `faults`,
-        #: whose checks read every outbox message as one the run queued).
+        #: PostgreSQL: whether `fresh_statistics` adds the history rows (not for `faults`, whose
+        #: checks read every outbox message as one the run queued).
         self.history = history
         self.running: Running | None = None
 
@@ -242,12 +242,8 @@ class Antechamber:
                 finally:
                     raw.close()
             else:
-                # Fresh statistics, as a database that grew over time would have: with its
-                # history in the tables the run writes (`grow`), not analyzed empty.
-                if self.history:
-                    grow(engine, project.id)
-                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    conn.exec_driver_sql("VACUUM ANALYZE")
+                # Not analyzed empty: with the history of the tables the run writes.
+                fresh_statistics(engine, project.id, history=self.history)
             return project.id, issued.secret
         finally:
             engine.dispose()

@@ -31,7 +31,6 @@ from antechamber.sessions.models import MemberSession
 # answer reads some sixty.
 _ORGANIZATION = rows.Columns(Organization)
 _MEMBER = rows.Columns(Member)
-_SESSION = rows.Columns(MemberSession)
 
 
 def organization(org: Organization) -> dict[str, Any]:
@@ -172,7 +171,7 @@ def member_session(
     (`sessions.jwts.minted`), else made here."""
     if claim is None:
         claim = jwts.session_claim(db, s, m, org)
-    v = _SESSION.values_of(s)
+    v = jwts.SESSIONS.values_of(s)
     return {
         "member_session_id": v["id"],
         "member_id": v["member_id"],

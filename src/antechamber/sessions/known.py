@@ -2,13 +2,12 @@
 (`Known`), and the decoding of the JSON columns such a check reads as text (`decoded`).
 
 Per process: at most `KNOWN_KEPT` pairs, the rows last read of each (member, organization) by
-their ids, oldest out first (under a lock; a lookup is a plain `dict.get` by the two ids and a
-compare of the contents). Used by `sessions.lookup.read`, the session check's hot path.
+their ids, oldest out first (`memos`: under its lock; a lookup is a plain `dict.get` by the two
+ids and a compare of the contents). Used by `sessions.lookup.read`, the session check's hot path.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy import JSON
 from antechamber import json_columns, rows
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
+from antechamber.sessions import memos
 
 MEMBERS = rows.Columns(Member)
 ORGANIZATIONS = rows.Columns(Organization)
@@ -64,7 +64,12 @@ class Known:
 # contents compared: hashing the 57 values a check (fresh strings, aware datetimes) cost more
 # than comparing them with the remembered ones, which a hit does anyway.
 _known: dict[tuple[Any, Any], tuple[tuple[Any, ...], Known]] = {}
-_known_lock = threading.Lock()
+
+
+def _never(_: object) -> bool:
+    """No entry of these memos is too old: they go only beyond their bound (nothing in them
+    goes stale, the key is the whole contents)."""
+    return False
 
 
 def decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
@@ -95,9 +100,8 @@ def shared_decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
             value = _texts.get(text, _texts)
             if value is _texts:
                 value = json_columns.loads(text)
-                with _known_lock:
-                    while _texts and len(_texts) >= KNOWN_KEPT:
-                        del _texts[next(iter(_texts))]
+                with memos.lock:
+                    memos.forget_old(_texts, _never, KNOWN_KEPT - 1)  # room for this one
                     _texts[text] = value
             out[i] = value
     return out
@@ -119,9 +123,8 @@ def remembered(raw: tuple[Any, ...]) -> Known:
         return entry[1]
     values = decoded(raw, JSON_AT)
     known = Known(values[:_CUT], values[_CUT:])
-    with _known_lock:
+    with memos.lock:
         _known.pop(ids, None)  # the pair's older contents, if any; the newest go last
-        while _known and len(_known) >= KNOWN_KEPT:
-            del _known[next(iter(_known))]
+        memos.forget_old(_known, _never, KNOWN_KEPT - 1)  # room for this one
         _known[ids] = (raw, known)
     return known

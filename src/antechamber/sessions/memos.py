@@ -1,6 +1,7 @@
 """The session paths' per-process memos: kept oldest first, bounded, under one lock.
 
-Each memo (`jwts`' minted and verified JWTs, `touch`'s recorded accesses) is a plain dict in
+Each memo (`jwts`' minted and verified JWTs, `touch`'s recorded accesses, `known`'s rows and
+JSON texts) is a plain dict in
 insertion order, moved to the end on each write; `forget_old` trims it from the front. A memo
 only ever saves work: an entry missing (another process, a restart, eviction) means the work
 is done again, never a different answer.
@@ -17,10 +18,11 @@ lock = threading.Lock()
 #: A memo's bound unless it names its own: the sessions in use within its period, at most this.
 KEPT = 10_000
 
+_K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def forget_old(memo: dict[str, _V], old: Callable[[_V], bool], kept: int = KEPT) -> None:
+def forget_old(memo: dict[_K, _V], old: Callable[[_V], bool], kept: int = KEPT) -> None:
     """Drop a memo's entries from the oldest while `old` says they are (they are kept oldest
     first), and the oldest beyond `kept`: a memo's size follows the sessions in use within its
     period, and is steady once the traffic is (a soak's memory flat after a minute, not after
