@@ -92,22 +92,54 @@ class Running:
                 self.process.wait(timeout=10)
 
 
-def _wait_until_up(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+def listening(port: int) -> int | None:
+    """How many TCP sockets of this network namespace listen on `port` (Linux's
+    /proc/net/tcp and tcp6), or None where that cannot be read."""
+    count, seen = 0, False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        seen = True
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and int(local.rpartition(":")[2], 16) == port:  # 0A: LISTEN
+                count += 1
+    return count if seen else None
+
+
+def _wait_until_up(
+    proc: subprocess.Popen[bytes], port: int, log_path: Path, listeners: int = 1
+) -> None:
+    """Return once the server answers on `port` and, where it can be seen, `listeners`
+    sockets listen there (Antechamber's workers each listen on a socket of their own: a run
+    started before the last one listens would send every connection, all kept for the run,
+    to the others; performance.md item 94)."""
     import httpx
 
     deadline = time.monotonic() + START_TIMEOUT_S
+    answered = False
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"the server exited with {proc.returncode}:\n{tail}")
-        try:
-            # Any answer means the server is up (a tree without /healthz answers 404; the
-            # baseline scenario then reports itself not available).
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
+        if not answered:
+            try:
+                # Any answer means the server is up (a tree without /healthz answers 404; the
+                # baseline scenario then reports itself not available).
+                url = f"http://127.0.0.1:{port}/healthz"
+                answered = httpx.get(url, timeout=1).status_code < 500
+            except httpx.HTTPError:
+                pass
+        if answered:
+            found = listening(port)
+            if found is None or found >= listeners:
                 return
-        except httpx.HTTPError:
-            pass
         time.sleep(0.1)
+    if answered:  # workers sharing one socket (no SO_REUSEPORT): nothing more to wait for
+        print(f"note: {listening(port)} of {listeners} sockets listen on {port}", flush=True)
+        return
     raise RuntimeError(f"the server did not answer within {START_TIMEOUT_S:.0f} s")
 
 
@@ -201,7 +233,8 @@ class Antechamber:
         )
         self.running = Running(proc, target, log_path)
         try:
-            _wait_until_up(proc, port, log_path)
+            # One socket per worker (`cli.reuseport`, Linux): wait for each.
+            _wait_until_up(proc, port, log_path, listeners=self.workers)
         except BaseException:
             self.running.stop()
             raise

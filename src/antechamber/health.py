@@ -14,7 +14,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness: the process answers.")
-def healthz() -> JSONResponse:
+async def healthz() -> JSONResponse:
+    # On the loop: a plain `def` would be handed to a worker thread and back for a constant.
     return JSONResponse({"status": "ok"})
 
 
