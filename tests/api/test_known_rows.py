@@ -57,12 +57,13 @@ def session(api: TestClient, services: Services, org: Any) -> dict[str, Any]:
 def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
     """Checks that remember nothing: every check decodes its rows and encodes every part."""
 
-    def fresh(raw: tuple[Any, ...]) -> known_rows.Known:
+    def fresh(raw: tuple[Any, ...], _versions: str | None = None) -> known_rows.Known:
         values = known_rows.decoded(raw, known_rows.JSON_AT)
         cut = len(known_rows.MEMBERS)
         return known_rows.Known(values[:cut], values[cut:])
 
     monkeypatch.setattr(known_rows, "remembered", fresh)
+    monkeypatch.setattr(known_rows, "by_version", lambda _ids, _versions: None)
     monkeypatch.setattr(known_rows, "shared_decoded", known_rows.decoded)
     monkeypatch.setattr(
         serializers, "member_part", lambda db, m, now, org, _d: serializers.member(db, m, now, org)
@@ -150,7 +151,7 @@ def test_the_remembered_values_are_not_changed_by_checks(
     for text, value in known_rows._texts.items():
         assert value == json_columns.loads(text)
     cut = len(known_rows.MEMBERS)
-    for (member_id, org_id), (raw, known) in known_rows._known.items():
+    for (member_id, org_id), (raw, _versions, known) in known_rows._known.items():
         assert (member_id, org_id) == (known.member.id, known.organization.id)
         values = [
             json_columns.loads(v) if i in known_rows.JSON_AT and v else v for i, v in enumerate(raw)
@@ -219,7 +220,7 @@ def test_the_memory_is_bounded(
         )
         _check(api, {"session_token": sessions[2]["session_token"]})
     assert len(known_rows._known) == 2
-    _raw, known = known_rows._known[(sessions[2]["member_id"], org.id)]
+    _raw, _versions, known = known_rows._known[(sessions[2]["member_id"], org.id)]
     assert known.organization.name == "N2"
     # Even with none to keep, a check of new rows goes through (its pair stays until the next).
     monkeypatch.setattr(known_rows, "KNOWN_KEPT", 0)
@@ -249,3 +250,63 @@ def test_a_remembered_session_is_refused_at_once_when_it_ends(
         response = api.post(SESSION_AUTHENTICATE, json={credential: session[credential]})
         assert response.status_code == 404
         assert response.json()["error_type"] == "session_not_found"
+
+
+def test_a_row_written_behind_the_api_shows_at_once(
+    api: TestClient, session: dict[str, Any], services: Services, org: Any
+) -> None:
+    """Whatever writes the rows (here SQL of its own, `updated_at` left as it was), the next
+    check answers the new contents: on PostgreSQL the write made new row versions, elsewhere
+    the contents differ."""
+    from sqlalchemy import update
+
+    from antechamber.members.models import Member
+    from antechamber.organizations.models import Organization
+
+    _answers(api, session)
+    with services.sessions() as db, db.begin():
+        db.execute(update(Member).where(Member.id == session["member_id"]).values(name="Behind"))
+        db.execute(update(Organization).where(Organization.id == org.id).values(slug="behind"))
+    for credential in ("session_token", "session_jwt"):
+        answer = api.post(SESSION_AUTHENTICATE, json={credential: session[credential]}).json()
+        assert answer["member"]["name"] == "Behind"
+        assert answer["organization"]["organization_slug"] == "behind"
+
+
+@pytest.mark.postgres_only
+def test_remembered_rows_are_found_by_their_versions(
+    api: TestClient,
+    session: dict[str, Any],
+    services: Services,
+    org: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL a check of remembered rows reads only their versions (`by_version` finds
+    them); a write of a row, even one that changes nothing, is a new version: the next check
+    reads the rows again and, the contents being the same, keeps the same objects."""
+    from sqlalchemy import update
+
+    from antechamber.members.models import Member
+
+    found: list[bool] = []
+    by_version = known_rows.by_version
+
+    def counted(ids: tuple[Any, Any], versions: str) -> known_rows.Known | None:
+        known = by_version(ids, versions)
+        found.append(known is not None)
+        return known
+
+    monkeypatch.setattr(known_rows, "by_version", counted)
+    known_rows._known.clear()
+    first = _answers(api, session)
+    assert found == [False, True, True, True]
+    ids = (session["member_id"], org.id)
+    _raw, versions, known = known_rows._known[ids]
+    with services.sessions() as db, db.begin():
+        db.execute(update(Member).where(Member.id == ids[0]).values(name=Member.name))
+    found.clear()
+    assert _answers(api, session) == first
+    assert found == [False, True, True, True]
+    _raw, new_versions, same = known_rows._known[ids]
+    assert new_versions != versions
+    assert same is known

@@ -3,7 +3,8 @@
 
 Per process: at most `KNOWN_KEPT` pairs, the rows last read of each (member, organization) by
 their ids, oldest out first (`memos`: under its lock; a lookup is a plain `dict.get` by the two
-ids and a compare of the contents). Used by `sessions.lookup.read`, the session check's hot path.
+ids and a compare of the contents, or on PostgreSQL of the rows' versions, `by_version`). Used by
+`sessions.lookup.read`, the session check's hot path.
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ class Known:
 
 
 # (member id, organization id) -> the rows' contents last read for them (the member's columns,
-# then the organization's; JSON as text) and their Known. Found by the two ids, then the
-# contents compared: hashing the 57 values a check (fresh strings, aware datetimes) cost more
+# then the organization's; JSON as text), their versions when read with them (PostgreSQL:
+# `lookup.VERSIONS`; else None) and their Known. Found by the two ids, then the contents or the
+# versions compared: hashing the 57 values a check (fresh strings, aware datetimes) cost more
 # than comparing them with the remembered ones, which a hit does anyway.
-_known: dict[tuple[Any, Any], tuple[tuple[Any, ...], Known]] = {}
+_known: dict[tuple[Any, Any], tuple[tuple[Any, ...], str | None, Known]] = {}
 
 
 def _never(_: object) -> bool:
@@ -114,17 +116,31 @@ def fresh(raw: Sequence[Any]) -> tuple[Member, Organization]:
     return MEMBERS.make(values[:_CUT]), ORGANIZATIONS.make(values[_CUT:])
 
 
-def remembered(raw: tuple[Any, ...]) -> Known:
-    """The `Known` of a member's and organization's columns as read (`raw`, JSON as text):
-    the one remembered for exactly these contents, or a new one, remembered."""
+def by_version(ids: tuple[Any, Any], versions: str) -> Known | None:
+    """The `Known` remembered for the pair `ids` (member id, organization id) if its rows were
+    read at exactly these `versions` (`lookup.VERSIONS`: a row's version changes whenever the
+    row is written, so equal versions are equal contents), else None."""
+    entry = _known.get(ids)
+    if entry is not None and entry[1] == versions:
+        return entry[2]
+    return None
+
+
+def remembered(raw: tuple[Any, ...], versions: str | None = None) -> Known:
+    """The `Known` of a member's and organization's columns as read (`raw`, JSON as text), at
+    `versions` if the statement read them (`by_version` finds it by them from then on): the
+    one remembered for exactly these contents, or a new one, remembered."""
     ids = (raw[_MEMBER_ID], raw[_ORGANIZATION_ID])
     entry = _known.get(ids)
     if entry is not None and entry[0] == raw:
-        return entry[1]
-    values = decoded(raw, JSON_AT)
-    known = Known(values[:_CUT], values[_CUT:])
+        if entry[1] == versions:
+            return entry[2]
+        known = entry[2]  # the same contents, written again (new versions): the same objects
+    else:
+        values = decoded(raw, JSON_AT)
+        known = Known(values[:_CUT], values[_CUT:])
     with memos.lock:
         _known.pop(ids, None)  # the pair's older contents, if any; the newest go last
         memos.forget_old(_known, _never, KNOWN_KEPT - 1)  # room for this one
-        _known[ids] = (raw, known)
+        _known[ids] = (raw, versions, known)
     return known

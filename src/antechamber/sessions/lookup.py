@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Select, Text, bindparam, select
+from sqlalchemy import JSON, ColumnElement, Select, Text, bindparam, literal_column, select
 from sqlalchemy import cast as sql_cast
 
 from antechamber import db, tokens
@@ -58,11 +58,31 @@ def _as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return sql_cast(column, Text) if isinstance(column.type, JSON) else column
 
 
+#: PostgreSQL: the versions of the member's and organization's rows as one text, the server's
+#: start time then each row's `xmin` and `ctid`. Every write of a row (an UPDATE, even of
+#: nothing, in any transaction that commits) makes a new version of it, with the writing
+#: transaction's id as its `xmin`, at a `ctid` of its own: two reads of the same row that give
+#: the same versions give the same contents. The start time keeps a process from comparing
+#: versions across servers (a failover, a restore); a transaction id comes around again only
+#: after 2**32 transactions, and then at the same `ctid` too for a false match.
+VERSIONS: ColumnElement[str] = literal_column(
+    "pg_postmaster_start_time()::text"
+    + "".join(
+        f" || ' ' || {table}.xmin::text || ' ' || {table}.ctid::text"
+        for table in (Member.__tablename__, Organization.__tablename__)
+    )
+)
+
 #: The three rows as ORM objects, loaded into the unit of work (`service.resolve`).
 ORM = _statements(MemberSession, Member, Organization)
 _COLUMNS = (*SESSIONS.columns, *known_rows.MEMBERS.columns, *known_rows.ORGANIZATIONS.columns)
 _CORE = _statements(*map(_as_text, _COLUMNS))
+# PostgreSQL, for `remember`: the session's columns and the other two rows' versions (`_NARROW`,
+# the check's one statement while those are remembered), or every column and the versions.
+_NARROW = _statements(*map(_as_text, SESSIONS.columns), VERSIONS)
+_VERSIONED = _statements(*map(_as_text, _COLUMNS), VERSIONS)
 _MEMBER_AT = len(SESSIONS)
+_IDS_AT = (SESSIONS.keys.index("member_id"), SESSIONS.keys.index("organization_id"))
 # Where the session's JSON texts are (the member's and organization's: `known.JSON_AT`).
 _SESSION_JSON = tuple(i for i, c in enumerate(SESSIONS.columns) if isinstance(c.type, JSON))
 
@@ -94,21 +114,41 @@ def read(
     (their JSON columns are read as text and decoded here), with the objects themselves when
     `remember` (`service.authenticate`), and the session's JSON values then from the texts
     decoded before (`known.shared_decoded`); else they are the caller's own. Raises
-    `SessionNotFound` when no live session matches."""
+    `SessionNotFound` when no live session matches.
+
+    On PostgreSQL, with `remember`, the statement reads the session's columns and the other
+    two rows' `VERSIONS` (a sixth of the columns): while those are remembered, that is the
+    check's one round trip; else a second reads all three rows again, with their versions,
+    and the session's columns come from it (the later read)."""
     statement, params = found
-    row = db.connection(scope.db).execute(_CORE[statement], params).first()
+    conn = db.connection(scope.db)
+    if remember and conn.dialect.name == "postgresql":
+        row = conn.execute(_NARROW[statement], params).first()
+        if row is None:
+            raise errors.SessionNotFound()
+        known = known_rows.by_version((row[_IDS_AT[0]], row[_IDS_AT[1]]), row[_MEMBER_AT])
+        if known is None:
+            row = conn.execute(_VERSIONED[statement], params).first()
+            if row is None:  # ended between the two reads
+                raise errors.SessionNotFound()
+            known = known_rows.remembered(tuple(row[_MEMBER_AT:-1]), row[-1])
+        return _shared_session(row), known.member, known.organization, known
+    row = conn.execute(_CORE[statement], params).first()
     if row is None:
         raise errors.SessionNotFound()
     # What the ORM's loader does for each column, without the unit of work (`rows`): every
     # column attribute is set, so reading one never tries to load it.
     raw = tuple(row[_MEMBER_AT:])
     if remember:
-        # The session's JSON values too are shared then (`known.shared_decoded`).
-        session = SESSIONS.make(known_rows.shared_decoded(row[:_MEMBER_AT], _SESSION_JSON))
-        remembered = known_rows.remembered(raw)
-        return session, remembered.member, remembered.organization, remembered
+        known = known_rows.remembered(raw)
+        return _shared_session(row), known.member, known.organization, known
     session = SESSIONS.make(known_rows.decoded(row[:_MEMBER_AT], _SESSION_JSON))
     return session, *known_rows.fresh(raw), None
+
+
+def _shared_session(row: Any) -> MemberSession:
+    # With `remember`, the session's JSON values too are shared (`known.shared_decoded`).
+    return SESSIONS.make(known_rows.shared_decoded(row[:_MEMBER_AT], _SESSION_JSON))
 
 
 def _digest(token: str) -> str:
