@@ -23,6 +23,18 @@ from sqlalchemy import Connection, Engine
 from antechamber import statements
 from antechamber.writer_lock import WriterLock
 
+# This process's id, as kept connections are marked with it: `os.getpid()` is a system call
+# each time (glibc caches nothing), twice a unit; a forked child learns its own at the fork.
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class LoopReads:
     """The read-only units on each event loop's thread (`api.auth.run_read`, the session
@@ -81,7 +93,7 @@ def _drop(slots: list[list[Kept]]) -> None:
                 connection, _lean, _pool, pid, _since = slot.pop()
             except IndexError:
                 break
-            if pid == os.getpid():
+            if pid == _pid:
                 connection.invalidate()  # closes the driver's connection, which no pool keeps
                 connection.close()
 
@@ -149,7 +161,7 @@ def take(
         connection, lean, pool, pid, since = slot.pop()
     except IndexError:
         return None
-    if pid != os.getpid():  # a fork's copy: the parent's connection, never ours to use
+    if pid != _pid:  # a fork's copy: the parent's connection, never ours to use
         return None
     if (
         pool is not engine.pool
@@ -203,5 +215,5 @@ def keep(
         driver.rollback()
     if len(slot) >= getattr(slot, "keeps", 1) or pool is not connection.engine.pool:
         return False
-    slot.append((connection, lean, pool, os.getpid(), time.monotonic() if since is None else since))
+    slot.append((connection, lean, pool, _pid, time.monotonic() if since is None else since))
     return True
