@@ -5,6 +5,7 @@ the answer forms the servers under test send, keep-alive, and the retry and aban
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -250,3 +251,41 @@ def test_httpx_client_speaks_the_same_interface() -> None:
 
     result, _ = _run(handler, steps)
     assert result == [200, {"a": [1, 2]}]
+
+
+def test_a_hung_server_times_out_on_the_connections_periodic_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No timer per request: each connection checks its request's deadline TIMEOUT_CHECKS
+    times per REQUEST_TIMEOUT_S. A request to a server that never answers still gives up,
+    after REQUEST_TIMEOUT_S and before a check period more, also on a connection that sat
+    idle for several periods first; the answers before it are not cut short."""
+    monkeypatch.setattr(http, "REQUEST_TIMEOUT_S", 0.3)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await _request_of(reader)
+            if b"/hang" in head:
+                await asyncio.sleep(5)
+            elif b"/slowish" in head:
+                await asyncio.sleep(0.2)  # under the timeout: answered
+            writer.write(_answer(b"ok"))
+            await writer.drain()
+
+    async def steps(base: str) -> list[Any]:
+        client = http.RawClient(base)
+        outcome: list[Any] = [(await client.request("GET", "/slowish")).body]
+        await asyncio.sleep(0.5)  # idle: the connection's checks find no request
+        outcome.append((await client.request("GET", "/")).body)
+        started = time.perf_counter()
+        try:
+            await client.request("GET", "/hang")
+        except TimeoutError:
+            outcome.append(round(time.perf_counter() - started, 2))
+        await client.close()
+        return outcome
+
+    result, connections = _run(handler, steps)
+    assert result[:2] == [b"ok", b"ok"]
+    assert 0.3 <= result[2] <= 0.3 * (1 + 1 / http.TIMEOUT_CHECKS) + 0.1
+    assert connections == 1
