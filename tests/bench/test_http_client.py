@@ -289,3 +289,58 @@ def test_a_hung_server_times_out_on_the_connections_periodic_check(
     assert result[:2] == [b"ok", b"ok"]
     assert 0.3 <= result[2] <= 0.3 * (1 + 1 / http.TIMEOUT_CHECKS) + 0.1
     assert connections == 1
+
+
+def test_a_repeated_request_is_sent_as_the_same_bytes_and_a_changed_one_anew() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            seen.append(await _request_of(reader))
+            writer.write(_answer(b"{}"))
+
+    async def steps(base: str) -> None:
+        client = http.RawClient(base, {"Authorization": "Basic eA=="})
+        for json, headers in [
+            ({"session_token": "a"}, None),
+            ({"session_token": "a"}, None),
+            ({"session_token": "b"}, None),
+            ({"session_token": True}, None),
+            ({"session_token": 1}, None),  # equal to True in Python, not on the wire
+            ({"session_token": "b"}, {"X-A": "1"}),
+            ({"session_token": "b"}, {"X-A": "2"}),
+            ({"session_token": "b"}, {"X-A": "2"}),
+        ]:
+            await client.request("POST", "/v1/x", json=json, headers=headers)
+        await client.request("POST", "/v1/y", json={"session_token": "b"}, headers={"X-A": "2"})
+        await client.close()
+
+    _run(handler, steps)
+    bodies = [body for _, body in seen]
+    assert bodies[:5] == [b'{"session_token":"a"}'] * 2 + [
+        b'{"session_token":"b"}',
+        b'{"session_token":true}',
+        b'{"session_token":1}',
+    ]
+    assert seen[0] == seen[1]
+    assert [b"X-A: 2" in head for head, _ in seen[5:]] == [False, True, True, True]
+    assert seen[6] == seen[7]
+    assert seen[8][0].startswith(b"POST /v1/y ")
+
+
+def test_bytes_sent_unasked_after_an_answer_are_the_next_answer() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_of(reader)
+        writer.write(_answer(b"one") + _answer(b"two"))  # one read holds both
+        await _request_of(reader)
+        await asyncio.sleep(1)  # the second request is not answered
+
+    async def steps(base: str) -> list[bytes]:
+        client = http.RawClient(base)
+        bodies = [(await client.request("GET", "/")).body for _ in range(2)]
+        await client.close()
+        return bodies
+
+    result, connections = _run(handler, steps)
+    assert result == [b"one", b"two"]
+    assert connections == 1
