@@ -24,6 +24,11 @@ from urllib.parse import urlsplit
 import orjson
 
 REQUEST_TIMEOUT_S = 30.0
+#: A connection checks its request's deadline this many times per REQUEST_TIMEOUT_S (one
+#: timer a connection, rescheduled while it is open, not one timer armed and cancelled per
+#: request, which cost uvloop ~2.7 µs a request): a request gives up between
+#: REQUEST_TIMEOUT_S and REQUEST_TIMEOUT_S × (1 + 1/TIMEOUT_CHECKS) after it started.
+TIMEOUT_CHECKS = 30
 
 
 class Response(NamedTuple):
@@ -39,6 +44,12 @@ class Response(NamedTuple):
         # machine's two cores with the server; docs/performance.md, "Keeping the driver out of
         # the way"). orjson's JSONDecodeError is a ValueError, as json's is.
         return orjson.loads(self.body) if self.body else None
+
+
+def _response(status: int, body: bytes) -> Response:
+    # tuple.__new__ itself: a named tuple's own __new__ is Python code, a frame a request
+    # (callgrind: ~1.2 k of a check's ~45 k instructions)
+    return tuple.__new__(Response, (status, body))
 
 
 class HttpError(Exception):
@@ -60,6 +71,11 @@ class Client(Protocol):
 
 #: The longest response head this client reads (the servers under test send under 1 kB).
 MAX_HEAD = 64 * 1024
+#: Response heads already read, by their exact bytes: (status, Content-Length or -1, chunked,
+#: close after). A server's answers to one route differ in their head by the Date line, once a
+#: second, if at all: a lookup instead of splitting and comparing every header line.
+_HEADS: dict[bytes, tuple[int, int, bool, bool]] = {}
+HEADS_KEPT = 256
 
 
 class _Connection(asyncio.Protocol):
@@ -73,7 +89,13 @@ class _Connection(asyncio.Protocol):
         self.buf = bytearray()
         self.waiter: asyncio.Future[Response] | None = None
         self.lost = False
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # the loop the connection lives on, kept: asyncio.get_running_loop() costs a getpid()
+        # system call on CPython 3.11, and it was called once a request
+        self.loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[None] = self.loop.create_future()
+        # when the request in flight gives up (loop time), checked by `_check_deadline`
+        self.deadline = 0.0
+        self.timer: asyncio.TimerHandle | None = None
         # the answer being read: its status (-1 before its head), where its body starts,
         # its Content-Length (-1: none), whether it is chunked and whether the server closes
         self.status = -1
@@ -84,18 +106,50 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._check_deadline()
 
-    def send(self, data: bytes, waiter: asyncio.Future[Response]) -> None:
+    def _check_deadline(self) -> None:
+        """Fail the request in flight once past its deadline; again in a while, until the
+        connection is lost."""
+        if self.lost:
+            return
+        waiter = self.waiter
+        if waiter is not None and self.loop.time() >= self.deadline:
+            self.waiter = None
+            _expire(waiter)
+        self.timer = self.loop.call_later(REQUEST_TIMEOUT_S / TIMEOUT_CHECKS, self._check_deadline)
+
+    def send(self, data: bytes, waiter: asyncio.Future[Response], deadline: float) -> None:
         assert self.transport is not None
         self.status = -1
         self.waiter = waiter
+        self.deadline = deadline
         self.transport.write(data)
         if self.buf:  # bytes the server sent unasked are read as this answer, as a stream would
             self.data_received(b"")
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
         waiter = self.waiter
+        if not self.buf and self.status < 0 and waiter is not None and not waiter.done():
+            # The usual read: a whole answer, nothing kept before it. Parsed from `data`
+            # itself, not copied into the buffer first (then the body out of it twice).
+            end = data.find(b"\r\n\r\n")
+            if end >= 0:
+                try:
+                    self._head(data[:end])
+                except (HttpError, ValueError):
+                    pass  # the error is raised below, from the buffer, as for any answer
+                else:
+                    self.body_start = start = end + 4
+                    stop = start + self.length
+                    if not self.chunked and self.length >= 0 and len(data) >= stop:
+                        if len(data) > stop:  # bytes sent unasked: kept for the next request
+                            self.buf += data[stop:]
+                        self.waiter = None
+                        waiter.set_result(_response(self.status, data[start:stop]))
+                        return
+                    # the rest of the answer is to come: read on from the buffer
+        self.buf += data
         if waiter is None or waiter.done():
             return
         try:
@@ -129,6 +183,10 @@ class _Connection(asyncio.Protocol):
         return None  # the body ends when the server closes (connection_lost)
 
     def _head(self, head: bytes) -> None:
+        known = _HEADS.get(head)
+        if known is not None:  # the same head as an earlier answer's: the same reading
+            self.status, self.length, self.chunked, self.close_after = known
+            return
         status_line, _, header_block = head.partition(b"\r\n")
         parts = status_line.split(b" ", 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
@@ -149,6 +207,9 @@ class _Connection(asyncio.Protocol):
         if not self.chunked and self.length < 0:
             self.close_after = True
         self.status = status
+        if len(_HEADS) >= HEADS_KEPT:
+            _HEADS.clear()
+        _HEADS[head] = (status, self.length, self.chunked, self.close_after)
 
     def _chunked(self) -> Response | None:
         """The whole chunked body once it is all in (read again from its start as bytes come:
@@ -178,6 +239,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if not self.closed.done():
             self.closed.set_result(None)
         waiter, self.waiter = self.waiter, None
@@ -220,6 +284,8 @@ class RawClient:
             for name, value in {"Host": self.host_header, **self.default_headers}.items()
         )
         self._conn: _Connection | None = None
+        self._last_key: tuple[str, str, bytes, tuple[tuple[str, str], ...]] | None = None
+        self._last_data = b""
 
     async def _connect(self) -> _Connection:
         conn = self._conn
@@ -238,6 +304,56 @@ class RawClient:
         headers: dict[str, str] | None = None,
     ) -> Response:
         body = b"" if json is None else orjson.dumps(json)
+        # A virtual user sends the same request again and again (a check: the same token):
+        # the same method, path, body bytes and headers are the same request bytes, kept from
+        # the last one (one comparison instead of building and encoding the head again).
+        key = (method, path, body, tuple(headers.items()) if headers else ())
+        if key == self._last_key:
+            data = self._last_data
+        else:
+            data = self._encode(method, path, json, headers, body)
+            self._last_key, self._last_data = key, data
+        # A keep-alive connection the server closed while idle fails on first use; one retry
+        # on a fresh connection is what every HTTP client does. Both servers under test close
+        # idle connections only after several seconds, so this is rare.
+        # The exchange is written out here, not in a coroutine of its own: one coroutine less
+        # to create, start and resume on every request.
+        for attempt in (1, 2):
+            try:
+                conn = self._conn
+                if conn is None or conn.lost:
+                    # One deadline for the whole exchange, connecting included.
+                    deadline = asyncio.get_running_loop().time() + REQUEST_TIMEOUT_S
+                    async with asyncio.timeout_at(deadline):
+                        conn = await self._connect()
+                else:
+                    deadline = conn.loop.time() + REQUEST_TIMEOUT_S
+                waiter: asyncio.Future[Response] = conn.loop.create_future()
+                conn.send(data, waiter, deadline)
+                response = await waiter
+                if conn.close_after:
+                    self._abandon()
+                return response
+            except (ConnectionError, asyncio.IncompleteReadError, HttpError):
+                self._abandon()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                # Timed out or cancelled mid-exchange (an open-loop window ending with flows
+                # in flight): the connection may still carry this request's answer, which the
+                # next request would read as its own. It is closed, not reused.
+                self._abandon()
+                raise
+        raise AssertionError("unreachable")
+
+    def _encode(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        headers: dict[str, str] | None,
+        body: bytes,
+    ) -> bytes:
         if headers:
             lines = "".join(
                 f"{name}: {value}\r\n"
@@ -253,44 +369,7 @@ class RawClient:
             lines += "Content-Type: application/json\r\n"
         if body or method in ("POST", "PUT", "PATCH"):
             lines += f"Content-Length: {len(body)}\r\n"
-        data = f"{method} {path} HTTP/1.1\r\n{lines}\r\n".encode("latin-1") + body
-        # A keep-alive connection the server closed while idle fails on first use; one retry
-        # on a fresh connection is what every HTTP client does. Both servers under test close
-        # idle connections only after several seconds, so this is rare.
-        for attempt in (1, 2):
-            try:
-                return await self._exchange(data)
-            except (ConnectionError, asyncio.IncompleteReadError, HttpError):
-                self._abandon()
-                if attempt == 2:
-                    raise
-            except BaseException:
-                # Timed out or cancelled mid-exchange (an open-loop window ending with flows
-                # in flight): the connection may still carry this request's answer, which the
-                # next request would read as its own. It is closed, not reused.
-                self._abandon()
-                raise
-        raise AssertionError("unreachable")
-
-    async def _exchange(self, data: bytes) -> Response:
-        loop = asyncio.get_running_loop()
-        # One timer for the whole exchange (connecting included), as asyncio.timeout gave
-        # before, without its context manager and task bookkeeping on every request.
-        deadline = loop.time() + REQUEST_TIMEOUT_S
-        conn = self._conn
-        if conn is None or conn.lost:
-            async with asyncio.timeout_at(deadline):
-                conn = await self._connect()
-        waiter: asyncio.Future[Response] = loop.create_future()
-        timer = loop.call_at(deadline, _expire, waiter)
-        try:
-            conn.send(data, waiter)
-            response = await waiter
-        finally:
-            timer.cancel()
-        if conn.close_after:
-            self._abandon()
-        return response
+        return f"{method} {path} HTTP/1.1\r\n{lines}\r\n".encode("latin-1") + body
 
     def _abandon(self) -> None:
         conn, self._conn = self._conn, None

@@ -5,6 +5,7 @@ the answer forms the servers under test send, keep-alive, and the retry and aban
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -250,3 +251,96 @@ def test_httpx_client_speaks_the_same_interface() -> None:
 
     result, _ = _run(handler, steps)
     assert result == [200, {"a": [1, 2]}]
+
+
+def test_a_hung_server_times_out_on_the_connections_periodic_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No timer per request: each connection checks its request's deadline TIMEOUT_CHECKS
+    times per REQUEST_TIMEOUT_S. A request to a server that never answers still gives up,
+    after REQUEST_TIMEOUT_S and before a check period more, also on a connection that sat
+    idle for several periods first; the answers before it are not cut short."""
+    monkeypatch.setattr(http, "REQUEST_TIMEOUT_S", 0.3)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await _request_of(reader)
+            if b"/hang" in head:
+                await asyncio.sleep(5)
+            elif b"/slowish" in head:
+                await asyncio.sleep(0.2)  # under the timeout: answered
+            writer.write(_answer(b"ok"))
+            await writer.drain()
+
+    async def steps(base: str) -> list[Any]:
+        client = http.RawClient(base)
+        outcome: list[Any] = [(await client.request("GET", "/slowish")).body]
+        await asyncio.sleep(0.5)  # idle: the connection's checks find no request
+        outcome.append((await client.request("GET", "/")).body)
+        started = time.perf_counter()
+        try:
+            await client.request("GET", "/hang")
+        except TimeoutError:
+            outcome.append(round(time.perf_counter() - started, 2))
+        await client.close()
+        return outcome
+
+    result, connections = _run(handler, steps)
+    assert result[:2] == [b"ok", b"ok"]
+    assert 0.3 <= result[2] <= 0.3 * (1 + 1 / http.TIMEOUT_CHECKS) + 0.1
+    assert connections == 1
+
+
+def test_a_repeated_request_is_sent_as_the_same_bytes_and_a_changed_one_anew() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            seen.append(await _request_of(reader))
+            writer.write(_answer(b"{}"))
+
+    async def steps(base: str) -> None:
+        client = http.RawClient(base, {"Authorization": "Basic eA=="})
+        for json, headers in [
+            ({"session_token": "a"}, None),
+            ({"session_token": "a"}, None),
+            ({"session_token": "b"}, None),
+            ({"session_token": True}, None),
+            ({"session_token": 1}, None),  # equal to True in Python, not on the wire
+            ({"session_token": "b"}, {"X-A": "1"}),
+            ({"session_token": "b"}, {"X-A": "2"}),
+            ({"session_token": "b"}, {"X-A": "2"}),
+        ]:
+            await client.request("POST", "/v1/x", json=json, headers=headers)
+        await client.request("POST", "/v1/y", json={"session_token": "b"}, headers={"X-A": "2"})
+        await client.close()
+
+    _run(handler, steps)
+    bodies = [body for _, body in seen]
+    assert bodies[:5] == [b'{"session_token":"a"}'] * 2 + [
+        b'{"session_token":"b"}',
+        b'{"session_token":true}',
+        b'{"session_token":1}',
+    ]
+    assert seen[0] == seen[1]
+    assert [b"X-A: 2" in head for head, _ in seen[5:]] == [False, True, True, True]
+    assert seen[6] == seen[7]
+    assert seen[8][0].startswith(b"POST /v1/y ")
+
+
+def test_bytes_sent_unasked_after_an_answer_are_the_next_answer() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_of(reader)
+        writer.write(_answer(b"one") + _answer(b"two"))  # one read holds both
+        await _request_of(reader)
+        await asyncio.sleep(1)  # the second request is not answered
+
+    async def steps(base: str) -> list[bytes]:
+        client = http.RawClient(base)
+        bodies = [(await client.request("GET", "/")).body for _ in range(2)]
+        await client.close()
+        return bodies
+
+    result, connections = _run(handler, steps)
+    assert result == [b"one", b"two"]
+    assert connections == 1
