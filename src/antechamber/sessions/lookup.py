@@ -18,7 +18,7 @@ from antechamber import db, tokens
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.scope import Scope
-from antechamber.sessions import errors, jwts
+from antechamber.sessions import errors, jwts, memos
 from antechamber.sessions import known as known_rows
 from antechamber.sessions.known import Known
 from antechamber.sessions.models import MemberSession
@@ -82,6 +82,11 @@ _CORE = _statements(*map(_as_text, _COLUMNS))
 _NARROW = _statements(*map(_as_text, SESSIONS.columns), VERSIONS)
 _VERSIONED = _statements(*map(_as_text, _COLUMNS), VERSIONS)
 _MEMBER_AT = len(SESSIONS)
+# The parameter that names the session in each statement, and the sessions (by it) whose rows
+# a check remembered (`read`), oldest first, at most `known.KNOWN_KEPT`: a session not among
+# them (its first check) is read whole at once, not by versions first and then again.
+_KEYS = {BY_TOKEN: "digest", BY_ID: "session_id"}
+_checked: dict[str, bool] = {}
 _IDS_AT = (SESSIONS.keys.index("member_id"), SESSIONS.keys.index("organization_id"))
 # Where the session's JSON texts are (the member's and organization's: `known.JSON_AT`).
 _SESSION_JSON = tuple(i for i, c in enumerate(SESSIONS.columns) if isinstance(c.type, JSON))
@@ -116,22 +121,30 @@ def read(
     decoded before (`known.shared_decoded`); else they are the caller's own. Raises
     `SessionNotFound` when no live session matches.
 
-    On PostgreSQL, with `remember`, the statement reads the session's columns and the other
-    two rows' `VERSIONS` (a sixth of the columns): while those are remembered, that is the
-    check's one round trip; else a second reads all three rows again, with their versions,
-    and the session's columns come from it (the later read)."""
+    On PostgreSQL, with `remember`, a session checked before (`_checked`) is read as its columns
+    and the other two rows' `VERSIONS` (a sixth of the columns): while those are remembered,
+    that is the check's one round trip; else, as for a session not checked before, one
+    statement reads all three rows with their versions (the session's columns then come from
+    that later read)."""
     statement, params = found
     conn = db.connection(scope.db)
     if remember and conn.dialect.name == "postgresql":
-        row = conn.execute(_NARROW[statement], params).first()
+        key = params[_KEYS[statement]]
+        if key in _checked:
+            row = conn.execute(_NARROW[statement], params).first()
+            if row is None:
+                raise errors.SessionNotFound()
+            known = known_rows.by_version((row[_IDS_AT[0]], row[_IDS_AT[1]]), row[_MEMBER_AT])
+            if known is not None:
+                return _shared_session(row), known.member, known.organization, known
+        row = conn.execute(_VERSIONED[statement], params).first()
         if row is None:
             raise errors.SessionNotFound()
-        known = known_rows.by_version((row[_IDS_AT[0]], row[_IDS_AT[1]]), row[_MEMBER_AT])
-        if known is None:
-            row = conn.execute(_VERSIONED[statement], params).first()
-            if row is None:  # ended between the two reads
-                raise errors.SessionNotFound()
-            known = known_rows.remembered(tuple(row[_MEMBER_AT:-1]), row[-1])
+        known = known_rows.remembered(tuple(row[_MEMBER_AT:-1]), row[-1])
+        if key not in _checked:
+            with memos.lock:
+                memos.forget_old(_checked, known_rows.never, known_rows.KNOWN_KEPT - 1)
+                _checked[key] = True
         return _shared_session(row), known.member, known.organization, known
     row = conn.execute(_CORE[statement], params).first()
     if row is None:
