@@ -72,6 +72,14 @@ def _run(handler: Handler, client_steps: Callable[[str], Awaitable[Any]]) -> tup
         return runner.run(main())
 
 
+async def _get_twice(base: str) -> list[bytes]:
+    """Two GETs of `/` on one client: the bodies."""
+    client = http.RawClient(base)
+    bodies = [(await client.request("GET", "/")).body for _ in range(2)]
+    await client.close()
+    return bodies
+
+
 def test_keep_alive_headers_and_json_body() -> None:
     seen: list[tuple[bytes, bytes]] = []
 
@@ -121,13 +129,7 @@ def test_chunked_answer_arriving_in_pieces() -> None:
                 await writer.drain()
                 await asyncio.sleep(0.01)
 
-    async def steps(base: str) -> list[bytes]:
-        client = http.RawClient(base)
-        bodies = [(await client.request("GET", "/")).body for _ in range(2)]
-        await client.close()
-        return bodies
-
-    result, connections = _run(handler, steps)
+    result, connections = _run(handler, _get_twice)
     assert result == [b"hello world", b"hello world"]
     assert connections == 1
 
@@ -335,12 +337,6 @@ def test_bytes_sent_unasked_after_an_answer_are_the_next_answer() -> None:
         await _request_of(reader)
         await asyncio.sleep(1)  # the second request is not answered
 
-    async def steps(base: str) -> list[bytes]:
-        client = http.RawClient(base)
-        bodies = [(await client.request("GET", "/")).body for _ in range(2)]
-        await client.close()
-        return bodies
-
-    result, connections = _run(handler, steps)
+    result, connections = _run(handler, _get_twice)
     assert result == [b"one", b"two"]
     assert connections == 1
