@@ -132,7 +132,10 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if not self.buf and self.status < 0 and waiter is not None and not waiter.done():
             # The usual read: a whole answer, nothing kept before it. Parsed from `data`
-            # itself, not copied into the buffer first (then the body out of it twice).
+            # itself, not copied into the buffer first (then the body out of it twice). Kept
+            # apart from `_parse`: one parser over both (a buffer or the read, returning what
+            # it used) cost 2.9 k more instructions a check c (46.8 k against 43.9 k,
+            # callgrind, one user), a fifteenth of the driver's.
             end = data.find(b"\r\n\r\n")
             if end >= 0:
                 try:

@@ -103,7 +103,7 @@ def listening(port: int) -> int | None:
             continue
         seen = True
         for line in lines:
-            local, state = line.split()[1], line.split()[3]
+            _slot, local, _remote, state = line.split(None, 4)[:4]
             if state == "0A" and int(local.rpartition(":")[2], 16) == port:  # 0A: LISTEN
                 count += 1
     return count if seen else None

@@ -68,12 +68,6 @@ class Known:
 _known: dict[tuple[Any, Any], tuple[tuple[Any, ...], str | None, Known]] = {}
 
 
-def never(_: object) -> bool:
-    """No entry of these memos is too old: they go only beyond their bound (nothing in them
-    goes stale, the key is the whole contents)."""
-    return False
-
-
 def decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
     """`values` with the JSON texts at the positions `at` decoded (`json_columns.loads`, the
     engine's own decoder); None stays None."""
@@ -103,7 +97,7 @@ def shared_decoded(values: Sequence[Any], at: tuple[int, ...]) -> list[Any]:
             if value is _texts:
                 value = json_columns.loads(text)
                 with memos.lock:
-                    memos.forget_old(_texts, never, KNOWN_KEPT - 1)  # room for this one
+                    memos.forget_old(_texts, None, KNOWN_KEPT - 1)  # room for this one
                     _texts[text] = value
             out[i] = value
     return out
@@ -141,6 +135,6 @@ def remembered(raw: tuple[Any, ...], versions: str | None = None) -> Known:
         known = Known(values[:_CUT], values[_CUT:])
     with memos.lock:
         _known.pop(ids, None)  # the pair's older contents, if any; the newest go last
-        memos.forget_old(_known, never, KNOWN_KEPT - 1)  # room for this one
+        memos.forget_old(_known, None, KNOWN_KEPT - 1)  # room for this one
         _known[ids] = (raw, versions, known)
     return known

@@ -143,7 +143,7 @@ def read(
         known = known_rows.remembered(tuple(row[_MEMBER_AT:-1]), row[-1])
         if key not in _checked:
             with memos.lock:
-                memos.forget_old(_checked, known_rows.never, known_rows.KNOWN_KEPT - 1)
+                memos.forget_old(_checked, None, known_rows.KNOWN_KEPT - 1)
                 _checked[key] = True
         return _shared_session(row), known.member, known.organization, known
     row = conn.execute(_CORE[statement], params).first()
