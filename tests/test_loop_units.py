@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from antechamber import db, loop_units
+from antechamber import db, in_flight, loop_units
 from antechamber.services import Services
 from antechamber.settings import Settings
 
@@ -245,3 +246,109 @@ def test_units_are_reused_one_call_at_a_time_each_in_its_callers_context() -> No
 
     asyncio.run(main())
     assert [s[1] for s in seen] == ["a", "b", "fail", "c", "y", "x"]
+
+
+def _asker(
+    many_calls: list[list[int]], ones: list[int], ended: list[int], fail: bool = False
+) -> Any:
+    """A unit's call that asks `loop_units.gathered` under `key` for `item`: `many` multiplies
+    each by 10 (or fails), `one` negates it; each call records what it did."""
+
+    def many(items: list[int]) -> list[int]:
+        many_calls.append(list(items))
+        if fail:
+            raise RuntimeError("the gathered read failed")
+        return [10 * i for i in items]
+
+    def one(item: int) -> int:
+        ones.append(item)
+        return -item
+
+    def ask(key: str, item: int) -> int:
+        got = loop_units.gathered(key, item, many, one)
+        ended.append(item)
+        return got
+
+    return ask
+
+
+def test_the_calls_of_one_turn_under_one_key_are_gathered_into_one() -> None:
+    many_calls: list[list[int]] = []
+    ones: list[int] = []
+    ask = _asker(many_calls, ones, [])
+
+    async def main() -> list[int]:
+        return list(
+            await asyncio.gather(
+                loop_units.run(ask, "a", 1),
+                loop_units.run(ask, "a", 2),
+                loop_units.run(ask, "b", 3),  # alone under its key
+                loop_units.run(ask, "a", 4),
+            )
+        )
+
+    assert asyncio.run(main()) == [10, 20, -3, 40]
+    assert many_calls == [[1, 2, 4]]
+    assert ones == [3]
+    assert ask("a", 5) == -5  # outside a unit: at once, alone
+
+
+def test_a_failed_gathering_raises_in_the_first_and_the_others_ask_alone() -> None:
+    ones: list[int] = []
+    ask = _asker([], ones, [], fail=True)
+
+    async def main() -> list[Any]:
+        return list(
+            await asyncio.gather(
+                loop_units.run(ask, "a", 1),
+                loop_units.run(ask, "a", 2),
+                loop_units.run(ask, "a", 3),
+                return_exceptions=True,
+            )
+        )
+
+    first, *others = asyncio.run(main())
+    assert isinstance(first, RuntimeError)
+    assert others == [-2, -3]
+    assert ones == [2, 3]
+
+
+def test_units_of_a_server_with_one_request_in_flight_ask_at_once() -> None:
+    # Only the caller's own request: none could join in the turn it would wait.
+    many_calls: list[list[int]] = []
+    ones: list[int] = []
+    ask = _asker(many_calls, ones, [])
+
+    async def main(in_flight_now: int) -> list[int]:
+        in_flight.serving(range(in_flight_now))
+        try:
+            return list(
+                await asyncio.gather(loop_units.run(ask, "a", 1), loop_units.run(ask, "a", 2))
+            )
+        finally:
+            in_flight.serving(None)
+
+    assert asyncio.run(main(1)) == [-1, -2]
+    assert (many_calls, ones) == ([], [1, 2])
+    assert asyncio.run(main(2)) == [10, 20]
+    assert many_calls == [[1, 2]]
+
+
+def test_a_cancelled_unit_of_a_gathering_runs_to_its_end_then_the_cancellation_is_raised() -> None:
+    many_calls: list[list[int]] = []
+    ended: list[int] = []
+    ask = _asker(many_calls, [], ended)
+
+    async def main() -> int:
+        first = asyncio.create_task(loop_units.run(ask, "a", 1))
+        second = asyncio.create_task(loop_units.run(ask, "a", 2))
+        await asyncio.sleep(0)  # both have asked: the first waits its turn, the second for it
+        second.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        got: int = await first
+        return got
+
+    assert asyncio.run(main()) == 10
+    assert many_calls == [[1, 2]]
+    assert sorted(ended) == [1, 2]

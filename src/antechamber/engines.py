@@ -17,9 +17,6 @@ READ_ONLY = "antechamber_read_only"
 
 #: PostgreSQL: connections older than this are closed at their next checkout.
 PG_RECYCLE_SECONDS = 1800
-#: PostgreSQL: connections the reads on an event loop's thread keep between them
-#: (`kept_connections.LoopReads`).
-LOOP_READS_KEPT = 4
 #: PostgreSQL: connections the writing units of every thread keep between them
 #: (`kept_connections.LoopReads.writes`), at most a quarter of the pool.
 PG_WRITES_KEPT = 4
@@ -144,9 +141,13 @@ def make_engine(
     # Reads on an event loop's thread (`Services.reads_inline`, if set) keep a connection of
     # their own, so such a read never waits for one a worker thread holds.
     # And the writing units of every thread a few between them, taken before the pool's.
-    reads = LoopReads(
-        keeps=LOOP_READS_KEPT, writes=min(PG_WRITES_KEPT, int(kwargs["pool_size"]) // 4)
-    )
+    # The reads keep as many as can run at once (`Services.loop_gate`: the pool's size),
+    # but for the writers' share: each holds its own while it waits for the others of its
+    # turn of the loop (`loop_units.gathered`), and one that found none kept paid a pool
+    # checkout, an isolation level set and reset (about 10% of a session check).
+    pool_size = int(kwargs["pool_size"])
+    writes = min(PG_WRITES_KEPT, pool_size // 4)
+    reads = LoopReads(keeps=max(1, pool_size - writes), writes=writes)
     setattr(pg, _KEPT, reads)
     event.listen(pg, "engine_disposed", reads.drop)
     # Writing units send their BEGIN and their unread INSERTs with a later statement.

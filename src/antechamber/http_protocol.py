@@ -32,6 +32,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from antechamber import in_flight
+
 logger = logging.getLogger(__name__)
 
 # Above this, a body part is written on its own rather than copied behind the head: the copy
@@ -119,7 +121,12 @@ else:
                 holder.loop.call_soon(holder.flush)
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-        """uvicorn's `HttpToolsProtocol`, each request's cycle a `_CoalescingCycle`."""
+        """uvicorn's `HttpToolsProtocol`, each request's cycle a `_CoalescingCycle`; the
+        worker's requests in flight (uvicorn's tasks of them) are `in_flight`'s."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            in_flight.serving(self.tasks)
 
         def on_headers_complete(self) -> None:
             super().on_headers_complete()

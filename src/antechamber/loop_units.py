@@ -17,6 +17,11 @@ hands), as much as the session check itself (performance.md, item 57). Why not t
 straight on the loop (`ANTECHAMBER_DATABASE_READS_ON_LOOP`): the loop then waits out every
 wait, and a write could wait there for a row lock or a COMMIT's fsync.
 
+Units may also gather (`gathered`): the calls of one key that reach it in the same turn of
+the loop are answered by one call of the first unit's, made after letting the loop run that
+turn (the session check's read: one statement for the checks of a turn, performance.md,
+item 100).
+
 Contracts a caller keeps:
 - nothing in the call may block the thread otherwise: no network but the database's, no
   sleep, no lock another greenlet of the loop may hold across a wait (`api.auth.inline_write`
@@ -32,13 +37,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 # greenlet comes with the `postgres` extra; its own types are not packaged.
 from greenlet import GreenletExit, getcurrent, greenlet  # type: ignore[import-untyped]
 
+from antechamber import in_flight
+
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 #: psycopg's `Wait` and `Ready` values (the same bits: R 1, W 2).
 WAIT_R = 1
@@ -64,6 +72,71 @@ class LoopUnit(greenlet):  # type: ignore[misc]
     def sleep(self, seconds: float) -> None:
         """Let the loop run for `seconds` (a pool checkout waiting for a connection back)."""
         self.parent.switch(seconds)
+
+
+class Gathering:
+    """The calls of one loop's units joined under one key (`gathered`): their items in the
+    order they came, the results of the first unit's call for all of them (None until it
+    has run, and if it failed), and the futures the others' drivers wait on."""
+
+    __slots__ = ("items", "results", "waiters")
+
+    def __init__(self, item: Any) -> None:
+        self.items: list[Any] = [item]
+        self.results: list[Any] | None = None
+        self.waiters: list[asyncio.Future[None]] = []
+
+    def wake(self) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():  # cancelled: that unit asks alone (`gathered`)
+                waiter.set_result(None)
+
+
+#: Each thread's open gatherings by key (`gathered`): only its own loop's units add to them.
+_gatherings = threading.local()
+
+
+def gathered(
+    key: Hashable, item: Item, many: Callable[[list[Item]], list[T]], one: Callable[[Item], T]
+) -> T:
+    """`one(item)`, or its result from one `many` call for the items of every unit of this
+    loop that asks under the same `key` in the same turn of the loop.
+
+    The first such unit lets the loop run one turn (the units ready to run then reach here
+    too and add their items), then calls its `many` with all the items, in order, which
+    returns each one's result in the same order; the others wait for it and take theirs.
+    One call where there were as many: the caller's `many` must give each item exactly what
+    `one` would have given it at that moment (a read that sees whatever was committed before
+    it ran, which is after every item came). If `many` raises, the first unit raises it and
+    each other asks `one` for its own; so does one whose wait was cancelled before the
+    results came. Outside a unit (a thread, the loop itself), or with only one item, `one`.
+    """
+    unit = current()
+    if unit is None or unit.blocking or in_flight.others() is False:
+        return one(item)  # alone: no unit could join in the turn it would wait
+    try:
+        open_: dict[Hashable, Gathering] = _gatherings.open
+    except AttributeError:
+        open_ = _gatherings.open = {}
+    gathering = open_.get(key)
+    if gathering is not None:  # another unit runs it: wait for that
+        index = len(gathering.items)
+        gathering.items.append(item)
+        unit.parent.switch(gathering)
+        results = gathering.results
+        return one(item) if results is None else results[index]
+    gathering = open_[key] = Gathering(item)
+    try:  # whatever happens, the others wake (to ask alone if there are no results)
+        try:
+            unit.sleep(0.0)  # one turn: the units ready now join
+        finally:
+            del open_[key]
+        if len(gathering.items) > 1:
+            gathering.results = many(gathering.items)
+    finally:
+        gathering.wake()
+    results = gathering.results
+    return one(item) if results is None else results[0]
 
 
 class _Ended:
@@ -132,6 +205,13 @@ async def run(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
                 await asyncio.sleep(request)
             except asyncio.CancelledError:
                 cancelled = True
+        elif type(request) is Gathering:
+            waiter = asyncio.get_running_loop().create_future()
+            request.waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                cancelled = True  # the unit asks alone if the results have not come
         else:
             fileno, wait = request
             loop = asyncio.get_running_loop()

@@ -9,12 +9,29 @@ session and member ids it names.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Select, Text, bindparam, literal_column, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy import cast as sql_cast
+from sqlalchemy import (
+    column as sql_column,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from antechamber import db, tokens
+from antechamber import db, statements, tokens
 from antechamber.members.models import Member
 from antechamber.organizations.models import Organization
 from antechamber.scope import Scope
@@ -33,24 +50,52 @@ BY_TOKEN = "token"  # noqa: S105 (a key of `_statements`)
 BY_ID = "id"
 
 
-def _statements(*entities: Any) -> dict[str, Select[Any]]:
+#: The parameters that name the session in each statement, after `project_id` and `now`, and
+#: the session's columns they are compared with.
+_NAMED_BY = {BY_TOKEN: ("digest",), BY_ID: ("session_id", "member_id")}
+_SESSION_COLUMN = {"digest": "token_digest", "session_id": "id", "member_id": "member_id"}
+_TYPES: dict[str, Any] = {"project_id": String, "now": DateTime(timezone=True)}
+
+
+def _statements(*entities: Any, gathered: bool = False) -> dict[str, Select[Any]]:
+    """The live-session statement for each way in, selecting `entities`. `gathered`
+    (PostgreSQL): for many checks at once (`loop_units.gathered`), each parameter an array
+    named with an "s" (`digests` ...), one element a check, and each row ends with its check's
+    place among them (from 1): the same rule, applied to each check's own values."""
     # On the tables: the Core flavour must carry no ORM entity (it would load objects).
     ms, m, o = (MemberSession.__table__.c, Member.__table__.c, Organization.__table__.c)
-    live = (
-        select(*entities)
-        .select_from(MemberSession.__table__)
-        .join(Member.__table__, m.id == ms.member_id)
-        .join(Organization.__table__, o.id == ms.organization_id)
-        .where(
-            ms.project_id == bindparam("project_id"),
+    out = {}
+    for way, named_by in _NAMED_BY.items():
+        names = ("project_id", "now", *named_by)
+        checks: Any = None
+        given: Any = {name: bindparam(name) for name in names}
+        if gathered:
+            types = [_TYPES.get(name, String) for name in names]
+            checks = given = (
+                func.unnest(
+                    *(bindparam(f"{n}s", type_=ARRAY(t)) for n, t in zip(names, types, strict=True))
+                )
+                .table_valued(*map(sql_column, names, types), with_ordinality="at")
+                .render_derived()
+                .c
+            )
+        live = and_(
+            ms.project_id == given["project_id"],
             ms.revoked_at.is_(None),
-            ms.expires_at > bindparam("now"),
+            ms.expires_at > given["now"],
+            *(ms[_SESSION_COLUMN[name]] == given[name] for name in named_by),
         )
-    )
-    return {
-        BY_TOKEN: live.where(ms.token_digest == bindparam("digest")),
-        BY_ID: live.where(ms.id == bindparam("session_id"), ms.member_id == bindparam("member_id")),
-    }
+        query = (
+            select(*entities).select_from(MemberSession.__table__).where(live)
+            if checks is None
+            else select(*entities, checks.at)
+            .select_from(checks.at.table)
+            .join(MemberSession.__table__, live)
+        )
+        out[way] = query.join(Member.__table__, m.id == ms.member_id).join(
+            Organization.__table__, o.id == ms.organization_id
+        )
+    return out
 
 
 def _as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -81,6 +126,8 @@ _CORE = _statements(*map(_as_text, _COLUMNS))
 # the check's one statement while those are remembered), or every column and the versions.
 _NARROW = _statements(*map(_as_text, SESSIONS.columns), VERSIONS)
 _VERSIONED = _statements(*map(_as_text, _COLUMNS), VERSIONS)
+# `_NARROW` for the checks of one turn of the loop at once (`_narrow`).
+_NARROW_GATHERED = _statements(*map(_as_text, SESSIONS.columns), VERSIONS, gathered=True)
 _MEMBER_AT = len(SESSIONS)
 # The parameter that names the session in each statement, and the sessions (by it) whose rows
 # a check remembered (`read`), oldest first, at most `known.KNOWN_KEPT`: a session not among
@@ -131,7 +178,7 @@ def read(
     if remember and conn.dialect.name == "postgresql":
         key = params[_KEYS[statement]]
         if key in _checked:
-            row = conn.execute(_NARROW[statement], params).first()
+            row = _narrow(conn, statement, params)
             if row is None:
                 raise errors.SessionNotFound()
             known = known_rows.by_version((row[_IDS_AT[0]], row[_IDS_AT[1]]), row[_MEMBER_AT])
@@ -157,6 +204,41 @@ def read(
         return _shared_session(row), known.member, known.organization, known
     session = SESSIONS.make(known_rows.decoded(row[:_MEMBER_AT], _SESSION_JSON))
     return session, *known_rows.fresh(raw), None
+
+
+def _narrow(conn: statements.Connection, statement: str, params: dict[str, Any]) -> Any:
+    """`_NARROW`'s row for `params` (or None), read by one statement with those of the other
+    session checks of this loop's turn (`loop_units.gathered`, PostgreSQL's loop units): a
+    round trip costs the server and PostgreSQL each about 110 µs whatever it reads, a check's
+    row in a gathered read a few µs. Each check's row is the one its own statement would
+    read, by the same rule on its own values, as committed when the statement runs (after
+    the check asked)."""
+    from antechamber import loop_units  # greenlet: only with the `postgres` extra
+
+    return loop_units.gathered(
+        (conn.sa.engine, statement),
+        params,
+        partial(gathered_rows, conn, statement),
+        partial(_narrow_one, conn, statement),
+    )
+
+
+def _narrow_one(conn: statements.Connection, statement: str, params: dict[str, Any]) -> Any:
+    return conn.execute(_NARROW[statement], params).first()
+
+
+def gathered_rows(
+    conn: statements.Connection, statement: str, checks: list[dict[str, Any]]
+) -> list[Any]:
+    """For each of `checks` (`find`'s parameters of `statement`), the row `_NARROW` reads for
+    it (or None), read by one statement (`_NARROW_GATHERED`; PostgreSQL), each row with its
+    check's place (from 1) after the columns `_NARROW` gives."""
+    names = ("project_id", "now", *_NAMED_BY[statement])
+    arrays = {f"{name}s": [check[name] for check in checks] for name in names}
+    found: list[Any] = [None] * len(checks)
+    for row in conn.execute(_NARROW_GATHERED[statement], arrays):
+        found[row[-1] - 1] = row
+    return found
 
 
 def _shared_session(row: Any) -> MemberSession:
