@@ -17,10 +17,9 @@ hands), as much as the session check itself (performance.md, item 57). Why not t
 straight on the loop (`ANTECHAMBER_DATABASE_READS_ON_LOOP`): the loop then waits out every
 wait, and a write could wait there for a row lock or a COMMIT's fsync.
 
-Units may also gather (`gathered`): the calls of one key that reach it in the same turn of
-the loop are answered by one call of the first unit's, made after letting the loop run that
-turn (the session check's read: one statement for the checks of a turn, performance.md,
-item 100).
+Units may also gather (`gathered`): the calls under one key that reach it while the first
+of them lets the loop run a couple of turns are answered by one call of that first unit's
+(the session check's read: one statement for many checks, performance.md, item 100).
 
 Contracts a caller keeps:
 - nothing in the call may block the thread otherwise: no network but the database's, no
@@ -92,6 +91,13 @@ class Gathering:
                 waiter.set_result(None)
 
 
+#: How many turns of the loop the first unit of a gathering lets run before its call: in the
+#: first, the units already ready to run reach it; in the second, those of the requests read
+#: at its start (uvloop runs a request's first step, to its read, in the turn that reads it,
+#: after what was ready before). Measured live (performance.md, item 100): with one, a
+#: worker's gatherings were of one unit in a third of them; with two, mostly of ten or more.
+GATHERING_TURNS = 2
+
 #: Each thread's open gatherings by key (`gathered`): only its own loop's units add to them.
 _gatherings = threading.local()
 
@@ -100,10 +106,10 @@ def gathered(
     key: Hashable, item: Item, many: Callable[[list[Item]], list[T]], one: Callable[[Item], T]
 ) -> T:
     """`one(item)`, or its result from one `many` call for the items of every unit of this
-    loop that asks under the same `key` in the same turn of the loop.
+    loop that asks under the same `key` while the first of them waits.
 
-    The first such unit lets the loop run one turn (the units ready to run then reach here
-    too and add their items), then calls its `many` with all the items, in order, which
+    The first such unit lets the loop run `GATHERING_TURNS` turns (the units that reach here
+    meanwhile add their items), then calls its `many` with all the items, in order, which
     returns each one's result in the same order; the others wait for it and take theirs.
     One call where there were as many: the caller's `many` must give each item exactly what
     `one` would have given it at that moment (a read that sees whatever was committed before
@@ -113,7 +119,7 @@ def gathered(
     """
     unit = current()
     if unit is None or unit.blocking or in_flight.others() is False:
-        return one(item)  # alone: no unit could join in the turn it would wait
+        return one(item)  # alone: no unit could join while it waited
     try:
         open_: dict[Hashable, Gathering] = _gatherings.open
     except AttributeError:
@@ -128,7 +134,8 @@ def gathered(
     gathering = open_[key] = Gathering(item)
     try:  # whatever happens, the others wake (to ask alone if there are no results)
         try:
-            unit.sleep(0.0)  # one turn: the units ready now join
+            for _ in range(GATHERING_TURNS):  # the units that reach here meanwhile join
+                unit.sleep(0.0)
         finally:
             del open_[key]
         if len(gathering.items) > 1:

@@ -1,4 +1,4 @@
-"""PostgreSQL: the session checks that reach their read in one turn of the event loop are read
+"""PostgreSQL: the session checks that reach their read together on the event loop are read
 by one statement (`lookup.gathered_rows`, through `loop_units.gathered`), and each is answered
 exactly as if it had been read alone: its own session, or not found."""
 
@@ -93,7 +93,7 @@ def _gathered_reads(engine: Engine) -> list[str]:
     return seen
 
 
-def test_checks_in_one_turn_are_read_together_and_answered_each_as_alone(
+def test_checks_together_are_read_together_and_answered_each_as_alone(
     app: Any,
     api: TestClient,
     engine: Engine,

@@ -126,7 +126,7 @@ _CORE = _statements(*map(_as_text, _COLUMNS))
 # the check's one statement while those are remembered), or every column and the versions.
 _NARROW = _statements(*map(_as_text, SESSIONS.columns), VERSIONS)
 _VERSIONED = _statements(*map(_as_text, _COLUMNS), VERSIONS)
-# `_NARROW` for the checks of one turn of the loop at once (`_narrow`).
+# `_NARROW` for many checks at once (`_narrow`).
 _NARROW_GATHERED = _statements(*map(_as_text, SESSIONS.columns), VERSIONS, gathered=True)
 _MEMBER_AT = len(SESSIONS)
 # The parameter that names the session in each statement, and the sessions (by it) whose rows
@@ -208,7 +208,7 @@ def read(
 
 def _narrow(conn: statements.Connection, statement: str, params: dict[str, Any]) -> Any:
     """`_NARROW`'s row for `params` (or None), read by one statement with those of the other
-    session checks of this loop's turn (`loop_units.gathered`, PostgreSQL's loop units): a
+    session checks that reach it meanwhile (`loop_units.gathered`, PostgreSQL's loop units): a
     round trip costs the server and PostgreSQL each about 110 µs whatever it reads, a check's
     row in a gathered read a few µs. Each check's row is the one its own statement would
     read, by the same rule on its own values, as committed when the statement runs (after
