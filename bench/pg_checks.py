@@ -17,7 +17,8 @@ PostgreSQL backends' CPU (this database's, from /proc) per check.
     CALLGRIND=1 PYTHONHASHSEED=0 PYTHONPATH=src valgrind --tool=callgrind --instr-atstart=no \
         --callgrind-out-file=/tmp/cg.%p python -m bench.pg_checks 20
         after the warm-up, `checks` checks c and `checks` d one at a time, a callgrind dump for
-        each (`python -m bench.asgi_routes_sum /tmp/cg.<pid>`: instructions per check, median)
+        each (`python -m bench.asgi_routes_sum /tmp/cg.<pid>`: instructions per check, median);
+        with PG_CHECKS_TOGETHER=K each dump is of K checks at once (gathered: divide by K)
     PG_CHECKS_PROFILE=/tmp/prof PYTHONPATH=src python -m bench.pg_checks 2000 4
         after the warm-up, cProfile (by CPU time, `time.thread_time`) of `checks` checks c and
         then d, K at a time: /tmp/prof.c and /tmp/prof.d (`pstats`)
@@ -58,6 +59,7 @@ ADMIN = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/pos
 TICK = os.sysconf("SC_CLK_TCK")
 TRACE = os.environ.get("PG_CHECKS_TRACE") == "1"
 CALLGRIND = bool(os.environ.get("CALLGRIND"))
+TOGETHER = int(os.environ.get("PG_CHECKS_TOGETHER", "1"))  # checks at once a callgrind dump
 if CALLGRIND:
     inproc_setup.steady_under_callgrind()
 PROFILE = os.environ.get("PG_CHECKS_PROFILE")  # a path prefix: cProfile stats of c and d
@@ -273,7 +275,9 @@ try:
             ):
                 for _ in range(CHECKS):
                     callgrind("-z")
-                    await call("/v1/b2b/sessions/authenticate", body)
+                    await asyncio.gather(
+                        *(call("/v1/b2b/sessions/authenticate", body) for _ in range(TOGETHER))
+                    )
                     callgrind("-d", label)
             return
         for r in range(ROUNDS):

@@ -38,9 +38,11 @@ os.register_at_fork(after_in_child=_forked)
 
 class LoopReads:
     """The read-only units on each event loop's thread (`api.auth.run_read`, the session
-    check) keep one connection each, in a slot of that thread's (`slot`): they run one after
-    another on that thread, so one connection serves them all with no pool checkout, and on
-    PostgreSQL a read on the loop never waits for a connection a worker thread holds.
+    check) keep their connections in a slot of that thread's (`slot`), up to `keeps`: on
+    SQLite they run one after another, so one connection serves them all with no pool
+    checkout; on PostgreSQL as many run at once as wait on the loop (`loop_units`: a
+    gathering's units each hold theirs), and a read on the loop never waits for a connection
+    a worker thread holds.
 
     A thread's slot goes with the thread (and its connection back to the pool); `drop` closes
     every slot's connection of this process (the engine was disposed).

@@ -12,10 +12,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     ColumnElement,
     DateTime,
+    Integer,
     Select,
     String,
     Text,
@@ -29,7 +31,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy import (
     column as sql_column,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import JSONB
 
 from antechamber import db, statements, tokens
 from antechamber.members.models import Member
@@ -39,6 +41,11 @@ from antechamber.sessions import errors, jwts, memos
 from antechamber.sessions import known as known_rows
 from antechamber.sessions.known import Known
 from antechamber.sessions.models import MemberSession
+
+try:  # greenlet comes with the `postgres` extra, as psycopg: `_narrow` runs only there
+    from antechamber import loop_units
+except ImportError:  # pragma: no cover (SQLite-only installs)
+    loop_units = None  # type: ignore[assignment]
 
 MAX_TOKEN_LENGTH = 256
 SESSIONS = jwts.SESSIONS
@@ -59,9 +66,9 @@ _TYPES: dict[str, Any] = {"project_id": String, "now": DateTime(timezone=True)}
 
 def _statements(*entities: Any, gathered: bool = False) -> dict[str, Select[Any]]:
     """The live-session statement for each way in, selecting `entities`. `gathered`
-    (PostgreSQL): for many checks at once (`loop_units.gathered`), each parameter an array
-    named with an "s" (`digests` ...), one element a check, and each row ends with its check's
-    place among them (from 1): the same rule, applied to each check's own values."""
+    (PostgreSQL): for many checks at once (`loop_units.gathered`), given as one parameter,
+    `checks`, a JSON array of each check's parameters and its place among them (`at`, from
+    0), which ends each row: the same rule, applied to each check's own values."""
     # On the tables: the Core flavour must carry no ORM entity (it would load objects).
     ms, m, o = (MemberSession.__table__.c, Member.__table__.c, Organization.__table__.c)
     out = {}
@@ -70,13 +77,13 @@ def _statements(*entities: Any, gathered: bool = False) -> dict[str, Select[Any]
         checks: Any = None
         given: Any = {name: bindparam(name) for name in names}
         if gathered:
+            # One JSON text of the checks (orjson's, in C; psycopg dumps a list parameter
+            # element by element in Python, a regex each), each with its place as `at`.
             types = [_TYPES.get(name, String) for name in names]
             checks = given = (
-                func.unnest(
-                    *(bindparam(f"{n}s", type_=ARRAY(t)) for n, t in zip(names, types, strict=True))
-                )
-                .table_valued(*map(sql_column, names, types), with_ordinality="at")
-                .render_derived()
+                func.jsonb_to_recordset(sql_cast(bindparam("checks", type_=Text), JSONB))
+                .table_valued(sql_column("at", Integer), *map(sql_column, names, types))
+                .render_derived(with_types=True)
                 .c
             )
         live = and_(
@@ -213,8 +220,6 @@ def _narrow(conn: statements.Connection, statement: str, params: dict[str, Any])
     row in a gathered read a few µs. Each check's row is the one its own statement would
     read, by the same rule on its own values, as committed when the statement runs (after
     the check asked)."""
-    from antechamber import loop_units  # greenlet: only with the `postgres` extra
-
     return loop_units.gathered(
         (conn.sa.engine, statement),
         params,
@@ -232,12 +237,11 @@ def gathered_rows(
 ) -> list[Any]:
     """For each of `checks` (`find`'s parameters of `statement`), the row `_NARROW` reads for
     it (or None), read by one statement (`_NARROW_GATHERED`; PostgreSQL), each row with its
-    check's place (from 1) after the columns `_NARROW` gives."""
-    names = ("project_id", "now", *_NAMED_BY[statement])
-    arrays = {f"{name}s": [check[name] for check in checks] for name in names}
+    check's place (from 0) after the columns `_NARROW` gives."""
+    text = orjson.dumps([{**check, "at": at} for at, check in enumerate(checks)]).decode()
     found: list[Any] = [None] * len(checks)
-    for row in conn.execute(_NARROW_GATHERED[statement], arrays):
-        found[row[-1] - 1] = row
+    for row in conn.execute(_NARROW_GATHERED[statement], {"checks": text}):
+        found[row[-1]] = row
     return found
 
 
