@@ -26,7 +26,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
-from antechamber import db, migrations, models
+from antechamber import db, in_flight, migrations, models
 from antechamber.app import create_app
 from antechamber.clock import FrozenClock
 from antechamber.devmode import DemoProject, ensure_demo_project
@@ -76,6 +76,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def no_server_in_flight() -> Iterator[None]:
+    """Each test starts on a thread where no server has said what it has in flight
+    (`in_flight`, per thread): one a test served on this thread leaves its requests' set
+    behind, and a set that stays empty would make every unit on the loop read alone."""
+    in_flight.serving(None)
+    yield
+    in_flight.serving(None)
 
 
 @pytest.fixture(scope="session", autouse=True)

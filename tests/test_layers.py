@@ -76,8 +76,9 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     # connection and pool for units on the loop and those units, a unit's connection,
     # transaction and Session) is ground floor too: none of it imports anything of ours but
     # the errors, except the kept connections, the engines, `pg_loop` (the units on the loop),
-    # `units`, `statements` (its plans, `statement_plans`) and PostgreSQL's cursor (its JSON
-    # loader is `json_columns`'), which import only the ground floor.
+    # `units`, `statements` (its plans, `statement_plans`), PostgreSQL's cursor (its JSON
+    # loader is `json_columns`') and the units on the loop (what the server has in flight,
+    # `in_flight`), which import only the ground floor.
     ground = {
         "antechamber.errors",
         "antechamber.statements",
@@ -90,6 +91,7 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
         "antechamber.engines",
         "antechamber.pg_loop",
         "antechamber.loop_units",
+        "antechamber.in_flight",
         "antechamber.units",
     }
     assert imports_of("antechamber.db") <= ground
@@ -101,6 +103,7 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
         "antechamber.pg_loop",
         "antechamber.pg_cursor",
         "antechamber.units",
+        "antechamber.loop_units",
     }
     for module in ground - layered:
         assert imports_of(module) <= {"antechamber.errors"}, module
@@ -110,6 +113,7 @@ def test_the_ground_floor_imports_no_floor_above() -> None:
     assert imports_of("antechamber.pg_loop") <= ground - {"antechamber.pg_loop"}
     assert imports_of("antechamber.units") <= ground - {"antechamber.units"}
     assert imports_of("antechamber.pg_cursor") <= {"antechamber.json_columns"}
+    assert imports_of("antechamber.loop_units") <= {"antechamber.in_flight"}
     assert "antechamber.models" not in imports_of("antechamber.migrations")
     assert "antechamber.models" in imports_of("antechamber.migrations.env")
 
