@@ -142,9 +142,9 @@ def make_engine(
     # their own, so such a read never waits for one a worker thread holds.
     # And the writing units of every thread a few between them, taken before the pool's.
     # The reads keep as many as can run at once (`Services.loop_gate`: the pool's size),
-    # but for the writers' share: each holds its own while it waits for the others of its
-    # turn of the loop (`loop_units.gathered`), and one that found none kept paid a pool
-    # checkout, an isolation level set and reset (about 10% of a session check).
+    # but for the writers' share: each holds its own while it waits for the others it reads
+    # with (`loop_units.gathered`), and one that found none kept paid a pool checkout, an
+    # isolation level set and reset (performance.md, item 100).
     pool_size = int(kwargs["pool_size"])
     writes = min(PG_WRITES_KEPT, pool_size // 4)
     reads = LoopReads(keeps=max(1, pool_size - writes), writes=writes)
