@@ -28,9 +28,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy import (
-    column as sql_column,
-)
+from sqlalchemy import column as sql_column
 from sqlalchemy.dialects.postgresql import JSONB
 
 from antechamber import db, statements, tokens
@@ -136,10 +134,9 @@ _VERSIONED = _statements(*map(_as_text, _COLUMNS), VERSIONS)
 # `_NARROW` for many checks at once (`_narrow`).
 _NARROW_GATHERED = _statements(*map(_as_text, SESSIONS.columns), VERSIONS, gathered=True)
 _MEMBER_AT = len(SESSIONS)
-# The parameter that names the session in each statement, and the sessions (by it) whose rows
-# a check remembered (`read`), oldest first, at most `known.KNOWN_KEPT`: a session not among
-# them (its first check) is read whole at once, not by versions first and then again.
-_KEYS = {BY_TOKEN: "digest", BY_ID: "session_id"}
+# The sessions (by the first parameter that names them, `_NAMED_BY`) whose rows a check
+# remembered (`read`), oldest first, at most `known.KNOWN_KEPT`: a session not among them (its
+# first check) is read whole at once, not by versions first and then again.
 _checked: dict[str, bool] = {}
 _IDS_AT = (SESSIONS.keys.index("member_id"), SESSIONS.keys.index("organization_id"))
 # Where the session's JSON texts are (the member's and organization's: `known.JSON_AT`).
@@ -183,7 +180,7 @@ def read(
     statement, params = found
     conn = db.connection(scope.db)
     if remember and conn.dialect.name == "postgresql":
-        key = params[_KEYS[statement]]
+        key = params[_NAMED_BY[statement][0]]
         if key in _checked:
             row = _narrow(conn, statement, params)
             if row is None:
